@@ -1,0 +1,1 @@
+"""absl command-line apps; the only place in the package that reads flags."""

@@ -1,0 +1,114 @@
+"""BertBackbone: the BERT encoder as a functional keras.Model with a dict contract.
+
+Inputs (dict, int, shape [batch, seq], seq <= max_position_embeddings):
+    token_ids     WordPiece ids, [CLS] first.
+    segment_ids   0 for segment A, 1 for segment B.
+    padding_mask  1 for real tokens, 0 for padding.
+Outputs (dict, float32):
+    sequence_output   [batch, seq, hidden]
+    pooled_output     [batch, hidden]           tanh pooler on the first token
+    attention_scores  [batch, layers, heads, seq, seq]   only when return_attention_scores=True
+"""
+
+import keras
+from keras import ops
+
+from keras_bert_zoo.config import BertConfig
+from keras_bert_zoo.layers import BertEmbeddings, Pooler, TransformerEncoderBlock
+
+__all__ = ["BertBackbone", "INPUT_KEYS"]
+
+INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class BertBackbone(keras.Model):
+    """The BERT encoder built from :mod:`keras_bert_zoo.layers`.
+
+    Args:
+        config: a :class:`BertConfig`, a dict of its fields, or a name accepted by ``BertConfig.from_name``.
+        return_attention_scores: also output the per-layer attention probabilities.
+        dtype: a dtype policy name (e.g. ``"mixed_float16"``); defaults to the global policy.
+    """
+
+    def __init__(self, config, return_attention_scores=False, dtype=None, **kwargs):
+        if isinstance(config, str):
+            config = BertConfig.from_name(config)
+        elif isinstance(config, dict):
+            config = BertConfig.from_dict(config)
+        elif not isinstance(config, BertConfig):
+            raise TypeError(f"config must be a BertConfig, dict or name, got {type(config).__name__}")
+
+        # === layers ===
+        embeddings = BertEmbeddings(
+            config.vocab_size, config.hidden_size, config.max_position_embeddings, config.type_vocab_size,
+            dropout=config.hidden_dropout, layer_norm_eps=config.layer_norm_eps,
+            initializer_range=config.initializer_range, dtype=dtype, name="embeddings")
+        blocks = [
+            TransformerEncoderBlock(
+                config.hidden_size, config.num_heads, config.intermediate_size, dropout=config.hidden_dropout,
+                attention_dropout=config.attention_dropout, layer_norm_eps=config.layer_norm_eps,
+                activation=config.activation, initializer_range=config.initializer_range, dtype=dtype,
+                name=f"encoder_layer_{i}")
+            for i in range(config.num_layers)
+        ]
+        pooler = Pooler(config.hidden_size, initializer_range=config.initializer_range, dtype=dtype,
+                        name="pooler")
+
+        # === functional graph ===
+        inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key) for key in INPUT_KEYS}
+        x = embeddings(inputs["token_ids"], inputs["segment_ids"])
+        scores = []
+        for block in blocks:
+            if return_attention_scores:
+                x, s = block(x, padding_mask=inputs["padding_mask"], return_scores=True)
+                scores.append(s)
+            else:
+                x = block(x, padding_mask=inputs["padding_mask"])
+        outputs = {
+            "sequence_output": ops.cast(x, "float32"),
+            "pooled_output": ops.cast(pooler(x), "float32"),
+        }
+        if return_attention_scores:
+            outputs["attention_scores"] = ops.stack(scores, axis=1)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+
+        self.config = config
+        self.return_attention_scores = return_attention_scores
+        self.embeddings = embeddings
+        self.encoder_blocks = blocks
+        self.pooler = pooler
+
+    @property
+    def token_embedding(self):
+        """The token embedding layer (the masked-LM output layer is tied to its matrix)."""
+        return self.embeddings.token_embedding
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "config": self.config.to_dict(),
+            "return_attention_scores": self.return_attention_scores,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Load a backbone from a preset name or directory (see :mod:`keras_bert_zoo.presets`)."""
+        from keras_bert_zoo import presets
+
+        return presets.load_backbone(preset, **kwargs)
+
+    def dummy_inputs(self, batch_size=2, sequence_length=8):
+        """Deterministic valid inputs, handy for building and smoke tests."""
+        ids = (ops.arange(batch_size * sequence_length, dtype="int32") % (self.config.vocab_size - 1)) + 1
+        ids = ops.reshape(ids, (batch_size, sequence_length))
+        return {"token_ids": ids, "segment_ids": ops.zeros_like(ids), "padding_mask": ops.ones_like(ids)}
