@@ -1,0 +1,114 @@
+"""CoNLL-style token-classification files (CoNLL-2003, WNUT, MSRA/People's Daily character files, ...).
+
+Format: one token per line, columns separated by whitespace (or tabs), the word first and the tag in a chosen
+column (last by default); a blank line ends a sentence; ``-DOCSTART-`` lines are document separators and are
+skipped. Tags use a prefix scheme (``B-``/``I-``/``E-``/``S-`` + type, or ``O``).
+
+Public API:
+    Sentence(words, tags, line)            one sentence; ``line`` is its first line number (1-based)
+    read_conll(path, word_column=0, tag_column=-1) -> list[Sentence]
+    label_list(sentences)                   sorted label set with "O" first
+    join_words(words) -> (text, char_starts)  the sentence text as the words joined by one space
+    write_conll(path, sentences)            atomic write (used by tests and examples)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+from pathlib import Path
+
+__all__ = ["Sentence", "ConllError", "read_conll", "label_list", "join_words", "write_conll", "TAG_PATTERN"]
+
+#: tags accepted by the entity decoder (seqeval's prefix schemes)
+TAG_PATTERN = re.compile(r"^(O|[BIES](-.+)?)$")
+
+
+class ConllError(ValueError):
+    """A malformed CoNLL file: names the file, the line and what was expected."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sentence:
+    words: tuple
+    tags: tuple
+    line: int = 0
+
+
+def read_conll(path, word_column: int = 0, tag_column: int = -1, encoding: str = "utf-8",
+               validate_tags: bool = True) -> list[Sentence]:
+    """Read a CoNLL file into sentences.
+
+    Args:
+        path: the file.
+        word_column / tag_column: column indices (negative counts from the end).
+        validate_tags: raise on tags outside the ``O`` / ``[BIES]-TYPE`` schemes.
+    Raises:
+        ConllError: missing file, empty file (no sentence), a line with too few columns, a bad tag.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConllError(f"{path}: no such file")
+    sentences, words, tags, start = [], [], [], 0
+    with open(path, encoding=encoding, errors="replace") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.strip()
+            if not line or line.startswith("-DOCSTART-"):
+                if words:
+                    sentences.append(Sentence(tuple(words), tuple(tags), start))
+                    words, tags = [], []
+                continue
+            cols = line.split()
+            need = max(word_column if word_column >= 0 else -word_column - 1,
+                       tag_column if tag_column >= 0 else -tag_column - 1) + 1
+            if len(cols) < max(need, 2):
+                raise ConllError(f"{path}:{lineno}: expected at least {max(need, 2)} columns (word ... tag), "
+                                 f"got {len(cols)}: {line!r}")
+            tag = cols[tag_column]
+            if validate_tags and not TAG_PATTERN.match(tag):
+                raise ConllError(f"{path}:{lineno}: tag {tag!r} is not 'O' or B-/I-/E-/S-TYPE")
+            if not words:
+                start = lineno
+            words.append(cols[word_column])
+            tags.append(tag)
+    if words:
+        sentences.append(Sentence(tuple(words), tuple(tags), start))
+    if not sentences:
+        raise ConllError(f"{path}: no sentences (empty file?)")
+    return sentences
+
+
+def label_list(sentences) -> list[str]:
+    """All tags, ``O`` first then sorted by entity type and prefix (B before I before E before S)."""
+    tags = {t for s in sentences for t in s.tags}
+    tags.add("O")
+    order = {"B": 0, "I": 1, "E": 2, "S": 3}
+    rest = sorted(tags - {"O"}, key=lambda t: (t[2:], order.get(t[0], 9), t))
+    return ["O"] + rest
+
+
+def join_words(words) -> tuple[str, list[int]]:
+    """``" ".join(words)`` and the character offset where each word starts."""
+    starts, pos = [], 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w) + 1
+    return " ".join(words), starts
+
+
+def write_conll(path, sentences, encoding: str = "utf-8"):
+    """Write ``word tag`` lines, a blank line after each sentence (atomic: temp file then rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding=encoding) as f:
+            for s in sentences:
+                for w, t in zip(s.words, s.tags):
+                    f.write(f"{w} {t}\n")
+                f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

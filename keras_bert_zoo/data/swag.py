@@ -1,0 +1,74 @@
+"""SWAG-style multiple-choice CSV files.
+
+Columns (the SWAG release's names): ``sent1`` (the context), ``sent2`` (the start of each ending),
+``ending0`` ... ``ending{K-1}`` and ``label`` (the index of the right ending; absent in test files). Other columns
+(``video-id``, ``fold-ind``, ``startphrase``, ``gold-source``) are ignored. As in the reference fine-tuning code
+each choice is scored as the pair (``sent1``, ``sent2 + " " + ending_k``).
+
+Public API:
+    ChoiceExample(context, choices, label, line)
+    read_swag(path, num_choices=None, require_labels=True) -> list[ChoiceExample]
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import re
+from pathlib import Path
+
+__all__ = ["ChoiceExample", "SwagError", "read_swag"]
+
+
+class SwagError(ValueError):
+    """A malformed SWAG CSV: names the file, the line and the column."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoiceExample:
+    context: str
+    choices: tuple
+    label: int = -1
+    line: int = 0
+
+
+def read_swag(path, num_choices: int | None = None, require_labels: bool = True) -> list[ChoiceExample]:
+    path = Path(path)
+    if not path.is_file():
+        raise SwagError(f"{path}: no such file")
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        if not header:
+            raise SwagError(f"{path}: empty file (no header)")
+        endings = sorted((c for c in header if re.fullmatch(r"ending\d+", c)), key=lambda c: int(c[6:]))
+        if num_choices is None:
+            num_choices = len(endings)
+        missing = [c for c in ["sent1", "sent2"] + [f"ending{k}" for k in range(num_choices)] if c not in header]
+        if require_labels and "label" not in header:
+            missing.append("label")
+        if missing or num_choices < 2:
+            raise SwagError(f"{path}:1: missing column(s) {missing or ['ending1']}; header is {header}")
+        examples = []
+        for row in reader:
+            line = reader.line_num
+            if None in row.values() or None in row:
+                raise SwagError(f"{path}:{line}: expected {len(header)} fields, got a different number")
+            sent2 = row["sent2"].strip()
+            choices = tuple((sent2 + " " + row[f"ending{k}"].strip()).strip() for k in range(num_choices))
+            label = -1
+            if "label" in header and row["label"].strip() != "":
+                try:
+                    label = int(row["label"])
+                except ValueError:
+                    raise SwagError(f"{path}:{line}: column 'label': expected an integer in "
+                                    f"[0, {num_choices}), got {row['label']!r}") from None
+                if not 0 <= label < num_choices:
+                    raise SwagError(f"{path}:{line}: column 'label': expected an integer in "
+                                    f"[0, {num_choices}), got {label}")
+            elif require_labels:
+                raise SwagError(f"{path}:{line}: column 'label' is empty")
+            examples.append(ChoiceExample(row["sent1"].strip(), choices, label, line))
+    if not examples:
+        raise SwagError(f"{path}: no rows")
+    return examples
