@@ -1,0 +1,130 @@
+"""Training callbacks for the fine-tuning recipe.
+
+* :func:`early_stopping` — ``keras.callbacks.EarlyStopping`` with best-weights restore.
+* :class:`NanGuard` — saves the weights after every epoch that ended with a finite loss (atomically, to
+  ``checkpoint_path``); on the first NaN/Inf batch loss it stops training, restores the last good weights into
+  the model and records a clear message in ``.message`` (``.nan_detected`` is True). The last good checkpoint on
+  disk is never overwritten by bad weights.
+* :func:`backup_and_restore` — ``keras.callbacks.BackupAndRestore``: a run killed at any moment (even
+  ``kill -9``) resumes from the last completed epoch (or step, with ``save_freq=N``) when started again with
+  the same ``backup_dir``; the backup is deleted when training finishes.
+* :class:`EpochHistory` — appends each epoch's logs to a JSON-lines file (survives restarts; the training-curve
+  plot reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError"]
+
+
+class NanLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def early_stopping(monitor="val_loss", patience=2, mode="auto", min_delta=0.0):
+    return keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, mode=mode, min_delta=min_delta,
+                                         restore_best_weights=True, verbose=1)
+
+
+def backup_and_restore(backup_dir, save_freq="epoch"):
+    return keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=save_freq, delete_checkpoint=True)
+
+
+def _save_weights_atomic(model, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.weights.h5")
+    try:
+        model.save_weights(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stop on a NaN/Inf loss and keep (and restore) the last good weights.
+
+    Args:
+        checkpoint_path: a ``*.weights.h5`` file for the last good weights (written at train begin and after
+            each epoch whose loss is finite). None keeps them in memory only.
+    """
+
+    def __init__(self, checkpoint_path=None):
+        super().__init__()
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.nan_detected = False
+        self.message = None
+        self._good = None
+        self._good_epoch = None
+
+    def _remember(self, epoch):
+        self._good = [np.array(w) for w in self.model.get_weights()]
+        self._good_epoch = epoch
+        if self.checkpoint_path is not None:
+            _save_weights_atomic(self.model, self.checkpoint_path)
+
+    def on_train_begin(self, logs=None):
+        self.nan_detected, self.message = False, None
+        self._remember(None)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        self.nan_detected = True
+        where = "the initial weights" if self._good_epoch is None else f"the end of epoch {self._good_epoch + 1}"
+        saved = f" (saved at {self.checkpoint_path})" if self.checkpoint_path is not None else ""
+        self.message = (f"Training stopped: the loss became {float(loss)} at batch {batch + 1} of epoch "
+                        f"{self._epoch + 1}. The model holds the last good weights, from {where}{saved}. "
+                        f"Try a lower learning rate, gradient clipping, or check the inputs/labels.")
+        self.model.stop_training = True
+        self.model.set_weights(self._good)
+        print("\n" + self.message, flush=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.nan_detected:
+            return
+        losses = [v for k, v in (logs or {}).items() if k.endswith("loss")]
+        if all(math.isfinite(float(v)) for v in losses):
+            self._remember(epoch)
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """Append ``{"epoch": i, **logs}`` per epoch to a JSON-lines file (replacing an earlier line for the same
+    epoch, so a resumed run does not duplicate epochs)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        rows = read_history(self.path)
+        rows = [r for r in rows if r.get("epoch") != epoch]
+        rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()
+                                        if np.ndim(v) == 0}})
+        rows.sort(key=lambda r: r["epoch"])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        os.replace(tmp, self.path)
+
+
+def read_history(path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

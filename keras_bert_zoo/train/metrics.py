@@ -1,0 +1,184 @@
+"""Evaluation metrics (NumPy, on predictions already computed) and imbalance helpers.
+
+Classification: :func:`classification_report` gives accuracy, macro/micro/weighted F1, MCC (multi-class
+Gorodkin form, as scikit-learn's ``matthews_corrcoef``), per-class precision/recall/F1/support and the confusion
+matrix. Multi-label: :func:`multilabel_report` (subset accuracy, Hamming loss, micro/macro F1, per-label).
+Regression: :func:`regression_report` (MSE, MAE, Pearson, Spearman with average ranks for ties).
+Imbalance: :func:`class_weights` (``balanced``: n / (k * count_c)) and :func:`resample_indices`
+(over-sampling minority classes / under-sampling majority ones, deterministic for a seed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["confusion_matrix", "classification_report", "multilabel_report", "regression_report",
+           "pearson", "spearman", "matthews_corrcoef", "class_weights", "resample_indices", "format_report"]
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """cm[i, j] = number of examples of true class i predicted as j."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def _safe_div(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
+
+
+def matthews_corrcoef(cm: np.ndarray) -> float:
+    """Multi-class MCC from a confusion matrix (0 when undefined)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    t = cm.sum(axis=1)
+    p = cm.sum(axis=0)
+    c = np.trace(cm)
+    s = cm.sum()
+    cov_ytyp = c * s - np.dot(t, p)
+    cov_ypyp = s * s - np.dot(p, p)
+    cov_ytyt = s * s - np.dot(t, t)
+    denom = np.sqrt(cov_ytyt * cov_ypyp)
+    return float(cov_ytyp / denom) if denom > 0 else 0.0
+
+
+def _prf(tp, fp, fn):
+    precision = _safe_div(tp, tp + fp)
+    recall = _safe_div(tp, tp + fn)
+    f1 = _safe_div(2 * precision * recall, precision + recall)
+    return precision, recall, f1
+
+
+def classification_report(y_true, y_pred, labels) -> dict:
+    """Single-label classification metrics; ``labels`` are the class names (index = id)."""
+    labels = list(labels)
+    k = len(labels)
+    cm = confusion_matrix(y_true, y_pred, k)
+    tp = np.diag(cm).astype(np.float64)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    support = cm.sum(axis=1)
+    precision, recall, f1 = _prf(tp, fp, fn)
+    n = int(cm.sum())
+    micro_p, micro_r, micro_f1 = _prf(tp.sum(), fp.sum(), fn.sum())
+    weights = _safe_div(support, support.sum())
+    return {
+        "num_examples": n,
+        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "micro_f1": float(micro_f1),
+        "weighted_f1": float((f1 * weights).sum()),
+        "mcc": matthews_corrcoef(cm),
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                             "support": int(support[i])} for i, name in enumerate(labels)},
+        "confusion_matrix": cm.tolist(),
+        "labels": labels,
+    }
+
+
+def multilabel_report(y_true, y_pred, labels) -> dict:
+    """Multi-label metrics on 0/1 matrices [N, K]."""
+    y_true = np.asarray(y_true).astype(bool)
+    y_pred = np.asarray(y_pred).astype(bool)
+    tp = (y_true & y_pred).sum(axis=0).astype(np.float64)
+    fp = (~y_true & y_pred).sum(axis=0).astype(np.float64)
+    fn = (y_true & ~y_pred).sum(axis=0).astype(np.float64)
+    precision, recall, f1 = _prf(tp, fp, fn)
+    _, _, micro_f1 = _prf(tp.sum(), fp.sum(), fn.sum())
+    n = len(y_true)
+    return {
+        "num_examples": n,
+        "subset_accuracy": float((y_true == y_pred).all(axis=1).mean()) if n else 0.0,
+        "hamming_loss": float((y_true != y_pred).mean()) if n else 0.0,
+        "macro_f1": float(f1.mean()),
+        "micro_f1": float(micro_f1),
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                             "support": int(y_true[:, i].sum())} for i, name in enumerate(labels)},
+        "labels": list(labels),
+    }
+
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    ranks = np.empty(len(x), dtype=np.float64)
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and xs[j + 1] == xs[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return ranks
+
+
+def pearson(x, y) -> float:
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    xc, yc = x - x.mean(), y - y.mean()
+    denom = np.sqrt((xc * xc).sum() * (yc * yc).sum())
+    return float((xc * yc).sum() / denom) if denom > 0 else 0.0
+
+
+def spearman(x, y) -> float:
+    return pearson(_rank(np.asarray(x, dtype=np.float64).ravel()), _rank(np.asarray(y, dtype=np.float64).ravel()))
+
+
+def regression_report(y_true, y_pred) -> dict:
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    err = y_pred - y_true
+    return {"num_examples": int(len(y_true)), "mse": float((err ** 2).mean()), "mae": float(np.abs(err).mean()),
+            "pearson": pearson(y_true, y_pred), "spearman": spearman(y_true, y_pred)}
+
+
+def class_weights(label_ids, num_classes: int, mode: str = "balanced") -> dict[int, float]:
+    """Keras ``class_weight`` dict. ``balanced``: n / (k * count_c) (classes absent from the data get 1.0)."""
+    if mode != "balanced":
+        raise ValueError(f"unknown class weight mode {mode!r} (expected 'balanced')")
+    counts = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=num_classes)
+    n = counts.sum()
+    return {c: (float(n / (num_classes * counts[c])) if counts[c] else 1.0) for c in range(num_classes)}
+
+
+def resample_indices(label_ids, mode: str = "oversample", seed: int = 0) -> np.ndarray:
+    """Indices that balance the classes: ``oversample`` repeats minority examples up to the largest class,
+    ``undersample`` keeps a random subset of each class the size of the smallest. Shuffled, deterministic."""
+    y = np.asarray(label_ids, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    classes = [c for c in np.unique(y)]
+    by_class = {c: np.flatnonzero(y == c) for c in classes}
+    if mode == "oversample":
+        target = max(len(v) for v in by_class.values())
+        parts = [np.concatenate([idx, rng.choice(idx, target - len(idx), replace=True)]) for idx in by_class.values()]
+    elif mode == "undersample":
+        target = min(len(v) for v in by_class.values())
+        parts = [rng.choice(idx, target, replace=False) for idx in by_class.values()]
+    else:
+        raise ValueError(f"unknown resampling mode {mode!r} (expected 'oversample' or 'undersample')")
+    out = np.concatenate(parts)
+    rng.shuffle(out)
+    return out
+
+
+def format_report(report: dict) -> str:
+    """A plain-text table of a classification / multi-label report."""
+    lines = []
+    per = report.get("per_class")
+    if per:
+        width = max(8, max(len(n) for n in per))
+        lines.append(f"{'label':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}")
+        for name, row in per.items():
+            lines.append(f"{name:<{width}} {row['precision']:9.4f} {row['recall']:9.4f} {row['f1']:9.4f} "
+                         f"{row['support']:8d}")
+    for key in ("accuracy", "subset_accuracy", "macro_f1", "micro_f1", "weighted_f1", "mcc", "hamming_loss",
+                "mse", "mae", "pearson", "spearman"):
+        if key in report:
+            lines.append(f"{key}: {report[key]:.4f}")
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""The BERT fine-tuning recipe: AdamW + linear warm-up/decay, layer-wise LR decay, accumulation, clipping, freezing.
+
+* :class:`WarmupLinearDecay` — learning-rate schedule: 0 -> peak linearly over ``warmup_steps``, then linearly
+  to ``end_learning_rate`` at ``total_steps`` (the google-research/bert ``optimization.py`` shape).
+* :class:`BertAdamW` — ``keras.optimizers.AdamW`` whose weight decay skips LayerNorm parameters and biases
+  (``gamma``, ``beta``, ``bias``), and with optional layer-wise learning-rate decay: a variable in encoder
+  block ``i`` (of ``L``) gets ``lr * layer_decay ** (L - i)``, the embeddings ``lr * layer_decay ** (L + 1)``,
+  the pooler and the task head the full ``lr``. Gradient accumulation (``gradient_accumulation_steps``) and
+  clipping (``global_clipnorm``) are Keras's own optimizer options.
+* :func:`make_optimizer` — the one-call recipe.
+* :func:`set_trainable` — "all" (fine-tune everything), "none" / "feature_extraction" (frozen backbone, head
+  trains), or an int ``k`` (only the top ``k`` encoder blocks + pooler train).
+
+Decoupled weight decay is applied by Keras with the base learning rate (not the layer-decayed one).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import keras
+from keras import ops
+
+__all__ = ["WarmupLinearDecay", "BertAdamW", "make_optimizer", "set_trainable", "layer_lr_multiplier",
+           "NO_DECAY_PATTERNS"]
+
+#: variable names excluded from weight decay (LayerNorm gamma/beta and every bias)
+NO_DECAY_PATTERNS = ("gamma", "beta", "bias")
+
+_BLOCK_RE = re.compile(r"encoder_layer_(\d+)(/|$)")
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to ``peak_learning_rate`` over ``warmup_steps``, then linear decay to
+    ``end_learning_rate`` at ``total_steps`` (constant afterwards)."""
+
+    def __init__(self, peak_learning_rate, total_steps, warmup_steps=0, end_learning_rate=0.0):
+        if total_steps <= 0:
+            raise ValueError(f"total_steps must be positive, got {total_steps}")
+        if not 0 <= warmup_steps <= total_steps:
+            raise ValueError(f"warmup_steps must be in [0, total_steps={total_steps}], got {warmup_steps}")
+        self.peak_learning_rate = float(peak_learning_rate)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.end_learning_rate = float(end_learning_rate)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        peak, end = self.peak_learning_rate, self.end_learning_rate
+        warm = float(max(self.warmup_steps, 1))
+        warmup_lr = peak * step / warm
+        decay_span = float(max(self.total_steps - self.warmup_steps, 1))
+        frac = ops.clip((step - self.warmup_steps) / decay_span, 0.0, 1.0)
+        decay_lr = peak + (end - peak) * frac
+        if self.warmup_steps == 0:
+            return decay_lr
+        return ops.where(step < self.warmup_steps, warmup_lr, decay_lr)
+
+    def get_config(self):
+        return {"peak_learning_rate": self.peak_learning_rate, "total_steps": self.total_steps,
+                "warmup_steps": self.warmup_steps, "end_learning_rate": self.end_learning_rate}
+
+
+def layer_lr_multiplier(path: str, num_layers: int, layer_decay: float) -> float:
+    """Learning-rate multiplier of the variable at ``path`` under layer-wise decay."""
+    if layer_decay == 1.0 or num_layers <= 0:
+        return 1.0
+    m = _BLOCK_RE.search(path)
+    if m:
+        return layer_decay ** (num_layers - int(m.group(1)))
+    if "embeddings/" in path or path.startswith("embeddings"):
+        return layer_decay ** (num_layers + 1)
+    return 1.0
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class BertAdamW(keras.optimizers.AdamW):
+    """AdamW without weight decay on LayerNorm/bias variables, with optional layer-wise LR decay.
+
+    Args:
+        layer_decay: multiplier per layer below the top (1.0 disables it; 0.65-0.95 are typical).
+        num_layers: number of encoder blocks of the backbone (needed when ``layer_decay != 1``).
+        **kwargs: everything ``keras.optimizers.AdamW`` takes (``learning_rate`` may be a schedule,
+            ``global_clipnorm``, ``gradient_accumulation_steps``, ...).
+    """
+
+    def __init__(self, learning_rate=2e-5, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+                 layer_decay=1.0, num_layers=0, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, beta_1=beta_1,
+                         beta_2=beta_2, epsilon=epsilon, **kwargs)
+        if layer_decay != 1.0 and num_layers <= 0:
+            raise ValueError("layer_decay needs num_layers (the backbone's number of encoder blocks)")
+        self.layer_decay = float(layer_decay)
+        self.num_layers = int(num_layers)
+        self.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
+        self._lr_multipliers = []
+
+    def build(self, var_list):
+        super().build(var_list)
+        self._lr_multipliers = [layer_lr_multiplier(v.path, self.num_layers, self.layer_decay)
+                                for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.layer_decay != 1.0:
+            mult = self._lr_multipliers[self._get_variable_index(variable)]
+            if mult != 1.0:
+                learning_rate = ops.cast(learning_rate, "float32") * mult
+        return super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(layer_decay=self.layer_decay, num_layers=self.num_layers)
+        return config
+
+
+def make_optimizer(learning_rate=2e-5, total_steps=1000, warmup_ratio=0.1, weight_decay=0.01,
+                   layer_decay=1.0, num_layers=0, clipnorm=1.0, gradient_accumulation_steps=None,
+                   end_learning_rate=0.0):
+    """The BERT fine-tuning optimizer: BertAdamW on a WarmupLinearDecay schedule.
+
+    ``total_steps`` counts optimizer updates (batches / ``gradient_accumulation_steps``).
+    """
+    total_steps = max(int(total_steps), 1)
+    schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps=int(math.ceil(warmup_ratio * total_steps)),
+                                 end_learning_rate=end_learning_rate)
+    if gradient_accumulation_steps is not None and gradient_accumulation_steps <= 1:
+        gradient_accumulation_steps = None
+    return BertAdamW(learning_rate=schedule, weight_decay=weight_decay, layer_decay=layer_decay,
+                     num_layers=num_layers, global_clipnorm=clipnorm or None,
+                     gradient_accumulation_steps=gradient_accumulation_steps)
+
+
+def _find_backbone(model):
+    backbone = getattr(model, "backbone", None)
+    if backbone is not None:
+        return backbone
+    if hasattr(model, "encoder_blocks"):
+        return model
+    raise ValueError(f"{type(model).__name__} has no .backbone")
+
+
+def set_trainable(model, mode="all"):
+    """Choose what trains: ``"all"``; ``"none"``/``"feature_extraction"`` (backbone frozen, head trains);
+    or an int ``k`` (top ``k`` encoder blocks and the pooler train; embeddings and lower blocks frozen).
+
+    Call before ``compile``. Returns the number of trainable weights.
+    """
+    backbone = _find_backbone(model)
+    if isinstance(mode, str) and mode.isdigit():
+        mode = int(mode)
+    if mode == "all":
+        backbone.trainable = True
+        for layer in backbone.layers:
+            layer.trainable = True
+    elif mode in ("none", "feature_extraction", "frozen"):
+        backbone.trainable = False
+    elif isinstance(mode, int) and not isinstance(mode, bool):
+        blocks = backbone.encoder_blocks
+        if not 0 <= mode <= len(blocks):
+            raise ValueError(f"top-k must be in [0, {len(blocks)}], got {mode}")
+        backbone.trainable = True
+        for layer in backbone.layers:
+            layer.trainable = False
+        for block in blocks[len(blocks) - mode:]:
+            block.trainable = True
+        backbone.pooler.trainable = mode > 0
+    else:
+        raise ValueError(f"trainable mode must be 'all', 'feature_extraction' or an int k, got {mode!r}")
+    return len(model.trainable_weights)
