@@ -1,0 +1,202 @@
+"""Training the MLM + NSP pretrainer with ``model.fit``: losses, metrics, optimizer, checkpoints, resume.
+
+Works on the ``(x, y, sample_weight)`` batches of :mod:`keras_bert_zoo.data.pretraining`:
+
+* MLM loss: sparse cross-entropy at the masked positions, averaged over the *real* predictions (padding
+  predictions carry weight 0 and the mean divides by the sum of weights, as the reference does);
+* NSP loss: sparse cross-entropy on the two NSP logits; total = MLM + ``nsp_weight`` * NSP;
+* metrics: ``mlm_logits_accuracy`` (weighted, padding excluded), ``mlm_logits_perplexity``
+  (exp of the weighted mean MLM cross-entropy over the epoch), ``nsp_logits_accuracy``.
+
+Optimizer: AdamW or LAMB on a linear warm-up + linear decay schedule, no weight decay on LayerNorm and bias.
+Mixed precision: build with ``dtype="mixed_bfloat16"``/``"mixed_float16"`` (float16 gets a loss-scale
+optimizer). XLA: ``jit_compile=True``. Checkpoints: a ``.keras`` file per epoch and ``BackupAndRestore`` so
+an interrupted run resumes from its last finished epoch with the optimizer state (same ``checkpoint_dir``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import keras
+from keras import ops
+
+from keras_bert_zoo.config import BertConfig
+from keras_bert_zoo.models.backbone import BertBackbone
+from keras_bert_zoo.models.tasks import BertPretrainer
+
+__all__ = ["MaskedLMPerplexity", "WarmupLinearDecay", "make_pretraining_optimizer", "build_pretrainer",
+           "compile_pretrainer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adamw", "lamb")
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class MaskedLMPerplexity(keras.metrics.Metric):
+    """exp(weighted mean sparse cross-entropy) of logits [B, P, V] vs ids [B, P]; weight 0 = padding."""
+
+    def __init__(self, name="perplexity", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float32")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count", dtype="float32")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = ops.cast(y_pred, "float32")
+        ce = keras.losses.sparse_categorical_crossentropy(ops.cast(y_true, "int32"), y_pred, from_logits=True)
+        weight = ops.ones_like(ce) if sample_weight is None else ops.cast(sample_weight, "float32")
+        weight = ops.broadcast_to(ops.reshape(weight, ops.shape(ce)) if len(weight.shape) == len(ce.shape)
+                                  else weight, ops.shape(ce))
+        self.total.assign_add(ops.sum(ce * weight))
+        self.count.assign_add(ops.sum(weight))
+
+    def result(self):
+        return ops.exp(ops.divide_no_nan(self.total, self.count))
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """0 -> ``peak`` linearly over ``warmup_steps``, then linearly to ``end`` at ``total_steps``."""
+
+    def __init__(self, peak, total_steps, warmup_steps, end=0.0):
+        self.peak, self.total_steps, self.warmup_steps, self.end = float(peak), int(total_steps), int(
+            warmup_steps), float(end)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warm = self.peak * step / max(self.warmup_steps, 1)
+        frac = ops.clip((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
+        decay = self.peak + (self.end - self.peak) * frac
+        return ops.where(step < self.warmup_steps, warm, decay)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
+                "end": self.end}
+
+
+def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_000, warmup_steps=None,
+                               weight_decay=0.01, clipnorm=1.0, beta_2=0.999, epsilon=1e-6):
+    """AdamW (BERT's choice) or LAMB (large batches) on :class:`WarmupLinearDecay`; LayerNorm weights and
+    biases are excluded from weight decay. ``warmup_steps`` defaults to 1% of ``total_steps`` (BERT: 10k/1M)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+    if warmup_steps is None:
+        warmup_steps = max(1, total_steps // 100)
+    schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps)
+    if name == "adamw":
+        opt = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, beta_2=beta_2, epsilon=epsilon,
+                                     clipnorm=clipnorm)
+    else:
+        opt = keras.optimizers.Lamb(schedule, beta_2=beta_2, epsilon=epsilon, weight_decay=weight_decay,
+                                    clipnorm=clipnorm)
+    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias", "output_bias"])
+    return opt
+
+
+def build_pretrainer(config_or_backbone: BertConfig | BertBackbone, dtype=None) -> BertPretrainer:
+    """A BertPretrainer on a new backbone from a config (random init), or on an existing backbone
+    (continued pretraining). ``dtype``: a policy name for a new backbone, e.g. ``"mixed_bfloat16"``."""
+    if isinstance(config_or_backbone, BertConfig):
+        backbone = BertBackbone(config_or_backbone, dtype=dtype)
+    else:
+        backbone = config_or_backbone
+    return BertPretrainer(backbone, name="bert_pretrainer")
+
+
+def compile_pretrainer(model: BertPretrainer, optimizer=None, nsp_weight=1.0, jit_compile="auto",
+                       steps_per_execution=1):
+    """Compiles with the masked MLM loss, NSP loss and the pretraining metrics (see the module docstring)."""
+    optimizer = optimizer or make_pretraining_optimizer()
+    policy = model.backbone.dtype_policy
+    if getattr(policy, "name", "") == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    losses = {"mlm_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                                       reduction="mean_with_sample_weight",
+                                                                       name="mlm_loss"),
+              "nsp_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="nsp_loss")}
+    model.compile(optimizer=optimizer, loss=losses, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
+                  weighted_metrics={"mlm_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                                                   MaskedLMPerplexity(name="perplexity")],
+                                    "nsp_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    return model
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after ``seconds`` of wall time (checked after every batch)."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+        self.start = None
+        self.stopped_early = False
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.start > self.seconds:
+            self.stopped_early = True
+            self.model.stop_training = True
+
+
+class Throughput(keras.callbacks.Callback):
+    """Tokens per second of training (``tokens_per_step`` = batch size x sequence length), excluding the first
+    ``skip`` steps (tracing / compilation)."""
+
+    def __init__(self, tokens_per_step, skip=3):
+        super().__init__()
+        self.tokens_per_step, self.skip = tokens_per_step, skip
+        self.steps, self.t0, self.elapsed = 0, None, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps == self.skip:
+            self.t0 = time.perf_counter()
+        elif self.steps > self.skip:
+            self.elapsed = time.perf_counter() - self.t0
+
+    @property
+    def measured_steps(self):
+        return max(self.steps - self.skip, 0)
+
+    @property
+    def tokens_per_second(self):
+        return self.measured_steps * self.tokens_per_step / self.elapsed if self.elapsed > 0 else float("nan")
+
+    @property
+    def steps_per_second(self):
+        return self.measured_steps / self.elapsed if self.elapsed > 0 else float("nan")
+
+
+def fit_pretrainer(model, dataset, steps_per_epoch, epochs, checkpoint_dir=None, time_budget_s=None,
+                   tokens_per_step=None, callbacks=(), verbose=2, validation_data=None, validation_steps=None):
+    """``model.fit`` with checkpoints and resume.
+
+    With ``checkpoint_dir``: ``BackupAndRestore(checkpoint_dir/backup)`` (rerun the same call after an
+    interruption and training resumes at the last finished epoch, optimizer state included) and
+    ``checkpoint_dir/pretrainer-epochNNN.keras`` after every epoch (``keras.saving.load_model`` reloads it).
+    Returns ``(history, info)``; ``info`` has the throughput and whether the time budget stopped training.
+    """
+    cbs = list(callbacks)
+    throughput = Throughput(tokens_per_step) if tokens_per_step else None
+    budget = TimeBudget(time_budget_s) if time_budget_s else None
+    cbs += [c for c in (throughput, budget) if c is not None]
+    if checkpoint_dir:
+        os.makedirs(checkpoint_dir, exist_ok=True)
+        cbs.append(keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "backup"), delete_checkpoint=False))
+        cbs.append(keras.callbacks.ModelCheckpoint(os.path.join(checkpoint_dir, "pretrainer-epoch{epoch:03d}.keras")))
+    start = time.perf_counter()
+    history = model.fit(dataset, steps_per_epoch=steps_per_epoch, epochs=epochs, callbacks=cbs, verbose=verbose,
+                        validation_data=validation_data, validation_steps=validation_steps)
+    info = {"seconds": time.perf_counter() - start,
+            "stopped_by_time_budget": bool(budget and budget.stopped_early)}
+    if throughput is not None:
+        info.update(tokens_per_second=throughput.tokens_per_second, steps_per_second=throughput.steps_per_second,
+                    measured_steps=throughput.measured_steps)
+    return history, info
+
