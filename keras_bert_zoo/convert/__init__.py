@@ -1,1 +1,105 @@
-"""keras_bert_zoo.convert."""
+"""Checkpoint importers and exporters.
+
+Every importer returns ``(model, tokenizer)``: our Keras model (a :class:`BertBackbone` or the task model of
+the checkpoint's architecture) and a ``keras_bert_zoo.text.WordPieceTokenizer`` built from the checkpoint's
+vocabulary and casing.
+
+    from_hf(dir)              Hugging Face directory (safetensors; pytorch_model.bin via torch weights_only)
+    from_google(dir)          google-research/bert release / run_* checkpoints (TF1 variable names)
+    from_model_garden(dir)    tf-models-official BertEncoder / BertEncoderV2 checkpoints
+    from_keras_hub(dir|model) keras-hub BertBackbone preset directory or model
+    export_hf(model, dir)     back to a Hugging Face directory (config.json, model.safetensors, vocab.txt)
+    load(fmt, path)           dispatch on a format name ("hf", "google", "garden", "keras_hub")
+    detect_format(dir)        which of those a directory holds
+
+Weight names map through declarative tables (:mod:`keras_bert_zoo.convert.table`); a load either assigns every
+variable or raises one :class:`WeightLoadError` listing all missing, unexpected and mis-shaped weights.
+"""
+
+from pathlib import Path
+
+from keras_bert_zoo.convert.common import ConversionError
+from keras_bert_zoo.convert.table import WeightLoadError
+
+__all__ = ["from_hf", "from_google", "from_model_garden", "from_keras_hub", "export_hf", "load", "FORMATS",
+           "detect_format", "WeightLoadError", "ConversionError"]
+
+
+def from_hf(path, **kwargs):
+    from keras_bert_zoo.convert.hf import from_hf as f
+
+    return f(path, **kwargs)
+
+
+def from_google(path, **kwargs):
+    from keras_bert_zoo.convert.google import from_google as f
+
+    return f(path, **kwargs)
+
+
+def from_model_garden(path, **kwargs):
+    from keras_bert_zoo.convert.garden import from_model_garden as f
+
+    return f(path, **kwargs)
+
+
+def from_keras_hub(source, **kwargs):
+    from keras_bert_zoo.convert.keras_hub import from_keras_hub as f
+
+    return f(source, **kwargs)
+
+
+def export_hf(model, out_dir, **kwargs):
+    from keras_bert_zoo.convert.hf import export_hf as f
+
+    return f(model, out_dir, **kwargs)
+
+
+from_hf.__doc__ = "Import a Hugging Face BERT directory; see :func:`keras_bert_zoo.convert.hf.from_hf`."
+from_google.__doc__ = "Import a google-research/bert checkpoint; see :func:`keras_bert_zoo.convert.google.from_google`."
+from_model_garden.__doc__ = ("Import a Model Garden BertEncoder checkpoint; see "
+                             ":func:`keras_bert_zoo.convert.garden.from_model_garden`.")
+from_keras_hub.__doc__ = ("Import a keras-hub BertBackbone; see "
+                          ":func:`keras_bert_zoo.convert.keras_hub.from_keras_hub`.")
+export_hf.__doc__ = "Write a Hugging Face directory; see :func:`keras_bert_zoo.convert.hf.export_hf`."
+
+FORMATS = {"hf": from_hf, "google": from_google, "garden": from_model_garden, "keras_hub": from_keras_hub}
+
+
+def detect_format(path) -> str:
+    """``"hf"``, ``"google"``, ``"garden"`` or ``"keras_hub"`` for a checkpoint directory."""
+    import json
+
+    d = Path(path)
+    if not d.is_dir():
+        raise ConversionError(f"{d}: not a directory")
+    if (d / "config.json").is_file():
+        try:
+            data = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ConversionError(f"{d / 'config.json'}: invalid JSON: {err}") from None
+        if str(data.get("registered_name", "")).startswith("keras_hub>") or "keras_hub" in str(data.get("module")):
+            return "keras_hub"
+        if any((d / f).is_file() for f in ("model.safetensors", "model.safetensors.index.json",
+                                           "pytorch_model.bin")):
+            return "hf"
+    if list(d.glob("*.index")):
+        import tensorflow as tf
+
+        prefix = tf.train.latest_checkpoint(str(d)) or str(sorted(d.glob("*.index"))[0])[: -len(".index")]
+        keys = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+        if "bert/embeddings/word_embeddings" in keys:
+            return "google"
+        if any(k.endswith("/.ATTRIBUTES/VARIABLE_VALUE") for k in keys):
+            return "garden"
+    raise ConversionError(f"{d}: cannot tell the checkpoint format (no HF config.json + weights, keras-hub "
+                          f"config.json, or TensorFlow checkpoint with BERT variables)")
+
+
+def load(fmt: str, path, **kwargs):
+    """``FORMATS[fmt](path, **kwargs)``; ``fmt="auto"`` detects the format."""
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in FORMATS:
+        raise ConversionError(f"Unknown format {fmt!r}; expected one of {sorted(FORMATS)} or 'auto'")
+    return FORMATS[fmt](path, **kwargs)

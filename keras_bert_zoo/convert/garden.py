@@ -1,0 +1,122 @@
+"""TF Model Garden (tf-models-official) ``BertEncoder`` / ``BertEncoderV2`` checkpoints: ``from_model_garden``.
+
+Written with ``tf.train.Checkpoint(encoder=...)`` (object-graph keys ending in ``/.ATTRIBUTES/VARIABLE_VALUE``).
+``BertEncoderV2`` keys name attributes (``_transformer_layers/3/_attention_layer/_query_dense/kernel``); the
+functional ``BertEncoder`` numbers its layers (``layer_with_weights-K``: word, position, type embeddings,
+embedding LayerNorm, the L transformer layers, the pooler). The reader maps both to the V2 names the table
+uses. Attention kernels are EinsumDense [D, N, H] / [N, H, D]; the hooks merge the head axes. Reading needs
+only TensorFlow, not tf-models-official. The config comes from ``bert_config.json`` / ``config.json`` beside
+the checkpoint or ``config=``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from keras_bert_zoo.convert.common import ARCHITECTURES, ConversionError, build_model, make_tokenizer
+from keras_bert_zoo.convert.google import TFCheckpointReader, find_checkpoint, read_config
+from keras_bert_zoo.convert.table import (IDENTITY, MERGE_HEADS_OUT, SPLIT_HEADS, SPLIT_HEADS_BIAS, Rule,
+                                          WeightTable, load_weights)
+
+__all__ = ["GARDEN_TABLE", "from_model_garden", "garden_key_mapper"]
+
+logger = logging.getLogger("keras_bert_zoo.convert")
+
+_T = "_transformer_layers/{i}"
+_O = "encoder_layer_{i}"
+
+
+def _qkv(src, ours):
+    return [Rule(f"{_T}/_attention_layer/{src}/kernel", f"{_O}/attention/{ours}/kernel", SPLIT_HEADS),
+            Rule(f"{_T}/_attention_layer/{src}/bias", f"{_O}/attention/{ours}/bias", SPLIT_HEADS_BIAS)]
+
+
+def _plain(src, ours, kind="dense", group="backbone"):
+    a, b = ("kernel", "bias") if kind == "dense" else ("gamma", "beta")
+    return [Rule(f"{src}/{a}", f"{ours}/{a}", IDENTITY, group), Rule(f"{src}/{b}", f"{ours}/{b}", IDENTITY, group)]
+
+
+GARDEN_TABLE = WeightTable(
+    format="TF Model Garden BertEncoder",
+    rules=tuple(
+        [
+            Rule("_embedding_layer/embeddings", "embeddings/token_embedding/embeddings"),
+            Rule("_position_embedding_layer/embeddings", "embeddings/position_embedding"),
+            Rule("_type_embedding_layer/embeddings", "embeddings/segment_embedding/embeddings"),
+        ]
+        + _plain("_embedding_norm_layer", "embeddings/layer_norm", "norm")
+        + _qkv("_query_dense", "query") + _qkv("_key_dense", "key") + _qkv("_value_dense", "value")
+        + [Rule(f"{_T}/_attention_layer/_output_dense/kernel", f"{_O}/attention/attention_output/kernel",
+                MERGE_HEADS_OUT),
+           Rule(f"{_T}/_attention_layer/_output_dense/bias", f"{_O}/attention/attention_output/bias")]
+        + _plain(f"{_T}/_attention_layer_norm", f"{_O}/attention_layer_norm", "norm")
+        + _plain(f"{_T}/_intermediate_dense", f"{_O}/intermediate")
+        + _plain(f"{_T}/_output_dense", f"{_O}/output")
+        + _plain(f"{_T}/_output_layer_norm", f"{_O}/output_layer_norm", "norm")
+        + _plain("_pooler_layer", "pooler/dense", group="pooler")
+    ),
+    ignore=(r"_CHECKPOINTABLE_OBJECT_GRAPH", r"^save_counter$", r"(^|/)optimizer/", r"/\.OPTIMIZER_SLOT/"),
+)
+
+_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+# Functional BertEncoder: layer_with_weights-K -> V2 attribute name (K >= 4 are transformer layers, then pooler).
+_V1_FIXED = {0: "_embedding_layer", 1: "_position_embedding_layer", 2: "_type_embedding_layer",
+             3: "_embedding_norm_layer"}
+
+
+def garden_key_mapper(keys, num_layers: int):
+    """A function mapping checkpoint keys to table names (or leaving them as they are when foreign)."""
+    roots = set()
+    for key in keys:
+        m = re.match(r"^(.*?)(_embedding_layer|layer_with_weights-0)/embeddings" + re.escape(_SUFFIX) + "$", key)
+        if m:
+            roots.add(m.group(1))
+    if len(roots) != 1:
+        raise ConversionError(f"Cannot find one Model Garden BertEncoder in the checkpoint (found roots "
+                              f"{sorted(roots)}); expected keys like 'encoder/_embedding_layer/embeddings"
+                              f"{_SUFFIX}' or 'encoder/layer_with_weights-0/embeddings{_SUFFIX}'")
+    root = roots.pop()
+
+    def rename(key):
+        if not (key.startswith(root) and key.endswith(_SUFFIX)):
+            return key
+        name = key[len(root): -len(_SUFFIX)]
+        m = re.match(r"^layer_with_weights-(\d+)/(.*)$", name)
+        if m:
+            k, rest = int(m.group(1)), m.group(2)
+            if k in _V1_FIXED:
+                return f"{_V1_FIXED[k]}/{rest}"
+            if 4 <= k < 4 + num_layers:
+                return f"_transformer_layers/{k - 4}/{rest}"
+            if k == 4 + num_layers:
+                return f"_pooler_layer/{rest}"
+        return name
+
+    return rename
+
+
+def from_model_garden(path, config=None, lowercase: bool | None = None, exact_gelu: bool = False, dtype=None):
+    """Import a Model Garden BertEncoder checkpoint as a :class:`BertBackbone`.
+
+    Args:
+        path: a checkpoint directory / prefix (with bert_config.json or config.json and vocab.txt beside it).
+        config: BertConfig / dict / size name when no config file is beside the checkpoint.
+        exact_gelu: read ``hidden_act: "gelu"`` in the config file as the exact GELU; by default it is Model
+            Garden's ``activations.gelu``, the tanh approximation.
+    Returns:
+        ``(backbone, tokenizer)``.
+    """
+    p = Path(path)
+    directory = p if p.is_dir() else p.parent
+    prefix = find_checkpoint(p)
+    cfg = read_config(directory, config, exact_gelu)
+    import tensorflow as tf
+
+    keys = list(tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
+    reader = TFCheckpointReader(prefix, rename=garden_key_mapper(keys, cfg.num_layers))
+    model = build_model("BertModel", cfg, dtype=dtype)
+    model.load_report = load_weights(model, reader, GARDEN_TABLE, cfg, ARCHITECTURES["BertModel"])
+    tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=directory.name, vocab_size=cfg.vocab_size)
+    return model, tokenizer

@@ -1,0 +1,187 @@
+"""The original google-research/bert release layout: ``from_google``.
+
+A directory with ``bert_config.json``, ``bert_model.ckpt.{index,data-*}`` and ``vocab.txt``, as in Google's
+zips (``uncased_L-12_H-768_A-12`` etc.) and checkpoints written by its ``run_pretraining.py`` /
+``run_classifier.py`` / ``run_squad.py``. Variables keep TF1 names (``bert/encoder/layer_N/attention/self/
+query/kernel``); TF dense kernels are already [in, out] like ours, except the ``output_weights`` matrices of the
+heads, which are [out, in]. Optimizer slots (``adam_m`` / ``adam_v``) and ``global_step`` are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from keras_bert_zoo.config import BertConfig
+from keras_bert_zoo.convert.common import (ARCHITECTURES, HEAD_GROUPS, ConversionError, build_model,
+                                           groups_for, make_tokenizer)
+from keras_bert_zoo.convert.table import IDENTITY, TRANSPOSE, Rule, TensorReader, WeightTable, load_weights
+
+__all__ = ["GOOGLE_TABLE", "from_google", "TFCheckpointReader", "find_checkpoint"]
+
+logger = logging.getLogger("keras_bert_zoo.convert")
+
+
+def _dense(src, ours, group="backbone"):
+    return [Rule(f"{src}/kernel", f"{ours}/kernel", IDENTITY, group), Rule(f"{src}/bias", f"{ours}/bias",
+                                                                         IDENTITY, group)]
+
+
+def _norm(src, ours, group="backbone"):
+    return [Rule(f"{src}/gamma", f"{ours}/gamma", IDENTITY, group), Rule(f"{src}/beta", f"{ours}/beta",
+                                                                       IDENTITY, group)]
+
+
+_L = "bert/encoder/layer_{i}"
+_O = "encoder_layer_{i}"
+GOOGLE_TABLE = WeightTable(
+    format="Google BERT (TF1)",
+    rules=tuple(
+        [
+            Rule("bert/embeddings/word_embeddings", "embeddings/token_embedding/embeddings"),
+            Rule("bert/embeddings/position_embeddings", "embeddings/position_embedding"),
+            Rule("bert/embeddings/token_type_embeddings", "embeddings/segment_embedding/embeddings"),
+        ]
+        + _norm("bert/embeddings/LayerNorm", "embeddings/layer_norm")
+        + _dense(f"{_L}/attention/self/query", f"{_O}/attention/query")
+        + _dense(f"{_L}/attention/self/key", f"{_O}/attention/key")
+        + _dense(f"{_L}/attention/self/value", f"{_O}/attention/value")
+        + _dense(f"{_L}/attention/output/dense", f"{_O}/attention/attention_output")
+        + _norm(f"{_L}/attention/output/LayerNorm", f"{_O}/attention_layer_norm")
+        + _dense(f"{_L}/intermediate/dense", f"{_O}/intermediate")
+        + _dense(f"{_L}/output/dense", f"{_O}/output")
+        + _norm(f"{_L}/output/LayerNorm", f"{_O}/output_layer_norm")
+        + _dense("bert/pooler/dense", "pooler/dense", "pooler")
+        + _dense("cls/predictions/transform/dense", "mlm_head/transform", "mlm")
+        + _norm("cls/predictions/transform/LayerNorm", "mlm_head/layer_norm", "mlm")
+        + [
+            Rule("cls/predictions/output_bias", "mlm_head/output_bias", IDENTITY, "mlm"),
+            Rule("cls/seq_relationship/output_weights", "nsp_head/kernel", TRANSPOSE, "nsp"),
+            Rule("cls/seq_relationship/output_bias", "nsp_head/bias", IDENTITY, "nsp"),
+            # run_classifier.py
+            Rule("output_weights", "classifier/kernel", TRANSPOSE, "classifier"),
+            Rule("output_bias", "classifier/bias", IDENTITY, "classifier"),
+            # run_squad.py
+            Rule("cls/squad/output_weights", "qa_outputs/kernel", TRANSPOSE, "qa_outputs"),
+            Rule("cls/squad/output_bias", "qa_outputs/bias", IDENTITY, "qa_outputs"),
+        ]
+    ),
+    ignore=(r"^global_step$", r"/adam_[mv]$", r"^good_steps$", r"^loss_scale$", r"_CHECKPOINTABLE_OBJECT_GRAPH"),
+)
+
+
+def find_checkpoint(path) -> str:
+    """The checkpoint prefix for ``path``: a prefix itself, a ``.index`` file, or a directory holding one."""
+    import tensorflow as tf
+
+    p = Path(path)
+    if p.is_dir():
+        latest = tf.train.latest_checkpoint(str(p))
+        if latest:
+            return latest
+        indexes = sorted(p.glob("*.index"))
+        if len(indexes) == 1:
+            return str(indexes[0])[: -len(".index")]
+        if not indexes:
+            raise ConversionError(f"{p}: no TensorFlow checkpoint (*.index) found")
+        raise ConversionError(f"{p}: several checkpoints {[i.name for i in indexes]}; pass the prefix of one")
+    if p.suffix == ".index" and p.is_file():
+        return str(p)[: -len(".index")]
+    if Path(f"{p}.index").is_file():
+        return str(p)
+    raise ConversionError(f"{p}: not a TensorFlow checkpoint (no {p}.index)")
+
+
+class TFCheckpointReader(TensorReader):
+    """A TF checkpoint through ``tf.train.load_checkpoint``; ``rename`` maps checkpoint keys to table names."""
+
+    def __init__(self, prefix: str, rename=None):
+        import tensorflow as tf
+
+        self.description = prefix
+        self._reader = tf.train.load_checkpoint(prefix)
+        shapes = self._reader.get_variable_to_shape_map()
+        rename = rename or (lambda key: key)
+        self._keys, self._shapes = {}, {}
+        for key, shape in shapes.items():
+            name = rename(key)
+            if name is None:
+                continue
+            if name in self._keys:
+                raise ConversionError(f"{prefix}: keys {self._keys[name]!r} and {key!r} both map to {name!r}")
+            self._keys[name] = key
+            self._shapes[name] = tuple(int(d) for d in shape)
+
+    def names(self):
+        return list(self._keys)
+
+    def shape(self, name):
+        return self._shapes[name]
+
+    def get(self, name):
+        return self._reader.get_tensor(self._keys[name])
+
+
+def _detect_architecture(names) -> str:
+    names = set(names)
+    if "cls/squad/output_weights" in names:
+        return "BertForQuestionAnswering"
+    if "output_weights" in names:
+        return "BertForSequenceClassification"
+    if "cls/seq_relationship/output_weights" in names:
+        return "BertForPreTraining"
+    if "cls/predictions/output_bias" in names:
+        return "BertForMaskedLM"
+    return "BertModel"
+
+
+def read_config(directory: Path, config=None, exact_gelu: bool = False) -> BertConfig:
+    """``config`` (BertConfig / dict / size name, used as given) or the directory's bert_config.json /
+    config.json.
+
+    In a config file, ``hidden_act: "gelu"`` means what the TensorFlow code that trained the checkpoint
+    computes: google-research/bert's ``modeling.gelu`` and Model Garden's ``activations.gelu`` are both the tanh
+    approximation, so it becomes ``activation="gelu_approximate"`` unless ``exact_gelu``.
+    """
+    if isinstance(config, BertConfig):
+        return config
+    if isinstance(config, dict):
+        return BertConfig.from_dict(config)
+    if isinstance(config, str):
+        return BertConfig.from_name(config)
+    for name, loader in (("bert_config.json", BertConfig.from_google_json), ("config.json",
+                                                                             BertConfig.from_hf_json)):
+        if (directory / name).is_file():
+            cfg = loader(directory / name)
+            if cfg.activation == "gelu" and not exact_gelu:
+                cfg = cfg.replace(activation="gelu_approximate")
+            return cfg
+    raise ConversionError(f"{directory}: no bert_config.json or config.json; pass config=")
+
+
+def from_google(path, architecture: str | None = None, backbone_only: bool = False, lowercase: bool | None = None,
+                config=None, exact_gelu: bool = False, dtype=None):
+    """Import a google-research/bert checkpoint directory (or checkpoint prefix).
+
+    The architecture is detected from the head variables (``cls/predictions`` + ``cls/seq_relationship`` ->
+    pretraining, ``output_weights`` -> sequence classification, ``cls/squad`` -> QA, none -> backbone) unless
+    given. ``backbone_only`` skips (and logs) the heads. ``config`` overrides bert_config.json; "gelu" there
+    is Google's tanh approximation unless ``exact_gelu`` (see :func:`read_config`). Returns ``(model, tokenizer)``.
+    """
+    p = Path(path)
+    directory = p if p.is_dir() else p.parent
+    prefix = find_checkpoint(p)
+    cfg = read_config(directory, config, exact_gelu)
+    reader = TFCheckpointReader(prefix)
+    arch = architecture or _detect_architecture(reader.names())
+    if backbone_only:
+        model = build_model("BertModel", cfg, dtype=dtype)
+        report = load_weights(model, reader, GOOGLE_TABLE, cfg, ARCHITECTURES["BertModel"], HEAD_GROUPS)
+    else:
+        num_labels = reader.shape("output_weights")[0] if "output_weights" in reader.names() else 2
+        model = build_model(arch, cfg, num_labels=num_labels, dtype=dtype)
+        report = load_weights(model, reader, GOOGLE_TABLE, cfg, groups_for(arch))
+    model.load_report = report
+    tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=directory.name, vocab_size=cfg.vocab_size)
+    return model, tokenizer

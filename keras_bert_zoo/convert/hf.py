@@ -1,0 +1,320 @@
+"""Hugging Face BERT directories: import (``from_hf``) and export (``export_hf``).
+
+A directory holds ``config.json``, weights (``model.safetensors``, a sharded ``model.safetensors.index.json``,
+or ``pytorch_model.bin`` read only through ``torch.load(weights_only=True)``) and ``vocab.txt`` or
+``tokenizer.json``. The architecture comes from ``config.json`` ``architectures``. Task checkpoints prefix the
+encoder with ``bert.``; plain ``BertModel`` saves (e.g. sentence-transformers MiniLM) do not; old checkpoints
+name LayerNorm parameters ``gamma``/``beta``. The reader normalises all of these to the table's names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from keras_bert_zoo.config import BertConfig
+from keras_bert_zoo.convert.common import (ARCHITECTURES, HEAD_GROUPS, ConversionError, build_model,
+                                           groups_for, make_tokenizer, read_vocab)
+from keras_bert_zoo.convert.table import (IDENTITY, TRANSPOSE, Rule, TensorReader, WeightLoadError,
+                                          WeightTable, export_weights, load_weights)
+
+__all__ = ["HF_TABLE", "from_hf", "export_hf", "read_hf_weights", "architecture_of", "HFReader"]
+
+logger = logging.getLogger("keras_bert_zoo.convert")
+
+
+def _layer(src, ours, hook=TRANSPOSE):
+    """Rows for one torch Linear / LayerNorm of encoder layer {i}."""
+    s, t = f"encoder.layer.{{i}}.{src}", f"encoder_layer_{{i}}/{ours}"
+    if src.endswith("LayerNorm"):
+        return [Rule(f"{s}.weight", f"{t}/gamma"), Rule(f"{s}.bias", f"{t}/beta")]
+    return [Rule(f"{s}.weight", f"{t}/kernel", hook), Rule(f"{s}.bias", f"{t}/bias")]
+
+
+HF_TABLE = WeightTable(
+    format="Hugging Face",
+    rules=tuple(
+        [
+            Rule("embeddings.word_embeddings.weight", "embeddings/token_embedding/embeddings"),
+            Rule("embeddings.position_embeddings.weight", "embeddings/position_embedding"),
+            Rule("embeddings.token_type_embeddings.weight", "embeddings/segment_embedding/embeddings"),
+            Rule("embeddings.LayerNorm.weight", "embeddings/layer_norm/gamma"),
+            Rule("embeddings.LayerNorm.bias", "embeddings/layer_norm/beta"),
+        ]
+        + _layer("attention.self.query", "attention/query")
+        + _layer("attention.self.key", "attention/key")
+        + _layer("attention.self.value", "attention/value")
+        + _layer("attention.output.dense", "attention/attention_output")
+        + _layer("attention.output.LayerNorm", "attention_layer_norm")
+        + _layer("intermediate.dense", "intermediate")
+        + _layer("output.dense", "output")
+        + _layer("output.LayerNorm", "output_layer_norm")
+        + [
+            # BertForTokenClassification / QA / MaskedLM are built without a pooler by HF.
+            Rule("pooler.dense.weight", "pooler/dense/kernel", TRANSPOSE, "pooler", optional=True),
+            Rule("pooler.dense.bias", "pooler/dense/bias", IDENTITY, "pooler", optional=True),
+            Rule("classifier.weight", "classifier/kernel", TRANSPOSE, "classifier"),
+            Rule("classifier.bias", "classifier/bias", IDENTITY, "classifier"),
+            Rule("qa_outputs.weight", "qa_outputs/kernel", TRANSPOSE, "qa_outputs"),
+            Rule("qa_outputs.bias", "qa_outputs/bias", IDENTITY, "qa_outputs"),
+            Rule("cls.predictions.transform.dense.weight", "mlm_head/transform/kernel", TRANSPOSE, "mlm"),
+            Rule("cls.predictions.transform.dense.bias", "mlm_head/transform/bias", IDENTITY, "mlm"),
+            Rule("cls.predictions.transform.LayerNorm.weight", "mlm_head/layer_norm/gamma", IDENTITY, "mlm"),
+            Rule("cls.predictions.transform.LayerNorm.bias", "mlm_head/layer_norm/beta", IDENTITY, "mlm"),
+            Rule("cls.predictions.bias", "mlm_head/output_bias", IDENTITY, "mlm"),
+            Rule("cls.seq_relationship.weight", "nsp_head/kernel", TRANSPOSE, "nsp"),
+            Rule("cls.seq_relationship.bias", "nsp_head/bias", IDENTITY, "nsp"),
+        ]
+    ),
+    ignore=(r"(^|\.)position_ids$", r"(^|\.)token_type_ids$"),
+    tied=(("cls.predictions.decoder.weight", "embeddings.word_embeddings.weight"),
+          ("cls.predictions.decoder.bias", "cls.predictions.bias")),
+)
+
+# Architectures whose HF module has a pooler (their outputs use it, so it must be in the checkpoint).
+_POOLED = ("BertForSequenceClassification", "BertForPreTraining", "BertForMultipleChoice")
+# Architectures HF builds without a pooler: export leaves it out so a round trip gives the same tensor set.
+_NO_POOLER = ("BertForTokenClassification", "BertForQuestionAnswering", "BertForMaskedLM")
+_ENCODER_PREFIX = "bert."
+
+
+# ------------------------------------------------------------------------------------------------- reading
+def _normalise(name: str) -> str:
+    if name.startswith(_ENCODER_PREFIX):
+        name = name[len(_ENCODER_PREFIX):]
+    if name.endswith("LayerNorm.gamma"):
+        name = name[: -len("gamma")] + "weight"
+    elif name.endswith("LayerNorm.beta"):
+        name = name[: -len("beta")] + "bias"
+    return name
+
+
+class HFReader(TensorReader):
+    """Tensors of an HF directory under normalised names (no ``bert.`` prefix, LayerNorm weight/bias)."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self._files = {}  # normalised name -> (loader key, original name)
+        self._shapes = {}
+        self._torch_state = None
+        d = self.directory
+        if (d / "model.safetensors").is_file():
+            self._add_safetensors([d / "model.safetensors"])
+            self.description = str(d / "model.safetensors")
+        elif (d / "model.safetensors.index.json").is_file():
+            index = json.loads((d / "model.safetensors.index.json").read_text(encoding="utf-8"))
+            shards = sorted({d / f for f in index.get("weight_map", {}).values()})
+            missing = [str(s) for s in shards if not s.is_file()]
+            if missing:
+                raise ConversionError(f"{d}: shards listed in model.safetensors.index.json are missing: {missing}")
+            self._add_safetensors(shards)
+            self.description = str(d / "model.safetensors.index.json")
+        elif (d / "pytorch_model.bin").is_file():
+            self._add_torch(d / "pytorch_model.bin")
+            self.description = str(d / "pytorch_model.bin")
+        else:
+            raise ConversionError(f"{d}: no weights found (model.safetensors, model.safetensors.index.json or "
+                                  f"pytorch_model.bin)")
+
+    def _put(self, original, where, shape):
+        name = _normalise(original)
+        if name in self._files:
+            raise ConversionError(f"{self.directory}: weights {self._files[name][1]!r} and {original!r} both "
+                                  f"map to {name!r}")
+        self._files[name] = (where, original)
+        self._shapes[name] = tuple(int(d) for d in shape)
+
+    def _add_safetensors(self, paths):
+        from safetensors import safe_open
+
+        for path in paths:
+            with safe_open(str(path), framework="numpy") as f:
+                for key in f.keys():
+                    self._put(key, path, f.get_slice(key).get_shape())
+
+    def _add_torch(self, path):
+        try:
+            import torch
+        except ImportError:
+            raise ConversionError(f"{path}: reading pytorch_model.bin needs torch (pip install torch), or convert "
+                                  f"it to model.safetensors") from None
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        self._torch_state = {k: v.detach().to(torch.float32).numpy() if v.is_floating_point() else v.numpy()
+                             for k, v in state.items()}
+        for key, value in self._torch_state.items():
+            self._put(key, None, value.shape)
+
+    def names(self):
+        return list(self._files)
+
+    def shape(self, name):
+        return self._shapes[name]
+
+    def get(self, name):
+        where, original = self._files[name]
+        if where is None:
+            return self._torch_state[original]
+        from safetensors import safe_open
+
+        with safe_open(str(where), framework="numpy") as f:
+            return f.get_tensor(original)
+
+
+def read_hf_weights(directory) -> dict:
+    """All tensors of an HF directory by their original names (for tests and tools)."""
+    reader = HFReader(directory)
+    return {reader._files[n][1]: reader.get(n) for n in reader.names()}
+
+
+def _read_config(directory: Path) -> dict:
+    path = directory / "config.json"
+    if not path.is_file():
+        raise ConversionError(f"{directory}: no config.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ConversionError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+
+
+def _num_labels(raw: dict) -> int:
+    if isinstance(raw.get("id2label"), dict) and raw["id2label"]:
+        return len(raw["id2label"])
+    return int(raw.get("num_labels", 2))
+
+
+def from_hf(path, architecture: str | None = None, backbone_only: bool = False, lowercase: bool | None = None,
+            num_choices: int = 4, dtype=None):
+    """Import a Hugging Face BERT directory.
+
+    Args:
+        path: the directory.
+        architecture: override ``config.json`` ``architectures[0]`` (one of ``TASK_MODELS``' keys).
+        backbone_only: return only the :class:`BertBackbone`; head weights in the checkpoint are skipped and
+            logged.
+        lowercase: force the tokenizer casing (default: detected from the tokenizer files / name / vocab).
+        num_choices: choices per example for ``BertForMultipleChoice`` (the weights do not fix it).
+        dtype: dtype policy for the model.
+    Returns:
+        ``(model, tokenizer)``.
+    Raises:
+        WeightLoadError listing every missing / unexpected / mis-shaped weight (nothing is assigned), ConfigError
+        for an invalid config, ConversionError for an unsupported architecture or missing files.
+    """
+    directory = Path(path)
+    raw = _read_config(directory)
+    config = BertConfig.from_hf_json(directory / "config.json")
+    if raw.get("model_type", "bert") != "bert":
+        raise ConversionError(f"{directory / 'config.json'}: model_type {raw.get('model_type')!r} is not 'bert'")
+    arch = architecture or (raw.get("architectures") or ["BertModel"])[0]
+    groups = groups_for(arch)
+    reader = HFReader(directory)
+    if arch in _POOLED and "pooler.dense.weight" not in reader.names():
+        raise WeightLoadError(f"{reader.description}: {arch} uses the pooled output but the checkpoint has no "
+                              f"pooler weights (bert.pooler.dense.weight, bert.pooler.dense.bias)")
+    if backbone_only:
+        model = build_model("BertModel", config, dtype=dtype)
+        report = load_weights(model, reader, HF_TABLE, config, ARCHITECTURES["BertModel"],
+                              skip_groups=HEAD_GROUPS)
+    else:
+        model = build_model(arch, config, num_labels=_num_labels(raw), num_choices=num_choices, dtype=dtype)
+        report = load_weights(model, reader, HF_TABLE, config, groups)
+    model.load_report = report
+    tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=str(raw.get("_name_or_path", "")),
+                               vocab_size=config.vocab_size)
+    return model, tokenizer
+
+
+# ------------------------------------------------------------------------------------------------- export
+def architecture_of(model) -> str:
+    """The HF architecture name of one of our models."""
+    from keras_bert_zoo.models.tasks import TASK_MODELS
+
+    for name, cls in TASK_MODELS.items():
+        if type(model) is cls:
+            return name
+    raise ConversionError(f"{type(model).__name__} has no Hugging Face architecture; expected one of "
+                          f"{[c.__name__ for c in TASK_MODELS.values()]}")
+
+
+def _vocab_tokens(vocabulary):
+    if vocabulary is None:
+        return None
+    if isinstance(vocabulary, (str, os.PathLike)):
+        return read_vocab(Path(vocabulary))
+    if hasattr(vocabulary, "get_vocabulary"):
+        return list(vocabulary.get_vocabulary())
+    if hasattr(vocabulary, "vocabulary") and not isinstance(vocabulary.vocabulary, (str, os.PathLike)):
+        return list(vocabulary.vocabulary)
+    if hasattr(vocabulary, "vocabulary"):
+        return read_vocab(Path(vocabulary.vocabulary))
+    return list(vocabulary)
+
+
+def _atomic_write_bytes(path: Path, data: bytes):
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def export_hf(model, out_dir, vocabulary=None, lowercase: bool | None = None, id2label: dict | None = None):
+    """Write ``model`` as a Hugging Face directory: config.json, model.safetensors and vocab.txt.
+
+    Args:
+        model: a :class:`BertBackbone` or one of our task models.
+        out_dir: directory to create / fill (files are written atomically).
+        vocabulary: a vocab file path, a list of tokens, or a tokenizer exposing its vocabulary.
+        lowercase: written to tokenizer_config.json ``do_lower_case`` when given (or taken from the tokenizer).
+        id2label: label names for classifier heads (default ``LABEL_k``).
+    Returns:
+        the output directory as a Path.
+    """
+    from safetensors.numpy import save
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    arch = architecture_of(model)
+    backbone = model if arch == "BertModel" else model.backbone
+    config = backbone.config
+    groups = [g for g in groups_for(arch) if not (g == "pooler" and arch in _NO_POOLER)]
+    tensors = export_weights(model, HF_TABLE, config, groups)
+    if arch != "BertModel":
+        tensors = {(k if k.startswith(("cls.", "classifier.", "qa_outputs.")) else _ENCODER_PREFIX + k): v
+                   for k, v in tensors.items()}
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+    extra = {}
+    if arch in ("BertForSequenceClassification", "BertForTokenClassification"):
+        n = model.num_classes
+        labels = id2label or {i: f"LABEL_{i}" for i in range(n)}
+        if len(labels) != n:
+            raise ConversionError(f"id2label has {len(labels)} entries for a head with {n} classes")
+        extra["id2label"] = {str(k): v for k, v in labels.items()}
+        extra["label2id"] = {v: int(k) for k, v in labels.items()}
+    if arch in ("BertForMaskedLM", "BertForPreTraining"):
+        extra["tie_word_embeddings"] = True
+    _atomic_write_bytes(out / "model.safetensors", save(tensors, metadata={"format": "pt"}))
+    _atomic_write_bytes(out / "config.json",
+                        (json.dumps(config.to_hf_dict(architectures=[arch], **extra), indent=2,
+                                    sort_keys=True) + "\n").encode("utf-8"))
+    tokens = _vocab_tokens(vocabulary)
+    if tokens is not None:
+        if len(tokens) > config.vocab_size:
+            raise ConversionError(f"vocabulary has {len(tokens)} tokens but the model's vocab_size is "
+                                  f"{config.vocab_size}")
+        _atomic_write_bytes(out / "vocab.txt", ("\n".join(tokens) + "\n").encode("utf-8"))
+        if lowercase is None and hasattr(vocabulary, "lowercase"):
+            lowercase = bool(vocabulary.lowercase)
+    if lowercase is not None:
+        _atomic_write_bytes(out / "tokenizer_config.json",
+                            (json.dumps({"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"},
+                                        indent=2) + "\n").encode("utf-8"))
+    return out
