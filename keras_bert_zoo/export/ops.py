@@ -1,0 +1,279 @@
+"""Which ops an exported graph needs, and whether a deployment target has them.
+
+The anchors' exports fail at *load* time on the server or the phone ("Op type not registered
+'FastWordpieceTokenizeWithOffsets'", "Encountered unresolved custom op: RaggedRange"). We list the ops at
+*export* time and fail early, naming each missing op, where it is used and what to do about it.
+
+Targets:
+
+* :func:`tf_serving_target` — the ``tensorflow/serving`` model server. It links TensorFlow's own kernels and
+  the tensorflow-text ``ops_lib`` of the tf-text release it was built with (the server and tf-text share
+  version numbers: ``tensorflow/serving:2.20.x`` bundles tf-text 2.20). Custom ops from any other library
+  (or tf-text ops newer than the bundled release) are missing there.
+* :func:`tflite_target` — LiteRT with the builtin kernels plus the tensorflow-text TFLite kernels
+  (``tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS``), optionally with the Flex delegate
+  (``flex=True``: any TensorFlow op, at the cost of linking TensorFlow into the app).
+
+Functions:
+
+    saved_model_ops(path)          {op name: sorted function names using it} over the graph + function library
+    graph_ops(graph_def)           same, for a GraphDef (e.g. a concrete function's)
+    tftext_op_names()              the custom op names registered by the installed tensorflow-text
+    tflite_model_ops(model_bytes)  (builtin op names, custom op codes) of a .tflite flatbuffer
+    check_ops(ops, target)         raise OpCompatibilityError listing what the target lacks
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import re
+from pathlib import Path
+
+__all__ = ["OpCompatibilityError", "Target", "saved_model_ops", "graph_ops", "tftext_op_names",
+           "tflite_model_ops", "tf_serving_target", "tflite_target", "check_ops", "check_saved_model",
+           "check_tflite_model", "TFLITE_TFTEXT_KERNELS"]
+
+#: Custom op codes that ``tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`` registers with a TFLite
+#: interpreter (tf-text 2.20: one ``Add*`` registrar per entry of core/kernels/*_tflite.cc). A TFLite
+#: custom op is matched by its TensorFlow op name. tests/export/test_ops.py checks every name is a real op.
+TFLITE_TFTEXT_KERNELS = frozenset({
+    "FastBertNormalize",
+    "FastWordpieceTokenizeWithOffsets",
+    "TFText>FastWordpieceDetokenize",
+    "TFText>FastSentencepieceTokenize",
+    "TFText>FastSentencepieceDetokenize",
+    "TFText>NgramsStringJoin",
+    "RaggedTensorToTensor",
+    "TFText>RoundRobinGenerateMasks",
+    "TFText>RoundRobinTrim",
+    "SentenceFragmentsV2",
+    "TFText>Utf8Binarize",
+    "TFText>WhitespaceTokenizeWithOffsetsV2",
+    "TFText>ByteSplitWithOffsets",
+    "TFText>ByteSplitByOffsets",
+})
+
+
+class OpCompatibilityError(RuntimeError):
+    """The exported graph needs ops the deployment target does not provide."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A deployment target: which non-core ops it can run.
+
+    Attributes:
+        name: shown in error messages.
+        custom_ops: custom (non-TensorFlow-core / non-builtin) op names the target provides.
+        any_tf_op: True when every TensorFlow op runs (TF Serving core kernels; TFLite with Flex).
+        hint: what to do when an op is missing.
+    """
+
+    name: str
+    custom_ops: frozenset
+    any_tf_op: bool = False
+    hint: str = ""
+
+
+# ----------------------------------------------------------------------------------------------- listing
+def graph_ops(graph_def) -> dict[str, list[str]]:
+    """{op name: sorted names of the functions (or "<graph>") that use it} for a GraphDef."""
+    used: dict[str, set] = {}
+    for node in graph_def.node:
+        used.setdefault(node.op, set()).add("<graph>")
+    for fn in graph_def.library.function:
+        for node in fn.node_def:
+            used.setdefault(node.op, set()).add(fn.signature.name)
+    library_fns = {fn.signature.name for fn in graph_def.library.function}
+    # A call of a library function shows up as an op named after the function: not an op.
+    return {op: sorted(where) for op, where in used.items() if op not in library_fns}
+
+
+def saved_model_ops(path: str | os.PathLike) -> dict[str, list[str]]:
+    """{op name: sorted function names using it} over every meta graph of a SavedModel (graph and function
+    library), read from saved_model.pb without loading the model (so no kernels or custom-op libraries are
+    needed to list them)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb = Path(path) / "saved_model.pb"
+    if not pb.is_file():
+        raise FileNotFoundError(f"{path}: no saved_model.pb (not a SavedModel directory)")
+    sm = saved_model_pb2.SavedModel.FromString(pb.read_bytes())
+    used: dict[str, set] = {}
+    for mg in sm.meta_graphs:
+        for op, where in graph_ops(mg.graph_def).items():
+            used.setdefault(op, set()).update(where)
+    return {op: sorted(w) for op, w in sorted(used.items())}
+
+
+def _tftext_ops_dir() -> Path:
+    import tensorflow_text
+
+    return Path(tensorflow_text.__file__).parent / "python" / "ops"
+
+
+def tftext_op_names() -> frozenset:
+    """The op names registered by the installed tensorflow-text's op libraries (exact: read from each
+    library's registered OpList, not from a hand-written table)."""
+    import tensorflow_text  # noqa: F401  (loads the libraries)
+    from tensorflow.core.framework import op_def_pb2
+    from tensorflow.python.client import pywrap_tf_session as py_tf
+
+    names = set()
+    for so in sorted(glob.glob(str(_tftext_ops_dir() / "*.so"))):
+        handle = py_tf.TF_LoadLibrary(so)
+        names.update(op.name for op in op_def_pb2.OpList.FromString(py_tf.TF_GetOpList(handle)).op)
+    return frozenset(names)
+
+
+def tftext_version() -> str:
+    import tensorflow_text
+
+    return tensorflow_text.__version__
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", str(version))
+    if not m:
+        raise ValueError(f"cannot parse version {version!r} (expected e.g. '2.20' or '2.20.1')")
+    return int(m.group(1)), int(m.group(2))
+
+
+def tflite_model_ops(model: bytes) -> tuple[list[str], list[str]]:
+    """(builtin op names, custom op codes) used by a .tflite flatbuffer. Flex ops appear as custom codes
+    starting with "Flex"."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.Model.GetRootAsModel(model, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    builtins, customs = set(), set()
+    for i in range(m.OperatorCodesLength()):
+        oc = m.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        if code == schema.BuiltinOperator.CUSTOM:
+            customs.add(oc.CustomCode().decode("utf-8"))
+        else:
+            builtins.add(names.get(code, str(code)))
+    return sorted(builtins), sorted(customs)
+
+
+# ----------------------------------------------------------------------------------------------- targets
+def tf_serving_target(serving_version: str | None = None, tftext_ops=None) -> Target:
+    """The ``tensorflow/serving:<serving_version>`` model server.
+
+    Args:
+        serving_version: the server release (default: the installed TensorFlow's major.minor, i.e. the
+            image matching what we export with). A server older than the exporting TensorFlow is refused:
+            graphs are only forward compatible (new ops and attrs are unknown to an older server).
+        tftext_ops: the op names of the tf-text release bundled with that server. Default: exact list of the
+            installed tensorflow-text when its major.minor equals ``serving_version``; for another release,
+            pass that release's list (``python -m keras_bert_zoo.export.ops --list-tftext-ops`` in an
+            environment with that tensorflow-text installed prints it).
+    """
+    import tensorflow as tf
+
+    exporting = _major_minor(tf.__version__)
+    serving = _major_minor(serving_version) if serving_version else exporting
+    if serving < exporting:
+        raise OpCompatibilityError(
+            f"TF Serving {serving[0]}.{serving[1]} is older than the TensorFlow {tf.__version__} used to "
+            f"export; use the tensorflow/serving:{exporting[0]}.{exporting[1]}.* image or newer")
+    if tftext_ops is None:
+        installed = _major_minor(tftext_version())
+        if installed != serving:
+            raise OpCompatibilityError(
+                f"no tf-text op list for TF Serving {serving[0]}.{serving[1]}: the installed tensorflow-text "
+                f"is {tftext_version()}. Pass tftext_ops= (list them with `python -m "
+                f"keras_bert_zoo.export.ops --list-tftext-ops` where tensorflow-text=={serving[0]}.{serving[1]}.* "
+                f"is installed)")
+        tftext_ops = tftext_op_names()
+    return Target(name=f"tensorflow/serving:{serving[0]}.{serving[1]} (bundled tf-text "
+                       f"{serving[0]}.{serving[1]})",
+                  custom_ops=frozenset(tftext_ops), any_tf_op=True,
+                  hint="TF Serving links only TensorFlow and its bundled tf-text ops; ops from other "
+                       "libraries need a custom model server build (see saved_models/README.md)")
+
+
+def tflite_target(flex: bool = False) -> Target:
+    """LiteRT builtins + the tf-text TFLite kernels (+ every TF op through the Flex delegate if ``flex``)."""
+    return Target(name="TFLite builtins + tf-text kernels" + (" + Flex" if flex else ""),
+                  custom_ops=TFLITE_TFTEXT_KERNELS, any_tf_op=flex,
+                  hint=("the op has no TFLite builtin or tf-text kernel: rewrite that part of the graph with "
+                        "ops that do, or export with flex=True (links the TensorFlow Flex delegate, several "
+                        "MB, into the app)") if not flex else "")
+
+
+# ----------------------------------------------------------------------------------------------- checks
+def _is_core_tf_op(name: str, tftext: frozenset) -> bool:
+    from tensorflow.python.framework import op_def_registry
+
+    return name not in tftext and op_def_registry.get(name) is not None
+
+
+def check_ops(ops: dict[str, list[str]] | list[str], target: Target, *, what: str = "the graph") -> None:
+    """Raise :class:`OpCompatibilityError` when ``target`` lacks any op in ``ops`` (a SavedModel's graph ops).
+
+    Core TensorFlow ops pass on targets with ``any_tf_op``; any other op must be in ``target.custom_ops``.
+    """
+    where = ops if isinstance(ops, dict) else {op: [] for op in ops}
+    tftext = tftext_op_names()
+    missing = []
+    for op in sorted(where):
+        if op in target.custom_ops:
+            continue
+        if target.any_tf_op and _is_core_tf_op(op, tftext):
+            continue
+        kind = "tf-text op" if op in tftext else ("TensorFlow op" if _is_core_tf_op(op, tftext)
+                                                 else "unregistered custom op")
+        missing.append(f"  {op} ({kind}; used in {', '.join(where[op][:3]) or '?'})")
+    if missing:
+        raise OpCompatibilityError(f"{what} needs ops that {target.name} does not provide:\n"
+                                   + "\n".join(missing) + (f"\n{target.hint}" if target.hint else ""))
+
+
+def check_saved_model(path: str | os.PathLike, target: Target) -> dict[str, list[str]]:
+    """check_ops over a SavedModel directory; returns the op listing."""
+    ops = saved_model_ops(path)
+    check_ops(ops, target, what=f"SavedModel {path}")
+    return ops
+
+
+def check_tflite_model(model: bytes, target: Target, *, what: str = "the TFLite model") -> list[str]:
+    """Fail when the flatbuffer has custom ops the target cannot resolve (Flex ops need flex=True).
+    Returns the custom op codes."""
+    _, customs = tflite_model_ops(model)
+    missing = []
+    for op in customs:
+        if op in target.custom_ops:
+            continue
+        if op.startswith("Flex") and target.any_tf_op:
+            continue
+        missing.append(f"  {op}" + (" (Flex: a TensorFlow op run through the Flex delegate)"
+                                    if op.startswith("Flex") else ""))
+    if missing:
+        raise OpCompatibilityError(f"{what} needs ops that {target.name} does not provide:\n"
+                                   + "\n".join(missing) + (f"\n{target.hint}" if target.hint else ""))
+    return customs
+
+
+def _main(argv=None):
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--list-tftext-ops", action="store_true",
+                        help="print the installed tensorflow-text's op names as JSON")
+    parser.add_argument("--saved-model", help="list the ops a SavedModel needs")
+    args = parser.parse_args(argv)
+    if args.list_tftext_ops:
+        print(json.dumps({"tensorflow_text": tftext_version(), "ops": sorted(tftext_op_names())}, indent=1))
+    if args.saved_model:
+        tftext = tftext_op_names()
+        for op, where in saved_model_ops(args.saved_model).items():
+            print(f"{op:45} {'tf-text' if op in tftext else ''}")
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,213 @@
+"""SavedModel export in the TF Serving layout, tokenizer and packer inside the graph.
+
+``export_saved_model(task, root, name, version, sample_inputs)`` writes ``<root>/<name>/<version>/`` with
+
+* signature ``serving_default``: raw strings (one ``tf.string [B]`` input per ``task.serving_input_spec()``
+  name, e.g. ``text`` / ``text_pair``) -> the task's named outputs (probabilities, label_ids, label_names, ...);
+* signature ``serving_packed``: packed int32 ``token_ids`` / ``segment_ids`` / ``padding_mask`` [B, T] -> the
+  same outputs (for clients that tokenize themselves);
+* signature ``preprocess``: raw strings -> the packed ids (to debug tokenization against the server);
+* ``assets.extra/tf_serving_warmup_requests``: PredictionLog records replayed by TF Serving at load time;
+* ``export_info.json`` in ``assets.extra``: versions, op listing, verification report.
+
+Steps, in order, all inside a temporary directory next to the version directory: save -> op compatibility
+check for the target -> warm-up file -> verification against the Keras task (in this process, and in a
+fresh process importing only tensorflow + tensorflow_text) -> ``os.replace`` into ``<version>``. Any failure
+removes the temporary directory: a failed export leaves no version directory behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from keras_bert_zoo.export import ops as ops_lib
+from keras_bert_zoo.export import serving_requests, verify, warmup
+
+__all__ = ["ServingModule", "ExportResult", "ExportError", "export_saved_model", "version_dir",
+           "sample_feed", "atomic_version_dir"]
+
+
+class ExportError(RuntimeError):
+    """Bad export arguments (existing version, bad name, no samples)."""
+
+
+@dataclasses.dataclass
+class ExportResult:
+    path: Path
+    ops: dict
+    verification: dict
+    info: dict
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def ServingModule(task):
+    """A tf.Module holding the task's Keras model and preprocessor, with the three signatures as
+    tf.functions (``serving_default``, ``serving_packed``, ``preprocess``)."""
+    tf = _tf()
+
+    class _Serving(tf.Module):
+        pass
+
+    module = _Serving(name="bert_zoo_serving")
+    module.model = task.model                 # tracked: variables
+    module.preprocessor = task.preprocessor   # tracked: vocabulary assets / tokenizer resources
+    text_spec = task.serving_input_spec()
+    packed_spec = task.packed_input_spec()
+
+    @tf.function(input_signature=[text_spec])
+    def serving_default(inputs):
+        return dict(task.serving_fn(inputs))
+
+    @tf.function(input_signature=[packed_spec])
+    def serving_packed(packed):
+        return dict(task.packed_serving_fn(packed))
+
+    @tf.function(input_signature=[text_spec])
+    def preprocess(inputs):
+        return dict(task.preprocess(inputs))
+
+    module.serving_default, module.serving_packed, module.preprocess = serving_default, serving_packed, preprocess
+    module._export_signatures = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
+                         verify.PACKED_SIGNATURE: serving_packed.get_concrete_function(),
+                         verify.PREPROCESS_SIGNATURE: preprocess.get_concrete_function()}
+    return module
+
+
+def version_dir(root: str | os.PathLike, name: str, version: int) -> Path:
+    if not name or "/" in name or name.startswith(".") or name != name.strip():
+        raise ExportError(f"bad model name {name!r}: use a plain directory name (no '/', no leading '.')")
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ExportError(f"version must be a positive integer, got {version!r}") from None
+    if version <= 0:
+        raise ExportError(f"version must be a positive integer (TF Serving loads numeric directories), "
+                          f"got {version}")
+    return Path(root) / name / str(version)
+
+
+class atomic_version_dir:
+    """Context manager: yields a temporary directory next to ``final``; on success renames it to ``final``
+    (which must not exist unless ``overwrite``); on any exception removes it."""
+
+    def __init__(self, final: Path, overwrite: bool = False):
+        self.final, self.overwrite = Path(final), overwrite
+
+    def __enter__(self) -> Path:
+        if self.final.exists() and not self.overwrite:
+            raise ExportError(f"{self.final} already exists; pick a new version (TF Serving picks up new "
+                              f"versions without a restart) or pass overwrite=True")
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        # Hidden, non-numeric name: TF Serving never tries to load a half-written version.
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".tmp", dir=self.final.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        old = None
+        if self.final.exists():
+            old = self.final.parent / f".{self.final.name}.old-{os.getpid()}"
+            os.replace(self.final, old)
+        os.replace(self.tmp, self.final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return False
+
+
+def sample_feed(task, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
+    """{input name: list of str} for the task's raw-string signature."""
+    names = list(task.serving_input_spec())
+    if isinstance(texts, str):
+        raise ExportError("sample texts: expected a list of strings, got a single string")
+    if not texts:
+        raise ExportError("export needs sample texts to verify the exported model against the Keras model")
+    feed = {names[0]: list(texts)}
+    if len(names) > 1:
+        if pairs is None:
+            raise ExportError(f"the task takes inputs {names}; give sample pairs for {names[1]!r}")
+        if len(pairs) != len(texts):
+            raise ExportError(f"{len(texts)} sample texts but {len(pairs)} sample pairs")
+        feed[names[1]] = list(pairs)
+    elif pairs is not None:
+        raise ExportError(f"the task takes a single text input {names}; got sample pairs")
+    return feed
+
+
+def _versions() -> dict:
+    import keras
+    import tensorflow as tf
+    import tensorflow_text
+
+    return {"tensorflow": tf.__version__, "tensorflow_text": tensorflow_text.__version__,
+            "keras": keras.__version__}
+
+
+def export_saved_model(task, root: str | os.PathLike, name: str, version: int, sample_texts: Sequence[str],
+                       sample_pairs: Sequence[str] | None = None, *, target: ops_lib.Target | None = None,
+                       warmup_batch_sizes: Sequence[int] = (1, 8), tolerance: verify.Tolerance | None = None,
+                       fresh_process_check: bool = True, overwrite: bool = False) -> ExportResult:
+    """Export ``task`` (a :class:`keras_bert_zoo.tasks.BertTask`) to ``<root>/<name>/<version>/``.
+
+    Args:
+        task: the task object (preprocessor + Keras model + postprocessing).
+        root: export root (TF Serving's ``--model_base_path`` is ``<root>/<name>``).
+        sample_texts / sample_pairs: raw strings used for verification and the warm-up requests.
+        target: op-compatibility target (default :func:`ops.tf_serving_target` for the installed TF).
+        warmup_batch_sizes: batch sizes of the warm-up requests (cycling through the sample texts).
+        tolerance: float tolerance of the verification (default ``verify.TOLERANCES["saved_model"]``).
+        fresh_process_check: also load and run the export in a fresh process importing only tensorflow and
+            tensorflow_text.
+        overwrite: replace an existing version directory (atomically).
+    Returns:
+        ExportResult(path, ops, verification report, info).
+    Raises:
+        ExportError, ops.OpCompatibilityError, verify.VerificationError — with nothing left on disk.
+    """
+    tf = _tf()
+    final = version_dir(root, name, version)
+    feed = sample_feed(task, sample_texts, sample_pairs)
+    tolerance = tolerance or verify.TOLERANCES["saved_model"]
+    target = target or ops_lib.tf_serving_target()
+    with atomic_version_dir(final, overwrite=overwrite) as tmp:
+        module = ServingModule(task)
+        tf.saved_model.save(module, str(tmp), signatures=module._export_signatures)
+        graph_ops = ops_lib.check_saved_model(tmp, target)
+
+        spec = serving_requests.signature_spec(tmp, verify.SERVING_SIGNATURE)
+        requests = []
+        texts = {k: list(v) for k, v in feed.items()}
+        n = len(next(iter(texts.values())))
+        for b in warmup_batch_sizes:
+            rows = [i % n for i in range(b)]
+            requests.append(serving_requests.predict_request(
+                spec, {k: [v[i] for i in rows] for k, v in texts.items()}, model_name=name, version=int(version)))
+        warmup.write_warmup_requests(tmp, requests)
+
+        reference = verify.reference_outputs(task, feed)
+        report = {"in_process": verify.verify_saved_model(tmp, task, feed, tolerance, reference)}
+        if fresh_process_check:
+            report["fresh_process"] = verify.verify_in_fresh_process(tmp, task, feed, tolerance, reference)
+        tftext = ops_lib.tftext_op_names()
+        info = {"format": "saved_model", "name": name, "version": int(version), "versions": _versions(),
+                "signatures": {s: {"inputs": sorted(serving_requests.signature_spec(tmp, s).inputs),
+                                   "outputs": sorted(serving_requests.signature_spec(tmp, s).outputs)}
+                               for s in module._export_signatures},
+                "target": target.name, "tftext_ops": sorted(op for op in graph_ops if op in tftext),
+                "tolerance": dataclasses.asdict(tolerance), "verification": report,
+                "task_type": getattr(task, "task_type", None), "labels": getattr(task, "labels", None)}
+        with open(tmp / "assets.extra" / "export_info.json", "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=1, ensure_ascii=False)
+    return ExportResult(final, graph_ops, report, info)

@@ -1,0 +1,80 @@
+"""TEMPORARY stand-in for keras_bert_zoo.text / keras_bert_zoo.tasks.classification until they land.
+
+Builds a BertTask subclass with a tf-text preprocessor (FastBertNormalizer + FastWordpieceTokenizer,
+packing with dense ops only). Replaced by the project's real WordPieceTokenizer/BertPreprocessor/TextClassifier.
+"""
+
+import tensorflow as tf
+import tensorflow_text as tft
+
+from keras_bert_zoo.tasks.base import BertTask
+
+
+class StandinPreprocessor(tf.Module):
+    def __init__(self, vocab, sequence_length):
+        super().__init__()
+        self.vocabulary = list(vocab)
+        self.sequence_length = sequence_length
+        self.normalizer = tft.FastBertNormalizer(lower_case_nfd_strip_accents=True)
+        self.tokenizer = tft.FastWordpieceTokenizer(self.vocabulary, token_out_type=tf.int32,
+                                                    unknown_token="[UNK]", support_detokenization=False)
+        self.cls, self.sep = self.vocabulary.index("[CLS]"), self.vocabulary.index("[SEP]")
+
+    def _ids(self, s, n):
+        ids = self.tokenizer.tokenize(self.normalizer.normalize(s))
+        return ids.to_tensor(shape=[None, n]), tf.cast(tf.minimum(ids.row_lengths(), n), tf.int32)
+
+    def __call__(self, texts):
+        T = self.sequence_length
+        pos = tf.range(T)[None, :]
+        if isinstance(texts, tuple):
+            a, la = self._ids(texts[0], T)
+            b, lb = self._ids(texts[1], T)
+            budget = T - 3
+            # longest-first trimming to budget, in closed form
+            la_t = tf.minimum(la, tf.maximum(budget - tf.minimum(lb, budget // 2), (budget + 1) // 2))
+            la_t = tf.minimum(la, tf.maximum(la_t, budget - lb))
+            lb_t = tf.minimum(lb, budget - la_t)
+            batch = tf.shape(a)[0]
+            sa = (la_t + 1)[:, None]
+            sb = (la_t + lb_t + 2)[:, None]
+            ia = tf.clip_by_value(pos - 1, 0, T - 1)
+            ib = tf.clip_by_value(pos - la_t[:, None] - 2, 0, T - 1)
+            ga = tf.gather(a, tf.broadcast_to(ia, [batch, T]), batch_dims=1)
+            gb = tf.gather(b, tf.broadcast_to(ib, [batch, T]), batch_dims=1)
+            ids = tf.where(pos == 0, self.cls, tf.where(pos < sa, ga, tf.where(pos == sa, self.sep,
+                           tf.where(pos < sb, gb, tf.where(pos == sb, self.sep, 0)))))
+            mask = tf.cast(pos <= sb, tf.int32)
+            seg = tf.cast((pos > sa) & (pos <= sb), tf.int32)
+            return {"token_ids": ids, "segment_ids": seg, "padding_mask": mask}
+        a, la = self._ids(texts, T - 2)
+        batch = tf.shape(a)[0]
+        ids = tf.concat([tf.fill([batch, 1], self.cls), a, tf.zeros([batch, 1], tf.int32)], axis=1)
+        ids = tf.where(pos == (la + 1)[:, None], self.sep, ids)
+        mask = tf.cast(pos <= (la + 1)[:, None], tf.int32)
+        return {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": mask}
+
+
+class StandinClassifierTask(BertTask):
+    task_type = "classify"
+
+    def postprocess(self, logits):
+        probs = tf.nn.softmax(logits, axis=-1)
+        ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+        names = tf.gather(tf.constant(self.labels), ids)
+        return {"probabilities": probs, "label_ids": ids, "label_names": names}
+
+
+class StandinPairTask(StandinClassifierTask):
+    text_inputs = ("text", "text_pair")
+
+
+class _Tok:
+    def __init__(self, vocab):
+        self.vocabulary = list(vocab)
+
+
+def make_classifier_task(model, vocab, labels, sequence_length, pair=False):
+    cls = StandinPairTask if pair else StandinClassifierTask
+    return cls(model, _Tok(vocab), sequence_length=sequence_length, labels=labels,
+               preprocessor=StandinPreprocessor(vocab, sequence_length))
