@@ -1,0 +1,48 @@
+"""Helpers for the converter tests: a tiny vocabulary, tiny odd-shaped configs, random inputs."""
+
+import numpy as np
+
+TINY = dict(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
+            max_position_embeddings=16, type_vocab_size=2)
+BATCH, SEQ = 2, 7
+TOL = 1e-4
+
+
+def tiny_vocab_tokens(cased=False):
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = ["the", "a", "cat", "dog", "sat", "on", "mat", "bert", "zoo", "hello", "world", "keras", "is",
+             "fun", "run", "##s", "##ing", "##ed", "un", "##able", "中", "文", "字", ".", ",", "!", "?"]
+    if cased:
+        words += ["The", "Cat", "Hello", "World"]
+    tokens = special + words
+    tokens += [f"w{i}" for i in range(99 - len(tokens))]
+    assert len(tokens) == 99
+    return tokens
+
+
+def write_vocab(path, cased=False):
+    path.write_text("\n".join(tiny_vocab_tokens(cased)) + "\n", encoding="utf-8")
+    return path
+
+
+def packed_inputs(seed=0, batch=BATCH, seq=SEQ, vocab=99):
+    """Int32 inputs with [CLS]/[SEP], both segment ids and a padded row (odd length 7)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, vocab, size=(batch, seq)).astype("int32")
+    ids[:, 0] = 2
+    segments = np.zeros((batch, seq), "int32")
+    segments[:, seq // 2:] = 1
+    mask = np.ones((batch, seq), "int32")
+    mask[-1, seq - 2:] = 0
+    ids[-1, seq - 2:] = 0
+    segments[-1, seq - 2:] = 0
+    ids[:, seq - 1] = np.where(mask[:, seq - 1] == 1, 3, 0)
+    return {"token_ids": ids, "segment_ids": segments, "padding_mask": mask}
+
+
+def max_abs(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float(np.max(np.abs(a - b)))
+
+
