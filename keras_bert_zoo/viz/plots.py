@@ -1,0 +1,134 @@
+"""PNG plots for evaluation reports (matplotlib with the non-interactive Agg backend; files written atomically).
+
+* :func:`plot_confusion_matrix` — counts and row-normalised colours, label names on both axes.
+* :func:`plot_training_curves` — one panel per metric (loss, accuracy, ...), train and validation per epoch,
+  from ``History.history`` or the JSON-lines rows written by :class:`keras_bert_zoo.train.callbacks.EpochHistory`.
+* :func:`attention_scores` / :func:`plot_attention` — the attention probabilities of one input for a chosen
+  layer and head (or the mean over heads), as a token-by-token heat map. The scores come from a
+  ``BertBackbone(config, return_attention_scores=True)`` rebuilt with the fine-tuned weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_attention", "attention_scores"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    _plt().close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_confusion_matrix(cm, labels, path, title="Confusion matrix"):
+    plt = _plt()
+    cm = np.asarray(cm)
+    k = len(labels)
+    rows = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
+    size = max(4.0, 0.6 * k + 2.5)
+    fig, ax = plt.subplots(figsize=(size, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    ax.set_xticks(range(k), labels, rotation=45, ha="right")
+    ax.set_yticks(range(k), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{cm[i, j]}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    return _save(fig, path)
+
+
+def plot_training_curves(history, path, title="Training curves"):
+    """``history``: a dict {metric: [per-epoch values]} (Keras History.history) or a list of per-epoch dicts."""
+    plt = _plt()
+    if isinstance(history, list):
+        keys = sorted({k for row in history for k in row if k != "epoch"})
+        epochs = [row.get("epoch", i) + 1 for i, row in enumerate(history)]
+        series = {k: [row.get(k, np.nan) for row in history] for k in keys}
+    else:
+        series = {k: list(v) for k, v in history.items()}
+        n = max((len(v) for v in series.values()), default=0)
+        epochs = list(range(1, n + 1))
+    base = sorted({k[4:] if k.startswith("val_") else k for k in series} - {"learning_rate", "lr"})
+    if not base:
+        raise ValueError("empty training history: nothing to plot")
+    fig, axes = plt.subplots(1, len(base), figsize=(4.5 * len(base), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], base):
+        if name in series:
+            ax.plot(epochs[:len(series[name])], series[name], "o-", label=f"train {name}")
+        if f"val_{name}" in series:
+            ax.plot(epochs[:len(series[f'val_{name}'])], series[f"val_{name}"], "s--", label=f"val {name}")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def attention_scores(task, text, pair=None):
+    """(tokens, scores [layers, heads, T, T]) for one input of a fine-tuned text task (padding removed)."""
+    import tensorflow as tf
+
+    from keras_bert_zoo.models.backbone import BertBackbone
+    from keras_bert_zoo.tasks.base import tokenizer_vocabulary
+
+    backbone = task.model.backbone
+    probe = BertBackbone(backbone.config, return_attention_scores=True)
+    probe.set_weights(backbone.get_weights())
+    inputs = {"text": tf.constant([text])}
+    if pair is not None:
+        inputs["text_pair"] = tf.constant([pair])
+    packed = task.preprocess(inputs)
+    scores = np.asarray(probe(packed, training=False)["attention_scores"])[0]   # [L, N, T, T]
+    n = int(np.asarray(packed["padding_mask"])[0].sum())
+    vocab = tokenizer_vocabulary(task.tokenizer)
+    tokens = [vocab[i] for i in np.asarray(packed["token_ids"])[0][:n]]
+    return tokens, scores[:, :, :n, :n]
+
+
+def plot_attention(tokens, scores, path, layer=-1, head=None, title=None):
+    """Heat map of ``scores`` [L, N, T, T] at ``layer`` (negative counts from the top) and ``head``
+    (None: mean over heads). Rows are queries, columns are keys."""
+    plt = _plt()
+    scores = np.asarray(scores)
+    num_layers, num_heads = scores.shape[:2]
+    if not -num_layers <= layer < num_layers:
+        raise ValueError(f"layer {layer} out of range for {num_layers} layers")
+    if head is not None and not -num_heads <= head < num_heads:
+        raise ValueError(f"head {head} out of range for {num_heads} heads")
+    layer_idx = layer % num_layers
+    mat = scores[layer_idx].mean(axis=0) if head is None else scores[layer_idx, head]
+    t = len(tokens)
+    size = max(4.0, 0.32 * t + 2.0)
+    fig, ax = plt.subplots(figsize=(size, size))
+    im = ax.imshow(mat, cmap="viridis", vmin=0.0)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(t), tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(t), tokens, fontsize=8)
+    ax.set_xlabel("key")
+    ax.set_ylabel("query")
+    which = "mean of heads" if head is None else f"head {head % num_heads}"
+    ax.set_title(title or f"attention, layer {layer_idx + 1}/{num_layers}, {which}")
+    return _save(fig, path)
