@@ -25,8 +25,9 @@ from keras import ops
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.models.backbone import BertBackbone
 from keras_bert_zoo.models.tasks import BertPretrainer
+from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay
 
-__all__ = ["MaskedLMPerplexity", "WarmupLinearDecay", "make_pretraining_optimizer", "build_pretrainer",
+__all__ = ["MaskedLMPerplexity", "make_pretraining_optimizer", "build_pretrainer",
            "compile_pretrainer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
 
 OPTIMIZERS = ("adamw", "lamb")
@@ -58,42 +59,22 @@ class MaskedLMPerplexity(keras.metrics.Metric):
         self.count.assign(0.0)
 
 
-@keras.saving.register_keras_serializable(package="keras_bert_zoo")
-class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """0 -> ``peak`` linearly over ``warmup_steps``, then linearly to ``end`` at ``total_steps``."""
-
-    def __init__(self, peak, total_steps, warmup_steps, end=0.0):
-        self.peak, self.total_steps, self.warmup_steps, self.end = float(peak), int(total_steps), int(
-            warmup_steps), float(end)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        warm = self.peak * step / max(self.warmup_steps, 1)
-        frac = ops.clip((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
-        decay = self.peak + (self.end - self.peak) * frac
-        return ops.where(step < self.warmup_steps, warm, decay)
-
-    def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
-                "end": self.end}
-
-
 def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_000, warmup_steps=None,
                                weight_decay=0.01, clipnorm=1.0, beta_2=0.999, epsilon=1e-6):
-    """AdamW (BERT's choice) or LAMB (large batches) on :class:`WarmupLinearDecay`; LayerNorm weights and
-    biases are excluded from weight decay. ``warmup_steps`` defaults to 1% of ``total_steps`` (BERT: 10k/1M)."""
+    """AdamW (BERT's choice; ``train.optimizers.BertAdamW``) or LAMB (large batches) on
+    ``train.optimizers.WarmupLinearDecay``; LayerNorm weights and biases are excluded from weight decay.
+    ``warmup_steps`` defaults to 1% of ``total_steps`` (BERT: 10k/1M)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
     if warmup_steps is None:
         warmup_steps = max(1, total_steps // 100)
-    schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps)
+    schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps=warmup_steps)
     if name == "adamw":
-        opt = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, beta_2=beta_2, epsilon=epsilon,
-                                     clipnorm=clipnorm)
-    else:
-        opt = keras.optimizers.Lamb(schedule, beta_2=beta_2, epsilon=epsilon, weight_decay=weight_decay,
-                                    clipnorm=clipnorm)
-    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias", "output_bias"])
+        return BertAdamW(learning_rate=schedule, weight_decay=weight_decay, beta_2=beta_2, epsilon=epsilon,
+                         global_clipnorm=clipnorm or None)
+    opt = keras.optimizers.Lamb(schedule, beta_2=beta_2, epsilon=epsilon, weight_decay=weight_decay,
+                                global_clipnorm=clipnorm or None)
+    opt.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
     return opt
 
 
