@@ -46,3 +46,35 @@ def max_abs(a, b):
     return float(np.max(np.abs(a - b)))
 
 
+
+
+def hf_config(num_labels=3, **overrides):
+    import transformers
+
+    values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                  max_position_embeddings=16, type_vocab_size=2, num_labels=num_labels, hidden_act="gelu")
+    values.update(overrides)
+    return transformers.BertConfig(**values)
+
+
+def random_hf_model(arch, seed=0, **overrides):
+    """A random HF model of ``arch`` in eval mode; every parameter is perturbed so that a swapped bias or
+    LayerNorm parameter shows up."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    if arch == "BertForQuestionAnswering":
+        overrides.setdefault("num_labels", 2)  # HF splits 2 logits into start / end
+    model = getattr(transformers, arch)(hf_config(**overrides)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+def torch_inputs(inputs):
+    import torch
+
+    names = {"token_ids": "input_ids", "segment_ids": "token_type_ids", "padding_mask": "attention_mask"}
+    return {names[k]: torch.tensor(v, dtype=torch.long) for k, v in inputs.items() if k in names}

@@ -17,46 +17,19 @@ from keras_bert_zoo.convert.hf import HF_TABLE, HFReader, read_hf_weights  # noq
 from keras_bert_zoo.convert.table import load_weights  # noqa: E402
 from keras_bert_zoo.config import BertConfig  # noqa: E402
 
-from convert_helpers import TOL, max_abs, packed_inputs, write_vocab  # noqa: E402
+from convert_helpers import TOL, max_abs, packed_inputs, random_hf_model, torch_inputs, write_vocab  # noqa: E402
 
 NUM_LABELS, NUM_CHOICES = 3, 3
 
 
-def hf_config(**overrides):
-    values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-                  max_position_embeddings=16, type_vocab_size=2, num_labels=NUM_LABELS, hidden_act="gelu")
-    values.update(overrides)
-    return transformers.BertConfig(**values)
-
-
 def make_hf_dir(tmp_path, arch, seed=0, **overrides):
-    """A random HF model of ``arch`` saved with save_pretrained (+ vocab); every parameter is perturbed so that
-    a swapped bias or LayerNorm shows up."""
-    torch.manual_seed(seed)
-    if arch == "BertForQuestionAnswering":
-        overrides.setdefault("num_labels", 2)  # HF splits 2 logits into start / end
-    model = getattr(transformers, arch)(hf_config(**overrides)).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    """A random HF model of ``arch`` saved with save_pretrained, plus vocab and tokenizer_config."""
+    model = random_hf_model(arch, seed, **overrides)
     directory = tmp_path / arch
     model.save_pretrained(directory)
     write_vocab(directory / "vocab.txt")
     (directory / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
     return model, directory
-
-
-def torch_inputs(inputs, choices=False):
-    t = {"input_ids": inputs["token_ids"], "token_type_ids": inputs["segment_ids"],
-         "attention_mask": inputs["padding_mask"]}
-    t = {k: torch.tensor(v, dtype=torch.long) for k, v in t.items()}
-    if choices:
-        t = {k: v.unsqueeze(0).repeat(2, 1, 1)[:, :NUM_CHOICES] for k, v in t.items()}
-    return t
-
-
-def as_np(x):
-    return np.asarray(x)
 
 
 def report(arch, key, diff):
