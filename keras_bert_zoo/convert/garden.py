@@ -70,7 +70,8 @@ def garden_key_mapper(keys, num_layers: int):
     """A function mapping checkpoint keys to table names (or leaving them as they are when foreign)."""
     roots = set()
     for key in keys:
-        m = re.match(r"^(.*?)(_embedding_layer|layer_with_weights-0)/embeddings" + re.escape(_SUFFIX) + "$", key)
+        m = re.match(r"^((?:.*/)?)(_embedding_layer|layer_with_weights-0)/embeddings" + re.escape(_SUFFIX) + "$",
+                     key)
         if m:
             roots.add(m.group(1))
     if len(roots) != 1:
