@@ -35,7 +35,9 @@ def early_stopping(monitor="val_loss", patience=2, mode="auto", min_delta=0.0):
 
 
 def backup_and_restore(backup_dir, save_freq="epoch"):
-    return keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=save_freq, delete_checkpoint=True)
+    # double_checkpoint: a kill while the backup is being written falls back to the previous one
+    return keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=save_freq, double_checkpoint=True,
+                                            delete_checkpoint=True)
 
 
 def _save_weights_atomic(model, path: Path):
