@@ -5,7 +5,6 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.data import pretraining as P
