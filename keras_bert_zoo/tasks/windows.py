@@ -1,0 +1,233 @@
+"""Long texts: sliding windows with a stride, packing of windows, and aggregation back to examples.
+
+Pure TensorFlow (ragged tensors), so the same code runs in ``tf.data`` for training, in ``serving_fn`` for
+SavedModel export, and in Python ``predict``. Used by the tagging (NER) and QA tasks and by the text
+classifier for texts longer than the sequence length.
+
+Window semantics (google-research/bert ``run_squad.py``): an example of ``N`` tokens is covered by windows of at
+most ``max_tokens`` tokens starting at ``0, stride, 2*stride, ...``; the last window is the first one that reaches
+the end. ``stride`` is the step between window starts (so consecutive windows overlap by ``max_tokens - stride``
+tokens); it is clipped to ``max_tokens``. An example with ``N <= max_tokens`` gets one window; an empty example
+gets one empty window.
+
+Aggregation:
+    * classification: the mean of the window logits (:func:`mean_over_windows`);
+    * tokens: each token takes the values of the window where it has the most context, i.e. the largest
+      ``min(tokens to its left, tokens to its right) + 0.01 * window length`` (first window on ties), as in the
+      reference's ``_check_is_max_context`` (:func:`max_context_mask`, :func:`tokens_from_windows`).
+
+Public API:
+    tokenize_with_offsets(tokenizer, strings) -> (ids, starts, ends)   ragged [B, (N)]; byte offsets
+    special_token_ids(tokenizer) -> {"cls", "sep", "pad", "unk", "mask"}
+    Windows                             named tuple of the window layout (see :func:`make_windows`)
+    make_windows(lengths, max_tokens, stride) -> Windows
+    window_values(ragged, windows)      ragged [B, (N), ...] -> ragged [W, (n), ...]
+    pack_windows(windows_b, sequence_length, cls_id, sep_id, segment_a=None) -> (packed, b_offset)
+    windowed_pack(tokenizer, texts, sequence_length, stride, pairs=None) -> (packed, windows, b_offset)
+    mean_over_windows(values, windows)  [W, ...] -> [B, ...]
+    max_context_mask(windows)           ragged [W, (n)] bool
+    tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+__all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
+           "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
+           "packed_token_index"]
+
+
+# ---------------------------------------------------------------------------------------------- tokenizer glue
+def tokenize_with_offsets(tokenizer, strings):
+    """Token ids and UTF-8 byte offsets ``[start, end)`` into the original strings, all ragged ``[B, (N)]``."""
+    strings = tf.convert_to_tensor(strings, tf.string)
+    ids, starts, ends = tokenizer.tokenize_with_offsets(strings)
+    return tf.cast(ids, tf.int32), tf.cast(starts, tf.int64), tf.cast(ends, tf.int64)
+
+
+def special_token_ids(tokenizer) -> dict:
+    """Ids of ``[CLS] [SEP] [PAD] [UNK] [MASK]`` read from the tokenizer's vocabulary (None when absent)."""
+    from keras_bert_zoo.tasks.base import tokenizer_vocabulary
+
+    index = {t: i for i, t in enumerate(tokenizer_vocabulary(tokenizer))}
+    out = {k: index.get(f"[{k.upper()}]") for k in ("cls", "sep", "pad", "unk", "mask")}
+    for k in ("cls", "sep"):
+        if out[k] is None:
+            raise ValueError(f"the vocabulary has no [{k.upper()}] token")
+    if out["pad"] is None:
+        out["pad"] = 0
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- windows
+class Windows(NamedTuple):
+    """Layout of the windows of a batch of ``B`` examples (``W`` windows in all).
+
+    example_index  int32 [W]   which example each window belongs to (non-decreasing)
+    start          int32 [W]   index of the window's first token in its example
+    length         int32 [W]   number of tokens in the window
+    lengths        int32 [B]   number of tokens of each example
+    """
+    example_index: tf.Tensor
+    start: tf.Tensor
+    length: tf.Tensor
+    lengths: tf.Tensor
+
+    @property
+    def num_examples(self):
+        return tf.shape(self.lengths)[0]
+
+    @property
+    def positions(self):
+        """Ragged ``[W, (n)]``: the index in its example of every token of every window."""
+        return tf.ragged.range(self.start, self.start + self.length)
+
+    @property
+    def global_positions(self):
+        """Ragged ``[W, (n)]``: index into the flattened tokens of the whole batch."""
+        row_starts = tf.cumsum(self.lengths, exclusive=True)
+        return self.positions + tf.gather(row_starts, self.example_index)[:, None]
+
+
+def make_windows(lengths, max_tokens, stride) -> Windows:
+    """Window layout for examples of ``lengths`` tokens.
+
+    Args:
+        lengths: int [B] token counts.
+        max_tokens: int scalar or [B]: most tokens per window (e.g. sequence length - 2, or minus the question).
+        stride: int scalar: step between window starts.
+    """
+    lengths = tf.cast(lengths, tf.int32)
+    max_tokens = tf.broadcast_to(tf.cast(max_tokens, tf.int32), tf.shape(lengths))
+    tf.debugging.assert_positive(max_tokens, message="a window must hold at least one token (sequence too short)")
+    stride = tf.minimum(tf.cast(stride, tf.int32), max_tokens)
+    stride = tf.maximum(stride, 1)
+    over = tf.maximum(lengths - max_tokens, 0)
+    num = 1 + (over + stride - 1) // stride                                      # [B]
+    example_index = tf.repeat(tf.range(tf.shape(lengths)[0], dtype=tf.int32), num)
+    k = tf.ragged.range(num).flat_values                                         # window number in its example
+    start = k * tf.gather(stride, example_index)
+    length = tf.minimum(tf.gather(max_tokens, example_index), tf.gather(lengths, example_index) - start)
+    return Windows(example_index, start, tf.maximum(length, 0), lengths)
+
+
+def window_values(ragged, windows: Windows):
+    """Ragged ``[B, (N), ...]`` per-token values -> ragged ``[W, (n), ...]`` per window."""
+    flat = ragged.flat_values if ragged.ragged_rank == 1 else ragged.values
+    gp = windows.global_positions
+    return gp.with_flat_values(tf.gather(flat, gp.flat_values))
+
+
+def pack_windows(windows_b, sequence_length: int, cls_id: int, sep_id: int, segment_a=None, pad_id: int = 0):
+    """``[CLS] A [SEP] B [SEP]`` (or ``[CLS] B [SEP]``) for every window, padded to ``sequence_length``.
+
+    Args:
+        windows_b: ragged int [W, (n)] token ids of each window (segment B, or the only segment).
+        segment_a: optional ragged int [W, (q)] first segment (e.g. the question) for each window.
+    Returns:
+        (packed dict of int32 [W, sequence_length], b_offset int32 [W]: position of B's first token).
+    """
+    windows_b = tf.cast(windows_b, tf.int32)
+    w = tf.cast(windows_b.nrows(), tf.int32)
+    cls = tf.fill([w, 1], tf.constant(cls_id, tf.int32))
+    sep = tf.fill([w, 1], tf.constant(sep_id, tf.int32))
+    if segment_a is not None:
+        segment_a = tf.cast(segment_a, tf.int32)
+        ids = tf.concat([cls, segment_a, sep, windows_b, sep], axis=1)
+        seg = tf.concat([tf.zeros_like(cls), tf.zeros_like(segment_a), tf.zeros_like(sep),
+                         tf.ones_like(windows_b), tf.ones_like(sep)], axis=1)
+        b_offset = tf.cast(segment_a.row_lengths(), tf.int32) + 2
+    else:
+        ids = tf.concat([cls, windows_b, sep], axis=1)
+        seg = tf.zeros_like(ids)
+        b_offset = tf.ones([w], tf.int32)
+    shape = [None, sequence_length]
+    packed = {
+        "token_ids": ids.to_tensor(default_value=pad_id, shape=shape),
+        "segment_ids": seg.to_tensor(default_value=0, shape=shape),
+        "padding_mask": tf.ones_like(ids).to_tensor(default_value=0, shape=shape),
+    }
+    return packed, b_offset
+
+
+def packed_token_index(windows: Windows, b_offset, sequence_length: int):
+    """int32 [W, T]: for each packed position, the index of the example token there (-1 for [CLS], [SEP],
+    the first segment and padding)."""
+    pos = tf.ragged.range(windows.length) + b_offset[:, None]                   # packed positions of B tokens
+    tok = windows.positions
+    w = tf.shape(windows.length)[0]
+    rows = tf.repeat(tf.range(w), windows.length)
+    idx = tf.stack([rows, pos.flat_values], axis=1)
+    return tf.tensor_scatter_nd_update(tf.fill([w, sequence_length], -1), idx, tok.flat_values)
+
+
+def windowed_pack(tokenizer, texts, sequence_length: int, stride: int, pairs=None, max_first_tokens=None):
+    """Tokenize, window and pack raw strings; every example yields one or more windows.
+
+    With ``pairs`` (first segment, e.g. a question), ``texts`` is windowed and each window is packed after the
+    first segment, truncated to ``max_first_tokens`` (default: half the sequence).
+    Returns (packed dict [W, T], Windows, b_offset [W]).
+    """
+    special = special_token_ids(tokenizer)
+    ids, _, _ = tokenize_with_offsets(tokenizer, texts)
+    first = None
+    budget = sequence_length - 2
+    if pairs is not None:
+        first_ids, _, _ = tokenize_with_offsets(tokenizer, pairs)
+        limit = max_first_tokens if max_first_tokens is not None else (sequence_length - 3) // 2
+        first_full = first_ids[:, :limit]
+        budget = sequence_length - 3 - tf.cast(first_full.row_lengths(), tf.int32)
+    windows = make_windows(tf.cast(ids.row_lengths(), tf.int32), budget, stride)
+    if pairs is not None:
+        first = tf.gather(first_full, windows.example_index)
+    packed, b_offset = pack_windows(window_values(ids, windows), sequence_length, special["cls"], special["sep"],
+                                    segment_a=first, pad_id=special["pad"])
+    return packed, windows, b_offset
+
+
+# ---------------------------------------------------------------------------------------------- aggregation
+def mean_over_windows(values, windows: Windows):
+    """[W, ...] -> [B, ...]: the mean over each example's windows (classification logits)."""
+    return tf.math.unsorted_segment_mean(values, windows.example_index, windows.num_examples)
+
+
+def _context_key(windows: Windows):
+    pos = tf.ragged.range(windows.length)                                        # position in window
+    n = tf.cast(windows.length, tf.int64)[:, None]
+    p = tf.cast(pos, tf.int64)
+    context = tf.minimum(p, n - 1 - p)
+    w = tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int64)[:, None]
+    # score = min(left, right) + 0.01 * n, ties -> first window; packed into one int64 key.
+    return (context * 4096 + n) * (1 << 30) + ((1 << 30) - 1 - w)
+
+
+def max_context_mask(windows: Windows):
+    """Ragged bool [W, (n)]: True where this window is the token's max-context window."""
+    key = _context_key(windows)
+    gp = windows.global_positions.flat_values
+    total = tf.reduce_sum(windows.lengths)
+    best = tf.math.unsorted_segment_max(key.flat_values, gp, total)
+    return key.with_flat_values(tf.equal(key.flat_values, tf.gather(best, gp)))
+
+
+def tokens_from_windows(values, windows: Windows, b_offset):
+    """Per-position values of the packed windows ``[W, T, ...]`` -> ragged ``[B, (N), ...]`` per example
+    token, each token taken from its max-context window."""
+    values = tf.convert_to_tensor(values)
+    t = tf.shape(values)[1]
+    flat_values = tf.reshape(values, tf.concat([[-1], tf.shape(values)[2:]], 0))
+    packed_pos = tf.ragged.range(windows.length) + b_offset[:, None]
+    w_rows = tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int32)[:, None]
+    flat_index = (packed_pos + w_rows * t).flat_values
+    occ = tf.gather(flat_values, flat_index)                                     # [occurrences, ...]
+    mask = max_context_mask(windows).flat_values
+    gp = windows.global_positions.flat_values
+    total = tf.reduce_sum(windows.lengths)
+    chosen = tf.boolean_mask(occ, mask)
+    where = tf.boolean_mask(gp, mask)
+    out_shape = tf.concat([[total], tf.shape(values)[2:]], 0)
+    out = tf.scatter_nd(where[:, None], chosen, tf.cast(out_shape, tf.int32))
+    return tf.RaggedTensor.from_row_lengths(out, tf.cast(windows.lengths, tf.int64))
