@@ -1,0 +1,118 @@
+"""`bert-zoo convert`: turn a checkpoint (or a preset) into a .keras model plus its vocabulary.
+
+    bert-zoo convert --from=hf path/to/hf_dir --out converted/
+    bert-zoo convert --from=google uncased_L-12_H-768_A-12 --out converted/ --backbone_only
+    bert-zoo convert minilm_l6_h384_uncased --out converted/            (a preset name; format from the registry)
+    bert-zoo convert --from=hf path/to/hf_dir --out hf_copy/ --to=hf    (re-export as a HF directory)
+
+--out gets model.keras, vocab.txt and tokenizer_config.json (do_lower_case). The written model is loaded back
+with keras.saving.load_model(safe_mode=True) and compared with the converted one; the difference is printed.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from absl import flags
+
+flags.DEFINE_enum("from", "auto", ["auto", "hf", "google", "garden", "keras_hub"],
+                  "Checkpoint format of SRC (auto: detect; a preset name uses its registered format).")
+flags.DEFINE_string("out", None, "Output directory.")
+flags.DEFINE_enum("to", "keras", ["keras", "hf"], "keras: model.keras + vocab.txt; hf: a Hugging Face directory.")
+flags.DEFINE_string("architecture", None, "Override the architecture (HF names, e.g. BertForMaskedLM).")
+flags.DEFINE_bool("backbone_only", False, "Keep only the encoder; head weights are skipped and listed.")
+flags.DEFINE_enum("lowercase", "auto", ["auto", "true", "false"], "Tokenizer casing (auto: from the checkpoint).")
+flags.DEFINE_integer("num_choices", 4, "Choices per example for BertForMultipleChoice.")
+
+FLAGS = flags.FLAGS
+
+
+def _importer_kwargs(fmt):
+    kwargs = {}
+    if FLAGS.lowercase != "auto":
+        kwargs["lowercase"] = FLAGS.lowercase == "true"
+    if fmt in ("hf", "google"):
+        if FLAGS.architecture:
+            kwargs["architecture"] = FLAGS.architecture
+        if FLAGS.backbone_only:
+            kwargs["backbone_only"] = True
+    elif FLAGS.architecture or FLAGS.backbone_only:
+        print(f"bert-zoo convert: --architecture/--backbone_only do not apply to {fmt} (always a backbone)",
+              file=sys.stderr)
+    if fmt == "hf":
+        kwargs["num_choices"] = FLAGS.num_choices
+    return kwargs
+
+
+def main(argv):
+    import logging
+
+    import numpy as np
+
+    from keras_bert_zoo import BertBackbone, convert, presets
+    from keras_bert_zoo.convert.common import find_vocab, read_vocab
+
+    logging.getLogger("keras_bert_zoo").setLevel(logging.INFO)
+    if len(argv) != 2 or not FLAGS.out:
+        print("usage: bert-zoo convert [--from=FORMAT] SRC --out DIR", file=sys.stderr)
+        sys.exit(2)
+    src = argv[1]
+    if FLAGS["from"].value == "auto" or not Path(src).is_dir():
+        try:
+            directory, fmt = presets.resolve(src)
+        except (presets.PresetError, convert.ConversionError, OSError) as err:
+            print(f"bert-zoo convert: {err}", file=sys.stderr)
+            sys.exit(1)
+        if FLAGS["from"].value != "auto" and FLAGS["from"].value != fmt:
+            print(f"bert-zoo convert: {src} is {fmt}, not {FLAGS['from'].value}", file=sys.stderr)
+            sys.exit(2)
+    else:
+        directory, fmt = Path(src), FLAGS["from"].value
+    try:
+        model, tokenizer = convert.load(fmt, directory, **_importer_kwargs(fmt))
+    except (convert.ConversionError, convert.WeightLoadError, ValueError) as err:
+        print(f"bert-zoo convert: {err}", file=sys.stderr)
+        sys.exit(1)
+    report = getattr(model, "load_report", None)
+    if report is not None:
+        print(f"converted {directory} ({fmt}): {type(model).__name__}, {report.assigned} variables assigned"
+              + (f", {len(report.skipped)} head weights skipped" if report.skipped else "")
+              + (f", left at init: {report.initialised}" if report.initialised else ""))
+    out = Path(FLAGS.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokens = read_vocab(find_vocab(directory))
+    lowercase = bool(getattr(tokenizer, "lowercase", True))
+    if FLAGS.to == "hf":
+        convert.export_hf(model, out, vocabulary=tokens, lowercase=lowercase)
+        print(f"wrote {out}/config.json, model.safetensors, vocab.txt")
+        return
+    import keras
+
+    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=out)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, out / "model.keras")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    for name, text in (("vocab.txt", "\n".join(tokens) + "\n"),
+                       ("tokenizer_config.json", json.dumps({"do_lower_case": lowercase}, indent=2) + "\n")):
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out / name)
+    reloaded = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    backbone = model if isinstance(model, BertBackbone) else model.backbone
+    inputs = {k: np.asarray(v) for k, v in backbone.dummy_inputs(batch_size=2, sequence_length=8).items()}
+    if type(model).__name__ == "BertMultipleChoice":
+        inputs = {k: np.repeat(v[:, None], model.num_choices, axis=1) for k, v in inputs.items()}
+    if type(model).__name__ == "BertPretrainer" or getattr(model, "use_mask_positions", False):
+        inputs = dict(inputs, mask_positions=np.zeros((2, 2), "int32"))
+    a, b = model(inputs), reloaded(inputs)
+    leaves = (lambda x: list(x.values()) if isinstance(x, dict) else [x])
+    diff = max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in zip(leaves(a), leaves(b)))
+    print(f"wrote {out / 'model.keras'} and {out / 'vocab.txt'} ({len(tokens)} tokens, lowercase={lowercase}); "
+          f"reloaded max abs diff {diff:.3g}")
