@@ -60,7 +60,6 @@ def ServingModule(task):
         pass
 
     module = _Serving(name="bert_zoo_serving")
-    module.model = task.model                 # tracked: variables
     module.preprocessor = task.preprocessor   # tracked: vocabulary assets / tokenizer resources
     text_spec = task.serving_input_spec()
     packed_spec = task.packed_input_spec()
@@ -81,6 +80,16 @@ def ServingModule(task):
     module._export_signatures = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
                          verify.PACKED_SIGNATURE: serving_packed.get_concrete_function(),
                          verify.PREPROCESS_SIGNATURE: preprocess.get_concrete_function()}
+    # Track the tf.Variables the functions actually capture (a Keras 3 variable wraps one). Tracking the
+    # Keras model object instead saves them under other nodes: TF Serving does not mind, but the TFLite
+    # converter then cannot freeze them and leaves uninitialised resource variables (NaN outputs).
+    captured, seen = [], set()
+    for fn in module._export_signatures.values():
+        for v in fn.variables:
+            if id(v) not in seen:
+                seen.add(id(v))
+                captured.append(v)
+    module._captured_variables = captured
     return module
 
 

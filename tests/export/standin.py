@@ -38,14 +38,16 @@ class StandinPreprocessor(tf.Module):
             batch = tf.shape(a)[0]
             sa = (la_t + 1)[:, None]
             sb = (la_t + lb_t + 2)[:, None]
-            ia = tf.clip_by_value(pos - 1, 0, T - 1)
-            ib = tf.clip_by_value(pos - la_t[:, None] - 2, 0, T - 1)
+            ia = tf.maximum(pos - 1, 0)  # < T already; clip_by_value(.., 0, 6) became an int Relu6 in TFLite
+            ib = tf.maximum(pos - la_t[:, None] - 2, 0)
             ga = tf.gather(a, tf.broadcast_to(ia, [batch, T]), batch_dims=1)
             gb = tf.gather(b, tf.broadcast_to(ib, [batch, T]), batch_dims=1)
             ids = tf.where(pos == 0, self.cls, tf.where(pos < sa, ga, tf.where(pos == sa, self.sep,
                            tf.where(pos < sb, gb, tf.where(pos == sb, self.sep, 0)))))
             mask = tf.cast(pos <= sb, tf.int32)
-            seg = tf.cast((pos > sa) & (pos <= sb), tf.int32)
+            # tf.where, not tf.cast(bool): the TFLite converter folds Less(Cast(bool), 0) into an
+            # unsupported zeros_like on bool (Keras Embedding checks for negative ids)
+            seg = tf.where((pos > sa) & (pos <= sb), 1, 0)
             return {"token_ids": ids, "segment_ids": seg, "padding_mask": mask}
         a, la = self._ids(texts, T - 2)
         batch = tf.shape(a)[0]

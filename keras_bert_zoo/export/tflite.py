@@ -1,0 +1,212 @@
+"""TFLite export: the same raw-strings-in model, tokenizer in the graph, any batch size.
+
+``export_tflite(task, root, name, version, sample_texts, quantize=...)`` writes
+``<root>/<name>-tflite-<quant>/<version>/model.tflite`` (+ ``export_info.json``), where ``<quant>`` is
+
+* ``none``      float32 weights and activations;
+* ``fp16``      float16 weights (dequantized at load or run in fp16 by delegates);
+* ``int8``      dynamic-range quantization: int8 weights, activations quantized on the fly;
+* ``full_int8`` int8 weights and activations calibrated on a representative dataset of raw strings
+                (ops without int8 kernels — the tokenizer, softmax output — stay float).
+
+The .tflite has two signatures: ``serving_default`` (raw strings -> named outputs) and ``preprocess``
+(raw strings -> packed ids). Tokenization runs through the tf-text TFLite kernels (FastBertNormalize,
+FastWordpieceTokenizeWithOffsets, ...): run it with
+
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
+    from tensorflow_text import tflite_registrar   # tensorflow_text.core.pybinds.tflite_registrar
+    interp = InterpreterWithCustomOps(model_path=..., custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS)
+    interp.get_signature_runner("serving_default")(text=np.array([b"some text", b"more"]))
+
+(:class:`TFLiteRunner` does exactly that). Batch size is free: the signature runner resizes the string input.
+
+The export converts, checks ops (fails if any op needs Flex, unless ``flex=True``), verifies every output
+against the Keras task at batch size 1 and at the full sample batch (token ids exactly, floats within
+``verify.TOLERANCES[quantize]``), and only then renames the temporary directory into place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from keras_bert_zoo.export import ops as ops_lib
+from keras_bert_zoo.export import verify
+from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, _versions, atomic_version_dir,
+                                               sample_feed, version_dir)
+
+__all__ = ["QUANTIZATIONS", "TFLiteRunner", "TFLiteExportResult", "convert_saved_model", "export_tflite",
+           "tflite_dir", "verify_tflite"]
+
+QUANTIZATIONS = ("none", "fp16", "int8", "full_int8")
+TFLITE_SIGNATURES = (verify.SERVING_SIGNATURE, verify.PREPROCESS_SIGNATURE)
+MODEL_FILE = "model.tflite"
+
+
+@dataclasses.dataclass
+class TFLiteExportResult:
+    path: Path
+    size_bytes: int
+    custom_ops: list
+    verification: dict
+    info: dict
+
+
+def tflite_dir(root, name, version, quantize) -> Path:
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    base = version_dir(root, name, version)
+    return base.parent.parent / f"{name}-tflite-{'fp32' if quantize == 'none' else quantize}" / base.name
+
+
+def _tftext_registerers():
+    from tensorflow_text.core.pybinds import tflite_registrar
+
+    return tflite_registrar.SELECT_TFTEXT_OPS
+
+
+class TFLiteRunner:
+    """Run a .tflite with LiteRT's ``InterpreterWithCustomOps`` and the tf-text kernels.
+
+    Models with Flex ops run on TensorFlow's own interpreter (``tf.lite``), which links the Flex delegate
+    (LiteRT's Python wheel does not).
+    """
+
+    def __init__(self, model: bytes | str | os.PathLike, num_threads: int | None = None):
+        content = model if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
+        self.content = bytes(content)
+        _, customs = ops_lib.tflite_model_ops(self.content)
+        self.uses_flex = any(op.startswith("Flex") for op in customs)
+        if self.uses_flex:
+            from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+        else:
+            from ai_edge_litert.interpreter import InterpreterWithCustomOps
+        self.interpreter = InterpreterWithCustomOps(model_content=self.content, num_threads=num_threads,
+                                                    custom_op_registerers=_tftext_registerers())
+        self._runners = {}
+
+    @property
+    def signatures(self) -> dict:
+        return self.interpreter.get_signature_list()
+
+    def __call__(self, signature: str = verify.SERVING_SIGNATURE, **inputs) -> dict:
+        if signature not in self._runners:
+            self._runners[signature] = self.interpreter.get_signature_runner(signature)
+        feed = {}
+        for k, v in inputs.items():
+            arr = np.asarray(v, dtype=object) if not isinstance(v, np.ndarray) else v
+            if arr.dtype == object or arr.dtype.kind == "U":
+                arr = np.array([x.encode("utf-8") if isinstance(x, str) else x for x in arr.reshape(-1)],
+                               dtype=object).reshape(arr.shape)
+            feed[k] = arr
+        return {k: np.array(v) for k, v in self._runners[signature](**feed).items()}
+
+
+def _representative_dataset(feed_iter: Iterable[Mapping[str, list]]):
+    def gen():
+        for feed in feed_iter:
+            yield verify.SERVING_SIGNATURE, {k: np.array([s.encode("utf-8") for s in v], dtype=object)
+                                             for k, v in feed.items()}
+    return gen
+
+
+def convert_saved_model(saved_model_dir: str | os.PathLike, quantize: str = "none",
+                        representative_feeds: Sequence[Mapping[str, list]] | None = None,
+                        flex: bool = False) -> bytes:
+    """Convert the ``serving_default`` + ``preprocess`` signatures of a SavedModel written by
+    :class:`~keras_bert_zoo.export.saved_model.ServingModule` to a TFLite flatbuffer."""
+    import tensorflow as tf
+
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=list(TFLITE_SIGNATURES))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
+        [tf.lite.OpsSet.SELECT_TF_OPS] if flex else [])
+    converter.allow_custom_ops = True          # the tf-text ops become custom ops, resolved by the registrar
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "full_int8":
+        if not representative_feeds:
+            raise ExportError("full_int8 needs a representative dataset of raw strings (representative_texts)")
+        converter.representative_dataset = _representative_dataset(representative_feeds)
+        # calibration runs the model: it needs the tf-text kernels too
+        converter.target_spec._experimental_custom_op_registerers = list(_tftext_registerers())
+    return converter.convert()
+
+
+def verify_tflite(model: bytes, task, feed: Mapping[str, list], tol: verify.Tolerance,
+                  reference: Mapping | None = None) -> dict:
+    """Compare both TFLite signatures with the Keras task, on the full sample batch and on batch size 1
+    (row by row), so a model that only works at one batch size fails."""
+    reference = reference or verify.reference_outputs(task, feed)
+    runner = TFLiteRunner(model)
+    report = {}
+    full = {sig: runner(sig, **feed) for sig in TFLITE_SIGNATURES}
+    report["batch_all"] = verify.compare_signatures({s: reference[s] for s in TFLITE_SIGNATURES}, full, tol,
+                                                    "TFLite (full batch)")
+    n = len(next(iter(feed.values())))
+    rows = {sig: [runner(sig, **{k: [v[i]] for k, v in feed.items()}) for i in range(n)]
+            for sig in TFLITE_SIGNATURES}
+    stacked = {sig: {k: np.concatenate([r[k] for r in rs]) for k in rs[0]} for sig, rs in rows.items()}
+    report["batch_1"] = verify.compare_signatures({s: reference[s] for s in TFLITE_SIGNATURES}, stacked, tol,
+                                                  "TFLite (batch size 1)")
+    return report
+
+
+def export_tflite(task, root: str | os.PathLike, name: str, version: int, sample_texts: Sequence[str],
+                  sample_pairs: Sequence[str] | None = None, *, quantize: str = "none",
+                  representative_texts: Sequence[str] | None = None,
+                  representative_pairs: Sequence[str] | None = None, representative_batch_size: int = 8,
+                  flex: bool = False, tolerance: verify.Tolerance | None = None,
+                  overwrite: bool = False) -> TFLiteExportResult:
+    """Export ``task`` to ``<root>/<name>-tflite-<quant>/<version>/model.tflite`` (see module docstring).
+
+    ``representative_texts`` (and pairs) calibrate ``full_int8`` (default: the sample texts). Raises
+    ExportError / ops.OpCompatibilityError / verify.VerificationError with nothing left on disk.
+    """
+    import tensorflow as tf
+
+    final = tflite_dir(root, name, version, quantize)
+    feed = sample_feed(task, sample_texts, sample_pairs)
+    tolerance = tolerance or verify.TOLERANCES[quantize]
+    rep_feeds = None
+    if quantize == "full_int8":
+        rep = sample_feed(task, representative_texts or sample_texts,
+                          representative_pairs if representative_texts else sample_pairs)
+        n = len(next(iter(rep.values())))
+        rep_feeds = [{k: v[i:i + representative_batch_size] for k, v in rep.items()}
+                     for i in range(0, n, representative_batch_size)]
+    with atomic_version_dir(final, overwrite=overwrite) as tmp:
+        sm_dir = tmp / "_saved_model"
+        module = ServingModule(task)
+        tf.saved_model.save(module, str(sm_dir), signatures=module._export_signatures)
+        t0 = time.perf_counter()
+        model = convert_saved_model(sm_dir, quantize, rep_feeds, flex=flex)
+        convert_s = time.perf_counter() - t0
+        import shutil
+
+        shutil.rmtree(sm_dir)
+        customs = ops_lib.check_tflite_model(model, ops_lib.tflite_target(flex=flex),
+                                             what=f"TFLite model ({quantize})")
+        report = verify_tflite(model, task, feed, tolerance)
+        tmp_file = tmp / (MODEL_FILE + ".part")
+        tmp_file.write_bytes(model)
+        os.replace(tmp_file, tmp / MODEL_FILE)
+        builtins, _ = ops_lib.tflite_model_ops(model)
+        info = {"format": "tflite", "name": name, "version": int(version), "quantize": quantize,
+                "versions": _versions(), "size_bytes": len(model), "convert_seconds": round(convert_s, 2),
+                "signatures": TFLiteRunner(model).signatures, "builtin_ops": builtins, "custom_ops": customs,
+                "flex": any(op.startswith("Flex") for op in customs),
+                "tolerance": dataclasses.asdict(tolerance), "verification": report,
+                "task_type": getattr(task, "task_type", None), "labels": getattr(task, "labels", None)}
+        with open(tmp / "export_info.json", "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=1, ensure_ascii=False, default=str)
+    return TFLiteExportResult(final / MODEL_FILE, len(model), customs, report, info)
