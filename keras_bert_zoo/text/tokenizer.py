@@ -1,0 +1,312 @@
+"""In-graph WordPiece tokenizer with exact parity with the reference BERT tokenizer.
+
+``WordPieceTokenizer`` is a Keras layer that runs entirely in the TensorFlow graph with two tensorflow-text ops
+that have TFLite kernels (``FastBertNormalize`` and ``FastWordpieceTokenizeWithOffsets``; ``detokenize`` uses
+``FastWordpieceDetokenize``) plus plain arithmetic/gather ops, so the same graph serves ``tf.data``, Keras
+models, SavedModels for TF Serving and TFLite.
+
+Pipeline (string [B] -> ragged int32 [B, (N)]):
+
+1. normalise with a ``FastBertNormalizer`` whose code-point table is built by :mod:`keras_bert_zoo.text.charmap`
+   to reproduce the reference exactly (remove control / format / private-use characters, map whitespace to a
+   space, strip accents with NFD, lower-case with the plain Unicode lower-case mapping);
+2. ``FastWordpieceTokenizer`` in end-to-end mode splits on whitespace, punctuation and CJK ideographs (the same
+   rules as the reference BasicTokenizer) and applies greedy longest-match-first WordPiece;
+3. words longer than ``max_chars_per_word`` *characters* become one ``[UNK]`` (tf-text counts bytes; the
+   reference counts characters, so the byte limit is raised and the character rule is applied here).
+
+Byte offsets ``[start, end)`` into the ORIGINAL strings come from composing the normaliser's offset map with the
+WordPiece offsets; they equal HF ``BertTokenizerFast``'s ``offset_mapping`` converted to UTF-8 bytes.
+
+Public API (used by the converter, tasks, pretraining-data and export code):
+
+    tok = WordPieceTokenizer("vocab.txt" or list, lowercase=True, strip_accents=None,
+                             tokenize_chinese_chars=True, max_chars_per_word=100)
+    tok(strings)                           -> tf.RaggedTensor int32 [B, (N)], no special tokens
+    tok.tokenize(strings)                  -> same
+    tok.tokenize_with_offsets(strings)     -> (ids int32, starts int64, ends int64), ragged [B, (N)]
+    tok.detokenize(ids)                    -> string [B] (WordPiece pieces joined; "##" merged)
+    tok.vocabulary (list), tok.vocab_size, tok.token_to_id(tok), tok.id_to_token(i)
+    tok.cls_id, tok.sep_id, tok.pad_id, tok.mask_id, tok.unk_id   (None when the token is absent, except
+                                                                  unk which is required)
+    tok.save_assets(dir) / tok.load_assets(dir)   vocabulary.txt (Keras saves it inside .keras files)
+
+Options: ``lowercase`` (uncased models), ``strip_accents`` (None: same as ``lowercase``, like HF),
+``tokenize_chinese_chars`` (must be True: every released BERT uses it; the in-graph splitter always isolates
+CJK ideographs), ``max_chars_per_word`` (reference: 100).
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from keras_bert_zoo.text import charmap
+
+VOCAB_ASSET = "vocabulary.txt"
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def load_vocabulary(path):
+    """Tokens of a vocab.txt file, one per line (line i -> id i); line breaks are stripped."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: vocabulary is not valid UTF-8 (byte {e.start})") from None
+    tokens = [line.rstrip("\r") for line in text.split("\n")]
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    if not tokens:
+        raise ValueError(f"{path}: empty vocabulary file")
+    return tokens
+
+
+def _check_vocabulary(tokens, where):
+    for i, tok in enumerate(tokens):
+        if not isinstance(tok, str):
+            raise ValueError(f"{where}: token {i} is {type(tok).__name__}, expected str")
+    if "[UNK]" not in tokens:
+        raise ValueError(f"{where}: the vocabulary has no [UNK] token")
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class WordPieceTokenizer(keras.layers.Layer):
+    """Reference-exact BERT WordPiece tokenizer as a Keras layer (see the module docstring).
+
+    Args:
+        vocabulary: path of a vocab.txt file or a list of tokens (id = position). May be None only when the
+            vocabulary is loaded afterwards with ``load_assets`` (what Keras does when loading a .keras file).
+        lowercase: lower-case the text (uncased models).
+        strip_accents: remove accents (NFD + drop non-spacing marks); None = same as ``lowercase``.
+        tokenize_chinese_chars: isolate each CJK ideograph (always True for released BERTs).
+        max_chars_per_word: words with more characters become a single ``[UNK]``.
+    """
+
+    def __init__(self, vocabulary=None, lowercase=True, strip_accents=None, tokenize_chinese_chars=True,
+                 max_chars_per_word=100, **kwargs):
+        kwargs.setdefault("dtype", "int32")
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        if not tokenize_chinese_chars:
+            raise ValueError("tokenize_chinese_chars=False is not supported: the in-graph splitter "
+                             "(FastWordpieceTokenizer) always isolates CJK ideographs, as every released BERT does")
+        if int(max_chars_per_word) < 1:
+            raise ValueError(f"max_chars_per_word must be >= 1, got {max_chars_per_word}")
+        self.lowercase = bool(lowercase)
+        self.strip_accents = None if strip_accents is None else bool(strip_accents)
+        self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
+        self.max_chars_per_word = int(max_chars_per_word)
+        self._vocabulary = None
+        self._normalizer_model = None
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    # ------------------------------------------------------------------ vocabulary
+    def set_vocabulary(self, vocabulary):
+        """(Re)builds the in-graph tables from a vocab.txt path or a token list."""
+        if isinstance(vocabulary, (str, os.PathLike)):
+            where = os.fspath(vocabulary)
+            tokens = load_vocabulary(vocabulary)
+        else:
+            where = "vocabulary"
+            tokens = [t.decode("utf-8") if isinstance(t, bytes) else t for t in vocabulary]
+        _check_vocabulary(tokens, where)
+        self._vocabulary = list(tokens)
+        self._index = {t: i for i, t in enumerate(self._vocabulary)}
+        strip = self.lowercase if self.strip_accents is None else self.strip_accents
+        model = charmap.normalizer_model(self.lowercase, strip)
+        self._normalizer = tf_text.FastBertNormalizer(
+            model_buffer=tf.constant(np.frombuffer(model, dtype=np.uint8)))
+        # The byte limit is a safe upper bound of the character limit (<= 4 bytes per character); the
+        # character rule is applied afterwards in _apply_char_limit.
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=self._vocabulary, suffix_indicator="##", max_bytes_per_word=4 * self.max_chars_per_word,
+            token_out_type=tf.int32, unknown_token="[UNK]", no_pretokenization=False,
+            support_detokenization=True)
+        self._is_suffix = tf.constant([t.startswith("##") and len(t) > 2 for t in self._vocabulary])
+        self._byte_splitter = tf_text.ByteSplitter()
+
+    @property
+    def vocabulary(self):
+        self._require_vocab()
+        return list(self._vocabulary)
+
+    def get_vocabulary(self):
+        return self.vocabulary
+
+    @property
+    def vocab_size(self):
+        self._require_vocab()
+        return len(self._vocabulary)
+
+    def vocabulary_size(self):
+        return self.vocab_size
+
+    def token_to_id(self, token):
+        self._require_vocab()
+        if token not in self._index:
+            raise KeyError(f"token {token!r} is not in the vocabulary")
+        return self._index[token]
+
+    def id_to_token(self, token_id):
+        self._require_vocab()
+        token_id = int(token_id)
+        if not 0 <= token_id < len(self._vocabulary):
+            raise KeyError(f"id {token_id} is outside the vocabulary [0, {len(self._vocabulary)})")
+        return self._vocabulary[token_id]
+
+    def _special(self, token):
+        self._require_vocab()
+        return self._index.get(token)
+
+    @property
+    def pad_id(self):
+        return self._special("[PAD]")
+
+    @property
+    def unk_id(self):
+        return self._special("[UNK]")
+
+    @property
+    def cls_id(self):
+        return self._special("[CLS]")
+
+    @property
+    def sep_id(self):
+        return self._special("[SEP]")
+
+    @property
+    def mask_id(self):
+        return self._special("[MASK]")
+
+    def _require_vocab(self):
+        if self._vocabulary is None:
+            raise ValueError("WordPieceTokenizer has no vocabulary yet: pass `vocabulary=` or call load_assets")
+
+    # ------------------------------------------------------------------ Keras plumbing
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocabulary": None,  # saved as an asset (save_assets), never in the JSON config
+            "lowercase": self.lowercase,
+            "strip_accents": self.strip_accents,
+            "tokenize_chinese_chars": self.tokenize_chinese_chars,
+            "max_chars_per_word": self.max_chars_per_word,
+        })
+        return config
+
+    def save_assets(self, dir_path):
+        self._require_vocab()
+        path = os.path.join(dir_path, VOCAB_ASSET)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            for token in self._vocabulary:
+                f.write(token + "\n")
+        os.replace(tmp, path)
+
+    def load_assets(self, dir_path):
+        self.set_vocabulary(os.path.join(dir_path, VOCAB_ASSET))
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(tuple(inputs.shape) + (None,), dtype="int32", ragged=True)
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (str, bytes, list, tuple)):
+            inputs = tf.constant(inputs, dtype=tf.string)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs):
+        return self.tokenize(inputs)
+
+    # ------------------------------------------------------------------ tokenization
+    def tokenize(self, strings):
+        """string [B] (or scalar) -> ragged int32 [B, (N)] token ids (no special tokens)."""
+        ids, _, _ = self._tokenize(strings, want_offsets=False)
+        return ids
+
+    def tokenize_with_offsets(self, strings):
+        """-> (ids int32, starts int64, ends int64), ragged [B, (N)]; UTF-8 byte offsets [start, end) into
+        the original strings (what HF's ``offset_mapping`` gives in characters)."""
+        return self._tokenize(strings, want_offsets=True)
+
+    def _tokenize(self, strings, want_offsets):
+        self._require_vocab()
+        strings = tf.convert_to_tensor(strings)
+        if strings.dtype != tf.string:
+            raise TypeError(f"WordPieceTokenizer expects a string tensor, got {strings.dtype}")
+        scalar = strings.shape.rank == 0
+        if scalar:
+            strings = strings[tf.newaxis]
+        if strings.shape.rank != 1:
+            raise ValueError(f"WordPieceTokenizer expects strings of shape [batch], got {strings.shape}")
+        normalized, norm_map = self._normalizer.normalize_with_offsets(strings)
+        ids, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
+        ids = tf.cast(ids, tf.int32)
+        ids, starts, ends = self._apply_char_limit(normalized, ids, starts, ends)
+        if want_offsets:
+            starts, ends = self._original_offsets(strings, norm_map, starts, ends)
+        if scalar:
+            ids, starts, ends = ids[0], starts[0], ends[0]
+        return ids, starts, ends
+
+    def _apply_char_limit(self, normalized, ids, starts, ends):
+        """Words with more than ``max_chars_per_word`` characters -> one [UNK] spanning the word."""
+        flat_ids = ids.flat_values
+        # Word boundaries: a word starts at every token that is not a "##" continuation.
+        word_start = tf.logical_not(tf.gather(self._is_suffix, flat_ids))
+        word_index = tf.cumsum(tf.cast(word_start, tf.int32)) - 1
+        num_words = tf.reduce_sum(tf.cast(word_start, tf.int32))
+        # Global byte positions of token starts / ends in the concatenated normalised strings.
+        byte_rows = self._byte_splitter.split(normalized)
+        row_base = tf.gather(byte_rows.row_starts(), ids.value_rowids())
+        g_start = tf.cast(starts.flat_values, tf.int64) + tf.cast(row_base, tf.int64)
+        g_end = tf.cast(ends.flat_values, tf.int64) + tf.cast(row_base, tf.int64)
+        # Character boundaries: number of UTF-8 lead bytes before each global byte position.
+        lead = tf.cast(tf.not_equal(tf.bitwise.bitwise_and(byte_rows.flat_values, 0xC0), 0x80), tf.int64)
+        chars_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(lead)], axis=0)
+        word_first = tf.math.unsorted_segment_min(g_start, word_index, num_words)
+        word_last = tf.math.unsorted_segment_max(g_end, word_index, num_words)
+        word_chars = tf.gather(chars_before, word_last) - tf.gather(chars_before, word_first)
+        too_long = tf.gather(word_chars > self.max_chars_per_word, word_index)
+        new_ids = tf.where(too_long, self.unk_id, flat_ids)
+        new_ends = tf.where(too_long, tf.gather(word_last, word_index) - tf.cast(row_base, tf.int64),
+                            tf.cast(ends.flat_values, tf.int64))
+        keep = tf.logical_or(word_start, tf.logical_not(too_long))
+        keep = ids.with_flat_values(keep)
+        ids = tf.ragged.boolean_mask(ids.with_flat_values(new_ids), keep)
+        starts = tf.ragged.boolean_mask(tf.cast(starts, tf.int64), keep)
+        ends = tf.ragged.boolean_mask(ends.with_flat_values(new_ends), keep)
+        return ids, starts, ends
+
+    def _original_offsets(self, strings, norm_map, starts, ends):
+        """Maps [start, end) in the normalised strings to byte offsets in the original strings."""
+        norm_map = tf.cast(norm_map, tf.int64)
+        row_ids = starts.value_rowids()
+        map_base = tf.gather(norm_map.row_starts(), row_ids)
+        orig_start = tf.gather(norm_map.flat_values, map_base + starts.flat_values)
+        # End: the original code point holding the token's last normalised byte, up to its end. Unchanged
+        # characters map byte to byte (the last byte maps to a continuation or ASCII byte: end = pos + 1);
+        # rewritten characters map every output byte to their lead byte (end = pos + UTF-8 length).
+        last = tf.gather(norm_map.flat_values, map_base + tf.maximum(ends.flat_values - 1, starts.flat_values))
+        orig_bytes = self._byte_splitter.split(strings)
+        orig_base = tf.gather(orig_bytes.row_starts(), row_ids)
+        byte = tf.cast(tf.gather(orig_bytes.flat_values, orig_base + last), tf.int64)
+        length = tf.where(byte >= 0xF0, 4, tf.where(byte >= 0xE0, 3, tf.where(byte >= 0xC0, 2, 1)))
+        length = tf.cast(length, tf.int64)
+        orig_end = last + length
+        return starts.with_flat_values(orig_start), ends.with_flat_values(orig_end)
+
+    def detokenize(self, ids):
+        """ids ragged/dense int [B, N] -> string [B]: pieces joined with spaces, ``##`` pieces merged.
+        (Lossy, like the reference: casing, accents and spacing around punctuation are not restored.)"""
+        self._require_vocab()
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.convert_to_tensor(ids)
+        return self._wordpiece.detokenize(tf.cast(ids, tf.int32))
