@@ -58,7 +58,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)                 # [B, T, 3D]
         qkv = ops.reshape(qkv, (batch, seq, 3, self.num_heads, self.head_size))                  # [B, T, 3, N, H]
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))                                                # [3, B, N, T, H]
-        q, k, v = qkv[0], qkv[1], qkv[2]                                                         # [B, N, T, H]
+        # unstack, not qkv[i]: the gradient of three slices materialises three zero-filled [3, B, N, T, H]
+        # tensors (measured ~3x slower attention backward on CPU); unstack's gradient is one stack.
+        q, k, v = ops.unstack(qkv, 3, axis=0)                                                    # [B, N, T, H]
         q = q * ops.cast(1.0 / math.sqrt(self.head_size), q.dtype)
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))                                   # [B, N, T, T]
         scores = ops.cast(scores, "float32")
