@@ -108,7 +108,8 @@ def compile_pretrainer(model: BertPretrainer, optimizer=None, nsp_weight=1.0, ji
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training after ``seconds`` of wall time (checked after every batch)."""
+    """Stops training after ``seconds`` of wall time, counted from the end of the first batch (so tracing and
+    XLA compilation of the train step are not charged to the budget); checked after every batch."""
 
     def __init__(self, seconds):
         super().__init__()
@@ -116,11 +117,11 @@ class TimeBudget(keras.callbacks.Callback):
         self.start = None
         self.stopped_early = False
 
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-
     def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self.start > self.seconds:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = now
+        elif now - self.start > self.seconds:
             self.stopped_early = True
             self.model.stop_training = True
 
