@@ -28,13 +28,14 @@ def vocab():
     return _vocab()
 
 
-def make_task(vocab, pair=False, num_classes=3, seed=0):
-    """A real classification task object from the project's components, tiny config."""
+def make_task(vocab, pair=False, num_classes=3, seed=0, multi_label=False):
+    """The project's real TextClassifier on a tiny BertClassifier (preprocessing: see standin.py)."""
     import keras
 
     from keras_bert_zoo.config import BertConfig
     from keras_bert_zoo.models.backbone import BertBackbone
     from keras_bert_zoo.models.tasks import BertClassifier
+    from keras_bert_zoo.tasks.classification import TextClassifier
     from tests.export import standin
 
     keras.utils.set_random_seed(seed)
@@ -42,7 +43,9 @@ def make_task(vocab, pair=False, num_classes=3, seed=0):
                         max_position_embeddings=64)
     model = BertClassifier(BertBackbone(config), num_classes=num_classes)
     labels = [f"label_{i}" for i in range(num_classes)]
-    return standin.make_classifier_task(model, vocab, labels, sequence_length=7, pair=pair)
+    tokenizer, preprocessor = standin.tokenizer_and_preprocessor(vocab, sequence_length=7)
+    return TextClassifier(model, tokenizer, sequence_length=7, labels=labels, preprocessor=preprocessor,
+                          pairs=pair, multi_label=multi_label)
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +56,23 @@ def tiny_task(vocab):
 @pytest.fixture(scope="session")
 def tiny_pair_task(vocab):
     return make_task(vocab, pair=True, num_classes=2, seed=1)
+
+
+def keras_outputs(task, texts, pairs=None):
+    """The Keras task's serving outputs (eager) as numpy, for comparisons."""
+    import tensorflow as tf
+
+    names = list(task.serving_input_spec())
+    inputs = {names[0]: tf.constant(texts)}
+    if pairs is not None:
+        inputs[names[1]] = tf.constant(pairs)
+    return {k: np.asarray(v) for k, v in task.serving_fn(inputs).items()}
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_task, tmp_path_factory):
+    """One SavedModel export of the tiny task (fresh-process check included), shared by the test modules."""
+    from keras_bert_zoo.export import saved_model as sm
+
+    root = tmp_path_factory.mktemp("saved_models")
+    return sm.export_saved_model(tiny_task, root, "tiny", 3, SAMPLE_TEXTS)

@@ -7,7 +7,6 @@ packing with dense ops only). Replaced by the project's real WordPieceTokenizer/
 import tensorflow as tf
 import tensorflow_text as tft
 
-from keras_bert_zoo.tasks.base import BertTask
 
 
 class StandinPreprocessor(tf.Module):
@@ -57,26 +56,10 @@ class StandinPreprocessor(tf.Module):
         return {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": mask}
 
 
-class StandinClassifierTask(BertTask):
-    task_type = "classify"
-
-    def postprocess(self, logits):
-        probs = tf.nn.softmax(logits, axis=-1)
-        ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
-        names = tf.gather(tf.constant(self.labels), ids)
-        return {"probabilities": probs, "label_ids": ids, "label_names": names}
-
-
-class StandinPairTask(StandinClassifierTask):
-    text_inputs = ("text", "text_pair")
-
-
 class _Tok:
     def __init__(self, vocab):
         self.vocabulary = list(vocab)
 
 
-def make_classifier_task(model, vocab, labels, sequence_length, pair=False):
-    cls = StandinPairTask if pair else StandinClassifierTask
-    return cls(model, _Tok(vocab), sequence_length=sequence_length, labels=labels,
-               preprocessor=StandinPreprocessor(vocab, sequence_length))
+def tokenizer_and_preprocessor(vocab, sequence_length):
+    return _Tok(vocab), StandinPreprocessor(vocab, sequence_length)
