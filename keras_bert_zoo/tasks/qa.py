@@ -177,10 +177,8 @@ class QuestionAnswerer(BertTask):
         c_ids, c_starts, c_ends = W.tokenize_with_offsets(self.tokenizer, contexts)
         budget = self.sequence_length - 3 - tf.cast(q_ids.row_lengths(), tf.int32)
         windows = W.make_windows(tf.cast(c_ids.row_lengths(), tf.int32), budget, self.stride)
-        packed, b_offset = W.pack_windows(W.window_values(c_ids, windows), self.sequence_length,
-                                          self.special["cls"], self.special["sep"],
-                                          segment_a=tf.gather(q_ids, windows.example_index),
-                                          pad_id=self.special["pad"])
+        packed, b_offset = W.pack_windows(self.preprocessor, W.window_values(c_ids, windows),
+                                          segment_a=tf.gather(q_ids, windows.example_index))
         return packed, windows, b_offset, c_starts, c_ends
 
     def featurize(self, questions, contexts, answer_starts, answer_ends):

@@ -181,7 +181,7 @@ class TokenTagger(BertTask):
         self.stride = int(stride) if stride else max(1, (self.sequence_length - 2) // 2)
         self.special = W.special_token_ids(tokenizer)
         vocab = tokenizer_vocabulary(tokenizer)
-        self._continuation = tf.constant([t.startswith("##") for t in vocab], tf.bool)
+        self._continuation = tf.constant([t.startswith("##") and len(t) > 2 for t in vocab], tf.bool)
 
     def get_config(self):
         return {"stride": self.stride}
@@ -214,8 +214,7 @@ class TokenTagger(BertTask):
     def _windows(self, texts):
         ids, starts, ends = W.tokenize_with_offsets(self.tokenizer, texts)
         windows = W.make_windows(tf.cast(ids.row_lengths(), tf.int32), self.sequence_length - 2, self.stride)
-        packed, b_offset = W.pack_windows(W.window_values(ids, windows), self.sequence_length,
-                                          self.special["cls"], self.special["sep"], pad_id=self.special["pad"])
+        packed, b_offset = W.pack_windows(self.preprocessor, W.window_values(ids, windows))
         return ids, starts, ends, windows, packed, b_offset
 
     def token_logits(self, texts):
@@ -242,8 +241,7 @@ class TokenTagger(BertTask):
         safe = tf.maximum(widx, 0)
         tok_labels = tf.where(first, tf.gather(tf.cast(word_labels, tf.int32), safe, batch_dims=1), -1)
         windows = W.make_windows(tf.cast(ids.row_lengths(), tf.int32), self.sequence_length - 2, self.stride)
-        packed, _ = W.pack_windows(W.window_values(ids, windows), self.sequence_length,
-                                   self.special["cls"], self.special["sep"], pad_id=self.special["pad"])
+        packed, _ = W.pack_windows(self.preprocessor, W.window_values(ids, windows))
         wl = W.window_values(tok_labels, windows)
         edge = tf.fill([tf.shape(windows.length)[0], 1], -1)
         labels = tf.concat([edge, wl, edge], axis=1).to_tensor(default_value=-1,
@@ -271,6 +269,10 @@ class TokenTagger(BertTask):
         texts = inputs["text"] if isinstance(inputs, dict) else inputs
         texts = tf.convert_to_tensor(texts, tf.string)
         ids, starts, ends, logits = self.token_logits(texts)
+        return self.decode_entities(texts, ids, starts, ends, logits)
+
+    def decode_entities(self, texts, ids, starts, ends, logits):
+        """Token logits (ragged [B, (N), C]) of raw ``texts`` -> padded entity tensors (see the class doc)."""
         flat = logits.flat_values                                                      # [tokens, C]
         tags = logits.with_flat_values(tf.argmax(flat, axis=-1, output_type=tf.int32))
         tag_prob = logits.with_flat_values(tf.reduce_max(tf.nn.softmax(flat, axis=-1), axis=-1))
@@ -295,7 +297,8 @@ class TokenTagger(BertTask):
         score = (tf.gather(csum, ge + 1) - tf.gather(csum, gb)) / tf.cast(ge - gb + 1, tf.float32)
         etext = tf.gather(texts, erow)
         span = tf.strings.substr(etext, byte_start, byte_end - byte_start, unit="BYTE")
-        cstart = tf.strings.length(tf.strings.substr(etext, tf.zeros_like(byte_start), byte_start, unit="BYTE"), unit="UTF8_CHAR")
+        cstart = tf.strings.length(tf.strings.substr(etext, tf.zeros_like(byte_start), byte_start, unit="BYTE"),
+                                   unit="UTF8_CHAR")
         cend = cstart + tf.strings.length(span, unit="UTF8_CHAR")
         type_names = tf.constant(self.scheme.types)
 

@@ -22,8 +22,8 @@ Public API:
     Windows                             named tuple of the window layout (see :func:`make_windows`)
     make_windows(lengths, max_tokens, stride) -> Windows
     window_values(ragged, windows)      ragged [B, (N), ...] -> ragged [W, (n), ...]
-    pack_windows(windows_b, sequence_length, cls_id, sep_id, segment_a=None) -> (packed, b_offset)
-    windowed_pack(tokenizer, texts, sequence_length, stride, pairs=None) -> (packed, windows, b_offset)
+    pack_windows(preprocessor, windows_b, segment_a=None) -> (packed, b_offset)
+    windowed_pack(preprocessor, texts, stride, pairs=None) -> (packed, windows, b_offset)
     mean_over_windows(values, windows)  [W, ...] -> [B, ...]
     max_context_mask(windows)           ragged [W, (n)] bool
     tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
@@ -121,35 +121,26 @@ def window_values(ragged, windows: Windows):
     return gp.with_flat_values(tf.gather(flat, gp.flat_values))
 
 
-def pack_windows(windows_b, sequence_length: int, cls_id: int, sep_id: int, segment_a=None, pad_id: int = 0):
-    """``[CLS] A [SEP] B [SEP]`` (or ``[CLS] B [SEP]``) for every window, padded to ``sequence_length``.
+def pack_windows(preprocessor, windows_b, segment_a=None):
+    """``[CLS] A [SEP] B [SEP]`` (or ``[CLS] B [SEP]``) for every window, through the task's
+    :class:`~keras_bert_zoo.text.BertPreprocessor` (``pack_ids``: the package's one packer), padded to its
+    ``sequence_length``. Windows are sized so that nothing is truncated.
 
     Args:
+        preprocessor: a BertPreprocessor.
         windows_b: ragged int [W, (n)] token ids of each window (segment B, or the only segment).
         segment_a: optional ragged int [W, (q)] first segment (e.g. the question) for each window.
     Returns:
-        (packed dict of int32 [W, sequence_length], b_offset int32 [W]: position of B's first token).
+        (packed dict of int32 [W, sequence_length], b_offset int32 [W]: position of the window's first token).
     """
     windows_b = tf.cast(windows_b, tf.int32)
-    w = tf.cast(windows_b.nrows(), tf.int32)
-    cls = tf.fill([w, 1], tf.constant(cls_id, tf.int32))
-    sep = tf.fill([w, 1], tf.constant(sep_id, tf.int32))
     if segment_a is not None:
         segment_a = tf.cast(segment_a, tf.int32)
-        ids = tf.concat([cls, segment_a, sep, windows_b, sep], axis=1)
-        seg = tf.concat([tf.zeros_like(cls), tf.zeros_like(segment_a), tf.zeros_like(sep),
-                         tf.ones_like(windows_b), tf.ones_like(sep)], axis=1)
+        packed = preprocessor.pack_ids(segment_a, windows_b)
         b_offset = tf.cast(segment_a.row_lengths(), tf.int32) + 2
     else:
-        ids = tf.concat([cls, windows_b, sep], axis=1)
-        seg = tf.zeros_like(ids)
-        b_offset = tf.ones([w], tf.int32)
-    shape = [None, sequence_length]
-    packed = {
-        "token_ids": ids.to_tensor(default_value=pad_id, shape=shape),
-        "segment_ids": seg.to_tensor(default_value=0, shape=shape),
-        "padding_mask": tf.ones_like(ids).to_tensor(default_value=0, shape=shape),
-    }
+        packed = preprocessor.pack_ids(windows_b)
+        b_offset = tf.ones([tf.cast(windows_b.nrows(), tf.int32)], tf.int32)
     return packed, b_offset
 
 
@@ -164,27 +155,26 @@ def packed_token_index(windows: Windows, b_offset, sequence_length: int):
     return tf.tensor_scatter_nd_update(tf.fill([w, sequence_length], -1), idx, tok.flat_values)
 
 
-def windowed_pack(tokenizer, texts, sequence_length: int, stride: int, pairs=None, max_first_tokens=None):
+def windowed_pack(preprocessor, texts, stride: int, pairs=None, max_first_tokens=None):
     """Tokenize, window and pack raw strings; every example yields one or more windows.
 
-    With ``pairs`` (first segment, e.g. a question), ``texts`` is windowed and each window is packed after the
-    first segment, truncated to ``max_first_tokens`` (default: half the sequence).
+    With ``pairs`` (a first segment, e.g. a question), ``texts`` is windowed and each window is packed after the
+    first segment, which is cut to ``max_first_tokens`` (default: half the sequence).
     Returns (packed dict [W, T], Windows, b_offset [W]).
     """
-    special = special_token_ids(tokenizer)
-    ids, _, _ = tokenize_with_offsets(tokenizer, texts)
+    sequence_length = preprocessor.sequence_length
+    ids, _, _ = tokenize_with_offsets(preprocessor.tokenizer, texts)
     first = None
     budget = sequence_length - 2
     if pairs is not None:
-        first_ids, _, _ = tokenize_with_offsets(tokenizer, pairs)
+        first_ids, _, _ = tokenize_with_offsets(preprocessor.tokenizer, pairs)
         limit = max_first_tokens if max_first_tokens is not None else (sequence_length - 3) // 2
         first_full = first_ids[:, :limit]
         budget = sequence_length - 3 - tf.cast(first_full.row_lengths(), tf.int32)
     windows = make_windows(tf.cast(ids.row_lengths(), tf.int32), budget, stride)
     if pairs is not None:
         first = tf.gather(first_full, windows.example_index)
-    packed, b_offset = pack_windows(window_values(ids, windows), sequence_length, special["cls"], special["sep"],
-                                    segment_a=first, pad_id=special["pad"])
+    packed, b_offset = pack_windows(preprocessor, window_values(ids, windows), segment_a=first)
     return packed, windows, b_offset
 
 
