@@ -229,3 +229,22 @@ def test_casing_detection(tmp_path):
     e = tmp_path / "bert-base-uncased"
     e.mkdir()
     assert detect_lowercase(e, tokens)[0] is True
+
+
+def test_sharded_safetensors_and_tokenizer_json_only(tmp_path):
+    hf = random_hf_model("BertForTokenClassification", seed=6)
+    d = tmp_path / "sharded"
+    hf.save_pretrained(d, max_shard_size="20KB")
+    assert (d / "model.safetensors.index.json").is_file() and not (d / "model.safetensors").exists()
+    from convert_helpers import tiny_vocab_tokens
+
+    tokens = tiny_vocab_tokens(cased=True)
+    (d / "tokenizer.json").write_text(json.dumps({
+        "normalizer": {"type": "BertNormalizer", "lowercase": False, "strip_accents": None},
+        "model": {"type": "WordPiece", "vocab": {t: i for i, t in enumerate(tokens)}}}))
+    model, tokenizer = from_hf(d)
+    assert tokenizer.lowercase is False and list(tokenizer.vocabulary) == tokens
+    inputs = packed_inputs(seed=5)
+    with torch.no_grad():
+        ref = hf(**torch_inputs(inputs)).logits.numpy()
+    assert max_abs(model(inputs), ref) <= TOL

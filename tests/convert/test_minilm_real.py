@@ -62,3 +62,12 @@ def test_minilm_matches_hf_bert_model_and_sentence_embedding(minilm_dir):
     assert seq_diff <= TOL and pooled_diff <= TOL and emb_diff <= TOL
     # padded positions too (both implementations compute them; they must still agree)
     assert max_abs(ours["sequence_output"], ref.last_hidden_state.numpy()) <= TOL
+
+
+def test_minilm_tokenizer_matches_hf_tokenizer(minilm_dir):
+    _, tokenizer = from_hf(minilm_dir)
+    tok = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
+    tok.no_padding()  # this tokenizer.json pads to 128
+    ours = tokenizer(SENTENCES).to_list()
+    ref = [e.ids[1:-1] for e in tok.encode_batch(SENTENCES)]  # without [CLS] ... [SEP]
+    assert ours == ref
