@@ -208,9 +208,12 @@ class BertTask:
         if cls is not BertTask and not issubclass(task_cls, cls):
             raise TaskError(f"{directory} holds a {meta['task_type']!r} task, not a {cls.task_type!r} task")
         import keras_bert_zoo.models  # noqa: F401  (registers the serialisable classes)
+        import keras_bert_zoo.models.tasks  # noqa: F401
+        import keras_bert_zoo.train.optimizers  # noqa: F401
         from keras_bert_zoo.text import WordPieceTokenizer
 
-        model = keras.saving.load_model(directory / MODEL_FILE, safe_mode=True)
+        # compile=False: a loaded task is for inference / evaluation; ``task.compile`` before training again.
+        model = keras.saving.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
         tokenizer = WordPieceTokenizer(str(directory / VOCAB_FILE), **meta.get("tokenizer", {}))
         return task_cls.from_parts(model, tokenizer, meta)
 
@@ -296,13 +299,22 @@ class BertTask:
 
     # ------------------------------------------------------------------ training helpers
     def make_dataset(self, inputs, targets=None, sample_weights=None, batch_size: int = 32,
-                     shuffle: bool = False, seed: int = 0, repeat: bool = False):
+                     shuffle: bool = False, seed: int = 0, repeat: bool = False, bucket_by_length: bool = False,
+                     trim_padding: bool = False):
         """In-memory data -> tf.data.Dataset of ``(packed, targets[, weights])``, preprocessing mapped in
-        tf.data. ``inputs`` is a list of strings, or a dict {serving input name: list of strings}."""
+        tf.data. ``inputs`` is a list of strings, or a dict {serving input name: list of strings}.
+
+        ``bucket_by_length``: group examples of similar length (by characters) into batches: windows of 64
+        batches are sorted by length, cut into batches, and the batches shuffled (again each epoch when
+        ``shuffle``). ``trim_padding``: cut each batch's packed tensors to its longest example (exact for BERT:
+        padding is masked and positions are absolute). Together they make CPU fine-tuning on short texts
+        several times faster than padding every batch to ``sequence_length``.
+        """
         tf = _tf()
         if not isinstance(inputs, dict):
             inputs = {self.text_inputs[0]: list(inputs)}
         features = {k: _to_string_tensor(v, k) for k, v in inputs.items()}
+        n = int(next(iter(features.values())).shape[0])
         parts = [features]
         if targets is not None:
             parts.append(np.asarray(targets))
@@ -310,13 +322,30 @@ class BertTask:
             parts.append(np.asarray(sample_weights, dtype="float32"))
         ds = tf.data.Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else parts[0])
         if shuffle:
-            ds = ds.shuffle(len(features[next(iter(features))]), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        if bucket_by_length:
+            window = batch_size * 64
+
+            def sort_window(*w):
+                feats = w[0]
+                length = tf.add_n([tf.strings.length(v) for v in feats.values()])
+                order = tf.argsort(length, stable=True)
+                return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda t: tf.gather(t, order), w))
+
+            ds = ds.batch(window).flat_map(sort_window).batch(batch_size)
+            if shuffle:
+                ds = ds.shuffle(max(1, (n + batch_size - 1) // batch_size), seed=seed + 1,
+                                reshuffle_each_iteration=True)
+        else:
+            ds = ds.batch(batch_size)
         if repeat:
             ds = ds.repeat()
-        ds = ds.batch(batch_size)
 
         def pack(*batch):
             packed = self.preprocess(batch[0])
+            if trim_padding:
+                longest = tf.reduce_max(tf.reduce_sum(tf.cast(packed["padding_mask"], tf.int32), axis=-1))
+                packed = {k: v[:, :longest] for k, v in packed.items()}
             return (packed,) + tuple(batch[1:]) if len(batch) > 1 else packed
 
         return ds.map(pack, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

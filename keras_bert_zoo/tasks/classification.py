@@ -338,7 +338,8 @@ class TextClassifier(BertTask):
             table = balanced_weights(y, len(self.labels), class_weight) if isinstance(class_weight, str) \
                 else {int(k): float(v) for k, v in class_weight.items()}
             weights = np.asarray([table[int(c)] for c in y[idx]], dtype="float32")
-        return self.make_dataset(inputs, y[idx], weights, batch_size=batch_size, shuffle=training, seed=seed)
+        return self.make_dataset(inputs, y[idx], weights, batch_size=batch_size, shuffle=training, seed=seed,
+                                 bucket_by_length=training, trim_padding=True)
 
     def dataset_from_file(self, path, *, batch_size=32, training=False, class_weight=None, resample=None,
                           seed=0, **options):
@@ -352,7 +353,7 @@ class TextClassifier(BertTask):
         inputs = {"text": data.texts}
         if self.pairs:
             inputs["text_pair"] = data.pairs
-        ds = self.make_dataset(inputs, batch_size=batch_size)
+        ds = self.make_dataset(inputs, batch_size=batch_size, trim_padding=True)
         logits = self.model.predict(ds, verbose=0)
         import tensorflow as tf
 
@@ -490,7 +491,7 @@ class TextRegressor(BertTask):
         if self.pairs:
             inputs["text_pair"] = data.pairs
         return self.make_dataset(inputs, self.encode_labels(data), batch_size=batch_size, shuffle=training,
-                                 seed=seed)
+                                 seed=seed, bucket_by_length=training, trim_padding=True)
 
     def dataset_from_file(self, path, *, batch_size=32, training=False, seed=0, **options):
         return self.dataset_from_data(self.read(path, **options), batch_size=batch_size, training=training,
@@ -503,7 +504,8 @@ class TextRegressor(BertTask):
         inputs = {"text": data.texts}
         if self.pairs:
             inputs["text_pair"] = data.pairs
-        pred = self.model.predict(self.make_dataset(inputs, batch_size=batch_size), verbose=0)[:, 0]
+        pred = self.model.predict(self.make_dataset(inputs, batch_size=batch_size, trim_padding=True),
+                                  verbose=0)[:, 0]
         report = regression_report(y, pred)
         if out_dir is not None:
             out = Path(out_dir)
