@@ -211,9 +211,8 @@ def from_hf(path, architecture: str | None = None, backbone_only: bool = False, 
     if raw.get("model_type", "bert") != "bert":
         raise ConversionError(f"{directory / 'config.json'}: model_type {raw.get('model_type')!r} is not 'bert'")
     arch = architecture or (raw.get("architectures") or ["BertModel"])[0]
-    groups = groups_for(arch)
     reader = HFReader(directory)
-    if arch in _POOLED and "pooler.dense.weight" not in reader.names():
+    if not backbone_only and arch in _POOLED and "pooler.dense.weight" not in reader.names():
         raise WeightLoadError(f"{reader.description}: {arch} uses the pooled output but the checkpoint has no "
                               f"pooler weights (bert.pooler.dense.weight, bert.pooler.dense.bias)")
     if backbone_only:
@@ -222,7 +221,7 @@ def from_hf(path, architecture: str | None = None, backbone_only: bool = False, 
                               skip_groups=HEAD_GROUPS)
     else:
         model = build_model(arch, config, num_labels=_num_labels(raw), num_choices=num_choices, dtype=dtype)
-        report = load_weights(model, reader, HF_TABLE, config, groups)
+        report = load_weights(model, reader, HF_TABLE, config, groups_for(arch))
     model.load_report = report
     tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=str(raw.get("_name_or_path", "")),
                                vocab_size=config.vocab_size)
