@@ -1,0 +1,95 @@
+"""TFLite export: raw strings in, tf-text kernels via LiteRT, any batch size, quantizations, Flex check."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_bert_zoo.export import ops as ops_lib
+from keras_bert_zoo.export import tflite, verify
+from tests.export.conftest import SAMPLE_PAIRS, SAMPLE_TEXTS, keras_outputs, make_task
+
+
+@pytest.fixture(scope="module")
+def fp32(tiny_task, tmp_path_factory):
+    return tflite.export_tflite(tiny_task, tmp_path_factory.mktemp("tfl"), "tiny", 1, SAMPLE_TEXTS)
+
+
+def test_fp32_export_layout_and_report(fp32):
+    assert fp32.path.name == "model.tflite" and fp32.path.parent.name == "1"
+    assert fp32.path.parent.parent.name == "tiny-tflite-fp32"
+    assert sorted(p.name for p in fp32.path.parent.iterdir()) == ["export_info.json", "model.tflite"]
+    assert sorted(p.name for p in fp32.path.parent.parent.iterdir()) == ["1"]
+    assert fp32.custom_ops == ["FastBertNormalize", "FastWordpieceTokenizeWithOffsets", "RaggedTensorToTensor"]
+    info = json.loads((fp32.path.parent / "export_info.json").read_text())
+    assert not info["flex"] and set(info["signatures"]) == {"serving_default", "preprocess"}
+    for batch in ("batch_all", "batch_1"):
+        assert info["verification"][batch]["preprocess"]["token_ids"]["agreement"] == 1.0
+        assert info["verification"][batch]["serving_default"]["probabilities"]["max_abs_diff"] <= 1e-4
+
+
+@pytest.mark.parametrize("batch", [1, 3, 17])
+def test_any_batch_size_matches_keras(fp32, tiny_task, batch):
+    texts = [SAMPLE_TEXTS[i % len(SAMPLE_TEXTS)] + " dog" * (i % 4) for i in range(batch)]
+    runner = tflite.TFLiteRunner(fp32.path)
+    out = runner("serving_default", text=texts)
+    ref = keras_outputs(tiny_task, texts)
+    assert set(out) == set(ref)
+    assert out["label_ids"].tolist() == ref["label_ids"].tolist()
+    assert out["label_names"].tolist() == ref["label_names"].tolist()
+    np.testing.assert_allclose(out["probabilities"], ref["probabilities"], atol=1e-4)
+    ids = runner("preprocess", text=texts)
+    ref_ids = verify.reference_outputs(tiny_task, {"text": texts})["preprocess"]
+    for k in ("token_ids", "segment_ids", "padding_mask"):
+        np.testing.assert_array_equal(ids[k], ref_ids[k])
+
+
+def test_tokenizer_needs_the_tftext_kernels(fp32):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(fp32.path))
+    with pytest.raises(RuntimeError, match="FastBertNormalize|FastWordpiece|unresolved custom op"):
+        interp.get_signature_runner("serving_default")(text=np.array([b"the dog"]))
+
+
+@pytest.mark.parametrize("quantize", ["full_int8", pytest.param("fp16", marks=pytest.mark.slow),
+                                      pytest.param("int8", marks=pytest.mark.slow)])
+def test_quantized_exports_verify(tiny_task, tmp_path, quantize, fp32):
+    result = tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize=quantize,
+                                  representative_texts=SAMPLE_TEXTS * 2)
+    assert result.path.parent.parent.name == f"tiny-tflite-{quantize}"
+    rep = result.verification["batch_all"]
+    assert rep["preprocess"]["token_ids"]["agreement"] == 1.0            # tokenization is never quantized
+    assert rep["serving_default"]["probabilities"]["max_abs_diff"] <= verify.TOLERANCES[quantize].float_atol
+    builtins, _ = ops_lib.tflite_model_ops(result.path.read_bytes())
+    if quantize == "full_int8":
+        assert "QUANTIZE" in builtins or "DEQUANTIZE" in builtins
+
+
+def test_failed_tflite_verification_leaves_nothing(tiny_task, tmp_path):
+    with pytest.raises(verify.VerificationError, match="probabilities"):
+        tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize="int8",
+                             tolerance=verify.Tolerance(0.0, 1.0))
+    assert list((tmp_path / "tiny-tflite-int8").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_pair_task_tflite(vocab, tmp_path):
+    task = make_task(vocab, pair=True, num_classes=2, seed=1)
+    result = tflite.export_tflite(task, tmp_path, "pair", 1, SAMPLE_TEXTS, SAMPLE_PAIRS)
+    out = tflite.TFLiteRunner(result.path)("serving_default", text=SAMPLE_TEXTS[:2], text_pair=SAMPLE_PAIRS[:2])
+    ref = keras_outputs(task, SAMPLE_TEXTS[:2], SAMPLE_PAIRS[:2])
+    np.testing.assert_allclose(out["probabilities"], ref["probabilities"], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_multi_label_needs_flex(vocab, tmp_path):
+    """Multi-label names are joined with tf.strings.reduce_join: no TFLite kernel. The check says so before
+    anything is written; with flex=True it runs through the Flex delegate (TensorFlow's interpreter)."""
+    task = make_task(vocab, multi_label=True, seed=2)
+    with pytest.raises(ops_lib.OpCompatibilityError, match="UnsortedSegmentJoin"):
+        tflite.export_tflite(task, tmp_path, "ml", 1, SAMPLE_TEXTS)
+    assert not any((tmp_path / "ml-tflite-fp32").iterdir())
+    result = tflite.export_tflite(task, tmp_path, "ml", 1, SAMPLE_TEXTS, flex=True)
+    assert result.info["flex"] and any(op.startswith("Flex") for op in result.custom_ops)
+    assert tflite.TFLiteRunner(result.path).uses_flex
