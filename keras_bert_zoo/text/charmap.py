@@ -28,6 +28,8 @@ The table is a pure function of Python's ``unicodedata`` tables; it is built onc
 """
 
 import functools
+import os
+import tempfile
 import unicodedata
 
 import numpy as np
@@ -157,9 +159,45 @@ def _flatbuffer(trie, data_for_zero, pool):
     return bytes(builder.Output())
 
 
+# Bump when the mapping rules or the serialisation change (invalidates cached tables).
+TABLE_VERSION = 1
+
+
+def _cache_path(lowercase, strip_accents):
+    from keras_bert_zoo.presets import cache_root
+
+    name = (f"bert_normalizer_v{TABLE_VERSION}_unicode{unicodedata.unidata_version}"
+            f"_lower{int(lowercase)}_strip{int(strip_accents)}.fbs")
+    return os.path.join(cache_root(), "text", name)
+
+
 @functools.lru_cache(maxsize=8)
 def normalizer_model(lowercase, strip_accents):
-    """FastBertNormalizer model bytes implementing the reference normaliser for these options (cached)."""
+    """FastBertNormalizer model bytes for these options. Building takes a few seconds, so the bytes are kept
+    in memory and in the package cache (``keras_bert_zoo.presets.cache_root()/text``); a cached file is only
+    reused for the same table version and the same Unicode version of Python's ``unicodedata``."""
+    path = _cache_path(bool(lowercase), bool(strip_accents))
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data:
+            return data
+    except OSError:
+        pass
+    data = build_normalizer_model(bool(lowercase), bool(strip_accents))
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the rebuild
+    return data
+
+
+def build_normalizer_model(lowercase, strip_accents):
+    """Builds the FastBertNormalizer model bytes implementing the reference normaliser (a few seconds)."""
     keys, values = [], []
     pool = bytearray()
     pool_index = {}
