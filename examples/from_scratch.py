@@ -35,6 +35,7 @@ from keras_bert_zoo.data import corpora, corpus  # noqa: E402
 from keras_bert_zoo.data import pretraining as P  # noqa: E402
 from keras_bert_zoo.models.backbone import BertBackbone  # noqa: E402
 from keras_bert_zoo.models.tasks import BertClassifier  # noqa: E402
+from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
 from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
@@ -116,7 +117,7 @@ def main():
     vocab = learn_vocab(train_texts, args.vocab_size, os.path.join(args.out, "vocab.txt"))
     results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
     print("vocab:", results["vocab"], flush=True)
-    tokenizer = P.wordpiece_tokenizer(vocab, lowercase=True)
+    tokenizer = WordPieceTokenizer(vocab, lowercase=True)
     ids = P.TokenIds.from_tokenizer(tokenizer)
 
     # 3. pretraining on the train-split tweets (one document each, split into sentences)

@@ -15,6 +15,7 @@ from absl import flags
 
 from keras_bert_zoo.data import corpus
 from keras_bert_zoo.data import pretraining as P
+from keras_bert_zoo.text import WordPieceTokenizer
 
 _INPUT = flags.DEFINE_list("input", None, "Corpus files or globs (comma separated).", required=True)
 _FORMAT = flags.DEFINE_enum("input_format", "bert", list(corpus.CORPUS_FORMATS),
@@ -53,7 +54,7 @@ def main(argv):
     config = P.PretrainingDataConfig(max_seq_length=_MAX_SEQ.value, max_predictions_per_seq=_MAX_PRED.value,
                                      masked_lm_prob=_MLM_PROB.value, short_seq_prob=_SHORT.value,
                                      whole_word_masking=_WWM.value)
-    tokenizer = P.wordpiece_tokenizer(_VOCAB.value, lowercase=_LOWERCASE.value)
+    tokenizer = WordPieceTokenizer(_VOCAB.value, lowercase=_LOWERCASE.value)
     ids = P.TokenIds.from_tokenizer(tokenizer)
     documents = corpus.iter_documents(_files(_INPUT.value), _FORMAT.value, errors=_ERRORS.value)
     tokenized = P.tokenize_documents(documents, tokenizer, ids, word_boundaries=_BOUNDS.value)

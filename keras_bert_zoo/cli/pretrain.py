@@ -106,12 +106,13 @@ def main(argv):
 
     from keras_bert_zoo.data import corpus
     from keras_bert_zoo.data import pretraining as P
+    from keras_bert_zoo.text import WordPieceTokenizer, load_vocabulary
     from keras_bert_zoo.train import pretraining as TP
 
     if bool(_DATA.value) == bool(_CORPUS.value):
         raise SystemExit("pretrain: give exactly one of --data (TFRecord shards) or --corpus (raw text)")
     os.makedirs(_OUTPUT.value, exist_ok=True)
-    vocabulary = P.load_vocabulary(_VOCAB.value) if _VOCAB.value else None
+    vocabulary = load_vocabulary(_VOCAB.value) if _VOCAB.value else None
     model, init_vocab = _initial_model(len(vocabulary) if vocabulary else None)
     vocabulary = vocabulary or (list(init_vocab) if init_vocab is not None else None)
     if vocabulary is None:
@@ -125,7 +126,7 @@ def main(argv):
     if _DATA.value:
         dataset = P.tfrecord_dataset(_DATA.value, config, _BATCH.value, pad_id=ids.pad_id, seed=_SEED.value)
     else:
-        tokenizer = P.wordpiece_tokenizer(vocabulary, lowercase=_LOWERCASE.value)
+        tokenizer = WordPieceTokenizer(vocabulary, lowercase=_LOWERCASE.value)
         docs = list(P.tokenize_documents(corpus.iter_documents(_CORPUS.value, _CORPUS_FORMAT.value), tokenizer,
                                          ids))
         dataset = P.dynamic_dataset(docs, ids, config, _BATCH.value, seed=_SEED.value)

@@ -51,7 +51,7 @@ import tensorflow_text as tf_text
 
 __all__ = ["PretrainingDataConfig", "TokenIds", "TokenizedDocument", "SegmentPair", "PretrainingDataError",
            "tokenize_documents", "create_segment_pairs", "mask_batch", "pairs_to_dataset", "dynamic_dataset",
-           "write_tfrecord_shards", "tfrecord_dataset", "METADATA_FILE", "load_vocabulary", "wordpiece_tokenizer"]
+           "write_tfrecord_shards", "tfrecord_dataset", "METADATA_FILE"]
 
 METADATA_FILE = "pretraining_data.json"
 
@@ -124,48 +124,6 @@ class TokenIds:
     @property
     def special_ids(self):
         return (self.cls_id, self.sep_id, self.mask_id, self.pad_id)
-
-
-def load_vocabulary(path) -> list[str]:
-    """vocab.txt (one token per line, line number = id) -> list of tokens."""
-    with open(path, encoding="utf-8") as f:
-        vocabulary = [line.rstrip("\r\n") for line in f]
-    while vocabulary and not vocabulary[-1]:
-        vocabulary.pop()
-    if not vocabulary:
-        raise PretrainingDataError(f"{path}: empty vocabulary file")
-    return vocabulary
-
-
-class _TfTextWordPiece:
-    """Stand-in with the interface of ``keras_bert_zoo.text.WordPieceTokenizer`` (string [N] -> ragged int32
-    ids, ``vocabulary``, ``cls_id``/``sep_id``/``mask_id``/``pad_id``) on ``tensorflow_text.BertTokenizer``,
-    used only while the package's own tokenizer is not available."""
-
-    def __init__(self, vocabulary, lowercase=True):
-        self.vocabulary = list(vocabulary)
-        table = tf.lookup.StaticVocabularyTable(tf.lookup.KeyValueTensorInitializer(
-            self.vocabulary, tf.range(len(self.vocabulary), dtype=tf.int64)), num_oov_buckets=1)
-        self._tokenizer = tf_text.BertTokenizer(table, lower_case=lowercase, token_out_type=tf.int64,
-                                                unknown_token="[UNK]")
-        index = {t: i for i, t in enumerate(self.vocabulary)}
-        self.cls_id, self.sep_id = index["[CLS]"], index["[SEP]"]
-        self.mask_id, self.pad_id, self.unk_id = index["[MASK]"], index["[PAD]"], index["[UNK]"]
-
-    def __call__(self, strings):
-        return tf.cast(self._tokenizer.tokenize(strings).merge_dims(-2, -1), tf.int32)
-
-
-def wordpiece_tokenizer(vocabulary, lowercase=True):
-    """``keras_bert_zoo.text.WordPieceTokenizer(vocabulary, lowercase=...)``; while that module is not in the
-    package, a ``tensorflow_text.BertTokenizer`` stand-in with the same interface. ``vocabulary``: list or path."""
-    if isinstance(vocabulary, (str, os.PathLike)):
-        vocabulary = load_vocabulary(vocabulary)
-    try:
-        from keras_bert_zoo.text import WordPieceTokenizer
-    except ImportError:
-        return _TfTextWordPiece(vocabulary, lowercase=lowercase)
-    return WordPieceTokenizer(list(vocabulary), lowercase=lowercase)
 
 
 # A tokenized sentence: (ids int32 [n], word_starts bool [n]); a document: a list of them.

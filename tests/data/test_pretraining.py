@@ -275,3 +275,18 @@ def test_bad_utf8_names_file_and_line(tmp_path):
     assert corpus.read_documents(bad, errors="replace")[0][0] == "fine"
     with pytest.raises(corpus.CorpusError, match="not found"):
         corpus.read_documents(tmp_path / "missing.txt")
+
+
+def test_tokenize_documents_with_the_package_tokenizer_wordpiece_and_chinese_words():
+    from keras_bert_zoo.text import WordPieceTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "un", "##believ", "##able", "cat", "我", "们", "."]
+    tokenizer = WordPieceTokenizer(vocab, lowercase=True)
+    ids = P.TokenIds.from_tokenizer(tokenizer)
+    assert (ids.cls_id, ids.sep_id, ids.mask_id, ids.pad_id) == (2, 3, 4, 0)
+    docs = list(P.tokenize_documents([["The unbelievable cat.", "我们"], ["   "]], tokenizer, ids))
+    assert len(docs) == 1                                         # the empty document is dropped
+    (a_ids, a_starts), (b_ids, b_starts) = docs[0]
+    assert [vocab[i] for i in a_ids] == ["the", "un", "##believ", "##able", "cat", "."]
+    assert a_starts.tolist() == [True, True, False, False, True, True]
+    assert [vocab[i] for i in b_ids] == ["我", "们"] and b_starts.all()   # each Chinese character is a word

@@ -1,0 +1,50 @@
+"""`bert-zoo make-pretraining-data` -> `bert-zoo pretrain` (static), then continued pretraining (dynamic)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+SENTENCES = ["the cat sat on the mat.", "a dog ran in the park!", "我们今天去北京。", "it was unbelievable?",
+             "the sun is hot.", "cats and dogs play."]
+
+
+def _bert_zoo(*args, cwd):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_make_data_pretrain_and_continue(tmp_path):
+    words = sorted({w for s in SENTENCES for w in s.replace(".", " .").replace("!", " !").replace("?", " ?").split()
+                    if w.isascii()})
+    vocab = list(dict.fromkeys(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "!", "?", "。"] + words
+                               + list("我们今天去北京")))
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    text = "\n\n".join(" ".join(SENTENCES[(i + k) % 6] for k in range(4)) for i in range(30))
+    (tmp_path / "corpus.txt").write_text(text + "\n", encoding="utf-8")
+    (tmp_path / "config.json").write_text(json.dumps({
+        "vocab_size": len(vocab), "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 37,
+        "max_position_embeddings": 32}), encoding="utf-8")
+
+    out = _bert_zoo("make-pretraining-data", "--input=corpus.txt", "--input_format=plain", "--vocab=vocab.txt",
+                    "--output_dir=data", "--max_seq_length=32", "--max_predictions_per_seq=5", "--dupe_factor=2",
+                    "--num_shards=2", "--whole_word_masking", cwd=tmp_path)
+    meta = json.loads(out[out.index("{"):])
+    assert meta["examples"] > 50 and meta["num_shards"] == 2
+    _bert_zoo("pretrain", "--data=data", "--vocab=vocab.txt", "--config=config.json", "--output_dir=run",
+              "--batch_size=8", "--max_seq_length=32", "--max_predictions_per_seq=5", "--steps_per_epoch=5",
+              "--epochs=2", "--nojit_compile", cwd=tmp_path)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["tokens_per_second"] > 0 and summary["final"]["loss"] > 0
+    assert {"backbone.keras", "pretrainer.keras", "vocab.txt", "checkpoints"} <= set(os.listdir(tmp_path / "run"))
+    # continued pretraining of the saved backbone, dynamic masking from the raw corpus
+    _bert_zoo("pretrain", "--init_from=run/backbone.keras", "--corpus=corpus.txt", "--corpus_format=plain",
+              "--vocab=vocab.txt", "--output_dir=run2", "--batch_size=8", "--max_seq_length=32",
+              "--max_predictions_per_seq=5", "--steps_per_epoch=5", "--epochs=1", "--nojit_compile", cwd=tmp_path)
+    assert (tmp_path / "run2" / "backbone.keras").exists()
