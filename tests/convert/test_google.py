@@ -141,3 +141,19 @@ def test_backbone_only_and_errors(tmp_path, caplog):
                max_position_embeddings=16).to_google_json(d / "bert_config.json")
     with pytest.raises(WeightLoadError, match="bert/encoder/layer_2/attention/self/query/kernel  expected"):
         from_google(d)
+
+
+def test_google_to_hf_export_keeps_tanh_gelu(tmp_path):
+    """Google checkpoint -> ours -> HF directory: transformers reads it back with the same arithmetic."""
+    from keras_bert_zoo.convert import export_hf
+
+    hf, d = make_google_dir(tmp_path, "BertForSequenceClassification")
+    model, tokenizer = from_google(d)
+    out = export_hf(model, tmp_path / "hf_out", vocabulary=tokenizer)
+    reloaded = transformers.BertForSequenceClassification.from_pretrained(out).eval()
+    assert reloaded.config.hidden_act == "gelu_pytorch_tanh"
+    inputs = packed_inputs(seed=14)
+    with torch.no_grad():
+        a = reloaded(**torch_inputs(inputs)).logits.numpy()
+        b = hf(**torch_inputs(inputs)).logits.numpy()
+    assert max_abs(a, b) <= 1e-6
