@@ -49,7 +49,7 @@ def _copy_hf_weights(model, hf):
     dense(model.nsp_head, "cls.seq_relationship")
 
 
-def test_logits_match_hf_bert_for_pretraining():
+def test_logits_match_hf_bert_for_pretraining(tmp_path):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
@@ -63,6 +63,14 @@ def test_logits_match_hf_bert_for_pretraining():
                 p.add_(torch.randn_like(p) * 0.1)
     model = TP.build_pretrainer(TINY)
     _copy_hf_weights(model, hf)
+    # the same checkpoint through the package's converter (HF directory -> BertPretrainer)
+    from keras_bert_zoo.convert import from_hf
+
+    hf.save_pretrained(tmp_path)
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                                                  + [f"w{i}" for i in range(5, 99)]) + "\n", encoding="utf-8")
+    converted, _ = from_hf(tmp_path)
+    assert type(converted).__name__ == "BertPretrainer"
 
     rng = np.random.default_rng(0)
     token_ids = rng.integers(5, 99, (3, 7)).astype(np.int32)
@@ -74,8 +82,10 @@ def test_logits_match_hf_bert_for_pretraining():
     segment_ids = np.zeros((3, 7), np.int32)
     segment_ids[0, 4:] = 1
     positions = np.array([[1, 3, 6], [2, 4, 0], [1, 2, 0]], np.int32)
-    ours = model({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask,
-                  "mask_positions": positions})
+    inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask,
+              "mask_positions": positions}
+    ours = model(inputs)
+    theirs = converted(inputs)
     with torch.no_grad():
         ref = hf(input_ids=torch.tensor(token_ids, dtype=torch.long), attention_mask=torch.tensor(padding_mask),
                  token_type_ids=torch.tensor(segment_ids, dtype=torch.long))
@@ -83,6 +93,11 @@ def test_logits_match_hf_bert_for_pretraining():
     mlm_diff = np.abs(np.asarray(ours["mlm_logits"]) - ref_mlm).max()
     nsp_diff = np.abs(np.asarray(ours["nsp_logits"]) - ref.seq_relationship_logits.numpy()).max()
     assert mlm_diff <= 1e-4 and nsp_diff <= 1e-4, (mlm_diff, nsp_diff)
+    conv_mlm = np.abs(np.asarray(theirs["mlm_logits"]) - ref_mlm).max()
+    conv_nsp = np.abs(np.asarray(theirs["nsp_logits"]) - ref.seq_relationship_logits.numpy()).max()
+    assert conv_mlm <= 1e-4 and conv_nsp <= 1e-4, (conv_mlm, conv_nsp)
+    print(f"\nBertForPreTraining parity: mlm {mlm_diff:.1e} nsp {nsp_diff:.1e}; "
+          f"via convert.from_hf: mlm {conv_mlm:.1e} nsp {conv_nsp:.1e}")
 
 
 def test_masked_loss_and_metrics_ignore_padding_predictions():
