@@ -87,9 +87,25 @@ class TFLiteRunner:
             from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
         else:
             from ai_edge_litert.interpreter import InterpreterWithCustomOps
-        self.interpreter = InterpreterWithCustomOps(model_content=self.content, num_threads=num_threads,
-                                                    custom_op_registerers=_tftext_registerers())
         self._runners = {}
+        try:
+            self.interpreter = InterpreterWithCustomOps(model_content=self.content, num_threads=num_threads,
+                                                        custom_op_registerers=_tftext_registerers())
+            if self.uses_flex:
+                self.interpreter.allocate_tensors()
+        except RuntimeError as err:
+            self._raise_flex(err)
+            raise
+
+    def _raise_flex(self, err):
+        if self.uses_flex and "Flex" in str(err):
+            _, customs = ops_lib.tflite_model_ops(self.content)
+            flex = sorted(op for op in customs if op.startswith("Flex"))
+            raise ExportError(
+                f"this model uses Flex ops {flex}, and this Python environment has no Flex delegate (the "
+                f"ai-edge-litert wheel and TensorFlow {_tf_version()}'s tf.lite do not link it), so it "
+                f"cannot be run or verified here. On Android add org.tensorflow:tensorflow-lite-select-tf-ops; "
+                f"better, export without Flex ops.") from err
 
     @property
     def signatures(self) -> dict:
@@ -105,7 +121,18 @@ class TFLiteRunner:
                 arr = np.array([x.encode("utf-8") if isinstance(x, str) else x for x in arr.reshape(-1)],
                                dtype=object).reshape(arr.shape)
             feed[k] = arr
-        return {k: np.array(v) for k, v in self._runners[signature](**feed).items()}
+        try:
+            out = self._runners[signature](**feed)
+        except RuntimeError as err:
+            self._raise_flex(err)
+            raise
+        return {k: np.array(v) for k, v in out.items()}
+
+
+def _tf_version():
+    import tensorflow as tf
+
+    return tf.__version__
 
 
 def _representative_dataset(feed_iter: Iterable[Mapping[str, list]]):
