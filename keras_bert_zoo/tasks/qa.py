@@ -325,7 +325,9 @@ class QuestionAnswerer(BertTask):
         return self.dataset_from_examples(examples, batch_size=batch_size, training=training)
 
     def predict_examples(self, examples, batch_size=16):
-        fn = tf.function(self.serving_fn, reduce_retracing=True)
+        # a graph pays for its tracing only over several batches; tiny files run eagerly
+        fn = (tf.function(self.serving_fn, reduce_retracing=True) if len(examples) > 4 * batch_size
+              else self.serving_fn)
         preds = {}
         for i in range(0, len(examples), batch_size):
             chunk = examples[i:i + batch_size]

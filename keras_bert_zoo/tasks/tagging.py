@@ -364,7 +364,9 @@ class TokenTagger(BertTask):
 
     def predict_sentences(self, sentences, batch_size=32):
         """Predicted tag strings for each sentence's words (CoNLL evaluation)."""
-        fn = tf.function(self.word_tag_ids, reduce_retracing=True)
+        # a graph pays for its tracing only over several batches; tiny files run eagerly
+        fn = (tf.function(self.word_tag_ids, reduce_retracing=True) if len(sentences) > 4 * batch_size
+              else self.word_tag_ids)
         out = []
         for i in range(0, len(sentences), batch_size):
             chunk = sentences[i:i + batch_size]
