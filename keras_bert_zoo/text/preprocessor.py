@@ -113,12 +113,14 @@ class BertPreprocessor(keras.layers.Layer):
 
     # ------------------------------------------------------------------ entry points
     def __call__(self, inputs, *args, **kwargs):
-        def to_tensor(x):
-            return tf.constant(x, dtype=tf.string) if isinstance(x, (str, bytes, list)) else x
-        if isinstance(inputs, tuple):
-            inputs = tuple(to_tensor(x) for x in inputs)
-        else:
-            inputs = to_tensor(inputs)
+        def is_strings(x):
+            return isinstance(x, (str, bytes)) or (
+                isinstance(x, list) and all(isinstance(v, (str, bytes)) for v in x))
+
+        if is_strings(inputs):
+            inputs = tf.constant(inputs, dtype=tf.string)
+        elif isinstance(inputs, (tuple, list)):  # segments (Keras passes a list when rebuilding a model)
+            inputs = tuple(tf.constant(x, dtype=tf.string) if is_strings(x) else x for x in inputs)
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs):

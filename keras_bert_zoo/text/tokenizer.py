@@ -269,20 +269,34 @@ class WordPieceTokenizer(keras.layers.Layer):
         g_start = tf.cast(starts.flat_values, tf.int64) + tf.cast(row_base, tf.int64)
         g_end = tf.cast(ends.flat_values, tf.int64) + tf.cast(row_base, tf.int64)
         # Character boundaries: number of UTF-8 lead bytes before each global byte position.
-        lead = tf.cast(tf.not_equal(tf.bitwise.bitwise_and(byte_rows.flat_values, 0xC0), 0x80), tf.int64)
+        # (comparisons, not BitwiseAnd: TFLite has no builtin for it)
+        byte = tf.cast(byte_rows.flat_values, tf.int32)
+        lead = tf.cast(tf.logical_or(byte < 0x80, byte >= 0xC0), tf.int64)
         chars_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(lead)], axis=0)
-        word_first = tf.math.unsorted_segment_min(g_start, word_index, num_words)
-        word_last = tf.math.unsorted_segment_max(g_end, word_index, num_words)
+        # First / last token of each word (gathers only: no segment reductions, which TFLite lacks for int64).
+        first_token = tf.reshape(tf.where(word_start), [-1])
+        num_tokens = tf.shape(flat_ids, out_type=tf.int64)[0]
+        last_token = tf.concat([first_token[1:] - 1, tf.reshape(num_tokens - 1, [1])], axis=0)[:num_words]
+        word_first = tf.gather(g_start, first_token)
+        word_last = tf.gather(g_end, last_token)
         word_chars = tf.gather(chars_before, word_last) - tf.gather(chars_before, word_first)
         too_long = tf.gather(word_chars > self.max_chars_per_word, word_index)
         new_ids = tf.where(too_long, self.unk_id, flat_ids)
         new_ends = tf.where(too_long, tf.gather(word_last, word_index) - tf.cast(row_base, tf.int64),
                             tf.cast(ends.flat_values, tf.int64))
         keep = tf.logical_or(word_start, tf.logical_not(too_long))
-        keep = ids.with_flat_values(keep)
-        ids = tf.ragged.boolean_mask(ids.with_flat_values(new_ids), keep)
-        starts = tf.ragged.boolean_mask(tf.cast(starts, tf.int64), keep)
-        ends = tf.ragged.boolean_mask(ends.with_flat_values(new_ends), keep)
+        # Ragged boolean mask by hand (cumsum + gather): tf.ragged.boolean_mask needs UnsortedSegmentSum,
+        # which has no TFLite kernel.
+        kept_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
+        splits = tf.gather(kept_before, ids.row_splits)
+        keep_index = tf.reshape(tf.where(keep), [-1])
+
+        def masked(values):
+            return tf.RaggedTensor.from_row_splits(tf.gather(values, keep_index), splits, validate=False)
+
+        ids = masked(new_ids)
+        starts = masked(tf.cast(starts.flat_values, tf.int64))
+        ends = masked(new_ends)
         return ids, starts, ends
 
     def _original_offsets(self, strings, norm_map, starts, ends):
