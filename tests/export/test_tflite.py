@@ -20,7 +20,8 @@ def test_fp32_export_layout_and_report(fp32):
     assert fp32.path.parent.parent.name == "tiny-tflite-fp32"
     assert sorted(p.name for p in fp32.path.parent.iterdir()) == ["export_info.json", "model.tflite"]
     assert sorted(p.name for p in fp32.path.parent.parent.iterdir()) == ["1"]
-    assert fp32.custom_ops == ["FastBertNormalize", "FastWordpieceTokenizeWithOffsets", "RaggedTensorToTensor"]
+    assert {"FastBertNormalize", "FastWordpieceTokenizeWithOffsets"} <= set(fp32.custom_ops)
+    assert set(fp32.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS           # no Flex, nothing unresolved
     info = json.loads((fp32.path.parent / "export_info.json").read_text())
     assert not info["flex"] and set(info["signatures"]) == {"serving_default", "preprocess"}
     for batch in ("batch_all", "batch_1"):
@@ -66,6 +67,7 @@ def test_quantized_exports_verify(tiny_task, tmp_path, quantize, fp32):
         assert "QUANTIZE" in builtins or "DEQUANTIZE" in builtins
 
 
+@pytest.mark.slow   # the default run covers atomic failure through the SavedModel tests
 def test_failed_tflite_verification_leaves_nothing(tiny_task, tmp_path):
     with pytest.raises(verify.VerificationError, match="probabilities"):
         tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize="int8",
