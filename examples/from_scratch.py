@@ -6,7 +6,8 @@
    ``keras_bert_zoo.data.corpora`` into the package cache), split 80/10/10 (stratified, seed 0). Only the
    *train-split* texts are used for the vocabulary and for pretraining; the validation and test tweets are never
    seen before fine-tuning evaluation. Each tweet is one document, split into sentences.
-2. Vocabulary: WordPiece learnt from the train texts (``tensorflow_text``'s ``bert_vocab_from_dataset``).
+2. Vocabulary: WordPiece learnt from train-split texts with the package's learner
+   (``keras_bert_zoo.text.vocab.train_vocabulary``, as ``bert-zoo make-vocab``).
 3. Pretraining: a small BERT (2 layers, hidden 128, 2 heads, intermediate 512, sequences of 64) with dynamic
    MLM+NSP masking in ``tf.data`` (``keras_bert_zoo.data.pretraining.dynamic_dataset``), AdamW + warm-up, XLA,
    for a bounded wall time (``--pretrain_seconds``). Throughput (tokens/s) is measured.
@@ -36,24 +37,16 @@ from keras_bert_zoo.data import pretraining as P  # noqa: E402
 from keras_bert_zoo.models.backbone import BertBackbone  # noqa: E402
 from keras_bert_zoo.models.tasks import BertClassifier  # noqa: E402
 from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
+from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa: E402
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
 from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
 
-RESERVED = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
 def learn_vocab(texts, vocab_size, path):
-    from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bvfd
-
-    ds = tf.data.Dataset.from_tensor_slices(texts).batch(1000)
-    vocab = bvfd.bert_vocab_from_dataset(ds, vocab_size=vocab_size, reserved_tokens=RESERVED,
-                                         bert_tokenizer_params={"lower_case": True})
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(vocab) + "\n")
-    os.replace(tmp, path)
-    return vocab
+    """The package's WordPiece learner (what ``bert-zoo make-vocab`` runs), written atomically."""
+    tokens = train_vocabulary(texts, vocab_size=vocab_size, lowercase=True)
+    write_vocabulary(tokens, path)
+    return tokens
 
 
 def encode(tokenizer, ids, texts, seq_len):
@@ -90,7 +83,9 @@ def finetune(backbone, data, labels, args, name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="/tmp/kbz_from_scratch")
-    parser.add_argument("--vocab_size", type=int, default=8000)
+    parser.add_argument("--vocab_size", type=int, default=4000)
+    parser.add_argument("--vocab_texts", type=int, default=10000,
+                        help="learn the vocabulary from the first N train-split tweets (the learner is slow)")
     parser.add_argument("--pretrain_seconds", type=float, default=600)
     parser.add_argument("--pretrain_lr", type=float, default=1e-3)
     parser.add_argument("--pretrain_batch", type=int, default=64)
@@ -114,7 +109,7 @@ def main():
 
     # 2. vocabulary
     t = time.perf_counter()
-    vocab = learn_vocab(train_texts, args.vocab_size, os.path.join(args.out, "vocab.txt"))
+    vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
     results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
     print("vocab:", results["vocab"], flush=True)
     tokenizer = WordPieceTokenizer(vocab, lowercase=True)
