@@ -38,7 +38,7 @@ def test_mask_positions_and_topk(tmp_path):
 
 def test_finetune_save_load(tmp_path):
     tok = tiny5b.tokenizer()
-    task = get_task_class("fill_mask").from_train_file(MLM, tiny5b.backbone(tok.vocab_size), tok,
+    task = get_task_class("fill_mask").from_train_file(MLM, tiny5b.backbone(tok.vocab_size, num_layers=1), tok,
                                                        sequence_length=16, masked_lm_prob=0.3)
     ds = task.dataset_from_file(MLM, batch_size=6, training=True)
     x, y, w = next(iter(ds))

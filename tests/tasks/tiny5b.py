@@ -71,12 +71,12 @@ def tokenizer():
     return WordPieceTokenizer(make_vocab(fixture_texts()))
 
 
-def backbone(vocab_size, seed=0, max_positions=64):
+def backbone(vocab_size, seed=0, max_positions=64, num_layers=2):
     import keras
 
     from keras_bert_zoo import BertBackbone, BertConfig
 
     keras.utils.set_random_seed(seed)
-    cfg = BertConfig(vocab_size=vocab_size, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
+    cfg = BertConfig(vocab_size=vocab_size, hidden_size=32, num_layers=num_layers, num_heads=4, intermediate_size=37,
                      max_position_embeddings=max_positions)
     return BertBackbone(cfg)
