@@ -1,0 +1,52 @@
+"""`bert-zoo export` on a saved task directory."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.export.conftest import SAMPLE_TEXTS
+
+
+@pytest.fixture(scope="module")
+def saved_task(tiny_task, tmp_path_factory):
+    return tiny_task.save(tmp_path_factory.mktemp("task") / "tiny_task")
+
+
+def _run(args, cwd):
+    return subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", "export"] + args, cwd=cwd,
+                          capture_output=True, text=True, timeout=600,
+                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.slow   # ~80 s on 2 shared cores: a subprocess import + save + convert + verify
+def test_cli_tflite_int8(saved_task, tmp_path):
+    samples = tmp_path / "samples.txt"
+    samples.write_text("\n".join(SAMPLE_TEXTS), encoding="utf-8")
+    out = _run(["--model", str(saved_task), "--format", "tflite", "--quantize", "int8", "--name", "tiny",
+                "--version", "2", "--root", str(tmp_path / "exports"), "--samples_file", str(samples)], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout[out.stdout.index("{"):])
+    assert summary["path"].endswith("tiny-tflite-int8/2/model.tflite")
+    assert summary["verification"]["batch_1"]["preprocess"]["token_ids"]["agreement"] == 1.0
+    # the same version again is refused, and nothing is replaced
+    again = _run(["--model", str(saved_task), "--format", "tflite", "--quantize", "int8", "--name", "tiny",
+                  "--version", "2", "--root", str(tmp_path / "exports")], tmp_path)
+    assert again.returncode != 0 and "already exists" in again.stderr
+
+
+@pytest.mark.slow
+def test_cli_saved_model(saved_task, tmp_path):
+    out = _run(["--model", str(saved_task), "--format", "saved_model", "--name", "tiny", "--version", "1",
+                "--root", str(tmp_path)], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout[out.stdout.index("{"):])
+    assert (tmp_path / "tiny" / "1" / "saved_model.pb").is_file()
+    assert "fresh_process" in summary["verification"]
+
+
+@pytest.mark.slow
+def test_cli_requires_model_and_name(tmp_path):
+    out = _run(["--format", "tflite"], tmp_path)
+    assert out.returncode != 0
