@@ -1,0 +1,219 @@
+"""Serving benchmark: exported SavedModel and TFLite artifacts vs Hugging Face transformers (torch, eager).
+
+Same run, same texts, same sequence length (128 by default), tokenization included on both sides:
+ours feed raw strings to the artifact (tokenizer + packer in the graph); HF runs BertTokenizerFast
+(padding to max_length) + BertForSequenceClassification in eager torch under ``torch.inference_mode()``.
+
+    python benchmarks/serving.py --model runs/demo_tweet_sentiment/model \
+        --hf_dir /path/to/minilm_hf_dir --root /tmp/bench_exports --out benchmarks/results/serving.json
+
+--model is a saved task directory (task.save); without it --preset builds a MiniLM classifier with an
+untrained head (latency only). Every artifact is exported with the package's exporters, i.e. verified
+against the Keras task before it is timed. With --test_examples > 0 (and a tweet corpus) the accuracy of each
+artifact on the test split is measured against the labels and against the Keras model's predictions.
+
+Reports per artifact: size on disk, batch-1 and batch-32 latency p50/p95 (ms per call), ratio of the p50
+to HF's, test accuracy, agreement with Keras and max |probability difference|. Prints a Markdown table and
+writes JSON (--out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+
+def percentile(values, q):
+    return float(np.percentile(np.asarray(values) * 1000.0, q))
+
+
+def time_calls(fn, batches, repeats, warmup=2):
+    for b in batches[:warmup]:
+        fn(b)
+    times = []
+    for _ in range(repeats):
+        for b in batches:
+            t = time.perf_counter()
+            fn(b)
+            times.append(time.perf_counter() - t)
+    return {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95), "calls": len(times)}
+
+
+def dir_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def load_task(args):
+    from keras_bert_zoo.tasks import BertTask
+
+    if args.model:
+        task = BertTask.load(args.model)
+    else:
+        from keras_bert_zoo import presets
+        from keras_bert_zoo.tasks.classification import TextClassifier
+
+        backbone, tokenizer = presets.from_preset(args.preset, backbone_only=True)
+        task = TextClassifier.from_backbone(backbone, tokenizer, ["negative", "neutral", "positive"],
+                                            sequence_length=args.seq_len)
+    if task.sequence_length != args.seq_len:   # same weights, packed to the benchmark's length
+        task = type(task)(task.model, task.tokenizer, sequence_length=args.seq_len, labels=task.labels,
+                          truncate=task.truncate, **task.get_config())
+    return task
+
+
+def test_split(args):
+    if args.test_examples <= 0:
+        return None
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+
+    splits = tweet_sentiment_splits(args.corpus, seed=args.seed)
+    texts, labels = splits["test"]
+    n = min(args.test_examples, len(texts))
+    return list(texts[:n]), list(labels[:n])
+
+
+def predict_in_batches(fn, texts, batch_size=32):
+    probs = []
+    for i in range(0, len(texts), batch_size):
+        probs.append(np.asarray(fn(texts[i:i + batch_size])))
+    return np.concatenate(probs)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help="saved task directory (default: --preset with an untrained head)")
+    parser.add_argument("--preset", default="minilm_l6_h384_uncased")
+    parser.add_argument("--hf_dir", required=True, help="HF BERT directory of the same backbone (config.json, "
+                        "model.safetensors, tokenizer.json)")
+    parser.add_argument("--root", default=None, help="export root (default: a temporary directory)")
+    parser.add_argument("--seq_len", type=int, default=128)
+    parser.add_argument("--quantizations", default="none,fp16,int8,full_int8")
+    parser.add_argument("--repeats", type=int, default=3, help="passes over the timing batches")
+    parser.add_argument("--batches_1", type=int, default=20, help="batch-1 calls per pass")
+    parser.add_argument("--batches_32", type=int, default=3, help="batch-32 calls per pass")
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch and TFLite")
+    parser.add_argument("--test_examples", type=int, default=0, help="accuracy on this many test tweets")
+    parser.add_argument("--corpus", default=None, help="tweet corpus CSV (default: via the preset cache)")
+    parser.add_argument("--representative", type=int, default=128, help="full-int8 calibration texts")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+    import torch
+    import transformers
+
+    from keras_bert_zoo.cli.export import DEFAULT_SAMPLES
+    from keras_bert_zoo.export.saved_model import export_saved_model
+    from keras_bert_zoo.export.tflite import TFLiteRunner, export_tflite
+
+    torch.set_num_threads(args.threads)
+    task = load_task(args)
+    test = test_split(args)
+    pool = (test[0] if test else []) + DEFAULT_SAMPLES * 8
+    rng = np.random.default_rng(args.seed)
+    timing_texts = [pool[i] for i in rng.permutation(len(pool))]
+    b1 = [[t] for t in timing_texts[:args.batches_1]]
+    b32 = [timing_texts[i * 32:(i + 1) * 32] for i in range(args.batches_32)]
+    samples = DEFAULT_SAMPLES + timing_texts[:6]
+    root = Path(args.root or tempfile.mkdtemp(prefix="kbz-bench-"))
+    name = f"bench_{int(time.time())}"
+
+    results, artifacts = [], {}
+
+    # ---- Keras (eager-free: the task's serving_fn traced once) — reference for agreement
+    keras_fn = tf.function(lambda s: task.serving_fn({"text": s})["probabilities"])
+    artifacts["keras (tf.function)"] = (lambda texts: keras_fn(tf.constant(texts)).numpy(), None)
+
+    t0 = time.perf_counter()
+    sm = export_saved_model(task, root, name, 1, samples, fresh_process_check=False)
+    print(f"SavedModel exported + verified in {time.perf_counter() - t0:.0f}s: {sm.path}", flush=True)
+    loaded = tf.saved_model.load(str(sm.path))
+    serving = loaded.signatures["serving_default"]
+    artifacts["SavedModel fp32"] = (lambda texts: serving(text=tf.constant(texts))["probabilities"].numpy(),
+                                    dir_size(sm.path))
+    for q in [q for q in args.quantizations.split(",") if q]:
+        t0 = time.perf_counter()
+        rep = timing_texts[:args.representative] if q == "full_int8" else None
+        res = export_tflite(task, root, name, 1, samples, quantize=q, representative_texts=rep)
+        print(f"TFLite {q} exported + verified in {time.perf_counter() - t0:.0f}s: {res.path} "
+              f"({res.size_bytes / 1e6:.1f} MB)", flush=True)
+        runner = TFLiteRunner(res.path, num_threads=args.threads)
+        artifacts[f"TFLite {'fp32' if q == 'none' else q}"] = (
+            lambda texts, r=runner: r("serving_default", text=texts)["probabilities"], res.size_bytes)
+
+    hf_tok = transformers.BertTokenizerFast.from_pretrained(args.hf_dir)
+    hf_model = transformers.BertForSequenceClassification.from_pretrained(
+        args.hf_dir, num_labels=len(task.labels)).eval()
+
+    def hf_call(texts):
+        with torch.inference_mode():
+            enc = hf_tok(texts, padding="max_length", truncation=True, max_length=args.seq_len,
+                         return_tensors="pt")
+            return torch.softmax(hf_model(**enc).logits, -1).numpy()
+
+    hf_size = sum(p.numel() * p.element_size() for p in hf_model.parameters())
+    artifacts["HF transformers (torch eager)"] = (hf_call, hf_size)
+
+    keras_probs = None
+    if test:
+        keras_probs = predict_in_batches(artifacts["keras (tf.function)"][0], test[0])
+        label_index = {n: i for i, n in enumerate(task.labels)}
+        gold = np.array([label_index[v] for v in test[1]])
+
+    for label, (fn, size) in artifacts.items():
+        row = {"artifact": label, "size_mb": round(size / 1e6, 2) if size else None}
+        row["batch_1"] = time_calls(fn, b1, args.repeats)
+        row["batch_32"] = time_calls(fn, b32, args.repeats, warmup=1)
+        if test and not label.startswith("HF"):
+            probs = predict_in_batches(fn, test[0])
+            row["accuracy"] = float((probs.argmax(-1) == gold).mean())
+            row["agreement_with_keras"] = float((probs.argmax(-1) == keras_probs.argmax(-1)).mean())
+            row["max_abs_prob_diff"] = float(np.abs(probs - keras_probs).max())
+        results.append(row)
+        print(json.dumps(row), flush=True)
+
+    hf = next(r for r in results if r["artifact"].startswith("HF"))
+    for r in results:
+        for b in ("batch_1", "batch_32"):
+            r[b]["ratio_to_hf_p50"] = round(r[b]["p50_ms"] / hf[b]["p50_ms"], 3)
+
+    lines = [f"seq len {args.seq_len}, {args.threads} threads (torch/TFLite), {platform.processor() or platform.machine()}, "
+             f"TF {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}"
+             + (f"; accuracy on {len(test[0])} test tweets" if test else ""), "",
+             "| artifact | size MB | b1 p50 ms | b1 p95 ms | b1 / HF | b32 p50 ms | b32 p95 ms | b32 / HF "
+             "| accuracy | agree w/ Keras | max dprob |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        acc = (f"{r['accuracy']:.4f} | {r['agreement_with_keras']:.4f} | {r['max_abs_prob_diff']:.3g}"
+               if "accuracy" in r else "– | – | –")
+        lines.append(f"| {r['artifact']} | {r['size_mb'] if r['size_mb'] is not None else '–'} | "
+                     f"{r['batch_1']['p50_ms']:.1f} | {r['batch_1']['p95_ms']:.1f} | "
+                     f"{r['batch_1']['ratio_to_hf_p50']:.2f} | {r['batch_32']['p50_ms']:.1f} | "
+                     f"{r['batch_32']['p95_ms']:.1f} | {r['batch_32']['ratio_to_hf_p50']:.2f} | {acc} |")
+    table = "\n".join(lines)
+    print("\n" + table)
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        tmp = args.out + ".part"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "results": results, "table": table}, f, indent=1)
+        os.replace(tmp, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
