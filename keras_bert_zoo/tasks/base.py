@@ -333,6 +333,9 @@ class BertTask:
                 return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda t: tf.gather(t, order), w))
 
             ds = ds.batch(window).flat_map(sort_window).batch(batch_size)
+            # windows are whole multiples of the batch, so the batch count is known: tell Keras (progress bar,
+            # and no "ran out of data" stop after the first epoch)
+            ds = ds.apply(tf.data.experimental.assert_cardinality((n + batch_size - 1) // batch_size))
             if shuffle:
                 ds = ds.shuffle(max(1, (n + batch_size - 1) // batch_size), seed=seed + 1,
                                 reshuffle_each_iteration=True)

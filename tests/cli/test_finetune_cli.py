@@ -1,0 +1,76 @@
+"""`bert-zoo finetune / evaluate / predict` end to end in subprocesses, on a tiny checkpoint written in the test."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.tasks.tiny_classify import make_preset, write_csv
+
+
+def bert_zoo(*args, stdin=None, timeout=400):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    return subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", *map(str, args)], input=stdin,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    preset = make_preset(root / "tiny_preset")
+    return root, preset, write_csv(root / "train.csv", 24), write_csv(root / "dev.csv", 12, seed=1)
+
+
+@pytest.mark.timeout(900)
+def test_finetune_then_predict_and_evaluate(files):
+    root, preset, train, dev = files
+    out = root / "run"
+    r = bert_zoo("finetune", "--task=classify", "--train", train, "--eval", dev, "--test", dev, "--preset", preset,
+                 "--out", out, "--sequence_length=16", "--batch_size=8", "--epochs=2", "--learning_rate=1e-3",
+                 "--class_weight=balanced", "--attention_text=the movie was good", "--attention_layer=0")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Epoch 2/2" in r.stdout                      # Keras progress bars
+    assert "saved the fine-tuned model" in r.stdout and "test: {" in r.stdout
+    for name in ("model/model.keras", "model/vocab.txt", "model/task.json", "history.jsonl",
+                 "training_curves.png", "attention.png", "eval/predictions.csv", "eval/confusion_matrix.png",
+                 "test/report.json", "checkpoints/last_good.weights.h5"):
+        assert (out / name).exists(), name
+    assert list((out / "logs").rglob("events.out.tfevents*"))
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [0, 1] and "val_loss" in history[0]
+
+    # predict: plain lines and JSON lines from stdin -> JSON lines with label + probabilities
+    r = bert_zoo("predict", "--model", out / "model", stdin='the film was great\n{"text": "awful and bad"}\n\n')
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 2 and rows[0]["text"] == "the film was great"
+    assert rows[0]["label"] in ("negative", "neutral", "positive")
+    assert sum(rows[1]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+    # evaluate: metrics table; an unknown label is a clear error naming the file and line
+    r = bert_zoo("evaluate", "--model", out / "model", "--data", dev, "--out", root / "ev")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "accuracy:" in r.stdout and "macro_f1:" in r.stdout and (root / "ev" / "predictions.csv").exists()
+    bad = root / "bad.csv"
+    bad.write_text("text,label\nthe film was good,positive\nthe plot was fine,excellent\n")
+    r = bert_zoo("evaluate", "--model", out / "model", "--data", bad)
+    assert r.returncode == 1
+    assert "bad.csv:3: unknown label 'excellent'" in r.stderr
+
+
+@pytest.mark.timeout(600)
+def test_finetune_bad_inputs_fail_clearly(files):
+    root, preset, train, _ = files
+    missing = root / "missing.csv"
+    missing.write_text("sentence,label\nhello,positive\n")
+    r = bert_zoo("finetune", "--train", missing, "--preset", preset, "--out", root / "x")
+    assert r.returncode == 1
+    assert "missing.csv:1: missing column(s) ['text'] in the header" in r.stderr
+    empty = root / "empty.csv"
+    empty.write_text("")
+    r = bert_zoo("finetune", "--train", empty, "--preset", preset, "--out", root / "y")
+    assert r.returncode == 1 and "empty.csv: the file is empty" in r.stderr
+    r = bert_zoo("finetune", "--task=nope", "--train", train, "--preset", preset, "--out", root / "z")
+    assert r.returncode == 1 and "unknown task 'nope'" in r.stderr

@@ -1,0 +1,185 @@
+"""The fine-tuning recipe: schedule, AdamW decay exclusions, layer-wise LR decay, accumulation, clipping,
+freezing, metrics (against scikit-learn / SciPy), class weights, re-sampling and the NaN guard."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_bert_zoo.train import metrics as M
+from keras_bert_zoo.train.callbacks import NanGuard
+from keras_bert_zoo.train.optimizers import (BertAdamW, WarmupLinearDecay, layer_lr_multiplier, make_optimizer,
+                                             set_trainable)
+from tests.train.workers import fixed_data, tiny_task_model
+
+
+def test_warmup_linear_decay_shape():
+    s = WarmupLinearDecay(1e-3, total_steps=100, warmup_steps=10, end_learning_rate=0.0)
+    got = [float(s(i)) for i in (0, 5, 10, 55, 100, 150)]
+    np.testing.assert_allclose(got, [0.0, 5e-4, 1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(s))
+    assert float(again(55)) == pytest.approx(5e-4)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        WarmupLinearDecay(1e-3, total_steps=10, warmup_steps=11)
+
+
+def _one_step(optimizer, model, grads_fn):
+    optimizer.build(model.trainable_variables)
+    before = {v.path: np.array(v) for v in model.trainable_variables}
+    optimizer.apply([grads_fn(v) for v in model.trainable_variables], model.trainable_variables)
+    return before, {v.path: np.array(v) for v in model.trainable_variables}
+
+
+def test_weight_decay_skips_layer_norm_and_biases():
+    model = tiny_task_model()
+    opt = BertAdamW(learning_rate=0.1, weight_decay=0.5)
+    before, after = _one_step(opt, model, lambda v: tf.zeros(v.shape))   # zero gradients: only decay acts
+    decayed = [p for p in before if not np.allclose(before[p], after[p])]
+    kept = [p for p in before if np.allclose(before[p], after[p])]
+    assert decayed and all(p.endswith(("kernel", "embeddings", "position_embedding")) for p in decayed), decayed
+    assert all(p.endswith(("bias", "gamma", "beta")) for p in kept), kept
+    kernel = next(p for p in decayed if p.endswith("kernel"))
+    np.testing.assert_allclose(after[kernel], before[kernel] * (1 - 0.1 * 0.5), rtol=1e-5)
+
+
+def test_layer_wise_learning_rate_decay():
+    model = tiny_task_model()
+    assert layer_lr_multiplier("bert_backbone/encoder_layer_1/attention/query/kernel", 2, 0.5) == 0.5
+    opt = BertAdamW(learning_rate=1e-2, weight_decay=0.0, layer_decay=0.5, num_layers=2)
+    before, after = _one_step(opt, model, lambda v: tf.ones(v.shape))
+    # Adam's first step moves every weight by ~lr * multiplier (gradient sign)
+    step = {p: float(np.abs(after[p] - before[p]).mean()) for p in before}
+
+    def find(*parts):
+        return next(step[p] for p in step if all(x in p for x in parts))
+
+    head = find("classifier", "kernel")
+    assert find("encoder_layer_1", "query", "kernel") / head == pytest.approx(0.5, rel=1e-3)
+    assert find("encoder_layer_0", "query", "kernel") / head == pytest.approx(0.25, rel=1e-3)
+    assert find("embeddings", "token_embedding") / head == pytest.approx(0.125, rel=1e-3)
+    assert find("pooler", "kernel") / head == pytest.approx(1.0, rel=1e-3)
+    with pytest.raises(ValueError, match="num_layers"):
+        BertAdamW(layer_decay=0.8)
+
+
+def test_gradient_accumulation_equals_the_big_batch():
+    packed, y = fixed_data(n=8)
+
+    def train(batch, accum):
+        keras.utils.set_random_seed(7)
+        model = tiny_task_model()
+        opt = BertAdamW(learning_rate=1e-3, global_clipnorm=1.0,
+                        gradient_accumulation_steps=accum if accum > 1 else None)
+        model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(tf.data.Dataset.from_tensor_slices((packed, y)).batch(batch), epochs=1, verbose=0)
+        return model.get_weights()
+
+    big = train(8, 1)
+    accumulated = train(4, 2)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(big, accumulated)) < 1e-6
+
+
+def test_global_norm_clipping():
+    opt = make_optimizer(1e-3, total_steps=10, clipnorm=0.5)
+    assert opt.global_clipnorm == 0.5
+    grads = [tf.fill((3, 4), 10.0), tf.fill((5,), -10.0)]
+    clipped = opt._clip_gradients(grads)
+    assert float(tf.linalg.global_norm(clipped)) == pytest.approx(0.5, rel=1e-5)
+
+
+def test_freezing_modes():
+    model = tiny_task_model()
+    n_all = set_trainable(model, "all")
+    n_frozen = set_trainable(model, "feature_extraction")
+    assert n_frozen == 2                                          # only the head (kernel + bias) trains
+    n_top1 = set_trainable(model, 1)
+    names = [w.path for w in model.trainable_weights]
+    assert any("encoder_layer_1" in n for n in names) and not any("encoder_layer_0" in n for n in names)
+    assert not any("embeddings" in n for n in names) and any("pooler" in n for n in names)
+    assert n_frozen < n_top1 < n_all
+    with pytest.raises(ValueError, match="top-k"):
+        set_trainable(model, 3)
+
+
+def test_classification_metrics_match_sklearn():
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    p[:120] = y[:120]
+    r = M.classification_report(y, p, ["a", "b", "c", "d"])
+    assert r["accuracy"] == pytest.approx(skm.accuracy_score(y, p))
+    assert r["macro_f1"] == pytest.approx(skm.f1_score(y, p, average="macro"))
+    assert r["micro_f1"] == pytest.approx(skm.f1_score(y, p, average="micro"))
+    assert r["weighted_f1"] == pytest.approx(skm.f1_score(y, p, average="weighted"))
+    assert r["mcc"] == pytest.approx(skm.matthews_corrcoef(y, p))
+    prec, rec, f1, sup = skm.precision_recall_fscore_support(y, p)
+    for i, name in enumerate("abcd"):
+        assert r["per_class"][name] == pytest.approx({"precision": prec[i], "recall": rec[i], "f1": f1[i],
+                                                      "support": sup[i]})
+    yt, yp = rng.integers(0, 2, (50, 3)), rng.integers(0, 2, (50, 3))
+    ml = M.multilabel_report(yt, yp, ["x", "y", "z"])
+    assert ml["micro_f1"] == pytest.approx(skm.f1_score(yt, yp, average="micro"))
+    assert ml["macro_f1"] == pytest.approx(skm.f1_score(yt, yp, average="macro"))
+    assert ml["subset_accuracy"] == pytest.approx(skm.accuracy_score(yt, yp))
+    assert ml["hamming_loss"] == pytest.approx(skm.hamming_loss(yt, yp))
+
+
+def test_regression_metrics_match_scipy():
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 6, 100).astype(float)                 # many ties for Spearman
+    y = x + rng.normal(0, 1.5, 100)
+    r = M.regression_report(x, y)
+    assert r["pearson"] == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-12)
+    assert r["spearman"] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+    assert r["mse"] == pytest.approx(np.mean((x - y) ** 2))
+
+
+def test_class_weights_and_resampling():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([0] * 6 + [1] * 3 + [2])
+    w = M.class_weights(y, 3)
+    np.testing.assert_allclose([w[c] for c in range(3)], compute_class_weight("balanced", classes=np.arange(3), y=y))
+    over = M.resample_indices(y, "oversample", seed=0)
+    assert np.bincount(y[over]).tolist() == [6, 6, 6]
+    under = M.resample_indices(y, "undersample", seed=0)
+    assert np.bincount(y[under]).tolist() == [1, 1, 1]
+    np.testing.assert_array_equal(over, M.resample_indices(y, "oversample", seed=0))   # deterministic
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path):
+    """Batches 0-1 are finite (epoch 1), batch 2 has a NaN target (epoch 2): training stops there, the model
+    holds the epoch-1 weights and the checkpoint on disk is those same weights."""
+    packed, _ = fixed_data(n=24)
+    y = np.ones((24, 1), "float32")
+    y[16:] = np.nan
+    keras.utils.set_random_seed(3)
+    from keras_bert_zoo.models.backbone import BertBackbone
+    from keras_bert_zoo.models.tasks import BertClassifier
+
+    model = BertClassifier(BertBackbone(tiny_task_model().backbone.config), num_classes=1, dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    ds = tf.data.Dataset.from_tensor_slices((packed, y)).batch(8).repeat()
+    ckpt = tmp_path / "last_good.weights.h5"
+    epoch_end_weights = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_end_weights.append([np.array(w) for w in self.model.get_weights()])
+
+    guard = NanGuard(ckpt)
+    model.fit(ds, epochs=5, steps_per_epoch=2, callbacks=[Record(), guard], verbose=0)
+    assert guard.nan_detected
+    assert "the loss became nan at batch 1 of epoch 2" in guard.message
+    assert "the end of epoch 1" in guard.message and str(ckpt) in guard.message
+    assert len(epoch_end_weights) == 2                        # stopped during epoch 2
+    for a, b in zip(model.get_weights(), epoch_end_weights[0]):
+        np.testing.assert_array_equal(a, b)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    fresh = BertClassifier(BertBackbone(model.backbone.config), num_classes=1, dropout=0.0)
+    fresh.load_weights(ckpt)
+    for a, b in zip(fresh.get_weights(), epoch_end_weights[0]):
+        np.testing.assert_array_equal(a, b)
