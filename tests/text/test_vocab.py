@@ -53,7 +53,7 @@ def test_make_vocab_cli(tmp_path):
     corpus.write_text("\n".join(MULTILINGUAL * 3), encoding="utf-8")
     out = tmp_path / "v.txt"
     proc = subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", "make-vocab", f"--input={corpus}",
-                           f"--output={out}", "--vocab_size=500", "--nolowercase", "--min_count=1"],
+                           f"--output={out}", "--vocab_size=3000", "--nolowercase", "--min_count=1"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     tokens = load_vocabulary(out)
