@@ -1,0 +1,95 @@
+"""ONNX (extra): the packed-ids model only, via tf2onnx, verified with onnxruntime.
+
+The raw-strings graph does not convert: tf2onnx has no ONNX mapping for the tf-text ops our tokenizer uses
+(``FastBertNormalize``, ``FastWordpieceTokenizeWithOffsets``, ``TFText>ByteSplitWithOffsets``) — its
+onnxruntime-extensions handlers cover only the older ``WordpieceTokenizeWithOffsets``/``RegexSplitWithOffsets``
+path, which is not reference-exact (see docs/notes/issue-7.md). :func:`raw_strings_onnx_blockers` lists the ops
+that block it. For ONNX, tokenize in the client (e.g. HF ``tokenizers``) and feed packed ids.
+
+    export_onnx_packed(task, path, sample_texts, opset=17) -> report (max abs diff per output)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from keras_bert_zoo.export import verify
+
+__all__ = ["export_onnx_packed", "raw_strings_onnx_blockers"]
+
+
+def _erfc_handler(ctx, node, name, args):
+    """TF's exact GELU uses Erfc, which tf2onnx does not map: rewrite Erfc(x) as 1 - Erf(x) in place."""
+    from tf2onnx import utils
+
+    dtype = ctx.get_dtype(node.input[0])
+    erf = ctx.make_node("Erf", [node.input[0]], op_name_scope=node.name)
+    ctx.set_dtype(erf.output[0], dtype)
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"),
+                         np.array(1, dtype=utils.map_onnx_to_numpy_type(dtype)))
+    node.type = "Sub"
+    ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+
+def raw_strings_onnx_blockers(saved_model_dir) -> list[str]:
+    """The tf-text ops of a SavedModel that tf2onnx cannot map to ONNX."""
+    from tf2onnx import tf_utils  # noqa: F401
+    from tf2onnx.handler import tf_op
+
+    from keras_bert_zoo.export import ops as ops_lib
+
+    tftext = ops_lib.tftext_op_names()
+    known = set()
+    for domain_ops in tf_op.get_opsets().values():
+        for ops in domain_ops:
+            known.update(ops)
+    return sorted(op for op in ops_lib.saved_model_ops(saved_model_dir) if op in tftext and op not in known)
+
+
+def export_onnx_packed(task, path: str | os.PathLike, sample_texts: Sequence[str],
+                       sample_pairs: Sequence[str] | None = None, opset: int = 17,
+                       tol: verify.Tolerance = verify.Tolerance(1e-4, 1.0)) -> dict:
+    """Convert ``task.packed_serving_fn``'s float outputs (everything except strings) to ONNX at ``path``,
+    verify with onnxruntime against Keras on the packed samples, write atomically. Returns the report."""
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    from keras_bert_zoo.export.saved_model import sample_feed
+
+    feed = sample_feed(task, sample_texts, sample_pairs)
+    reference = verify.reference_outputs(task, feed)
+    packed = reference[verify.PREPROCESS_SIGNATURE]
+    spec = task.packed_input_spec()
+
+    @tf.function(input_signature=[spec])
+    def packed_fn(inputs):
+        outputs = task.packed_serving_fn(inputs)
+        return {k: v for k, v in outputs.items() if v.dtype != tf.string}   # ONNX string outputs: skipped
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    model_proto, _ = tf2onnx.convert.from_function(packed_fn, input_signature=[spec], opset=opset,
+                                                   custom_op_handlers={"Erfc": (_erfc_handler, [])},
+                                                   output_path=str(tmp))
+    try:
+        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        by_key = {k: v for k, v in packed.items()}
+        inputs = {n: by_key[next(k for k in by_key if n.startswith(k) or n.endswith(k))].astype(np.int32)
+                  for n in names}
+        outs = session.run(None, inputs)
+        got = {o.name: v for o, v in zip(session.get_outputs(), outs)}
+        ref = {k: v for k, v in reference[verify.PACKED_SIGNATURE].items() if v.dtype.kind not in "SO"}
+        got = {k: got[next(n for n in got if n == k or n.startswith(k))] for k in ref}
+        report = verify.compare_outputs(ref, got, tol, what=f"ONNX {path}")
+        os.replace(tmp, path)
+        return report
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -1,0 +1,20 @@
+"""ONNX extra: packed-ids model via tf2onnx, checked with onnxruntime; the raw-strings graph is blocked."""
+
+import pytest
+
+from keras_bert_zoo.export import onnx as onnx_export
+from tests.export.conftest import SAMPLE_TEXTS
+
+
+@pytest.mark.slow
+def test_packed_onnx_matches_keras(tiny_task, tmp_path):
+    report = onnx_export.export_onnx_packed(tiny_task, tmp_path / "tiny.onnx", SAMPLE_TEXTS)
+    assert (tmp_path / "tiny.onnx").is_file() and not (tmp_path / "tiny.onnx.part").exists()
+    assert report["probabilities"]["max_abs_diff"] <= 1e-4
+    assert report["label_ids"]["agreement"] == 1.0
+
+
+@pytest.mark.slow
+def test_raw_strings_graph_is_blocked_by_tftext_ops(tiny_export):
+    blockers = onnx_export.raw_strings_onnx_blockers(tiny_export.path)
+    assert "FastWordpieceTokenizeWithOffsets" in blockers and "FastBertNormalize" in blockers
