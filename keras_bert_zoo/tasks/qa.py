@@ -316,6 +316,7 @@ class QuestionAnswerer(BertTask):
         ds = tf.data.Dataset.from_tensor_slices((tf.constant(q), tf.constant(c), tf.constant(a0, tf.int64),
                                                  tf.constant(a1, tf.int64)))
         ds = ds.batch(64).map(self.featurize, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+        ds = W.with_known_cardinality(ds)
         if training:
             ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -354,6 +354,7 @@ class TokenTagger(BertTask):
             tf.ragged.constant(labels, dtype=tf.int32, ragged_rank=1)))
         # windows are computed once and cached (small: 3 int32 rows of T per window); shuffled per epoch
         ds = ds.batch(256).map(self.featurize, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+        ds = W.with_known_cardinality(ds)
         if training:
             ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -37,7 +37,7 @@ import tensorflow as tf
 
 __all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
            "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
-           "packed_token_index"]
+           "packed_token_index", "with_known_cardinality"]
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer glue
@@ -221,3 +221,11 @@ def tokens_from_windows(values, windows: Windows, b_offset):
     out_shape = tf.concat([[total], tf.shape(values)[2:]], 0)
     out = tf.scatter_nd(where[:, None], chosen, tf.cast(out_shape, tf.int32))
     return tf.RaggedTensor.from_row_lengths(out, tf.cast(windows.lengths, tf.int64))
+
+
+def with_known_cardinality(ds):
+    """A dataset of windows has an unknown length (windows per example vary); count it once (one pass, which
+    also fills a ``cache()`` upstream) and assert it, so ``cardinality()`` - used to size learning-rate schedules
+    - is right."""
+    n = int(ds.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1).numpy())
+    return ds.apply(tf.data.experimental.assert_cardinality(n))

@@ -45,7 +45,7 @@ def test_finetune_save_load(tmp_path):
     assert x["mask_positions"].shape == y.shape == w.shape and w.numpy().sum() > 0
     # labels are the original ids at the masked positions
     task.compile(keras.optimizers.Adam(1e-2))
-    hist = task.model.fit(ds.repeat(4), epochs=3, verbose=0).history["loss"]
+    hist = task.model.fit(ds.cache().repeat(4), epochs=3, verbose=0).history["loss"]
     assert hist[-1] < hist[0]
     res = task.evaluate_file(MLM)
     assert {"loss", "mlm_accuracy", "perplexity"} <= set(res)
