@@ -246,7 +246,10 @@ class WordPieceTokenizer(keras.layers.Layer):
             strings = strings[tf.newaxis]
         if strings.shape.rank != 1:
             raise ValueError(f"WordPieceTokenizer expects strings of shape [batch], got {strings.shape}")
-        normalized, norm_map = self._normalizer.normalize_with_offsets(strings)
+        if want_offsets:
+            normalized, norm_map = self._normalizer.normalize_with_offsets(strings)
+        else:
+            normalized, norm_map = self._normalizer.normalize(strings), None
         ids, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
         ids = tf.cast(ids, tf.int32)
         ids, starts, ends = self._apply_char_limit(normalized, ids, starts, ends)
@@ -257,47 +260,58 @@ class WordPieceTokenizer(keras.layers.Layer):
         return ids, starts, ends
 
     def _apply_char_limit(self, normalized, ids, starts, ends):
-        """Words with more than ``max_chars_per_word`` characters -> one [UNK] spanning the word."""
+        """Words with more than ``max_chars_per_word`` characters -> one [UNK] spanning the word.
+
+        Cheap check first: a word of at most ``max_chars_per_word`` bytes cannot be too long, so the character
+        count (which needs the normalised bytes) only runs, under a ``tf.cond``, for batches that have a
+        longer word."""
         flat_ids = ids.flat_values
+        flat_starts = tf.cast(starts.flat_values, tf.int64)
+        flat_ends = tf.cast(ends.flat_values, tf.int64)
+        splits = tf.cast(ids.row_splits, tf.int64)
         # Word boundaries: a word starts at every token that is not a "##" continuation.
         word_start = tf.logical_not(tf.gather(self._is_suffix, flat_ids))
-        word_index = tf.cumsum(tf.cast(word_start, tf.int32)) - 1
-        num_words = tf.reduce_sum(tf.cast(word_start, tf.int32))
-        # Global byte positions of token starts / ends in the concatenated normalised strings.
-        byte_rows = self._byte_splitter.split(normalized)
-        row_base = tf.gather(byte_rows.row_starts(), ids.value_rowids())
-        g_start = tf.cast(starts.flat_values, tf.int64) + tf.cast(row_base, tf.int64)
-        g_end = tf.cast(ends.flat_values, tf.int64) + tf.cast(row_base, tf.int64)
-        # Character boundaries: number of UTF-8 lead bytes before each global byte position.
-        # (comparisons, not BitwiseAnd: TFLite has no builtin for it)
-        byte = tf.cast(byte_rows.flat_values, tf.int32)
-        lead = tf.cast(tf.logical_or(byte < 0x80, byte >= 0xC0), tf.int64)
-        chars_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(lead)], axis=0)
         # First / last token of each word (gathers only: no segment reductions, which TFLite lacks for int64).
         first_token = tf.reshape(tf.where(word_start), [-1])
         num_tokens = tf.shape(flat_ids, out_type=tf.int64)[0]
-        last_token = tf.concat([first_token[1:] - 1, tf.reshape(num_tokens - 1, [1])], axis=0)[:num_words]
-        word_first = tf.gather(g_start, first_token)
-        word_last = tf.gather(g_end, last_token)
-        word_chars = tf.gather(chars_before, word_last) - tf.gather(chars_before, word_first)
-        too_long = tf.gather(word_chars > self.max_chars_per_word, word_index)
-        new_ids = tf.where(too_long, self.unk_id, flat_ids)
-        new_ends = tf.where(too_long, tf.gather(word_last, word_index) - tf.cast(row_base, tf.int64),
-                            tf.cast(ends.flat_values, tf.int64))
-        keep = tf.logical_or(word_start, tf.logical_not(too_long))
-        # Ragged boolean mask by hand (cumsum + gather): tf.ragged.boolean_mask needs UnsortedSegmentSum,
-        # which has no TFLite kernel.
-        kept_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
-        splits = tf.gather(kept_before, ids.row_splits)
-        keep_index = tf.reshape(tf.where(keep), [-1])
+        last_token = tf.concat([first_token[1:] - 1, tf.reshape(num_tokens - 1, [1])], axis=0)
+        last_token = last_token[: tf.shape(first_token)[0]]
+        word_first = tf.gather(flat_starts, first_token)   # byte offsets within each normalised string
+        word_last = tf.gather(flat_ends, last_token)
+        any_long = tf.reduce_any(word_last - word_first > self.max_chars_per_word)
 
-        def masked(values):
-            return tf.RaggedTensor.from_row_splits(tf.gather(values, keep_index), splits, validate=False)
+        def unchanged():
+            return flat_ids, flat_starts, flat_ends, splits
 
-        ids = masked(new_ids)
-        starts = masked(tf.cast(starts.flat_values, tf.int64))
-        ends = masked(new_ends)
-        return ids, starts, ends
+        def limited():
+            word_index = tf.cumsum(tf.cast(word_start, tf.int64)) - 1
+            # Character boundaries: UTF-8 lead bytes before each byte of the concatenated normalised strings
+            # (comparisons, not BitwiseAnd: TFLite has no builtin for it).
+            byte_rows = self._byte_splitter.split(normalized)
+            byte = tf.cast(byte_rows.flat_values, tf.int32)
+            lead = tf.cast(tf.logical_or(byte < 0x80, byte >= 0xC0), tf.int64)
+            chars_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(lead)], axis=0)
+            row_base = tf.cast(tf.gather(byte_rows.row_starts(), ids.value_rowids()), tf.int64)
+            word_base = tf.gather(row_base, first_token)
+            word_chars = (tf.gather(chars_before, word_last + word_base)
+                          - tf.gather(chars_before, word_first + word_base))
+            too_long = tf.gather(word_chars > self.max_chars_per_word, word_index)
+            new_ids = tf.where(too_long, self.unk_id, flat_ids)
+            new_ends = tf.where(too_long, tf.gather(word_last, word_index), flat_ends)
+            keep = tf.logical_or(word_start, tf.logical_not(too_long))
+            # Ragged boolean mask by hand (cumsum + gather): tf.ragged.boolean_mask needs UnsortedSegmentSum,
+            # which has no TFLite kernel.
+            kept_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
+            keep_index = tf.reshape(tf.where(keep), [-1])
+            return (tf.gather(new_ids, keep_index), tf.gather(flat_starts, keep_index),
+                    tf.gather(new_ends, keep_index), tf.gather(kept_before, splits))
+
+        new_ids, new_starts, new_ends, new_splits = tf.cond(any_long, limited, unchanged)
+
+        def ragged(values):
+            return tf.RaggedTensor.from_row_splits(values, new_splits, validate=False)
+
+        return ragged(new_ids), ragged(new_starts), ragged(new_ends)
 
     def _original_offsets(self, strings, norm_map, starts, ends):
         """Maps [start, end) in the normalised strings to byte offsets in the original strings."""
