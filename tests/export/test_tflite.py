@@ -53,7 +53,7 @@ def test_tokenizer_needs_the_tftext_kernels(fp32):
         interp.get_signature_runner("serving_default")(text=np.array([b"the dog"]))
 
 
-@pytest.mark.parametrize("quantize", ["full_int8", pytest.param("fp16", marks=pytest.mark.slow),
+@pytest.mark.parametrize("quantize", [pytest.param("full_int8", marks=pytest.mark.slow), pytest.param("fp16", marks=pytest.mark.slow),
                                       pytest.param("int8", marks=pytest.mark.slow)])
 def test_quantized_exports_verify(tiny_task, tmp_path, quantize, fp32):
     result = tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize=quantize,
