@@ -121,6 +121,10 @@ def main(argv=None):
     from keras_bert_zoo.export.tflite import TFLiteRunner, export_tflite
 
     torch.set_num_threads(args.threads)
+    # Same thread budget for TensorFlow (SavedModel / Keras) as for torch and TFLite.
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    load_before = os.getloadavg()
     task = load_task(args)
     test = test_split(args)
     pool = (test[0] if test else []) + DEFAULT_SAMPLES * 8
@@ -191,7 +195,9 @@ def main(argv=None):
         for b in ("batch_1", "batch_32"):
             r[b]["ratio_to_hf_p50"] = round(r[b]["p50_ms"] / hf[b]["p50_ms"], 3)
 
-    lines = [f"seq len {args.seq_len}, {args.threads} threads (torch/TFLite), {platform.processor() or platform.machine()}, "
+    load_after = os.getloadavg()
+    lines = [f"load average before/after {load_before[0]:.1f}/{load_after[0]:.1f} on {os.cpu_count()} cores; "
+             f"seq len {args.seq_len}, {args.threads} threads (TF/torch/TFLite), {platform.processor() or platform.machine()}, "
              f"TF {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}"
              + (f"; accuracy on {len(test[0])} test tweets" if test else ""), "",
              "| artifact | size MB | b1 p50 ms | b1 p95 ms | b1 / HF | b32 p50 ms | b32 p95 ms | b32 / HF "
@@ -210,7 +216,8 @@ def main(argv=None):
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         tmp = args.out + ".part"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"args": vars(args), "results": results, "table": table}, f, indent=1)
+            json.dump({"args": vars(args), "load_average": [load_before, load_after], "results": results,
+                       "table": table}, f, indent=1)
         os.replace(tmp, args.out)
     return 0
 
