@@ -44,6 +44,8 @@ flags.DEFINE_string("label_column", "label", "Column / field of the label.")
 flags.DEFINE_list("labels", None, "Label names in order (default: sorted labels found in --train).")
 flags.DEFINE_bool("multi_label", False, "Multi-label classification (labels separated by --label_separator).")
 flags.DEFINE_string("label_separator", ",", "Separator of multi-label labels.")
+flags.DEFINE_integer("window_stride", 0, "classify: predict long texts with sliding windows this many tokens "
+                     "apart and average the window logits (0: truncate).")
 flags.DEFINE_string("mixed_precision", None, "mixed_float16 or mixed_bfloat16.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "auto"], "Distribution.")
@@ -97,6 +99,8 @@ def run_finetune(flags_values=None):
     options = task_options()
     if FLAGS.labels:
         options["labels"] = FLAGS.labels
+    if FLAGS.window_stride:
+        options["window_stride"] = FLAGS.window_stride
 
     def build():
         backbone, tokenizer = presets.from_preset(FLAGS.preset, backbone_only=True)
@@ -108,7 +112,7 @@ def run_finetune(flags_values=None):
             task = build()
     else:
         task = build()
-    read_opts = {k: v for k, v in options.items() if k != "labels"}
+    read_opts = {k: v for k, v in options.items() if k not in ("labels", "window_stride")}
     train_kwargs = {}
     if FLAGS.class_weight:
         train_kwargs["class_weight"] = FLAGS.class_weight

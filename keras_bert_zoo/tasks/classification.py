@@ -12,6 +12,10 @@
 :class:`TextRegressor` (task_type ``"regress"``)
     model: BertClassifier with one output; outputs ``score`` [B]; MSE loss; Pearson/Spearman in reports.
 
+Long texts: with ``window_stride`` > 0 (single texts), ``serving_fn`` / ``predict`` / evaluation cover a text
+longer than the sequence length with sliding windows (``sequence_length - 2`` tokens each, starts ``stride``
+apart; :mod:`keras_bert_zoo.tasks.windows`) and average the window logits; training uses the first window.
+
 Files (CSV, TSV or JSON lines; by extension, or ``file_format``): a header row names the columns
 (``text_column``, ``pair_column``, ``label_column``; defaults ``text``, none, ``label``). Invalid UTF-8 is
 replaced (counted, not fatal). Empty files, missing columns, empty labels and labels unknown to the model are
@@ -192,7 +196,8 @@ class TextClassifier(BertTask):
     task_type = "classify"
 
     def __init__(self, model, tokenizer, sequence_length=128, labels=None, truncate="longest_first",
-                 preprocessor=None, pairs=False, multi_label=False, threshold=0.5, label_separator=","):
+                 preprocessor=None, pairs=False, multi_label=False, threshold=0.5, label_separator=",",
+                 window_stride=0):
         if not labels:
             raise TaskError("a classifier needs its list of labels")
         super().__init__(model, tokenizer, sequence_length, labels, truncate, preprocessor)
@@ -200,6 +205,9 @@ class TextClassifier(BertTask):
         self.multi_label = bool(multi_label)
         self.threshold = float(threshold)
         self.label_separator = label_separator
+        self.window_stride = int(window_stride or 0)
+        if self.window_stride and self.pairs:
+            raise TaskError("window_stride is supported for single texts only")
         self.text_inputs = ("text", "text_pair") if self.pairs else ("text",)
         out = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else len(self.labels)
         if out != len(self.labels):
@@ -207,7 +215,16 @@ class TextClassifier(BertTask):
 
     def get_config(self):
         return {"pairs": self.pairs, "multi_label": self.multi_label, "threshold": self.threshold,
-                "label_separator": self.label_separator}
+                "label_separator": self.label_separator, "window_stride": self.window_stride}
+
+    def serving_fn(self, inputs):
+        if not self.window_stride:
+            return super().serving_fn(inputs)
+        from keras_bert_zoo.tasks.windows import mean_over_windows, windowed_pack
+
+        packed, windows, _ = windowed_pack(self.preprocessor, inputs["text"], self.window_stride)
+        logits = self.model(packed, training=False)                           # [W, K]
+        return self.postprocess(mean_over_windows(logits, windows))           # [B, K]
 
     @classmethod
     def from_backbone(cls, backbone, tokenizer, labels, sequence_length=128, dropout=0.1, **kwargs):
@@ -295,7 +312,7 @@ class TextClassifier(BertTask):
     @classmethod
     def from_train_file(cls, path, backbone, tokenizer, *, sequence_length=128, text_column="text",
                         pair_column=None, label_column="label", labels=None, multi_label=False,
-                        label_separator=",", dropout=0.1, file_format=None, **options):
+                        label_separator=",", dropout=0.1, file_format=None, window_stride=0, **options):
         data = read_labelled_file(path, text_column, pair_column, label_column, file_format)
         if labels is None:
             labels = cls.labels_from_data(data, multi_label, label_separator)
@@ -304,7 +321,7 @@ class TextClassifier(BertTask):
                             f"{label_column!r}; classification needs at least 2")
         return cls.from_backbone(backbone, tokenizer, list(labels), sequence_length=sequence_length,
                                  dropout=dropout, pairs=bool(pair_column), multi_label=multi_label,
-                                 label_separator=label_separator)
+                                 label_separator=label_separator, window_stride=window_stride)
 
     def read(self, path, text_column="text", pair_column=None, label_column="label", file_format=None,
              require_labels=True, **unused):
@@ -353,6 +370,12 @@ class TextClassifier(BertTask):
         inputs = {"text": data.texts}
         if self.pairs:
             inputs["text_pair"] = data.pairs
+        if self.window_stride:
+            import tensorflow as tf
+
+            probs = [self.serving_fn({"text": tf.constant(data.texts[i:i + batch_size])})["probabilities"]
+                     for i in range(0, len(data), batch_size)]
+            return np.concatenate([np.asarray(p) for p in probs])
         ds = self.make_dataset(inputs, batch_size=batch_size, trim_padding=True)
         logits = self.model.predict(ds, verbose=0)
         import tensorflow as tf
@@ -370,7 +393,7 @@ class TextClassifier(BertTask):
         else:
             pred = probs.argmax(-1)
             report = M.classification_report(y, pred, self.labels)
-        report["truncated_examples"] = count_truncated(self.tokenizer, data.texts, data.pairs, self.sequence_length)
+        report["truncated_examples"] = 0 if self.window_stride else count_truncated(self.tokenizer, data.texts, data.pairs, self.sequence_length)
         if out_dir is not None:
             write_classification_reports(out_dir, self, data, y, pred, probs, report)
         return report
