@@ -127,7 +127,7 @@ def run_demo():
         print(f"TF-IDF + LR (all {len(splits['train'][0])} training tweets)  test accuracy "
               f"{full['accuracy']:.4f}  macro-F1 {full['macro_f1']:.4f}  MCC {full['mcc']:.4f}")
     if FLAGS.export:
-        from keras_bert_zoo.cli.finetune import export_saved_model
+        from keras_bert_zoo.cli.export_hook import export_saved_model
 
         try:
             exported = export_saved_model(task, FLAGS.export, FLAGS.export_name, test[0][:8])

@@ -58,27 +58,14 @@ flags.DEFINE_string("export_name", None, "Model name for --export (default: the 
 
 FLAGS = flags.FLAGS
 
+from keras_bert_zoo.cli.export_hook import export_saved_model  # noqa: E402
+
 TASK_OPTION_FLAGS = ("text_column", "pair_column", "label_column", "multi_label", "label_separator")
 
 
 def task_options():
     """The data options every task receives (tasks ignore the ones they do not use)."""
     return {name: getattr(FLAGS, name) for name in TASK_OPTION_FLAGS}
-
-
-def export_saved_model(task, root, name, sample_texts, version=1):
-    """Hook to the export package (keras_bert_zoo.export): SavedModel in <root>/<name>/<version>/, verified
-    against the Keras task on ``sample_texts``."""
-    try:
-        from keras_bert_zoo.export import saved_model as sm
-    except ImportError as err:
-        print(f"export skipped: keras_bert_zoo.export is not available ({err})", file=sys.stderr)
-        return None
-    fn = getattr(sm, "export_saved_model", None)
-    if fn is None:
-        print("export skipped: keras_bert_zoo.export.saved_model has no export_saved_model()", file=sys.stderr)
-        return None
-    return fn(task, root, name=name, version=version, sample_texts=list(sample_texts), overwrite=True)
 
 
 def run_finetune(flags_values=None):
