@@ -123,8 +123,19 @@ class WordPieceTokenizer(keras.layers.Layer):
             model_buffer=tf.constant(np.frombuffer(model, dtype=np.uint8)))
         # The byte limit is a safe upper bound of the character limit (<= 4 bytes per character); the
         # character rule is applied afterwards in _apply_char_limit.
+        # FastWordpiece needs unique, non-empty tokens. A vocab.txt with a repeated token maps it to its LAST
+        # line, like the reference (a dict filled line by line); the op then works on the de-duplicated list
+        # and its ids are mapped back with a gather (only built when needed).
+        unique = [t for t in dict.fromkeys(self._vocabulary) if t != ""]
+        self._to_vocab_id = None
+        self._from_vocab_id = None
+        if len(unique) != len(self._vocabulary):
+            self._to_vocab_id = tf.constant([self._index[t] for t in unique], dtype=tf.int32)
+            position = {t: i for i, t in enumerate(unique)}
+            self._from_vocab_id = tf.constant([position.get(t, position["[UNK]"]) for t in self._vocabulary],
+                                              dtype=tf.int32)
         self._wordpiece = tf_text.FastWordpieceTokenizer(
-            vocab=self._vocabulary, suffix_indicator="##", max_bytes_per_word=4 * self.max_chars_per_word,
+            vocab=unique, suffix_indicator="##", max_bytes_per_word=4 * self.max_chars_per_word,
             token_out_type=tf.int32, unknown_token="[UNK]", no_pretokenization=False,
             support_detokenization=True)
         self._is_suffix = tf.constant([t.startswith("##") and len(t) > 2 for t in self._vocabulary])
@@ -252,6 +263,8 @@ class WordPieceTokenizer(keras.layers.Layer):
             normalized, norm_map = self._normalizer.normalize(strings), None
         ids, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
         ids = tf.cast(ids, tf.int32)
+        if self._to_vocab_id is not None:
+            ids = ids.with_flat_values(tf.gather(self._to_vocab_id, ids.flat_values))
         ids, starts, ends = self._apply_char_limit(normalized, ids, starts, ends)
         if want_offsets:
             starts, ends = self._original_offsets(strings, norm_map, starts, ends)
@@ -337,4 +350,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         self._require_vocab()
         if not isinstance(ids, tf.RaggedTensor):
             ids = tf.convert_to_tensor(ids)
-        return self._wordpiece.detokenize(tf.cast(ids, tf.int32))
+        ids = tf.cast(ids, tf.int32)
+        if self._from_vocab_id is not None:
+            ids = tf.gather(self._from_vocab_id, ids)  # works on dense and ragged ids
+        return self._wordpiece.detokenize(ids)

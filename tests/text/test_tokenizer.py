@@ -102,3 +102,19 @@ def test_normalize_char_rules():
 def test_raw_invalid_utf8_is_not_fatal(tiny):
     ids = tiny(tf.constant([b"hello \xff\xfe world", b"\xc3"]))
     assert ids.to_list()[0][0] == 5 and ids.to_list()[0][-1] == 6
+
+
+def test_duplicate_and_empty_vocab_lines_follow_the_reference(tmp_path):
+    """A repeated token maps to its LAST line (the reference fills a dict line by line); empty lines keep
+    their id but never match."""
+    from transformers import BertTokenizerFast
+
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "", "hello", "##s", "!"]
+    path = tmp_path / "dup.txt"
+    path.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    tok = WordPieceTokenizer(str(path))
+    hf = BertTokenizerFast(vocab=str(path))
+    texts = ["hello worlds!", "Hello hello", "nothing"]
+    assert tok(texts).to_list() == hf(texts, add_special_tokens=False)["input_ids"]
+    assert tok.vocab_size == len(tokens) and tok.token_to_id("hello") == 8
+    assert [t.decode() for t in tok.detokenize(tf.ragged.constant([[8, 6, 9]])).numpy()] == ["hello worlds"]
