@@ -60,6 +60,7 @@ def test_finetune_then_predict_and_evaluate(files):
     assert "bad.csv:3: unknown label 'excellent'" in r.stderr
 
 
+@pytest.mark.slow   # three more CLI processes; the same errors are tested in-process in tests/tasks
 @pytest.mark.timeout(600)
 def test_finetune_bad_inputs_fail_clearly(files):
     root, preset, train, _ = files

@@ -205,6 +205,7 @@ def test_class_weights_and_resampling(trained, tmp_path):
     assert np.bincount(y).tolist() == [8, 8, 8]
 
 
+@pytest.mark.slow   # three more tiny models: ~4.5 min under load on the shared 2-core machine
 def test_pairs_multilabel_and_regression_train_and_evaluate(tmp_path):
     import keras
 
