@@ -75,3 +75,21 @@ def test_finetune_bad_inputs_fail_clearly(files):
     assert r.returncode == 1 and "empty.csv: the file is empty" in r.stderr
     r = bert_zoo("finetune", "--task=nope", "--train", train, "--preset", preset, "--out", root / "z")
     assert r.returncode == 1 and "unknown task 'nope'" in r.stderr
+
+
+@pytest.mark.slow   # one more CLI process (~2.5 min under load)
+@pytest.mark.timeout(900)
+def test_finetune_dispatches_to_the_tagging_task(files):
+    """`--task=tag` goes through the registry to 5b's CoNLL tagger (same contract, same reports)."""
+    from pathlib import Path
+
+    root, preset, _, _ = files
+    fixtures = Path(__file__).resolve().parent.parent / "data" / "fixtures"
+    out = root / "tag"
+    r = bert_zoo("finetune", "--task=tag", "--train", fixtures / "ner_train.conll", "--eval",
+                 fixtures / "ner_eval.conll", "--preset", preset, "--out", out, "--sequence_length=32",
+                 "--batch_size=8", "--epochs=1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "eval: {" in r.stdout and "entity_f1" in r.stdout
+    assert json.loads((out / "model" / "task.json").read_text())["task_type"] == "tag"
+    assert (out / "training_curves.png").exists() and (out / "history.jsonl").exists()
