@@ -38,7 +38,8 @@ def test_uncased_vocab_from_tweets(tweets, tmp_path, n):
 
 
 def test_cased_and_chinese_vocab():
-    lines = seed_lines() or ["自然语言处理是人工智能的一个分支。"] * 5
+    # CI lays shared/ beside the checkout; elsewhere fall back to a few lines in the seed's style.
+    lines = seed_lines() or ["BERT模型：自然语言处理是人工智能的一个分支，Bert很重要。"] * 5
     texts = lines * 2 + MULTILINGUAL * 2
     tokens = train_vocabulary(texts, vocab_size=3000, lowercase=False, max_unique_chars=4000, lower_thresh=1)
     assert "BERT" in tokens or "Bert" in tokens
