@@ -65,7 +65,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))                                   # [B, N, T, T]
         scores = ops.cast(scores, "float32")
         if padding_mask is not None:
-            keep = ops.cast(padding_mask, "float32")[:, None, None, :]                           # [B, 1, 1, T]
+            # expand_dims, not [:, None, None, :]: with an unknown T the latter becomes a StridedSlice that
+            # TFLite cannot lower to a builtin.
+            keep = ops.expand_dims(ops.expand_dims(ops.cast(padding_mask, "float32"), 1), 1)      # [B, 1, 1, T]
             scores = scores + (1.0 - keep) * _MASK_PENALTY
         probs = ops.softmax(scores, axis=-1)                                                     # [B, N, T, T]
         dropped = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
