@@ -1,0 +1,51 @@
+"""Every task trains and evaluates from `bert-zoo finetune` (subprocesses, tiny checkpoint, hand-made files).
+
+Classification is in the default run (tests/cli/test_finetune_cli.py); these four are slow (one CLI process
+each, ~1-2 minutes on 2 cores) and run with `pytest -m slow`.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_finetune_cli import bert_zoo
+from tests.tasks.tiny_classify import make_preset
+
+FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory):
+    return make_preset(tmp_path_factory.mktemp("tasks_cli") / "tiny_preset")
+
+
+def _regression_file(path):
+    rows = ["text,label"] + [f"{'good ' * k}movie,{k / 4:.2f}" for k in range(1, 9)] * 2
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("task,train,eval_file,metric,extra", [
+    ("tag", "ner_train.conll", "ner_eval.conll", "entity_f1", []),
+    ("qa", "squad_v2.json", "squad_v2.json", "f1", ["--sequence_length=48"]),
+    ("choice", "swag_train.csv", "swag_train.csv", "accuracy", []),
+    ("regress", None, None, "pearson", []),
+])
+def test_task_trains_and_evaluates_from_the_cli(tmp_path, preset, task, train, eval_file, metric, extra):
+    if train is None:
+        train_path = eval_path = _regression_file(tmp_path / "sts.csv")
+    else:
+        train_path, eval_path = FIXTURES / train, FIXTURES / eval_file
+    out = tmp_path / task
+    args = ["finetune", f"--task={task}", "--train", train_path, "--eval", eval_path, "--preset", preset,
+            "--out", out, "--batch_size=4", "--epochs=1"]
+    if not any(a.startswith("--sequence_length") for a in extra):
+        args.append("--sequence_length=32")
+    r = bert_zoo(*args, *extra, timeout=800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "eval: {" in r.stdout and metric in r.stdout, r.stdout[-2000:]
+    saved = json.loads((out / "model" / "task.json").read_text())
+    assert saved["task_type"] == task
