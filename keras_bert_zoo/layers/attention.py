@@ -7,9 +7,20 @@ from keras import ops
 
 __all__ = ["MultiHeadSelfAttention"]
 
-# Added to the scores of padded keys. Large enough that exp() underflows to exactly 0 in float32, so padded
-# keys contribute nothing, small enough that it never overflows when added to a float32 score.
-_MASK_PENALTY = -1e9
+# Padded keys get ``min(row scores) - _MASK_MARGIN`` instead of their score: their softmax weight is at most
+# exp(-_MASK_MARGIN) (~1e-13) of the largest real key's, i.e. 0 to float32 precision against the real keys.
+# The penalty is bounded by the scores' own range on purpose: a constant like -1e9 would do the same in float
+# but stretches the calibrated range of the scores tensor under full-int8 quantization so far that every real
+# score collapses to one int8 level (measured: 46 % label agreement on MiniLM; see docs/notes/issue-7.md).
+_MASK_MARGIN = 30.0
+
+
+def masked_softmax(scores, keep):
+    """Softmax over the last axis of float32 ``scores`` [B, N, T, T] ignoring keys where ``keep`` [B, 1, 1, T]
+    (float 0/1) is 0: masked keys get exactly 0. (A row whose keys are all masked gets all zeros; the packer
+    always keeps [CLS] and [SEP], so that happens only for an all-padding row.)"""
+    floor = ops.stop_gradient(ops.min(scores, axis=-1, keepdims=True)) - _MASK_MARGIN
+    return ops.softmax(ops.where(keep > 0.5, scores, floor), axis=-1) * keep
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
@@ -68,8 +79,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             # expand_dims, not [:, None, None, :]: with an unknown T the latter becomes a StridedSlice that
             # TFLite cannot lower to a builtin.
             keep = ops.expand_dims(ops.expand_dims(ops.cast(padding_mask, "float32"), 1), 1)      # [B, 1, 1, T]
-            scores = scores + (1.0 - keep) * _MASK_PENALTY
-        probs = ops.softmax(scores, axis=-1)                                                     # [B, N, T, T]
+            probs = masked_softmax(scores, keep)                                                 # [B, N, T, T]
+        else:
+            probs = ops.softmax(scores, axis=-1)
         dropped = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
         context = ops.matmul(dropped, v)                                                         # [B, N, T, H]
         context = ops.transpose(context, (0, 2, 1, 3))                                           # [B, T, N, H]
