@@ -16,9 +16,16 @@
    throwaway copy of the model before training (the time budget stays as a safety cap). MLM/NSP accuracy is
    measured on fixed masked batches built from *validation* tweets before and after pretraining (evaluation
    only, no training on them). Throughput (tokens/s) is measured.
-4. Fine-tuning: ``BertClassifier`` (3 classes) on the train split, same recipe and number of steps for (a) the
-   pretrained backbone and (b) the same architecture with the same random initialisation and no pretraining.
-   Reported: validation and test accuracy and macro-F1 of both.
+4. Fine-tuning: ``BertClassifier`` (3 classes), same recipe and number of steps for (a) the pretrained backbone
+   and (b) the same architecture with the same random initialisation and no pretraining. Each arm gets its own
+   learning rate, chosen from ``--finetune_lrs`` by mean *validation* macro-F1 over ``--seeds`` (a fixed LR
+   would favour whichever arm it happens to suit), and this is repeated per labelled-data budget
+   (``--label_budgets``: all labelled train tweets, and/or a stratified subset such as 2,000). Reported per
+   budget and arm: the chosen LR, test accuracy and macro-F1 as mean and standard deviation over the seeds,
+   and the whole grid.
+
+Pretraining writes ``pretrained.weights.npz`` and ``init.weights.npz``; ``--reuse_pretraining`` skips step 3
+and fine-tunes from them (same ``--out``), so the fine-tuning protocol can be rerun without pretraining again.
 
 The same path through the CLI: ``bert-zoo make-vocab`` (text issue), ``bert-zoo pretrain --corpus=...
 --corpus_format=plain --vocab=... --config=...`` then ``bert-zoo finetune``.
@@ -76,18 +83,19 @@ def encode(tokenizer, ids, texts, seq_len):
     return {"token_ids": out, "segment_ids": np.zeros_like(out), "padding_mask": (out != ids.pad_id).astype(np.int32)}
 
 
-def finetune(backbone, data, labels, args, name):
-    keras.utils.set_random_seed(1)
+def finetune(backbone, data, labels, args, name, lr, seed, epochs):
+    keras.utils.set_random_seed(seed)
     model = BertClassifier(backbone, num_classes=len(labels), dropout=0.1, name=f"classifier_{name}")
-    steps = int(np.ceil(len(data["train"][1]) / args.batch_size)) * args.finetune_epochs
-    model.compile(optimizer=make_optimizer(args.finetune_lr, total_steps=steps, warmup_ratio=0.1),
+    steps = int(np.ceil(len(data["train"][1]) / args.batch_size)) * epochs
+    model.compile(optimizer=make_optimizer(lr, total_steps=steps, warmup_ratio=0.1),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=True)
     start = time.perf_counter()
-    model.fit(data["train"][0], data["train"][1], batch_size=args.batch_size, epochs=args.finetune_epochs,
-              validation_data=data["val"], verbose=2, shuffle=True)
+    model.fit(data["train"][0], data["train"][1], batch_size=args.batch_size, epochs=epochs, verbose=0,
+              shuffle=True)
     seconds = time.perf_counter() - start
-    result = {"finetune_seconds": round(seconds, 1), "finetune_steps": steps}
+    result = {"lr": lr, "seed": seed, "epochs": epochs, "finetune_seconds": round(seconds, 1),
+              "finetune_steps": steps}
     for split in ("val", "test"):
         pred = model.predict(data[split][0], batch_size=256, verbose=0).argmax(-1)
         report = classification_report(data[split][1], pred, labels)
@@ -96,52 +104,65 @@ def finetune(backbone, data, labels, args, name):
     return result
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="/tmp/kbz_from_scratch")
-    parser.add_argument("--vocab_size", type=int, default=4000)
-    parser.add_argument("--vocab_texts", type=int, default=10000,
-                        help="learn the vocabulary from the first N train-split tweets (the learner is slow)")
-    parser.add_argument("--vocab", default=None, help="reuse this vocabulary file instead of learning one")
-    parser.add_argument("--pretrain_seconds", type=float, default=900,
-                        help="wall-time budget; sizes the LR schedule unless --pretrain_steps is given, and caps it")
-    parser.add_argument("--pretrain_steps", type=int, default=None,
-                        help="size the warm-up + linear decay to this many steps (default: what fits the budget)")
-    parser.add_argument("--warmup_fraction", type=float, default=0.06)
-    parser.add_argument("--whole_word_masking", type=int, default=1)
-    parser.add_argument("--pretrain_lr", type=float, default=1e-3)
-    parser.add_argument("--pretrain_batch", type=int, default=64)
-    parser.add_argument("--seq_len", type=int, default=64)
-    parser.add_argument("--max_predictions", type=int, default=10)
-    parser.add_argument("--finetune_epochs", type=int, default=3)
-    parser.add_argument("--finetune_lr", type=float, default=2e-4)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--subset", type=int, default=None, help="use a stratified subset (quick trial)")
-    args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    shutil.rmtree(os.path.join(args.out, "pretrain_ckpt"), ignore_errors=True)   # a fresh run, not a resume
-    results = {"args": vars(args)}
+def stratified_subset(data, n, seed=0):
+    """n examples of (inputs, labels) with the label proportions kept (deterministic)."""
+    inputs, y = data
+    if n >= len(y):
+        return data
+    rng = np.random.RandomState(seed)
+    picked = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        picked.append(rng.choice(idx, int(round(n * len(idx) / len(y))), replace=False))
+    picked = np.sort(np.concatenate(picked))
+    return {k: v[picked] for k, v in inputs.items()}, y[picked]
 
-    # 1. data: train split only for the vocabulary and pretraining
-    splits = corpora.tweet_sentiment_splits(subset=args.subset, seed=0)
-    labels = sorted(set(splits["train"][1]))
-    train_texts = splits["train"][0]
-    results["sizes"] = {k: len(v[0]) for k, v in splits.items()}
-    print("splits:", results["sizes"], flush=True)
 
-    # 2. vocabulary
-    t = time.perf_counter()
-    if args.vocab:
-        with open(args.vocab, encoding="utf-8") as f:
-            vocab = [line.rstrip("\n") for line in f if line.strip()]
-        results["vocab"] = {"size": len(vocab), "reused": args.vocab}
-    else:
-        vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
-        results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
-    print("vocab:", results["vocab"], flush=True)
-    tokenizer = WordPieceTokenizer(vocab, lowercase=True)
-    ids = P.TokenIds.from_tokenizer(tokenizer)
+def set_weights(backbone, values):
+    for w, value in zip(backbone.weights, values):
+        w.assign(value)
 
+
+def compare_arms(config, weights, data, labels, args):
+    """Per label budget and arm: LR chosen on mean val macro-F1 over seeds, then test mean/std at that LR."""
+    lrs = [float(x) for x in args.finetune_lrs.split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    out = {}
+    for spec in args.label_budgets.split(","):
+        budget, _, epochs = spec.partition(":")
+        epochs = int(epochs or args.finetune_epochs)
+        train = data["train"] if budget == "all" else stratified_subset(data["train"], int(budget))
+        split_data = dict(data, train=train)
+        key = f"{budget} labelled ({len(train[1])} tweets, {epochs} epochs)"
+        out[key] = {}
+        for arm, values in weights.items():
+            grid = []
+            for lr in lrs:
+                for seed in seeds:
+                    backbone = BertBackbone(config)
+                    set_weights(backbone, values)
+                    run = finetune(backbone, split_data, labels, args, arm, lr, seed, epochs)
+                    print(f"[{key}] {arm} lr={lr:g} seed={seed}: val {run['val']} test {run['test']} "
+                          f"({run['finetune_seconds']} s)", flush=True)
+                    grid.append(run)
+            mean_val = {lr: np.mean([r["val"]["macro_f1"] for r in grid if r["lr"] == lr]) for lr in lrs}
+            best = max(lrs, key=lambda lr: mean_val[lr])
+            chosen = [r for r in grid if r["lr"] == best]
+            summary = {"chosen_lr": best, "val_macro_f1_by_lr": {f"{lr:g}": round(float(v), 4)
+                                                                 for lr, v in mean_val.items()}}
+            for split in ("val", "test"):
+                for metric in ("accuracy", "macro_f1"):
+                    vals = [r[split][metric] for r in chosen]
+                    summary[f"{split}_{metric}_mean"] = round(float(np.mean(vals)), 4)
+                    summary[f"{split}_{metric}_std"] = round(float(np.std(vals)), 4)
+            summary["grid"] = grid
+            print(f"[{key}] {arm}: {json.dumps({k: v for k, v in summary.items() if k != 'grid'})}", flush=True)
+            out[key][arm] = summary
+    return out
+
+
+def pretrain(splits, train_texts, vocab, tokenizer, ids, args):
+    """Step 3; returns (pretrained weights, initial weights, report)."""
     # 3. pretraining on the train-split tweets (one document each, split into sentences)
     documents = [corpus.split_sentences(text) for text in train_texts]
     docs = list(P.tokenize_documents(documents, tokenizer, ids))
@@ -179,7 +200,7 @@ def main():
     steps_done = int(pretrainer.optimizer.iterations)
     after = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
     keep = ("mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_perplexity", "loss")
-    results["pretraining"] = {
+    pretraining = {
         "schedule_steps": total_steps, "warmup_steps": warmup_steps,
         "calibrated_steps_per_second": steps_per_second and round(steps_per_second, 3),
         "stopped_by_time_budget": info["stopped_by_time_budget"],
@@ -192,22 +213,95 @@ def main():
         "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()},
         "first_epoch": {k: round(float(v[0]), 4) for k, v in history.history.items()},
         "config": config.to_dict(), "data": data_config.to_dict(), "documents": len(docs)}
-    print("pretraining:", json.dumps(results["pretraining"]), flush=True)
+    print("pretraining:", json.dumps(pretraining), flush=True)
+    return [w.numpy() for w in pretrainer.backbone.weights], init_weights, pretraining, config
 
-    # 4. fine-tuning: pretrained vs the same initialisation without pretraining
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="/tmp/kbz_from_scratch")
+    parser.add_argument("--vocab_size", type=int, default=4000)
+    parser.add_argument("--vocab_texts", type=int, default=10000,
+                        help="learn the vocabulary from the first N train-split tweets (the learner is slow)")
+    parser.add_argument("--vocab", default=None, help="reuse this vocabulary file instead of learning one")
+    parser.add_argument("--pretrain_seconds", type=float, default=900,
+                        help="wall-time budget; sizes the LR schedule unless --pretrain_steps is given, and caps it")
+    parser.add_argument("--pretrain_steps", type=int, default=None,
+                        help="size the warm-up + linear decay to this many steps (default: what fits the budget)")
+    parser.add_argument("--warmup_fraction", type=float, default=0.06)
+    parser.add_argument("--whole_word_masking", type=int, default=1)
+    parser.add_argument("--pretrain_lr", type=float, default=1e-3)
+    parser.add_argument("--pretrain_batch", type=int, default=64)
+    parser.add_argument("--seq_len", type=int, default=64)
+    parser.add_argument("--max_predictions", type=int, default=10)
+    parser.add_argument("--finetune_epochs", type=int, default=1, help="default epochs of a label budget")
+    parser.add_argument("--finetune_lrs", default="1e-4,3e-4,1e-3",
+                        help="peak LRs tried per arm; each arm uses the one with the best mean val macro-F1")
+    parser.add_argument("--seeds", default="1,2", help="fine-tuning seeds (head init, dropout, shuffling)")
+    parser.add_argument("--label_budgets", default="all,2000:5",
+                        help="comma list of N[:epochs] labelled train tweets to fine-tune on ('all' = every one)")
+    parser.add_argument("--reuse_pretraining", action="store_true",
+                        help="skip pretraining: fine-tune from --out's pretrained/init weights of an earlier run")
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--subset", type=int, default=None, help="use a stratified subset (quick trial)")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    results = {"args": vars(args)}
+    if not args.reuse_pretraining:
+        shutil.rmtree(os.path.join(args.out, "pretrain_ckpt"), ignore_errors=True)   # a fresh run, not a resume
+
+    # 1. data: train split only for the vocabulary and pretraining
+    splits = corpora.tweet_sentiment_splits(subset=args.subset, seed=0)
+    labels = sorted(set(splits["train"][1]))
+    train_texts = splits["train"][0]
+    results["sizes"] = {k: len(v[0]) for k, v in splits.items()}
+    print("splits:", results["sizes"], flush=True)
+
+    # 2. vocabulary
+    t = time.perf_counter()
+    if args.reuse_pretraining and not args.vocab:
+        args.vocab = os.path.join(args.out, "vocab.txt")
+    if args.vocab:
+        if os.path.abspath(args.vocab) != os.path.abspath(os.path.join(args.out, "vocab.txt")):
+            shutil.copyfile(args.vocab, os.path.join(args.out, "vocab.txt"))
+        with open(args.vocab, encoding="utf-8") as f:
+            vocab = [line.rstrip("\n") for line in f if line.strip()]
+        results["vocab"] = {"size": len(vocab), "reused": args.vocab}
+    else:
+        vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
+        results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
+    print("vocab:", results["vocab"], flush=True)
+    tokenizer = WordPieceTokenizer(vocab, lowercase=True)
+    ids = P.TokenIds.from_tokenizer(tokenizer)
+
+    # 3. pretraining (or its saved result)
+    saved = {name: os.path.join(args.out, f"{name}.weights.npz") for name in ("pretrained", "init")}
+    if args.reuse_pretraining:
+        weights = {}
+        for name, path in saved.items():
+            with np.load(path) as f:
+                weights[name] = [f[f"w{i}"] for i in range(len(f.files))]
+        with open(os.path.join(args.out, "pretraining.json"), encoding="utf-8") as f:
+            results["pretraining"] = json.load(f)
+        config = BertConfig.from_dict(results["pretraining"]["config"])
+    else:
+        pretrained, init, results["pretraining"], config = pretrain(splits, train_texts, vocab, tokenizer, ids, args)
+        weights = {"pretrained": pretrained, "init": init}
+        for name, path in saved.items():
+            np.savez(path, **{f"w{i}": w for i, w in enumerate(weights[name])})
+        with open(os.path.join(args.out, "pretraining.json"), "w", encoding="utf-8") as f:
+            json.dump(results["pretraining"], f, indent=1)
+
+    # 4. fine-tuning: pretrained vs the same initialisation without pretraining, per label budget
     data = {split: (encode(tokenizer, ids, texts, args.seq_len), np.array([labels.index(y) for y in ys]))
             for split, (texts, ys) in splits.items()}
-    results["pretrained"] = finetune(pretrainer.backbone, data, labels, args, "pretrained")
-    print("pretrained:", results["pretrained"], flush=True)
-    scratch = BertBackbone(config)
-    for w, value in zip(scratch.weights, init_weights):
-        w.assign(value)
-    results["random_init"] = finetune(scratch, data, labels, args, "random_init")
-    print("random init:", results["random_init"], flush=True)
-    with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
+    results["comparison"] = compare_arms(config, {"pretrained": weights["pretrained"],
+                                                  "random_init": weights["init"]}, data, labels, args)
+    name = "results_finetune_only.json" if args.reuse_pretraining else "results.json"
+    with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)
-    print(json.dumps({k: results[k] for k in ("pretraining", "pretrained", "random_init")}, indent=1))
-
+    print(json.dumps({budget: {arm: {k: v for k, v in r.items() if k != "grid"} for arm, r in arms.items()}
+                      for budget, arms in results["comparison"].items()}, indent=1))
 
 if __name__ == "__main__":
     main()
