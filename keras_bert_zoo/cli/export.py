@@ -30,6 +30,8 @@ flags.DEFINE_string("pair_column", None, "Second-segment column for pair tasks."
 flags.DEFINE_integer("max_samples", 32, "Use at most this many sample texts for verification.")
 flags.DEFINE_string("representative_file", None, "Calibration texts for --quantize full_int8.")
 flags.DEFINE_integer("max_representative", 256, "Use at most this many calibration texts.")
+flags.DEFINE_list("full_int8_float_ops", None, "--quantize full_int8: TFLite op types kept in float "
+                  "(default: residual adds and LayerNorm, export.tflite.FULL_INT8_FLOAT_OPS; 'none' quantizes all).")
 flags.DEFINE_boolean("flex", False, "TFLite: allow TensorFlow ops through the Flex delegate.")
 flags.DEFINE_string("serving_version", None, "Check ops against this tensorflow/serving release "
                     "(default: the installed TensorFlow's).")
@@ -73,7 +75,7 @@ def main(argv):
         return 2
     from keras_bert_zoo.export import ops as ops_lib
     from keras_bert_zoo.export.saved_model import export_saved_model
-    from keras_bert_zoo.export.tflite import export_tflite
+    from keras_bert_zoo.export.tflite import FULL_INT8_FLOAT_OPS, export_tflite
     from keras_bert_zoo.tasks import BertTask
 
     task = BertTask.load(FLAGS.model)
@@ -100,9 +102,13 @@ def main(argv):
         if FLAGS.representative_file:
             rep_texts, rep_pairs = read_texts(FLAGS.representative_file, FLAGS.text_column, FLAGS.pair_column,
                                               FLAGS.max_representative)
+        float_ops = FULL_INT8_FLOAT_OPS
+        if FLAGS.full_int8_float_ops is not None:
+            float_ops = () if FLAGS.full_int8_float_ops in ([], ["none"]) else tuple(
+                op.strip().upper() for op in FLAGS.full_int8_float_ops)
         result = export_tflite(task, FLAGS.root, FLAGS.name, FLAGS.version, texts, pairs, quantize=FLAGS.quantize,
                                representative_texts=rep_texts, representative_pairs=rep_pairs, flex=FLAGS.flex,
-                               overwrite=FLAGS.overwrite)
+                               full_int8_float_ops=float_ops, overwrite=FLAGS.overwrite)
         summary = {"path": str(result.path), "format": "tflite", "quantize": FLAGS.quantize,
                    "size_bytes": result.size_bytes, "custom_ops": result.custom_ops,
                    "verification": result.verification}

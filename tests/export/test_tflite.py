@@ -67,6 +67,45 @@ def test_quantized_exports_verify(tiny_task, tmp_path, quantize, fp32):
         assert "QUANTIZE" in builtins or "DEQUANTIZE" in builtins
 
 
+def _op_output_dtypes(model_bytes, op_name):
+    """Output tensor types of every ``op_name`` operator in any subgraph of the flatbuffer."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.Model.GetRootAsModel(model_bytes, 0)
+    code = getattr(schema.BuiltinOperator, op_name)
+    types = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    out = set()
+    for g in range(m.SubgraphsLength()):
+        sub = m.Subgraphs(g)
+        for o in range(sub.OperatorsLength()):
+            op = sub.Operators(o)
+            oc = m.OperatorCodes(op.OpcodeIndex())
+            if max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()) == code:
+                out.update(types[sub.Tensors(op.Outputs(i)).Type()] for i in range(op.OutputsLength()))
+    return out
+
+
+@pytest.mark.slow
+def test_full_int8_keeps_layernorm_and_residual_float_unless_asked(tiny_task, tmp_path):
+    default = tflite.export_tflite(tiny_task, tmp_path, "a", 1, SAMPLE_TEXTS, quantize="full_int8",
+                                   representative_texts=SAMPLE_TEXTS * 2)
+    assert default.info["full_int8_float_ops"] == list(tflite.FULL_INT8_FLOAT_OPS)
+    model = default.path.read_bytes()
+    assert _op_output_dtypes(model, "RSQRT") == {"float32"}             # LayerNorm stays float
+    assert "int8" in _op_output_dtypes(model, "FULLY_CONNECTED")        # the matmuls are int8
+    everything = tflite.export_tflite(tiny_task, tmp_path, "b", 1, SAMPLE_TEXTS, quantize="full_int8",
+                                      representative_texts=SAMPLE_TEXTS * 2, full_int8_float_ops=(),
+                                      tolerance=verify.Tolerance(1.0, 0.0))
+    assert "int8" in _op_output_dtypes(everything.path.read_bytes(), "RSQRT")
+
+
+def test_full_int8_rejects_unknown_float_op_names(tiny_task, tmp_path):
+    with pytest.raises(tflite.ExportError, match="LAYER_NORM.*not TFLite builtin op names"):
+        tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize="full_int8",
+                             full_int8_float_ops=("MEAN", "LAYER_NORM"))
+    assert list((tmp_path / "tiny-tflite-full_int8").iterdir()) == []
+
+
 @pytest.mark.slow   # the default run covers atomic failure through the SavedModel tests
 def test_failed_tflite_verification_leaves_nothing(tiny_task, tmp_path):
     with pytest.raises(verify.VerificationError, match="probabilities"):
