@@ -237,8 +237,12 @@ def export_tflite(task, root: str | os.PathLike, name: str, version: int, sample
         rep = sample_feed(task, representative_texts or sample_texts,
                           representative_pairs if representative_texts else sample_pairs)
         n = len(next(iter(rep.values())))
-        rep_feeds = [{k: v[i:i + representative_batch_size] for k, v in rep.items()}
-                     for i in range(0, n, representative_batch_size)]
+        # The calibrator fixes the input shape from the first batch, so every batch has the same size: the
+        # last one is filled up by wrapping around to the first texts.
+        bs = min(representative_batch_size, n)
+        fill = (-n) % bs
+        rep = {k: list(v) + list(v[:fill]) for k, v in rep.items()}
+        rep_feeds = [{k: v[i:i + bs] for k, v in rep.items()} for i in range(0, n + fill, bs)]
     with atomic_version_dir(final, overwrite=overwrite) as tmp:
         sm_dir = tmp / "_saved_model"
         module = ServingModule(task)
