@@ -32,6 +32,10 @@ flags.DEFINE_string("representative_file", None, "Calibration texts for --quanti
 flags.DEFINE_integer("max_representative", 256, "Use at most this many calibration texts.")
 flags.DEFINE_list("full_int8_float_ops", None, "--quantize full_int8: TFLite op types kept in float "
                   "(default: residual adds and LayerNorm, export.tflite.FULL_INT8_FLOAT_OPS; 'none' quantizes all).")
+flags.DEFINE_float("float_atol", None, "Override the verification tolerance: max |exported - Keras| of float "
+                   "outputs (default per format/quantization: export.verify.TOLERANCES).")
+flags.DEFINE_float("float_rtol", None, "Override: extra allowance per unit of max |Keras| of each float output.")
+flags.DEFINE_float("min_agreement", None, "Override: fraction of rows whose labels must equal the Keras model's.")
 flags.DEFINE_boolean("flex", False, "TFLite: allow TensorFlow ops through the Flex delegate.")
 flags.DEFINE_string("serving_version", None, "Check ops against this tensorflow/serving release "
                     "(default: the installed TensorFlow's).")
@@ -74,11 +78,20 @@ def main(argv):
         print("bert-zoo export: --model and --name are required", file=sys.stderr)
         return 2
     from keras_bert_zoo.export import ops as ops_lib
+    from keras_bert_zoo.export import verify
     from keras_bert_zoo.export.saved_model import export_saved_model
     from keras_bert_zoo.export.tflite import FULL_INT8_FLOAT_OPS, export_tflite
     from keras_bert_zoo.tasks import BertTask
 
     task = BertTask.load(FLAGS.model)
+    tolerance = None
+    if (FLAGS.float_atol, FLAGS.float_rtol, FLAGS.min_agreement) != (None, None, None):
+        base = verify.TOLERANCES["saved_model" if FLAGS.format == "saved_model" else FLAGS.quantize]
+        tolerance = verify.Tolerance(
+            base.float_atol if FLAGS.float_atol is None else FLAGS.float_atol,
+            base.min_agreement if FLAGS.min_agreement is None else FLAGS.min_agreement,
+            base.float_rtol if FLAGS.float_rtol is None else FLAGS.float_rtol)
+        print(f"bert-zoo export: verification tolerance overridden: {tolerance} (default {base})", file=sys.stderr)
     pair_task = len(task.serving_input_spec()) > 1
     if FLAGS.samples_file:
         texts, pairs = read_texts(FLAGS.samples_file, FLAGS.text_column, FLAGS.pair_column, FLAGS.max_samples)
@@ -94,7 +107,8 @@ def main(argv):
             return 2
         target = ops_lib.tf_serving_target(FLAGS.serving_version)
         result = export_saved_model(task, FLAGS.root, FLAGS.name, FLAGS.version, texts, pairs, target=target,
-                                    fresh_process_check=FLAGS.fresh_process_check, overwrite=FLAGS.overwrite)
+                                    tolerance=tolerance, fresh_process_check=FLAGS.fresh_process_check,
+                                    overwrite=FLAGS.overwrite)
         summary = {"path": str(result.path), "format": "saved_model", "tftext_ops": result.info["tftext_ops"],
                    "verification": result.verification}
     else:
@@ -108,7 +122,7 @@ def main(argv):
                 op.strip().upper() for op in FLAGS.full_int8_float_ops)
         result = export_tflite(task, FLAGS.root, FLAGS.name, FLAGS.version, texts, pairs, quantize=FLAGS.quantize,
                                representative_texts=rep_texts, representative_pairs=rep_pairs, flex=FLAGS.flex,
-                               full_int8_float_ops=float_ops, overwrite=FLAGS.overwrite)
+                               full_int8_float_ops=float_ops, tolerance=tolerance, overwrite=FLAGS.overwrite)
         summary = {"path": str(result.path), "format": "tflite", "quantize": FLAGS.quantize,
                    "size_bytes": result.size_bytes, "custom_ops": result.custom_ops,
                    "verification": result.verification}

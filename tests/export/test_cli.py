@@ -37,6 +37,16 @@ def test_cli_tflite_int8(saved_task, tmp_path):
 
 
 @pytest.mark.slow
+def test_cli_tolerance_override_is_applied_and_reported(saved_task, tmp_path):
+    out = _run(["--model", str(saved_task), "--format", "tflite", "--quantize", "int8", "--name", "tiny",
+                "--root", str(tmp_path / "exports"), "--float_atol", "0", "--min_agreement", "1"], tmp_path)
+    assert out.returncode != 0
+    assert "tolerance overridden: Tolerance(float_atol=0.0, min_agreement=1.0" in out.stderr
+    assert "probabilities: max abs diff" in out.stderr and "> 0" in out.stderr
+    assert list((tmp_path / "exports" / "tiny-tflite-int8").iterdir()) == []
+
+
+@pytest.mark.slow
 def test_cli_saved_model(saved_task, tmp_path):
     out = _run(["--model", str(saved_task), "--format", "saved_model", "--name", "tiny", "--version", "1",
                 "--root", str(tmp_path)], tmp_path)
