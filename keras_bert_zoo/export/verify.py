@@ -193,7 +193,8 @@ def run_in_fresh_process(path: str | os.PathLike, feed: Mapping[str, Mapping], t
                       ensure_ascii=False)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        proc = subprocess.run([sys.executable, "-c", _FRESH_SCRIPT, str(path), feed_file, out_file],
+        # absolute: the child runs in the temporary directory (so nothing in our cwd can be imported)
+        proc = subprocess.run([sys.executable, "-c", _FRESH_SCRIPT, os.path.abspath(path), feed_file, out_file],
                               capture_output=True, text=True, timeout=timeout, cwd=tmp, env=env)
         if proc.returncode != 0:
             raise VerificationError(f"loading {path} in a fresh process (tensorflow + tensorflow_text only) "

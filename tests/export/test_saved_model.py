@@ -118,3 +118,12 @@ def test_pair_task_export(tiny_pair_task, tmp_path):
     spec = sr.signature_spec(result.path, "serving_default")
     assert sorted(spec.inputs) == ["text", "text_pair"]
     assert result.verification["fresh_process"]["preprocess"]["segment_ids"]["agreement"] == 1.0
+
+
+def test_fresh_process_check_with_a_relative_path(exported, monkeypatch):
+    """`bert-zoo demo` exports under the relative ``saved_models/``; the fresh process runs in a temporary
+    directory, so the path handed to it must not stay relative (this failed the README's main command)."""
+    monkeypatch.chdir(exported.path.parent.parent)
+    relative = os.path.join(exported.path.parent.name, exported.path.name)
+    out = verify.run_in_fresh_process(relative, {verify.PREPROCESS_SIGNATURE: {"text": SAMPLE_TEXTS[:2]}})
+    assert out[verify.PREPROCESS_SIGNATURE]["token_ids"].shape[0] == 2
