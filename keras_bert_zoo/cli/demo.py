@@ -134,8 +134,9 @@ def run_demo():
             if exported:
                 summary["saved_model"] = str(getattr(exported, "path", exported))
                 print(f"exported SavedModel: {summary['saved_model']}")
-        except Exception as err:  # the export is a bonus step of the demo; report, do not lose the run
-            print(f"SavedModel export failed: {type(err).__name__}: {err}", file=sys.stderr)
+        except Exception as err:  # report after saving everything else, and exit non-zero (see main)
+            summary["saved_model_error"] = f"{type(err).__name__}: {err}"
+            print(f"SavedModel export failed: {summary['saved_model_error']}", file=sys.stderr)
     summary["wall_seconds"] = round(time.time() - start, 1)
     with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
@@ -147,4 +148,9 @@ def run_demo():
 def main(argv):
     del argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    run_demo()
+    summary = run_demo()
+    if summary.get("saved_model_error"):
+        print("bert-zoo demo: training and reports are saved, but the SavedModel export failed (above)",
+              file=sys.stderr)
+        return 1
+    return 0
