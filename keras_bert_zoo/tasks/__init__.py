@@ -1,60 +1,67 @@
-"""Task objects: preprocessor + model on packed inputs + postprocessing (see :mod:`keras_bert_zoo.tasks.base`).
+"""Keras task models: a backbone + head ``keras.Model`` with a preprocessor, trained and run on raw strings.
 
-Registry: a task module decorates its class with ``@register_task`` (the class's ``task_type`` is the key).
-``get_task_class(name)`` imports the module that provides ``name`` on first use, so the CLI
-(``bert-zoo finetune --task=NAME``) and ``BertTask.load`` find every task without importing them all.
+    TextClassifier     "classify"   single texts / pairs, multi-class / multi-label   (BertForSequenceClassification)
+    TextRegressor      "regress"    one score per text or pair
+    TokenClassifier    "tag"        NER: entity spans with character offsets          (BertForTokenClassification)
+    QuestionAnswerer   "qa"         extractive QA, SQuAD v1/v2, answers with offsets   (BertForQuestionAnswering)
+    MultipleChoice     "choice"     K choices per context                              (BertForMultipleChoice)
+    MaskedLM           "fill_mask"  fill-mask predictions                              (BertForMaskedLM)
+    TextEmbedder       "embed"      sentence embeddings                                (BertModel + pooling)
+    Pretrainer         "pretrain"   masked LM + next-sentence prediction               (BertForPreTraining)
+
+See :mod:`keras_bert_zoo.tasks.task` for the contract. ``get_task_class(task_type)`` imports the module of a
+task on first use (the CLI's ``--task``); ``task_models()`` maps the Hugging Face architecture names to the
+classes (what the converters build).
 """
 
 from __future__ import annotations
 
 import importlib
 
-from keras_bert_zoo.tasks.base import BertTask, TaskError
+from keras_bert_zoo.tasks.task import Task, TaskError
 
-__all__ = ["BertTask", "TaskError", "register_task", "get_task_class", "task_names", "TASK_MODULES"]
+__all__ = ["Task", "TaskError", "get_task_class", "task_names", "task_models", "TASK_CLASSES"]
 
-#: task_type -> module that registers it (imported lazily)
-TASK_MODULES = {
-    "classify": "keras_bert_zoo.tasks.classification",
-    "regress": "keras_bert_zoo.tasks.classification",
-    "tag": "keras_bert_zoo.tasks.tagging",
-    "qa": "keras_bert_zoo.tasks.qa",
-    "choice": "keras_bert_zoo.tasks.choice",
-    "fill_mask": "keras_bert_zoo.tasks.fill_mask",
-    "embed": "keras_bert_zoo.tasks.embeddings",
+#: public class name -> (module, task_type, Hugging Face architecture or None)
+TASK_CLASSES = {
+    "TextClassifier": ("keras_bert_zoo.tasks.text_classifier", "classify", "BertForSequenceClassification"),
+    "TextRegressor": ("keras_bert_zoo.tasks.text_classifier", "regress", None),
+    "TokenClassifier": ("keras_bert_zoo.tasks.token_classifier", "tag", "BertForTokenClassification"),
+    "QuestionAnswerer": ("keras_bert_zoo.tasks.question_answerer", "qa", "BertForQuestionAnswering"),
+    "MultipleChoice": ("keras_bert_zoo.tasks.multiple_choice", "choice", "BertForMultipleChoice"),
+    "MaskedLM": ("keras_bert_zoo.tasks.masked_lm", "fill_mask", "BertForMaskedLM"),
+    "TextEmbedder": ("keras_bert_zoo.tasks.text_embedder", "embed", None),
+    "Pretrainer": ("keras_bert_zoo.tasks.pretrainer", "pretrain", "BertForPreTraining"),
 }
 
-_REGISTRY: dict[str, type] = {}
+
+def _load(class_name: str) -> type:
+    module, _, _ = TASK_CLASSES[class_name]
+    return getattr(importlib.import_module(module), class_name)
 
 
-def register_task(cls):
-    """Class decorator: register a :class:`BertTask` subclass under its ``task_type``."""
-    if not (isinstance(cls, type) and issubclass(cls, BertTask)):
-        raise TypeError(f"register_task expects a BertTask subclass, got {cls!r}")
-    name = cls.task_type
-    if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise ValueError(f"task type {name!r} is already registered by {_REGISTRY[name].__qualname__}")
-    _REGISTRY[name] = cls
-    return cls
-
-
-def get_task_class(name: str) -> type:
-    """The task class registered as ``name`` (importing its module on first use)."""
-    if name not in _REGISTRY and name in TASK_MODULES:
-        importlib.import_module(TASK_MODULES[name])
-    if name not in _REGISTRY:
-        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}")
-    return _REGISTRY[name]
+def get_task_class(task_type: str) -> type:
+    """The task class whose ``task_type`` is ``task_type`` (e.g. ``"classify"``)."""
+    for class_name, (_, name, _) in TASK_CLASSES.items():
+        if name == task_type:
+            return _load(class_name)
+    raise TaskError(f"unknown task {task_type!r}; known tasks: {', '.join(task_names())}")
 
 
 def task_names() -> list[str]:
-    return sorted(set(TASK_MODULES) | set(_REGISTRY))
+    return sorted(name for _, name, _ in TASK_CLASSES.values())
+
+
+def task_models() -> dict:
+    """Hugging Face architecture name -> task class (``BertModel`` is the backbone)."""
+    from keras_bert_zoo.models.backbone import BertBackbone
+
+    out = {"BertModel": BertBackbone}
+    out.update({arch: _load(cls) for cls, (_, _, arch) in TASK_CLASSES.items() if arch})
+    return out
 
 
 def __getattr__(name):
-    # Convenience: keras_bert_zoo.tasks.TextClassifier etc. without importing every module up front.
-    lazy = {"TextClassifier": "keras_bert_zoo.tasks.classification",
-            "TextRegressor": "keras_bert_zoo.tasks.classification"}
-    if name in lazy:
-        return getattr(importlib.import_module(lazy[name]), name)
+    if name in TASK_CLASSES:
+        return _load(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

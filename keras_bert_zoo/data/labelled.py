@@ -1,0 +1,160 @@
+"""Labelled text files (CSV, TSV or JSON lines) -> texts, optional second segments, raw labels, line numbers.
+
+    data = read_labelled_file("train.csv", text_column="text", label_column="label")
+    data.texts, data.pairs, data.labels, data.lines
+
+A header row names the columns (JSON lines: the fields). Invalid UTF-8 is replaced (counted, not fatal).
+Empty files, missing columns and empty labels are errors that name the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LabelledData", "LabelledFileError", "read_labelled_file", "count_truncated", "split_labels"]
+
+logger = logging.getLogger(__name__)
+
+
+class LabelledFileError(ValueError):
+    """A labelled file that cannot be read: names the file, the line and the column."""
+
+
+@dataclass
+class LabelledData:
+    """Rows read from a file: texts, optional second segments, raw label strings and source line numbers."""
+
+    path: str
+    texts: list = field(default_factory=list)
+    pairs: list | None = None
+    labels: list | None = None
+    lines: list = field(default_factory=list)
+    replaced_utf8: int = 0
+
+    def __len__(self):
+        return len(self.texts)
+
+
+def _detect_format(path: str, file_format: str | None) -> str:
+    if file_format:
+        return file_format
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    if lower.endswith((".tsv", ".tab")):
+        return "tsv"
+    return "csv"
+
+
+def read_labelled_file(path, text_column="text", pair_column=None, label_column="label",
+                       file_format=None, require_labels=True) -> LabelledData:
+    """Read a CSV / TSV / JSONL file of texts (+ pairs) (+ labels), with errors naming file, line and column."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise LabelledFileError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        raw = f.read()
+    text = raw.decode("utf-8", errors="replace")
+    replaced = text.count("\ufffd") - raw.decode("utf-8", errors="ignore").count("\ufffd")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise LabelledFileError(f"{path}: the file is empty")
+    fmt = _detect_format(path, file_format)
+    data = LabelledData(path=path, pairs=[] if pair_column else None, labels=[] if label_column else None,
+                        replaced_utf8=replaced)
+    wanted = [c for c in (text_column, pair_column, label_column if require_labels else None) if c]
+
+    def add(row, line):
+        for col in wanted:
+            value = row.get(col)
+            if value is None:
+                raise LabelledFileError(f"{path}:{line}: column {col!r} is missing in this row")
+        data.texts.append(str(row[text_column]))
+        if pair_column:
+            data.pairs.append(str(row[pair_column]))
+        if label_column:
+            if label_column in row and row[label_column] is not None:
+                value = row[label_column]
+                if isinstance(value, str):
+                    value = value.strip()
+                    if not value and require_labels:
+                        raise LabelledFileError(f"{path}:{line}: empty value in column {label_column!r}")
+                data.labels.append(value)
+            elif require_labels:
+                raise LabelledFileError(f"{path}:{line}: column {label_column!r} is missing in this row")
+            else:
+                data.labels.append(None)
+        data.lines.append(line)
+
+    if fmt == "jsonl":
+        for i, line_text in enumerate(text.splitlines(), start=1):
+            if not line_text.strip():
+                continue
+            try:
+                row = json.loads(line_text)
+            except json.JSONDecodeError as err:
+                raise LabelledFileError(f"{path}:{i}: invalid JSON: {err.msg}") from err
+            if not isinstance(row, dict):
+                raise LabelledFileError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
+            add(row, i)
+    elif fmt in ("csv", "tsv"):
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",")
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise LabelledFileError(f"{path}: the file is empty") from None
+        header = [h.strip() for h in header]
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise LabelledFileError(f"{path}:1: missing column(s) {missing} in the header; found columns {header}")
+        for row in reader:
+            line = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) < len(header):
+                short = [h for h in header[len(row):] if h in wanted]
+                if short:
+                    raise LabelledFileError(f"{path}:{line}: row has {len(row)} fields, expected {len(header)}; "
+                                    f"column(s) {short} missing")
+            add(dict(zip(header, row)), line)
+    else:
+        raise LabelledFileError(f"{path}: unknown file format {fmt!r} (expected csv, tsv or jsonl)")
+    if not data.texts:
+        raise LabelledFileError(f"{path}: no data rows (only a header or blank lines)")
+    if replaced:
+        logger.warning("%s: %d invalid UTF-8 byte sequence(s) replaced with U+FFFD", path, replaced)
+    return data
+
+
+def count_truncated(tokenizer, texts, pairs, sequence_length) -> int:
+    """How many examples need more than ``sequence_length`` tokens (with [CLS]/[SEP]) and will be truncated."""
+    import tensorflow as tf
+
+    def lengths(values):
+        out = []
+        for start in range(0, len(values), 1024):
+            ids = tokenizer(tf.constant(values[start:start + 1024], dtype=tf.string))
+            out.append(ids.row_lengths().numpy())
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    total = lengths(list(texts)) + 2
+    if pairs is not None:
+        total = total + lengths(list(pairs)) + 1
+    return int((total > sequence_length).sum())
+
+
+
+def split_labels(value, separator):
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [p.strip() for p in str(value).split(separator) if p.strip()]
+
+

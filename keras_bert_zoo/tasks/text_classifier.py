@@ -1,0 +1,225 @@
+"""Text classification (single texts or pairs; multi-class or multi-label) and regression, as Keras models.
+
+:class:`TextClassifier` (task_type ``"classify"``; HF ``BertForSequenceClassification``)
+    graph: dropout + dense (layer ``"classifier"``) on the pooled output -> float32 logits ``[B, K]``.
+    raw inputs: ``text`` (and ``text_pair`` with ``pairs=True``), strings.
+    targets: class ids or label names (multi-class); 0/1 rows ``[N, K]`` or lists / separator-joined strings of
+    label names (multi-label).
+    serving outputs: ``logits``, ``probabilities`` [B, K] (softmax, or sigmoid when multi-label); multi-class:
+    ``label_ids`` int32 [B], ``label_names`` string [B], ``score`` [B]; multi-label: ``predictions`` int32
+    [B, K] (probability >= threshold) and ``label_names`` (the predicted names joined with ``label_separator``).
+
+:class:`TextRegressor` (task_type ``"regress"``): one float per text or pair (``score`` [B]); MSE loss.
+
+Long texts: with ``window_stride`` > 0 (single texts) serving and ``predict`` cover a text longer than the
+sequence length with sliding windows (``sequence_length - 2`` tokens, starts ``stride`` apart) and average the
+window logits; training uses the first window.
+
+Example::
+
+    clf = TextClassifier.from_preset("minilm_l6_h384_uncased", labels=["negative", "neutral", "positive"])
+    clf.fit(x=texts, y=label_names, validation_data=(val_texts, val_names), epochs=1, batch_size=32)
+    clf.predict(["what a great day"])["label_names"]
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_bert_zoo.data.labelled import split_labels
+from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+
+__all__ = ["TextClassifier", "TextRegressor"]
+
+
+def _pooled_head(backbone, units, dropout, inputs=None):
+    """packed inputs -> float32 ``dense(dropout(pooled))`` [B, units]; the shared head of the classifiers."""
+    inputs = inputs if inputs is not None else packed_inputs()
+    pooled = backbone(inputs)["pooled_output"]
+    head_dropout = keras.layers.Dropout(dropout, name="classifier_dropout", dtype=backbone.dtype_policy)
+    head = keras.layers.Dense(units, kernel_initializer=head_initializer(backbone), name="classifier",
+                              dtype=backbone.dtype_policy)
+    return inputs, ops.cast(head(head_dropout(pooled)), "float32"), head
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class TextClassifier(Task):
+    """Sequence classification (see the module docstring).
+
+    Args:
+        backbone: a :class:`~keras_bert_zoo.models.BertBackbone`.
+        num_classes: number of classes (default: ``len(labels)``).
+        preprocessor: a :class:`~keras_bert_zoo.text.BertPreprocessor` (None: packed inputs only).
+        labels: class names, index = class id (default ``["0", "1", ...]``).
+        pairs: the task takes two texts (``text``, ``text_pair``).
+        multi_label: independent sigmoid per class (binary cross-entropy).
+        threshold: multi-label decision threshold on the probability.
+        label_separator: joins multi-label names in ``label_names`` and splits them in string targets.
+        window_stride: sliding windows at prediction for long single texts (0: truncate).
+        dropout: dropout before the dense head.
+    """
+
+    task_type = "classify"
+    _config_args = ("num_classes", "labels", "pairs", "multi_label", "threshold", "label_separator",
+                    "window_stride", "dropout")
+
+    def __init__(self, backbone, num_classes=None, *, preprocessor=None, labels=None, pairs=False,
+                 multi_label=False, threshold=0.5, label_separator=",", window_stride=0, dropout=0.1,
+                 name=None, **kwargs):
+        if labels is not None:
+            labels = [str(v) for v in labels]
+            dupes = sorted({v for v in labels if labels.count(v) > 1})
+            if dupes:
+                raise TaskError(f"duplicate label names {dupes}: each class needs its own name")
+            if num_classes is not None and int(num_classes) != len(labels):
+                raise TaskError(f"num_classes={num_classes} but {len(labels)} labels were given")
+        if num_classes is None:
+            if labels is None:
+                raise TaskError("a classifier needs num_classes or labels")
+            num_classes = len(labels)
+        num_classes = int(num_classes)
+        if num_classes < (1 if multi_label else 2):
+            raise TaskError(f"classification needs at least {1 if multi_label else 2} classes, got {num_classes}")
+        if window_stride and pairs:
+            raise TaskError("window_stride is supported for single texts only")
+        inputs, logits, head = _pooled_head(backbone, num_classes, dropout)
+        super().__init__(inputs=inputs, outputs=logits, name=name or "text_classifier", **kwargs)
+        self._set_parts(backbone, preprocessor)
+        self.head = head
+        self.num_classes = num_classes
+        self.labels = labels if labels is not None else [str(i) for i in range(num_classes)]
+        self.pairs = bool(pairs)
+        self.multi_label = bool(multi_label)
+        self.threshold = float(threshold)
+        self.label_separator = label_separator
+        self.window_stride = int(window_stride or 0)
+        self.dropout = float(dropout)
+        self.text_inputs = ("text", "text_pair") if self.pairs else ("text",)
+
+    # -------------------------------------------------------------- recipe hooks
+    def default_loss(self):
+        if self.multi_label:
+            return keras.losses.BinaryCrossentropy(from_logits=True)
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def default_metrics(self):
+        if self.multi_label:
+            return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def encode_targets(self, y):
+        """Class ids or label names (multi-label: 0/1 rows, name lists or joined names) -> numpy targets."""
+        index = {name: i for i, name in enumerate(self.labels)}
+        values = list(y) if not isinstance(y, np.ndarray) else y
+        if self.multi_label:
+            arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+            if arr.ndim == 2 and arr.dtype.kind in "biuf":
+                if arr.shape[1] != self.num_classes:
+                    raise TaskError(f"multi-label targets have {arr.shape[1]} columns, the model {self.num_classes}")
+                return arr.astype("float32")
+            out = np.zeros((len(values), self.num_classes), "float32")
+            for row, value in enumerate(values):
+                names = split_labels(value, self.label_separator)
+                for name in names:
+                    if name not in index:
+                        raise TaskError(f"target {row}: unknown label {name!r}; the model's labels are {self.labels}")
+                    out[row, index[name]] = 1.0
+            return out
+        out = np.zeros((len(values),), "int32")
+        for row, value in enumerate(values):
+            if isinstance(value, (bytes, np.bytes_)):
+                value = value.decode("utf-8")
+            if isinstance(value, (str, np.str_)):
+                name = str(value).strip()
+                if name not in index:
+                    raise TaskError(f"target {row}: unknown label {name!r}; the model's labels are {self.labels}")
+                out[row] = index[name]
+            else:
+                k = int(value)
+                if not 0 <= k < self.num_classes:
+                    raise TaskError(f"target {row}: class id {k} outside [0, {self.num_classes})")
+                out[row] = k
+        return out
+
+    # -------------------------------------------------------------- serving graph
+    def serving_fn(self, inputs):
+        if not self.window_stride:
+            return super().serving_fn(inputs)
+        from keras_bert_zoo.tasks.windows import mean_over_windows, windowed_pack
+
+        packed, windows, _ = windowed_pack(self._require_preprocessor(), tf.convert_to_tensor(inputs["text"]),
+                                           self.window_stride)
+        logits = self(packed, training=False)                                  # [W, K]
+        return self.postprocess(mean_over_windows(logits, windows))           # [B, K]
+
+    def postprocess(self, logits):
+        logits = tf.cast(logits, tf.float32)
+        names = tf.constant(self.labels, dtype=tf.string)
+        if self.multi_label:
+            probs = tf.sigmoid(logits)
+            predictions = tf.cast(probs >= self.threshold, tf.int32)
+            picked = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(probs)), predictions > 0)
+            joined = tf.strings.reduce_join(picked, axis=-1, separator=self.label_separator)
+            return {"logits": logits, "probabilities": probs, "predictions": predictions, "label_names": joined}
+        probs = tf.nn.softmax(logits, axis=-1)
+        ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return {"logits": logits, "probabilities": probs, "label_ids": ids, "label_names": tf.gather(names, ids),
+                "score": tf.reduce_max(probs, axis=-1)}
+
+    def decode(self, outputs):
+        results = []
+        for i in range(len(outputs["probabilities"])):
+            probs = outputs["probabilities"][i]
+            row = {"probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, probs)}}
+            if self.multi_label:
+                row["labels"] = [n for n, v in zip(self.labels, outputs["predictions"][i]) if v]
+            else:
+                row["label"] = self.labels[int(outputs["label_ids"][i])]
+                row["score"] = round(float(outputs["score"][i]), 6)
+            results.append(row)
+        return results
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_zoo")
+class TextRegressor(Task):
+    """Regression on raw strings: one score per text or pair (e.g. STS-B similarity); MSE loss.
+
+    Args: ``backbone``, ``preprocessor``, ``pairs``, ``dropout`` (as :class:`TextClassifier`).
+    """
+
+    task_type = "regress"
+    _config_args = ("pairs", "dropout")
+
+    def __init__(self, backbone, *, preprocessor=None, pairs=False, dropout=0.1, name=None, **kwargs):
+        inputs, logits, head = _pooled_head(backbone, 1, dropout)
+        super().__init__(inputs=inputs, outputs=logits, name=name or "text_regressor", **kwargs)
+        self._set_parts(backbone, preprocessor)
+        self.head = head
+        self.pairs = bool(pairs)
+        self.dropout = float(dropout)
+        self.labels = None
+        self.text_inputs = ("text", "text_pair") if self.pairs else ("text",)
+
+    def default_loss(self):
+        return keras.losses.MeanSquaredError()
+
+    def default_metrics(self):
+        return [keras.metrics.MeanAbsoluteError(name="mae")]
+
+    def encode_targets(self, y):
+        try:
+            out = np.asarray(y, dtype="float32").reshape(-1, 1)
+        except (TypeError, ValueError):
+            raise TaskError("regression targets must be numbers") from None
+        if not np.isfinite(out).all():
+            raise TaskError(f"regression target {int(np.argmin(np.isfinite(out[:, 0])))} is not finite")
+        return out
+
+    def postprocess(self, outputs):
+        return {"score": tf.cast(outputs, tf.float32)[:, 0]}
+
+    def decode(self, outputs):
+        return [{"score": round(float(s), 6)} for s in outputs["score"]]
