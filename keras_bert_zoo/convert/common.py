@@ -10,7 +10,6 @@ from pathlib import Path
 
 from keras_bert_zoo.config import BertConfig, ConfigError
 from keras_bert_zoo.models.backbone import BertBackbone
-from keras_bert_zoo.models import tasks
 
 __all__ = ["ARCHITECTURES", "groups_for", "build_model", "find_vocab", "detect_lowercase", "make_tokenizer",
            "ConversionError"]
@@ -48,11 +47,15 @@ def build_model(architecture: str, config: BertConfig, num_labels: int = 2, num_
     backbone = BertBackbone(config, dtype=dtype)
     if architecture == "BertModel":
         return backbone
-    cls = tasks.TASK_MODELS[architecture]
+    from keras_bert_zoo.tasks import task_models
+
+    cls = task_models()[architecture]
     if architecture in ("BertForSequenceClassification", "BertForTokenClassification"):
         return cls(backbone, num_classes=num_labels)
     if architecture == "BertForMultipleChoice":
         return cls(backbone, num_choices=num_choices)
+    if architecture == "BertForMaskedLM":
+        return cls(backbone, use_mask_positions=False)   # logits at every position, as the HF model
     return cls(backbone)
 
 

@@ -231,8 +231,9 @@ def from_hf(path, architecture: str | None = None, backbone_only: bool = False, 
 # ------------------------------------------------------------------------------------------------- export
 def architecture_of(model) -> str:
     """The HF architecture name of one of our models."""
-    from keras_bert_zoo.models.tasks import TASK_MODELS
+    from keras_bert_zoo.tasks import task_models
 
+    TASK_MODELS = task_models()
     for name, cls in TASK_MODELS.items():
         if type(model) is cls:
             return name

@@ -5,7 +5,8 @@ column (last by default); a blank line ends a sentence; ``-DOCSTART-`` lines are
 skipped. Tags use a prefix scheme (``B-``/``I-``/``E-``/``S-`` + type, or ``O``).
 
 Public API:
-    Sentence(words, tags, line)            one sentence; ``line`` is its first line number (1-based)
+    Sentence(words, tags, line, source)    one sentence; ``line`` is its first line number (1-based), ``source``
+                                            the file it was read from ("" when built in memory)
     read_conll(path, word_column=0, tag_column=-1) -> list[Sentence]
     label_list(sentences)                   sorted label set with "O" first
     join_words(words) -> (text, char_starts)  the sentence text as the words joined by one space
@@ -35,6 +36,14 @@ class Sentence:
     words: tuple
     tags: tuple
     line: int = 0
+    source: str = ""
+
+    def where(self, word_index: int | None = None) -> str:
+        """``file:line`` of the sentence (of its ``word_index``-th word: one word a line), for error messages."""
+        line = self.line + (word_index or 0) if self.line else 0
+        if self.source:
+            return f"{self.source}:{line}" if line else self.source
+        return f"line {line}" if line else "<memory>"
 
 
 def read_conll(path, word_column: int = 0, tag_column: int = -1, encoding: str = "utf-8",
@@ -57,7 +66,7 @@ def read_conll(path, word_column: int = 0, tag_column: int = -1, encoding: str =
             line = raw.strip()
             if not line or line.startswith("-DOCSTART-"):
                 if words:
-                    sentences.append(Sentence(tuple(words), tuple(tags), start))
+                    sentences.append(Sentence(tuple(words), tuple(tags), start, str(path)))
                     words, tags = [], []
                 continue
             cols = line.split()
@@ -74,7 +83,7 @@ def read_conll(path, word_column: int = 0, tag_column: int = -1, encoding: str =
             words.append(cols[word_column])
             tags.append(tag)
     if words:
-        sentences.append(Sentence(tuple(words), tuple(tags), start))
+        sentences.append(Sentence(tuple(words), tuple(tags), start, str(path)))
     if not sentences:
         raise ConllError(f"{path}: no sentences (empty file?)")
     return sentences

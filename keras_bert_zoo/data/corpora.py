@@ -40,7 +40,7 @@ def tweet_sentiment_path(cache_dir=None, progress=True) -> Path:
 
 def load_tweet_sentiment(path=None, cache_dir=None):
     """``(texts, labels)`` lists from the corpus (invalid UTF-8 replaced; errors name the line)."""
-    from keras_bert_zoo.tasks.classification import read_labelled_file
+    from keras_bert_zoo.data.labelled import read_labelled_file
 
     path = path or tweet_sentiment_path(cache_dir)
     data = read_labelled_file(path, text_column="text", label_column="sentiment", file_format="csv")

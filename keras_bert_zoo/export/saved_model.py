@@ -136,17 +136,28 @@ class atomic_version_dir:
         return False
 
 
-def sample_feed(task, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
-    """{input name: list of str} for the task's raw-string signature."""
+def sample_feed(task, texts, pairs: Sequence[str] | None = None) -> dict:
+    """{input name: list of str} for the task's raw-string signature: ``texts`` is either a dict with every
+    input of ``task.serving_input_spec()``, or the list of first inputs (and ``pairs`` the second ones)."""
     names = list(task.serving_input_spec())
+    if isinstance(texts, Mapping):
+        if pairs is not None:
+            raise ExportError("sample inputs: give a dict of inputs or texts (+ pairs), not both")
+        if sorted(texts) != sorted(names):
+            raise ExportError(f"sample inputs {sorted(texts)} do not match the task's inputs {names}")
+        feed = {k: list(texts[k]) for k in names}
+        lengths = {k: len(v) for k, v in feed.items()}
+        if len(set(lengths.values())) != 1 or not feed[names[0]]:
+            raise ExportError(f"sample inputs must be non-empty lists of one length, got {lengths}")
+        return feed
     if isinstance(texts, str):
         raise ExportError("sample texts: expected a list of strings, got a single string")
     if not texts:
         raise ExportError("export needs sample texts to verify the exported model against the Keras model")
     feed = {names[0]: list(texts)}
-    if len(names) > 1:
-        if pairs is None:
-            raise ExportError(f"the task takes inputs {names}; give sample pairs for {names[1]!r}")
+    if len(names) > 2 or (len(names) == 2 and pairs is None):
+        raise ExportError(f"the task takes inputs {names}; give the sample inputs as a dict of them")
+    if len(names) == 2:
         if len(pairs) != len(texts):
             raise ExportError(f"{len(texts)} sample texts but {len(pairs)} sample pairs")
         feed[names[1]] = list(pairs)

@@ -1,8 +1,5 @@
-"""keras.Model classes: the BertBackbone and the task models built on it."""
+"""keras.Model classes: the BertBackbone (task models live in :mod:`keras_bert_zoo.tasks`)."""
 
 from keras_bert_zoo.models.backbone import INPUT_KEYS, BertBackbone
-from keras_bert_zoo.models.tasks import (TASK_MODELS, BertClassifier, BertMaskedLM, BertMultipleChoice,
-                                         BertPretrainer, BertQuestionAnswerer, BertTokenClassifier)
 
-__all__ = ["BertBackbone", "INPUT_KEYS", "BertClassifier", "BertTokenClassifier", "BertQuestionAnswerer",
-           "BertMaskedLM", "BertPretrainer", "BertMultipleChoice", "TASK_MODELS"]
+__all__ = ["BertBackbone", "INPUT_KEYS"]

@@ -17,7 +17,6 @@ tokenized as usual; the mask becomes the ``[MASK]`` id). Serving outputs: ``toke
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_bert_zoo.layers.heads import MaskedLMHead

@@ -52,6 +52,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Sequence
 
 import keras
@@ -62,6 +63,8 @@ from keras_bert_zoo.models.backbone import INPUT_KEYS, BertBackbone
 from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 
 __all__ = ["Task", "TaskError", "packed_inputs", "head_initializer"]
+
+logger = logging.getLogger(__name__)
 
 
 class TaskError(ValueError):
@@ -379,9 +382,13 @@ class Task(keras.Model):
         if steps is None and isinstance(data, tf.data.Dataset):
             card = int(data.cardinality().numpy())
             steps = card if card > 0 else None
-        if steps is None:
-            return
         args = dict(pending)
+        if steps is None:
+            logger.warning("the number of batches per epoch is unknown: the default schedule keeps the peak "
+                           "learning rate (no warm-up, no decay); pass compile(total_steps=...) to size it")
+            args["warmup_ratio"] = 0.0
+            self.compile(total_steps=10**9, **args)
+            return
         accum = max(1, int(args.get("gradient_accumulation_steps") or 1))
         self.compile(total_steps=max(1, steps * max(1, epochs) // accum), **args)
 

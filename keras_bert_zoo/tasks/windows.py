@@ -50,9 +50,8 @@ def tokenize_with_offsets(tokenizer, strings):
 
 def special_token_ids(tokenizer) -> dict:
     """Ids of ``[CLS] [SEP] [PAD] [UNK] [MASK]`` read from the tokenizer's vocabulary (None when absent)."""
-    from keras_bert_zoo.tasks.base import tokenizer_vocabulary
-
-    index = {t: i for i, t in enumerate(tokenizer_vocabulary(tokenizer))}
+    vocab = tokenizer.get_vocabulary() if hasattr(tokenizer, "get_vocabulary") else tokenizer.vocabulary
+    index = {(t.decode("utf-8") if isinstance(t, bytes) else t): i for i, t in enumerate(vocab)}
     out = {k: index.get(f"[{k.upper()}]") for k in ("cls", "sep", "pad", "unk", "mask")}
     for k in ("cls", "sep"):
         if out[k] is None:

@@ -1,6 +1,6 @@
 """One fine-tuning run with plain ``model.fit``: recipe + callbacks + reports, shared by the CLI and the demo.
 
-:func:`fit_task` takes a task object (:mod:`keras_bert_zoo.tasks`), ready tf.data datasets of packed inputs and
+:func:`fit_task` takes a task model (:mod:`keras_bert_zoo.tasks`), ready tf.data datasets of packed inputs and
 a :class:`FitConfig`, and
 
 1. freezes what ``trainable`` says, builds :func:`~keras_bert_zoo.train.optimizers.make_optimizer` (AdamW,
@@ -71,11 +71,11 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
     trainable = config.trainable
     if isinstance(trainable, str) and trainable.isdigit():
         trainable = int(trainable)
-    set_trainable(task.model, trainable)
+    set_trainable(task, trainable)
 
     steps = config.steps_per_epoch or max(1, math.ceil(train_size / config.batch_size))
     updates = max(1, steps * config.epochs // max(1, config.gradient_accumulation_steps))
-    num_layers = task.model.backbone.config.num_layers if hasattr(task.model, "backbone") else 0
+    num_layers = task.backbone.config.num_layers
 
     def compile_():
         optimizer = make_optimizer(config.learning_rate, total_steps=updates, warmup_ratio=config.warmup_ratio,
@@ -87,7 +87,7 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
     if strategy is not None:
         with strategy.scope():
             compile_()
-        prepare_model(task.model, strategy)
+        prepare_model(task, strategy)
     else:
         compile_()
 
@@ -104,7 +104,7 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
         callbacks.append(early)
     callbacks.extend(extra_callbacks)
 
-    task.model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+    task.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
                    callbacks=callbacks, verbose=config.verbose)
     history = cb.read_history(out / "history.jsonl") if chief else []
     if history and chief:

@@ -20,43 +20,16 @@ import os
 import time
 
 import keras
-from keras import ops
 
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.models.backbone import BertBackbone
-from keras_bert_zoo.models.tasks import BertPretrainer
+from keras_bert_zoo.tasks.pretrainer import MaskedLMPerplexity, Pretrainer
 from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay
 
 __all__ = ["MaskedLMPerplexity", "make_pretraining_optimizer", "build_pretrainer",
            "compile_pretrainer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
 
 OPTIMIZERS = ("adamw", "lamb")
-
-
-@keras.saving.register_keras_serializable(package="keras_bert_zoo")
-class MaskedLMPerplexity(keras.metrics.Metric):
-    """exp(weighted mean sparse cross-entropy) of logits [B, P, V] vs ids [B, P]; weight 0 = padding."""
-
-    def __init__(self, name="perplexity", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float32")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count", dtype="float32")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.cast(y_pred, "float32")
-        ce = keras.losses.sparse_categorical_crossentropy(ops.cast(y_true, "int32"), y_pred, from_logits=True)
-        weight = ops.ones_like(ce) if sample_weight is None else ops.cast(sample_weight, "float32")
-        weight = ops.broadcast_to(ops.reshape(weight, ops.shape(ce)) if len(weight.shape) == len(ce.shape)
-                                  else weight, ops.shape(ce))
-        self.total.assign_add(ops.sum(ce * weight))
-        self.count.assign_add(ops.sum(weight))
-
-    def result(self):
-        return ops.exp(ops.divide_no_nan(self.total, self.count))
-
-    def reset_state(self):
-        self.total.assign(0.0)
-        self.count.assign(0.0)
 
 
 def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_000, warmup_steps=None,
@@ -78,31 +51,24 @@ def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_
     return opt
 
 
-def build_pretrainer(config_or_backbone: BertConfig | BertBackbone, dtype=None) -> BertPretrainer:
-    """A BertPretrainer on a new backbone from a config (random init), or on an existing backbone
+def build_pretrainer(config_or_backbone: BertConfig | BertBackbone, dtype=None) -> Pretrainer:
+    """A Pretrainer on a new backbone from a config (random init), or on an existing backbone
     (continued pretraining). ``dtype``: a policy name for a new backbone, e.g. ``"mixed_bfloat16"``."""
     if isinstance(config_or_backbone, BertConfig):
         backbone = BertBackbone(config_or_backbone, dtype=dtype)
     else:
         backbone = config_or_backbone
-    return BertPretrainer(backbone, name="bert_pretrainer")
+    return Pretrainer(backbone, name="bert_pretrainer")
 
 
-def compile_pretrainer(model: BertPretrainer, optimizer=None, nsp_weight=1.0, jit_compile="auto",
+def compile_pretrainer(model: Pretrainer, optimizer=None, nsp_weight=1.0, jit_compile="auto",
                        steps_per_execution=1):
     """Compiles with the masked MLM loss, NSP loss and the pretraining metrics (see the module docstring)."""
     optimizer = optimizer or make_pretraining_optimizer()
     policy = model.backbone.dtype_policy
     if getattr(policy, "name", "") == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    losses = {"mlm_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                                       reduction="mean_with_sample_weight",
-                                                                       name="mlm_loss"),
-              "nsp_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="nsp_loss")}
-    model.compile(optimizer=optimizer, loss=losses, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
-                  weighted_metrics={"mlm_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                                                   MaskedLMPerplexity(name="perplexity")],
-                                    "nsp_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+    model.compile(optimizer=optimizer, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     return model
 

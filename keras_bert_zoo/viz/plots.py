@@ -92,9 +92,7 @@ def attention_scores(task, text, pair=None):
     import tensorflow as tf
 
     from keras_bert_zoo.models.backbone import BertBackbone
-    from keras_bert_zoo.tasks.base import tokenizer_vocabulary
-
-    backbone = task.model.backbone
+    backbone = task.backbone
     probe = BertBackbone(backbone.config, return_attention_scores=True)
     probe.set_weights(backbone.get_weights())
     inputs = {"text": tf.constant([text])}
@@ -103,7 +101,7 @@ def attention_scores(task, text, pair=None):
     packed = task.preprocess(inputs)
     scores = np.asarray(probe(packed, training=False)["attention_scores"])[0]   # [L, N, T, T]
     n = int(np.asarray(packed["padding_mask"])[0].sum())
-    vocab = tokenizer_vocabulary(task.tokenizer)
+    vocab = task.tokenizer.vocabulary
     tokens = [vocab[i] for i in np.asarray(packed["token_ids"])[0][:n]]
     return tokens, scores[:, :, :n, :n]
 
