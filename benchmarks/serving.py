@@ -7,7 +7,7 @@ ours feed raw strings to the artifact (tokenizer + packer in the graph); HF runs
     python benchmarks/serving.py --model runs/demo_tweet_sentiment/model \
         --hf_dir /path/to/minilm_hf_dir --root /tmp/bench_exports --out benchmarks/results/serving.json
 
---model is a saved task directory (task.save); without it --preset builds a MiniLM classifier with an
+--model is a saved task (task.save, .keras); without it --preset builds a MiniLM classifier with an
 untrained head (latency only). Every artifact is exported with the package's exporters, i.e. verified
 against the Keras task before it is timed. With --test_examples > 0 (and a tweet corpus) the accuracy of each
 artifact on the test split is measured against the labels and against the Keras model's predictions.
@@ -57,20 +57,16 @@ def dir_size(path: Path) -> int:
 
 
 def load_task(args):
-    from keras_bert_zoo.tasks import BertTask
+    from keras_bert_zoo.tasks import TextClassifier
+    from keras_bert_zoo.tasks import load_task as load
 
     if args.model:
-        task = BertTask.load(args.model)
+        task = load(args.model)
     else:
-        from keras_bert_zoo import presets
-        from keras_bert_zoo.tasks.classification import TextClassifier
-
-        backbone, tokenizer = presets.from_preset(args.preset, backbone_only=True)
-        task = TextClassifier.from_backbone(backbone, tokenizer, ["negative", "neutral", "positive"],
-                                            sequence_length=args.seq_len)
+        task = TextClassifier.from_preset(args.preset, labels=["negative", "neutral", "positive"],
+                                          sequence_length=args.seq_len)
     if task.sequence_length != args.seq_len:   # same weights, packed to the benchmark's length
-        task = type(task)(task.model, task.tokenizer, sequence_length=args.seq_len, labels=task.labels,
-                          truncate=task.truncate, **task.get_config())
+        task.preprocessor = task.make_preprocessor(task.tokenizer, args.seq_len, task.preprocessor.truncate)
     return task
 
 

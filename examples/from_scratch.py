@@ -16,7 +16,7 @@
    throwaway copy of the model before training (the time budget stays as a safety cap). MLM/NSP accuracy is
    measured on fixed masked batches built from *validation* tweets before and after pretraining (evaluation
    only, no training on them). Throughput (tokens/s) is measured.
-4. Fine-tuning: ``BertClassifier`` (3 classes), same recipe and number of steps for (a) the pretrained backbone
+4. Fine-tuning: ``TextClassifier`` on packed inputs (3 classes), same recipe and number of steps for (a) the pretrained backbone
    and (b) the same architecture with the same random initialisation and no pretraining. Each arm gets its own
    learning rate, chosen from ``--finetune_lrs`` by mean *validation* macro-F1 over ``--seeds`` (a fixed LR
    would favour whichever arm it happens to suit), and this is repeated per labelled-data budget
@@ -47,7 +47,7 @@ from keras_bert_zoo.config import BertConfig  # noqa: E402
 from keras_bert_zoo.data import corpora, corpus  # noqa: E402
 from keras_bert_zoo.data import pretraining as P  # noqa: E402
 from keras_bert_zoo.models.backbone import BertBackbone  # noqa: E402
-from keras_bert_zoo.models.tasks import BertClassifier  # noqa: E402
+from keras_bert_zoo.tasks import TextClassifier  # noqa: E402
 from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
 from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa: E402
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
@@ -85,7 +85,7 @@ def encode(tokenizer, ids, texts, seq_len):
 
 def finetune(backbone, data, labels, args, name, lr, seed, epochs):
     keras.utils.set_random_seed(seed)
-    model = BertClassifier(backbone, num_classes=len(labels), dropout=0.1, name=f"classifier_{name}")
+    model = TextClassifier(backbone, num_classes=len(labels), dropout=0.1, name=f"classifier_{name}")
     steps = int(np.ceil(len(data["train"][1]) / args.batch_size)) * epochs
     model.compile(optimizer=make_optimizer(lr, total_steps=steps, warmup_ratio=0.1),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

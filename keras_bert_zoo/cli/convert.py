@@ -109,7 +109,7 @@ def main(argv):
     inputs = {k: np.asarray(v) for k, v in backbone.dummy_inputs(batch_size=2, sequence_length=8).items()}
     if type(model).__name__ == "BertMultipleChoice":
         inputs = {k: np.repeat(v[:, None], model.num_choices, axis=1) for k, v in inputs.items()}
-    if type(model).__name__ == "BertPretrainer" or getattr(model, "use_mask_positions", False):
+    if type(model).__name__ == "Pretrainer" or getattr(model, "use_mask_positions", False):
         inputs = dict(inputs, mask_positions=np.zeros((2, 2), "int32"))
     a, b = model(inputs), reloaded(inputs)
     leaves = (lambda x: list(x.values()) if isinstance(x, dict) else [x])

@@ -70,10 +70,13 @@ def tfidf_baseline(train, test, labels):
 def run_demo():
     import keras
 
-    from keras_bert_zoo import presets
+    from keras_bert_zoo import reports
     from keras_bert_zoo.data.corpora import tweet_sentiment_splits
-    from keras_bert_zoo.tasks.classification import LabelledData, TextClassifier
+    from keras_bert_zoo.data.labelled import LabelledData
+    from keras_bert_zoo.data.task_files import TaskFile
+    from keras_bert_zoo.tasks import TextClassifier
     from keras_bert_zoo.train.loop import FitConfig, fit_task
+    from keras_bert_zoo.train.metrics import class_weights
     from keras_bert_zoo.viz import attention_scores, plot_attention
 
     start = time.time()
@@ -86,32 +89,33 @@ def run_demo():
     test = _subset(splits["test"], FLAGS.test_examples, FLAGS.seed)
     print(f"tweets: train {len(train[0])} (of {len(splits['train'][0])}), val {len(val[0])}, test {len(test[0])}")
 
-    backbone, tokenizer = presets.from_preset(FLAGS.preset, backbone_only=True)
     labels = sorted(set(splits["train"][1]))
-    task = TextClassifier.from_backbone(backbone, tokenizer, labels, sequence_length=FLAGS.sequence_length)
-
-    def data(split, name):
-        return LabelledData(path=f"tweets:{name}", texts=split[0], labels=split[1],
-                            lines=list(range(1, len(split[0]) + 1)))
-
-    train_d, val_d, test_d = data(train, "train"), data(val, "val"), data(test, "test")
+    task = TextClassifier.from_preset(FLAGS.preset, labels=labels, sequence_length=FLAGS.sequence_length)
     class_weight = None if FLAGS.class_weight in ("", "none") else FLAGS.class_weight
-    train_ds = task.dataset_from_data(train_d, batch_size=FLAGS.batch_size, training=True,
-                                      class_weight=class_weight, seed=FLAGS.seed)
-    val_ds = task.dataset_from_data(val_d, batch_size=64, warn=False)
+    weights = None
+    if class_weight:
+        ids = task.encode_targets(train[1])
+        table = class_weights(ids, len(labels), class_weight)
+        weights = [table[int(c)] for c in ids]
+    train_ds = task.make_dataset(train[0], train[1], weights, batch_size=FLAGS.batch_size, training=True,
+                                 seed=FLAGS.seed)
+    val_ds = task.make_dataset(val[0], val[1], batch_size=64)
     config = FitConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
                        warmup_ratio=0.1, weight_decay=0.01, clipnorm=1.0)
     t_fit = time.time()
-    fit_task(task, train_ds, val_ds, out, config, train_size=len(train_d))
+    fit_task(task, train_ds, val_ds, out, config, train_size=len(train[0]))
     fit_s = time.time() - t_fit
-    task.save(os.path.join(out, "model"))
+    task.save(os.path.join(out, "model.keras"))
     t_eval = time.time()
-    report = task.evaluate_data(test_d, out_dir=os.path.join(out, "test"), batch_size=64)
+    test_rows = LabelledData(path="tweets:test", texts=test[0], labels=test[1],
+                             lines=list(range(1, len(test[0]) + 1)))
+    test_file = TaskFile("classify", "tweets:test", {"text": test[0]}, test[1], test_rows.lines, test_rows)
+    report = reports.evaluate_task_file(task, test_file, out_dir=os.path.join(out, "test"), batch_size=64)
     eval_s = time.time() - t_eval
     tokens, scores = attention_scores(task, ATTENTION_EXAMPLE)
     plot_attention(tokens, scores, os.path.join(out, "attention.png"), layer=-1)
 
-    summary = {"train_examples": len(train_d), "val_examples": len(val_d), "test_examples": len(test_d),
+    summary = {"train_examples": len(train[0]), "val_examples": len(val[0]), "test_examples": len(test[0]),
                "sequence_length": FLAGS.sequence_length, "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
                "minilm": {k: report[k] for k in ("accuracy", "macro_f1", "micro_f1", "mcc")},
                "fit_seconds": round(fit_s, 1), "test_eval_seconds": round(eval_s, 1)}
@@ -127,12 +131,14 @@ def run_demo():
         print(f"TF-IDF + LR (all {len(splits['train'][0])} training tweets)  test accuracy "
               f"{full['accuracy']:.4f}  macro-F1 {full['macro_f1']:.4f}  MCC {full['mcc']:.4f}")
     if FLAGS.export:
-        from keras_bert_zoo.cli.export_hook import export_saved_model
+        from keras_bert_zoo.cli.finetune import next_version
 
         try:
-            exported = export_saved_model(task, FLAGS.export, FLAGS.export_name, test[0][:8])
+            version = next_version(FLAGS.export, FLAGS.export_name)
+            exported = task.export(os.path.join(FLAGS.export, FLAGS.export_name, str(version)),
+                                   sample_inputs=test[0][:8])
             if exported:
-                summary["saved_model"] = str(getattr(exported, "path", exported))
+                summary["saved_model"] = str(exported.path)
                 print(f"exported SavedModel: {summary['saved_model']}")
         except Exception as err:  # report after saving everything else, and exit non-zero (see main)
             summary["saved_model_error"] = f"{type(err).__name__}: {err}"
@@ -140,7 +146,7 @@ def run_demo():
     summary["wall_seconds"] = round(time.time() - start, 1)
     with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
-    print(f"reports, plots and model in {out}/ (test/, training_curves.png, attention.png, model/); "
+    print(f"reports, plots and model in {out}/ (test/, training_curves.png, attention.png, model.keras); "
           f"wall time {summary['wall_seconds']:.0f} s")
     return summary
 

@@ -1,43 +1,49 @@
-"""`bert-zoo evaluate`: evaluate a fine-tuned model (a `bert-zoo finetune` model/ directory) on a labelled file.
+"""`bert-zoo evaluate`: evaluate a fine-tuned task (a .keras file) on a task file.
 
-    bert-zoo evaluate --model runs/sentiment/model --data test.csv --out runs/sentiment/test
+    bert-zoo evaluate --model runs/sentiment/model.keras --data test.csv --out runs/sentiment/test
 
-Prints the metrics; with --out writes report.json/.txt, predictions.csv (predictions vs labels) and the
-confusion matrix PNG.
+Prints the metrics; with --out writes the task's reports (:mod:`keras_bert_zoo.reports`).
 """
 
 import json
-import logging
-import sys
 
 from absl import flags
 
-flags.DEFINE_string("model", None, "Directory written by `bert-zoo finetune` (…/model).")
-flags.DEFINE_string("data", None, "Labelled file in the same format as the training file.")
+flags.DEFINE_string("model", None, "A task saved by `bert-zoo finetune` (…/model.keras, or its directory).")
+flags.DEFINE_string("data", None, "File in the same format as the training file.")
 flags.DEFINE_string("out", None, "Directory for the reports (optional).")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
-flags.DEFINE_string("text_column", "text", "Column / field of the text.")
-flags.DEFINE_string("pair_column", None, "Column / field of the second text (pair tasks).")
-flags.DEFINE_string("label_column", "label", "Column / field of the label.")
+flags.DEFINE_string("text_column", "text", "classify/regress: column / field of the text.")
+flags.DEFINE_string("pair_column", None, "classify/regress: column / field of the second text.")
+flags.DEFINE_string("label_column", "label", "classify/regress: column / field of the label.")
+flags.DEFINE_string("file_format", None, "classify/regress: csv, tsv or jsonl (default: by extension).")
+flags.DEFINE_integer("word_column", 0, "tag: CoNLL column of the words.")
+flags.DEFINE_integer("tag_column", -1, "tag: CoNLL column of the tags.")
 
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from keras_bert_zoo.tasks import BertTask, TaskError
+def run_evaluate():
+    from keras_bert_zoo import reports
+    from keras_bert_zoo.data.task_files import FileOptions, read_task_file
+    from keras_bert_zoo.tasks import TaskError, load_task
     from keras_bert_zoo.train.metrics import format_report
 
-    try:
-        if not FLAGS.model or not FLAGS.data:
-            raise TaskError("--model and --data are required")
-        task = BertTask.load(FLAGS.model)
-        report = task.evaluate_file(FLAGS.data, out_dir=FLAGS.out, batch_size=FLAGS.batch_size,
-                                    text_column=FLAGS.text_column, pair_column=FLAGS.pair_column,
-                                    label_column=FLAGS.label_column)
-    except TaskError as err:
-        print(f"bert-zoo evaluate: error: {err}", file=sys.stderr)
-        sys.exit(1)
+    if not FLAGS.model or not FLAGS.data:
+        raise TaskError("--model and --data are required")
+    task = load_task(FLAGS.model)
+    names = ("text_column", "pair_column", "label_column", "file_format", "word_column", "tag_column")
+    options = FileOptions(**{n: getattr(FLAGS, n) for n in names if FLAGS[n].present})
+    if task.task_type in ("classify", "regress") and task.pairs and not options.pair_column:
+        options = FileOptions(**{**options.__dict__, "pair_column": "text_pair"})
+    report = reports.evaluate_task_file(task, read_task_file(task.task_type, FLAGS.data, options),
+                                        out_dir=FLAGS.out, batch_size=FLAGS.batch_size)
     text = format_report(report)
     print(text if text else json.dumps(report, indent=2, default=str))
+
+
+def main(argv):
+    del argv
+    from keras_bert_zoo.cli.errors import run_command
+
+    run_command("evaluate", run_evaluate)

@@ -1,7 +1,7 @@
 """`bert-zoo predict`: predictions for texts from a file or stdin, as JSON lines.
 
-    echo "what a great day" | bert-zoo predict --model runs/sentiment/model
-    bert-zoo predict --model runs/sentiment/model --input texts.txt > predictions.jsonl
+    echo "what a great day" | bert-zoo predict --model runs/sentiment/model.keras
+    bert-zoo predict --model runs/sentiment/model.keras --input texts.txt > predictions.jsonl
 
 Input: plain text (one text per line), or JSON lines (one object per line with the task's input fields, e.g.
 {"text": ..., "text_pair": ...} or {"question": ..., "context": ...}); --format=auto treats a line starting with
@@ -10,12 +10,11 @@ Input: plain text (one text per line), or JSON lines (one object per line with t
 """
 
 import json
-import logging
 import sys
 
 from absl import flags
 
-flags.DEFINE_string("model", None, "Directory written by `bert-zoo finetune` (…/model).")
+flags.DEFINE_string("model", None, "A task saved by `bert-zoo finetune` (…/model.keras, or its directory).")
 flags.DEFINE_string("input", "-", "Input file ('-' for stdin).")
 flags.DEFINE_string("output", "-", "Output file ('-' for stdout).")
 flags.DEFINE_enum("format", "auto", ["auto", "text", "jsonl"], "Input format.")
@@ -43,29 +42,30 @@ def read_records(stream, fmt, first_field, source="<stdin>"):
     return records
 
 
-def main(argv):
-    del argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from keras_bert_zoo.tasks import BertTask, TaskError
+def run_predict():
+    from keras_bert_zoo.tasks import TaskError, load_task
 
-    try:
-        if not FLAGS.model:
-            raise TaskError("--model is required")
-        task = BertTask.load(FLAGS.model)
-        if FLAGS.input == "-":
-            stream, source = sys.stdin, "<stdin>"
-        else:
-            stream, source = open(FLAGS.input, encoding="utf-8", errors="replace"), FLAGS.input
-        with stream:
-            records = read_records(stream, FLAGS.format, task.text_inputs[0], source)
-        results = task.predict_records(records, batch_size=FLAGS.batch_size)
-    except (TaskError, ValueError, OSError) as err:
-        print(f"bert-zoo predict: error: {err}", file=sys.stderr)
-        sys.exit(1)
+    if not FLAGS.model:
+        raise TaskError("--model is required")
+    task = load_task(FLAGS.model)
+    if FLAGS.input == "-":
+        stream, source = sys.stdin, "<stdin>"
+    else:
+        stream, source = open(FLAGS.input, encoding="utf-8", errors="replace"), FLAGS.input
+    with stream:
+        records = read_records(stream, FLAGS.format, task.text_inputs[0], source)
+    results = task.predict_records(records, batch_size=FLAGS.batch_size)
     out = sys.stdout if FLAGS.output == "-" else open(FLAGS.output, "w", encoding="utf-8")
     with out if out is not sys.stdout else _nullctx():
         for rec, res in zip(records, results):
             out.write(json.dumps({**rec, **res}, ensure_ascii=False) + "\n")
+
+
+def main(argv):
+    del argv
+    from keras_bert_zoo.cli.errors import run_command
+
+    run_command("predict", run_predict)
 
 
 class _nullctx:

@@ -64,14 +64,14 @@ def _initial_model(vocab_size):
 
 
     from keras_bert_zoo.models.backbone import BertBackbone
-    from keras_bert_zoo.models.tasks import BertPretrainer
+    from keras_bert_zoo.tasks.pretrainer import Pretrainer
     from keras_bert_zoo.train import pretraining as TP
 
     dtype = None if _PRECISION.value == "none" else f"mixed_{_PRECISION.value}"
     if _INIT.value:
         if _INIT.value.endswith(".keras"):
             loaded = keras.saving.load_model(_INIT.value, safe_mode=True)
-            if isinstance(loaded, BertPretrainer):
+            if isinstance(loaded, Pretrainer):
                 return loaded, None
             if not isinstance(loaded, BertBackbone):
                 loaded = loaded.backbone
@@ -79,7 +79,7 @@ def _initial_model(vocab_size):
         from keras_bert_zoo import presets
 
         model, tokenizer = presets.from_preset(_INIT.value)
-        if isinstance(model, BertPretrainer):
+        if isinstance(model, Pretrainer):
             return model, getattr(tokenizer, "vocabulary", None)
         backbone = model if isinstance(model, BertBackbone) else model.backbone
         return TP.build_pretrainer(backbone), getattr(tokenizer, "vocabulary", None)

@@ -27,7 +27,7 @@ Two modes share steps 1-3 (one implementation of each):
   segment is drawn from the same chunk), and :func:`tfrecord_dataset` reads them with parallel interleave and
   per-worker file sharding (``tf.distribute.InputContext``).
 
-Both yield ``(x, y, sample_weight)`` batches for ``BertPretrainer`` + ``model.fit``:
+Both yield ``(x, y, sample_weight)`` batches for ``tasks.Pretrainer`` + ``model.fit``:
 
     x  = {"token_ids", "segment_ids", "padding_mask": int32 [B, T], "mask_positions": int32 [B, P]}
     y  = {"mlm_logits": int32 [B, P] original ids at the masked positions, "nsp_logits": int32 [B]}
@@ -381,7 +381,7 @@ def mask_batch(token_ids: tf.RaggedTensor, word_starts: tf.RaggedTensor, seed: t
 
 
 def _model_batch(token_ids, segment_ids, positions, mask_ids, nsp_label, config: PretrainingDataConfig, pad_id):
-    """Ragged features -> padded (x, y, sample_weight) for BertPretrainer."""
+    """Ragged features -> padded (x, y, sample_weight) for tasks.Pretrainer."""
     t, p = config.max_seq_length, config.max_predictions_per_seq
     x = {"token_ids": tf.cast(token_ids, tf.int32).to_tensor(pad_id, shape=[None, t]),
          "segment_ids": tf.cast(segment_ids, tf.int32).to_tensor(0, shape=[None, t]),

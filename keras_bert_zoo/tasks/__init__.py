@@ -20,7 +20,7 @@ import importlib
 
 from keras_bert_zoo.tasks.task import Task, TaskError
 
-__all__ = ["Task", "TaskError", "get_task_class", "task_names", "task_models", "TASK_CLASSES"]
+__all__ = ["Task", "TaskError", "get_task_class", "task_names", "task_models", "load_task", "TASK_CLASSES"]
 
 #: public class name -> (module, task_type, Hugging Face architecture or None)
 TASK_CLASSES = {
@@ -59,6 +59,33 @@ def task_models() -> dict:
     out = {"BertModel": BertBackbone}
     out.update({arch: _load(cls) for cls, (_, _, arch) in TASK_CLASSES.items() if arch})
     return out
+
+
+def load_task(path) -> Task:
+    """A task saved with ``task.save("x.keras")`` (``path``: the file, or a directory holding ``model.keras``),
+    loaded with ``safe_mode=True``."""
+    import os
+
+    import keras
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "task.json")) and not path.endswith(".keras"):
+            raise TaskError(f"{path}: a task directory of the old format (model.keras + vocab.txt + task.json); "
+                            f"convert it with `bert-zoo convert-task {path} OUT.keras`")
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        raise TaskError(f"{path}: no such file (expected a .keras file written by task.save)")
+    for class_name in TASK_CLASSES:          # register every task class before deserialising
+        _load(class_name)
+    try:
+        task = keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - re-raised with the file named
+        raise TaskError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else ''})") from err
+    if not isinstance(task, Task):
+        raise TaskError(f"{path} holds a {type(task).__name__}, not a keras_bert_zoo task")
+    return task
 
 
 def __getattr__(name):

@@ -1,0 +1,67 @@
+"""How every `bert-zoo` command reports a failure: one clear line on stderr and exit status 1.
+
+    run_command("finetune", lambda: run_finetune(config))
+
+Errors the package raises for bad input (files, options, checkpoints, exports) and the OS errors of reading
+and writing files print as ``bert-zoo COMMAND: error: <message>``; the Python traceback is shown only when
+``BERT_ZOO_TRACEBACK=1`` is set or absl's ``--verbosity`` is 1 or more. Anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+
+__all__ = ["run_command", "user_error_types"]
+
+
+def user_error_types() -> tuple:
+    """Exception classes that mean "bad input", not "bug" (imported lazily: only what is loaded)."""
+    types = [ValueError, OSError, KeyError, UnicodeError]
+    modules = {
+        "keras_bert_zoo.train.callbacks": ("NanLossError",),
+        "keras_bert_zoo.export.saved_model": ("ExportError",),
+        "keras_bert_zoo.export.ops": ("OpCompatibilityError",),
+        "keras_bert_zoo.export.verify": ("VerificationError",),
+    }
+    for module, names in modules.items():
+        mod = sys.modules.get(module)
+        for name in names:
+            if mod is not None and hasattr(mod, name):
+                types.append(getattr(mod, name))
+    return tuple(types)
+
+
+def _verbose() -> bool:
+    if os.environ.get("BERT_ZOO_TRACEBACK", "") not in ("", "0"):
+        return True
+    try:
+        from absl import flags
+
+        return flags.FLAGS.is_parsed() and flags.FLAGS.verbosity >= 1
+    except Exception:  # noqa: BLE001 - flags not defined: not verbose
+        return False
+
+
+def run_command(command: str, fn):
+    """Run ``fn()``; turn a user error into one line on stderr and exit status 1."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        print(f"bert-zoo {command}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - classified below
+        if not isinstance(err, user_error_types()):
+            raise
+        if _verbose():
+            traceback.print_exc()
+        message = str(err).strip() or type(err).__name__
+        if isinstance(err, KeyError) and err.args:
+            message = str(err.args[0])
+        first, _, rest = message.partition("\n")
+        print(f"bert-zoo {command}: error: {first}" + (f"\n{rest}" if rest else ""), file=sys.stderr)
+        sys.exit(1)
