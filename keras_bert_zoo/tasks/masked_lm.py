@@ -48,6 +48,7 @@ class MaskedLM(Task):
     """
 
     task_type = "fill_mask"
+    output_padding = {"token_ids": -1, "tokens": b"", "scores": 0.0}
     _config_args = ("use_mask_positions", "top_k", "mask_token", "masked_lm_prob", "seed")
 
     def __init__(self, backbone, *, preprocessor=None, use_mask_positions=True, top_k=5, mask_token="[MASK]",
@@ -85,6 +86,7 @@ class MaskedLM(Task):
     def packed_input_spec(self):
         spec = super().packed_input_spec()
         spec["mask_positions"] = tf.TensorSpec([None, None], tf.int32, name="mask_positions")
+        spec["num_masks"] = tf.TensorSpec([None], tf.int32, name="num_masks")
         return spec
 
     def preprocess(self, inputs):
@@ -109,13 +111,18 @@ class MaskedLM(Task):
         return packed
 
     def packed_serving_fn(self, packed):
+        """packed ids + ``mask_positions`` [B, P] + ``num_masks`` [B] -> the serving outputs."""
         keys = INPUT_KEYS + (("mask_positions",) if self.use_mask_positions else ())
         logits = self({k: packed[k] for k in keys}, training=False)
         if not self.use_mask_positions:
             logits = tf.gather(logits, packed["mask_positions"], batch_dims=1)
         out = self.postprocess(logits)
         if "num_masks" in packed:
-            out["num_masks"] = packed["num_masks"]
+            # positions past a row's last mask are padding: fixed values, whatever the batch
+            valid = tf.range(tf.shape(out["token_ids"])[1])[None, :] < packed["num_masks"][:, None]   # [B, P]
+            valid = tf.broadcast_to(valid[:, :, None], tf.shape(out["token_ids"]))
+            out = {"token_ids": tf.where(valid, out["token_ids"], -1), "tokens": tf.where(valid, out["tokens"], ""),
+                   "scores": tf.where(valid, out["scores"], 0.0), "num_masks": packed["num_masks"]}
         return out
 
     def postprocess(self, outputs):

@@ -452,10 +452,9 @@ class QuestionAnswerer(Task):
             if len(w) != n:
                 raise TaskError(f"{self.task_type}: {n} examples but {len(w)} sample weights")
             parts.append(tf.constant(w))
-        ds = tf.data.Dataset.from_tensor_slices(tuple(parts))
-        ds = ds.batch(64).map(self.featurize, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
-        ds = W.with_known_cardinality(ds)
-        return ds, int(ds.cardinality().numpy())
+        # windows are computed once, in memory (3 int32 rows of T per window)
+        features = W.featurize_in_chunks(self.featurize, tuple(parts), chunk=64)
+        return tf.data.Dataset.from_tensor_slices(features), int(features[0]["token_ids"].shape[0])
 
     @staticmethod
     def _trim_batch(packed, *rest):
@@ -472,8 +471,9 @@ class QuestionAnswerer(Task):
                             "answers, QAExamples, or SQuAD-style dicts (or a dataset of packed windows)")
         if self._answers(x, y) is None:
             feats = self.features(x)
-            ds = tf.data.Dataset.from_tensor_slices((tf.constant(feats["question"]), tf.constant(feats["context"])))
-            ds = ds.batch(64).map(lambda q, c: self._windows(q, c)[0]).unbatch()
+            packed = W.featurize_in_chunks(lambda q, c: self._windows(q, c)[0],
+                                           (tf.constant(feats["question"]), tf.constant(feats["context"])), chunk=64)
+            ds = tf.data.Dataset.from_tensor_slices(packed)
             return ds.batch(batch_size).map(lambda p: self.trim(p)).prefetch(tf.data.AUTOTUNE)
         ds, num = self._window_dataset(x, y, sample_weight)
         if training:

@@ -500,7 +500,7 @@ class TokenClassifier(Task):
 
     # -------------------------------------------------------------- raw data -> tf.data
     def _window_dataset(self, x, y, sample_weight):
-        """Unbatched, cached dataset of (packed [T], labels [T], weights [T]) windows and its size."""
+        """Unbatched dataset of (packed [T], labels [T], weights [T]) windows and its size."""
         texts, starts, ids = self._word_examples(x, y)
         if ids is None:
             raise TaskError("training / evaluating a token classifier needs tags: pass y (one tag list per word "
@@ -518,12 +518,11 @@ class TokenClassifier(Task):
             return tf.RaggedTensor.from_row_lengths(tf.constant(flat, dtype, shape=[len(flat)]),
                                                     tf.constant([len(r) for r in rows], tf.int64))
 
-        ds = tf.data.Dataset.from_tensor_slices((tf.constant(texts, tf.string), ragged(starts, tf.int64),
-                                                 ragged(ids, tf.int32), tf.constant(w)))
-        # windows are computed once and cached (small: 3 int32 rows of T per window)
-        ds = ds.batch(256).map(self.featurize, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
-        ds = W.with_known_cardinality(ds)
-        return ds, int(ds.cardinality().numpy())
+        # windows are computed once, in memory (small: 3 int32 rows of T per window)
+        packed, labels, weights = W.featurize_in_chunks(
+            self.featurize, (tf.constant(texts, tf.string), ragged(starts, tf.int64), ragged(ids, tf.int32),
+                             tf.constant(w)))
+        return tf.data.Dataset.from_tensor_slices((packed, labels, weights)), int(labels.shape[0])
 
     @staticmethod
     def _trim_batch(packed, labels, weights):

@@ -27,6 +27,7 @@ Public API:
     mean_over_windows(values, windows)  [W, ...] -> [B, ...]
     max_context_mask(windows)           ragged [W, (n)] bool
     tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
+    featurize_in_chunks(fn, columns, chunk=256)   training features of many examples, windows concatenated
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import tensorflow as tf
 
 __all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
            "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
-           "packed_token_index", "with_known_cardinality"]
+           "packed_token_index", "featurize_in_chunks", "with_known_cardinality"]
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer glue
@@ -220,6 +221,22 @@ def tokens_from_windows(values, windows: Windows, b_offset):
     out_shape = tf.concat([[total], tf.shape(values)[2:]], 0)
     out = tf.scatter_nd(where[:, None], chosen, tf.cast(out_shape, tf.int32))
     return tf.RaggedTensor.from_row_lengths(out, tf.cast(windows.lengths, tf.int64))
+
+
+def featurize_in_chunks(fn, columns, chunk: int = 256):
+    """Run a featurizer (TF function of a chunk of examples -> nested tensors with a leading window axis) over
+    all ``columns`` (a tuple of tensors / ragged tensors with a leading example axis) and concatenate the windows.
+
+    Small inputs (one chunk) run eagerly, which costs no tracing; larger ones run the featurizer as one
+    ``tf.function`` traced once. Returns the concatenated nested tensors.
+    """
+    n = int(columns[0].shape[0])
+    if n > chunk:
+        fn = tf.function(fn, reduce_retracing=True)
+    parts = [fn(*[c[i:i + chunk] for c in columns]) for i in range(0, max(n, 1), chunk)]
+    if len(parts) == 1:
+        return parts[0]
+    return tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *parts)
 
 
 def with_known_cardinality(ds):

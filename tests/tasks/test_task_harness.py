@@ -1,0 +1,99 @@
+"""Every task model through the shared harness (tests/tasks/harness.py) on tiny odd-shaped models."""
+
+import pytest
+
+from keras_bert_zoo.text import BertPreprocessor
+from tests.tasks.harness import run_task_test
+from tests.tasks.tiny_classify import tiny_backbone_and_tokenizer
+
+TEXTS = ["the movie was good and great", "the film was bad", "ok", "awful awful plot", "the acting was fine",
+         "meh", "love the cars", "terrible and bad acting"]
+LABELS = ["positive", "negative", "neutral", "negative", "positive", "neutral", "positive", "negative"]
+PREDICT = ["the movie was good", "bad", "中文 text", ""]
+
+
+def factory(cls, sequence_length=16, **kwargs):
+    def make():
+        backbone, tokenizer = tiny_backbone_and_tokenizer()
+        return cls(backbone, preprocessor=BertPreprocessor(tokenizer, sequence_length=sequence_length), **kwargs)
+
+    return make
+
+
+def test_text_classifier(tmp_path):
+    from keras_bert_zoo.tasks import TextClassifier
+
+    run_task_test(factory(TextClassifier, labels=["negative", "neutral", "positive"]), TEXTS, LABELS, PREDICT,
+                  tmp_path)
+
+
+def test_text_classifier_pairs_with_class_ids(tmp_path):
+    from keras_bert_zoo.tasks import TextClassifier
+
+    x = {"text": TEXTS, "text_pair": list(reversed(TEXTS))}
+    run_task_test(factory(TextClassifier, num_classes=2, pairs=True), x, [i % 2 for i in range(8)],
+                  {"text": PREDICT, "text_pair": PREDICT[::-1]}, tmp_path, mixed_precision=False)
+
+
+def test_text_classifier_multi_label(tmp_path):
+    from keras_bert_zoo.tasks import TextClassifier
+
+    y = [["positive"], ["negative"], [], ["negative", "neutral"], "positive,neutral", [], ["positive"], "negative"]
+    task = run_task_test(factory(TextClassifier, labels=["negative", "neutral", "positive"], multi_label=True),
+                         TEXTS, y, PREDICT, tmp_path, mixed_precision=False)
+    assert task.predict(PREDICT, verbose=0)["predictions"].shape == (4, 3)
+
+
+def test_text_regressor(tmp_path):
+    from keras_bert_zoo.tasks import TextRegressor
+
+    run_task_test(factory(TextRegressor), TEXTS, [float(i) / 8 for i in range(8)], PREDICT, tmp_path,
+                  mixed_precision=False)
+
+
+def test_multiple_choice(tmp_path):
+    from keras_bert_zoo.tasks import MultipleChoice
+
+    x = {"context": TEXTS, "choice_0": TEXTS[::-1], "choice_1": TEXTS, "choice_2": ["ok"] * 8}
+    px = {"context": PREDICT, "choice_0": PREDICT, "choice_1": PREDICT[::-1], "choice_2": ["x"] * 4}
+    run_task_test(factory(MultipleChoice, num_choices=3), x, [i % 3 for i in range(8)], px, tmp_path)
+
+
+def test_masked_lm(tmp_path):
+    from keras_bert_zoo.tasks import MaskedLM
+
+    px = ["the movie was [MASK] .", "[MASK] [MASK] film", "no mask", "中文 [MASK]"]
+    task = run_task_test(factory(MaskedLM, top_k=3, masked_lm_prob=0.3), TEXTS, None, px, tmp_path)
+    out = task.predict(px, verbose=0)
+    assert out["num_masks"].tolist() == [1, 2, 0, 1] and out["tokens"].shape[-1] == 3
+
+
+def test_text_embedder(tmp_path):
+    from keras_bert_zoo.tasks import TextEmbedder
+
+    x = {"anchor": TEXTS, "positive": TEXTS[::-1]}
+    task = run_task_test(factory(TextEmbedder), x, None, PREDICT, tmp_path)
+    emb = task.predict(PREDICT, verbose=0)["embeddings"]
+    assert emb.shape == (4, 32)
+
+
+def test_pretrainer_fits_on_documents(tmp_path):
+    import keras
+    import numpy as np
+
+    from keras_bert_zoo.tasks import Pretrainer
+
+    docs = [["the movie was good .", "the plot was bad .", "ok ."], ["love the cars .", "awful acting !"],
+            ["the film was fine .", "meh .", "terrible and bad ."]] * 3
+    task = factory(Pretrainer, sequence_length=16, max_predictions_per_seq=4)()
+    task.compile(learning_rate=1e-3)
+    before = [np.array(w) for w in task.get_weights()]
+    logs = task.fit(docs, epochs=1, batch_size=4, verbose=0).history
+    assert np.isfinite(logs["loss"]).all()
+    assert any(not np.array_equal(b, a) for b, a in zip(before, task.get_weights()))
+    path = tmp_path / "pre.keras"
+    task.save(path)
+    loaded = keras.saving.load_model(path)
+    batch = next(iter(task.make_dataset(docs, batch_size=4)))[0]
+    a, b = task.predict_on_batch(batch), loaded.predict_on_batch(batch)
+    np.testing.assert_allclose(a["mlm_logits"], b["mlm_logits"], atol=1e-6)
