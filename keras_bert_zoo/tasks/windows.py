@@ -232,7 +232,13 @@ def featurize_in_chunks(fn, columns, chunk: int = 256):
     """
     n = int(columns[0].shape[0])
     if n > chunk:
-        fn = tf.function(fn, reduce_retracing=True)
+        def spec(c):   # any number of examples: one trace for all chunks
+            if isinstance(c, tf.RaggedTensor):
+                return tf.RaggedTensorSpec([None] + c.shape[1:].as_list(), c.dtype, ragged_rank=c.ragged_rank,
+                                           row_splits_dtype=c.row_splits.dtype)
+            return tf.TensorSpec([None] + c.shape[1:].as_list(), c.dtype)
+
+        fn = tf.function(fn, input_signature=[spec(c) for c in columns])
     parts = [fn(*[c[i:i + chunk] for c in columns]) for i in range(0, max(n, 1), chunk)]
     if len(parts) == 1:
         return parts[0]
