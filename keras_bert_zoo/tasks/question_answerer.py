@@ -55,6 +55,9 @@ from keras_bert_zoo.data.squad import QAExample, char_to_byte
 from keras_bert_zoo.tasks import windows as W
 from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
 
+#: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
+_no_autograph = tf.autograph.experimental.do_not_convert
+
 __all__ = ["QuestionAnswerer", "normalize_answer", "exact_match", "f1_score", "squad_scores"]
 
 _NEG = -1e9
@@ -304,6 +307,7 @@ class QuestionAnswerer(Task):
                                           segment_a=tf.gather(q_ids, windows.example_index))
         return packed, windows, b_offset, c_starts, c_ends
 
+    @_no_autograph
     def featurize(self, questions, contexts, answer_starts, answer_ends, example_weights=None):
         """Training features: answer byte span [start, end) per example (start -1: no answer) ->
         (packed [W, T], {"start_logits": [W], "end_logits": [W]}(, weights [W])) over all windows."""
@@ -332,7 +336,7 @@ class QuestionAnswerer(Task):
         nw = tf.shape(windows.length)[0]
         # valid context positions (start: also max context) as dense [W, L] masks
         rows = tf.repeat(tf.range(nw), windows.length)
-        pos = (tf.ragged.range(windows.length) + b_offset[:, None]).flat_values
+        pos = W.add_per_row(tf.ragged.range(windows.length), b_offset).flat_values
         idx = tf.stack([rows, pos], axis=1)
         in_ctx = tf.scatter_nd(idx, tf.ones_like(pos, tf.bool), [nw, L])
         maxc = tf.scatter_nd(idx, W.max_context_mask(windows).flat_values, [nw, L])
@@ -396,6 +400,7 @@ class QuestionAnswerer(Task):
                 "score": top1, "null_score_diff": diff, "nbest_texts": tf.where(valid, texts, ""),
                 "nbest_starts": char_s, "nbest_ends": char_e, "nbest_scores": best}
 
+    @_no_autograph
     def serving_fn(self, inputs):
         questions = tf.convert_to_tensor(inputs["question"], tf.string)
         contexts = tf.convert_to_tensor(inputs["context"], tf.string)
@@ -479,6 +484,13 @@ class QuestionAnswerer(Task):
         if training:
             ds = ds.shuffle(min(max(num, 1), 4096), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).map(self._trim_batch).prefetch(tf.data.AUTOTUNE)
+
+    def _dataset(self, x, y, sample_weight, batch_size, training, seed=0):
+        # fit / evaluate on raw inputs need answers (make_dataset without them gives packed windows only)
+        if x is not None and self._is_raw(x) and not isinstance(x, tf.data.Dataset) and self._answers(x, y) is None:
+            raise TaskError("training / evaluating a question answerer needs answers: pass y (one answer or None "
+                            "per question), QAExamples, or SQuAD-style dicts with 'answers'")
+        return super()._dataset(x, y, sample_weight, batch_size, training, seed)
 
     def _one_batch(self, x, y, sample_weight):
         ds, num = self._window_dataset(x, y, sample_weight)

@@ -46,6 +46,9 @@ from keras_bert_zoo.data.conll import TAG_PATTERN, Sentence, join_words
 from keras_bert_zoo.tasks import windows as W
 from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
 
+#: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
+_no_autograph = tf.autograph.experimental.do_not_convert
+
 __all__ = ["TokenClassifier", "LabelScheme", "chunk_entities", "entity_scores", "get_entities"]
 
 _PREFIX = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4}
@@ -361,6 +364,7 @@ class TokenClassifier(Task):
         first = tf.logical_and(tf.not_equal(widx, prev), widx >= 0)
         return widx, first
 
+    @_no_autograph
     def featurize(self, texts, word_starts, word_labels, example_weights=None):
         """Training features in TF: texts [b], word byte starts and label ids ragged [b, (M)] (and optional
         example weights [b]) -> (packed [W, T], labels [W, T], weights [W, T]) over all windows of the batch."""
@@ -393,6 +397,7 @@ class TokenClassifier(Task):
         logits = self(self.trim(packed), training=False)
         return ids, starts, ends, W.tokens_from_windows(logits, windows, b_offset)
 
+    @_no_autograph
     def word_tag_ids(self, texts, word_starts):
         """Predicted label id of every word (ragged [B, (M)]): the prediction at its first sub-word; words
         without any token (e.g. only control characters) get "O"."""
@@ -410,6 +415,7 @@ class TokenClassifier(Task):
                                           tf.boolean_mask(tags.flat_values, sel))
         return word_starts.with_flat_values(out)
 
+    @_no_autograph
     def serving_fn(self, inputs):
         texts = inputs["text"] if isinstance(inputs, dict) else inputs
         texts = tf.convert_to_tensor(texts, tf.string)
@@ -424,9 +430,9 @@ class TokenClassifier(Task):
         tags = logits.with_flat_values(tf.argmax(flat, axis=-1, output_type=tf.int32))
         tag_prob = logits.with_flat_values(tf.reduce_max(tf.nn.softmax(flat, axis=-1), axis=-1))
         # words = tokens that are not "##" continuations (a row's first token always starts a word)
-        cont = tf.gather(self._continuation(), ids)
-        is_first_in_row = tf.equal(tf.ragged.range(ids.row_lengths()), 0)
-        word_start = tf.logical_or(tf.logical_not(cont), is_first_in_row)
+        cont = tf.gather(self._continuation(), ids.flat_values)
+        is_first_in_row = tf.equal(tf.ragged.range(ids.row_lengths()).flat_values, 0)
+        word_start = ids.with_flat_values(tf.logical_or(tf.logical_not(cont), is_first_in_row))
         gword = tf.cumsum(tf.cast(word_start.flat_values, tf.int32)) - 1                   # global word id
         num_words = tf.reduce_sum(tf.cast(word_start.flat_values, tf.int32))
         word_end = tf.math.unsorted_segment_max(ends.flat_values, gword, num_words)

@@ -28,6 +28,7 @@ Public API:
     max_context_mask(windows)           ragged [W, (n)] bool
     tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
     featurize_in_chunks(fn, columns, chunk=256)   training features of many examples, windows concatenated
+    add_per_row(ragged, row_values)     ragged + row_values[:, None] on the flat values (fast to trace)
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import tensorflow as tf
 
 __all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
            "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
-           "packed_token_index", "featurize_in_chunks", "with_known_cardinality"]
+           "packed_token_index", "featurize_in_chunks", "add_per_row", "with_known_cardinality"]
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer glue
@@ -89,7 +90,14 @@ class Windows(NamedTuple):
     def global_positions(self):
         """Ragged ``[W, (n)]``: index into the flattened tokens of the whole batch."""
         row_starts = tf.cumsum(self.lengths, exclusive=True)
-        return self.positions + tf.gather(row_starts, self.example_index)[:, None]
+        return add_per_row(self.positions, tf.gather(row_starts, self.example_index))
+
+
+def add_per_row(ragged, row_values):
+    """``ragged [R, (n)] + row_values[:, None]`` on the flat values (the same result as ragged broadcasting,
+    whose graph is many times larger and slow to trace)."""
+    lengths = tf.cast(ragged.row_lengths(), tf.int32)
+    return ragged.with_flat_values(ragged.flat_values + tf.repeat(tf.cast(row_values, ragged.dtype), lengths))
 
 
 def make_windows(lengths, max_tokens, stride) -> Windows:
@@ -147,7 +155,7 @@ def pack_windows(preprocessor, windows_b, segment_a=None):
 def packed_token_index(windows: Windows, b_offset, sequence_length: int):
     """int32 [W, T]: for each packed position, the index of the example token there (-1 for [CLS], [SEP],
     the first segment and padding)."""
-    pos = tf.ragged.range(windows.length) + b_offset[:, None]                   # packed positions of B tokens
+    pos = add_per_row(tf.ragged.range(windows.length), b_offset)                 # packed positions of B tokens
     tok = windows.positions
     w = tf.shape(windows.length)[0]
     rows = tf.repeat(tf.range(w), windows.length)
@@ -186,12 +194,12 @@ def mean_over_windows(values, windows: Windows):
 
 def _context_key(windows: Windows):
     pos = tf.ragged.range(windows.length)                                        # position in window
-    n = tf.cast(windows.length, tf.int64)[:, None]
-    p = tf.cast(pos, tf.int64)
+    n = tf.repeat(tf.cast(windows.length, tf.int64), windows.length)             # per token (flat)
+    p = tf.cast(pos.flat_values, tf.int64)
     context = tf.minimum(p, n - 1 - p)
-    w = tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int64)[:, None]
+    w = tf.repeat(tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int64), windows.length)
     # score = min(left, right) + 0.01 * n, ties -> first window; packed into one int64 key.
-    return (context * 4096 + n) * (1 << 30) + ((1 << 30) - 1 - w)
+    return pos.with_flat_values((context * 4096 + n) * (1 << 30) + ((1 << 30) - 1 - w))
 
 
 def max_context_mask(windows: Windows):
@@ -209,9 +217,8 @@ def tokens_from_windows(values, windows: Windows, b_offset):
     values = tf.convert_to_tensor(values)
     t = tf.shape(values)[1]
     flat_values = tf.reshape(values, tf.concat([[-1], tf.shape(values)[2:]], 0))
-    packed_pos = tf.ragged.range(windows.length) + b_offset[:, None]
-    w_rows = tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int32)[:, None]
-    flat_index = (packed_pos + w_rows * t).flat_values
+    w_rows = tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int32)
+    flat_index = add_per_row(tf.ragged.range(windows.length), b_offset + w_rows * t).flat_values
     occ = tf.gather(flat_values, flat_index)                                     # [occurrences, ...]
     mask = max_context_mask(windows).flat_values
     gp = windows.global_positions.flat_values

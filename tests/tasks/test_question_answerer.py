@@ -1,0 +1,259 @@
+"""QuestionAnswerer (extractive QA as a keras.Model): official SQuAD EM/F1 on hand-made cases, answer alignment
+through offsets over windows, n-best decoding rules and the v2.0 null threshold, raw-data fit / evaluate / predict
+on the three input forms, long contexts, save / load, config round trip with derived lengths, errors."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tiny5b
+from keras_bert_zoo.data.squad import QAExample, read_squad
+from keras_bert_zoo.tasks import TaskError, get_task_class
+from keras_bert_zoo.tasks import windows as W
+from keras_bert_zoo.tasks.question_answerer import (QuestionAnswerer, exact_match, f1_score, normalize_answer,
+                                                    squad_scores)
+from keras_bert_zoo.text import BertPreprocessor
+
+V1 = tiny5b.FIXTURES / "squad_v1.json"
+V2 = tiny5b.FIXTURES / "squad_v2.json"
+OUTPUTS = {"answer_text", "answer_start", "answer_end", "score", "null_score_diff", "nbest_texts", "nbest_starts",
+           "nbest_ends", "nbest_scores"}
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return tiny5b.tokenizer()
+
+
+def _qa(tok, sequence_length=24, **kwargs):
+    return QuestionAnswerer(tiny5b.backbone(tok.vocab_size, num_layers=1),
+                            preprocessor=BertPreprocessor(tok, sequence_length=sequence_length), **kwargs)
+
+
+def _records(examples):
+    return [{"id": e.id, "question": e.question, "context": e.context,
+             "answers": {"text": [t for t, _ in e.answers], "answer_start": [s for _, s in e.answers]}}
+            for e in examples]
+
+
+def test_official_normalisation_and_scores_by_hand():
+    assert get_task_class("qa") is QuestionAnswerer
+    assert normalize_answer("The  Denver Broncos!") == "denver broncos"
+    assert normalize_answer("an apple, a pear & the  end.") == "apple pear end"
+    assert normalize_answer("theater anarchy") == "theater anarchy"          # articles only as whole words
+    assert normalize_answer("Levi's Stadium") == "levis stadium"
+    assert normalize_answer("São Paulo — «ok»") == "são paulo — «ok»"        # only ASCII punctuation is dropped
+    assert exact_match("the Broncos", "Broncos.") == 1
+    # pred "denver broncos team" vs gold "broncos": p = 1/3, r = 1 -> f1 = 0.5
+    assert f1_score("Denver Broncos team", "the Broncos") == pytest.approx(0.5)
+    assert f1_score("x y y", "y y z") == pytest.approx(2 / 3)               # counts, not sets
+    assert f1_score("a b b", "b b c") == pytest.approx(0.8)                 # "a" is an article: dropped
+    assert f1_score("", "") == 1.0 and f1_score("x", "") == 0.0            # v2.0 rule
+    assert f1_score("", "", version="1.1") == 0.0                          # v1.1 script has no such rule
+    examples, version = read_squad(V2)
+    assert version == "2.0"
+    preds = {e.id: (e.answers[0][0] if e.answers else "") for e in examples}
+    preds["q1"] = "the Denver Broncos team"                                # EM 0, F1 0.8
+    preds["q4"] = "Beyoncé"                                                # no-answer question answered: 0
+    s = squad_scores(examples, preds, version)
+    n = len(examples)
+    assert s["exact"] == pytest.approx(100 * (n - 2) / n)
+    assert s["f1"] == pytest.approx(100 * (n - 2 + 0.8) / n)
+    assert s["HasAns_total"] == 7 and s["NoAns_total"] == 3
+    assert s["NoAns_exact"] == pytest.approx(100 * 2 / 3)
+    with pytest.raises(TaskError, match="no prediction"):
+        squad_scores(examples, {}, version)
+
+
+def test_answer_positions_through_offsets_over_windows(tok):
+    qa = _qa(tok, sequence_length=24, stride=4, max_query_length=8)
+    examples, _ = read_squad(V2)
+    ex = [e for e in examples if e.id in ("q3", "q5", "q9", "q10")]
+    a0, a1 = qa.encode_answers([e.context for e in ex], [e.answers[0] if e.answers else None for e in ex],
+                               [e.id for e in ex])
+    assert a0[1] == len(ex[1].context[:ex[1].answers[0][1]].encode()) and a0[3] == a1[3] == -1   # bytes, not chars
+    questions, contexts = tf.constant([e.question for e in ex]), tf.constant([e.context for e in ex])
+    packed, y = qa.featurize(questions, contexts, tf.constant(a0), tf.constant(a1))
+    _, windows, b_offset, cs, ce = qa._windows(questions, contexts)
+    assert int(windows.length.shape[0]) > 2 * len(ex)                     # long contexts: several windows each
+    index = W.packed_token_index(windows, b_offset, 24).numpy()
+    cs, ce = cs.to_list(), ce.to_list()
+    found = {}
+    for k, b in enumerate(windows.example_index.numpy()):
+        s, e = int(y["start_logits"][k]), int(y["end_logits"][k])
+        if s == 0:
+            assert e == 0
+            continue
+        assert packed["segment_ids"].numpy()[k, s] == 1 and s <= e    # inside the context segment
+        ctx = ex[b].context.encode()
+        text = ctx[cs[b][index[k, s]]:ce[b][index[k, e]]].decode()
+        assert text == ex[b].answers[0][0]
+        found[b] = found.get(b, 0) + 1
+    assert set(found) == {0, 1, 2}                                         # q10 has no answer
+
+
+def test_decoding_rules_nbest_and_v2_null_threshold(tok):
+    qa = _qa(tok, sequence_length=16, stride=3, max_query_length=4, max_answer_length=3, n_best=4, version_2=True,
+             null_threshold=0.0)
+    context = "the cat sat on the mat and the dog sat on the log ."
+    _, windows, b_offset, cs, ce = qa._windows(tf.constant(["cat ?"]), tf.constant([context]))
+    index = W.packed_token_index(windows, b_offset, 16).numpy()
+    nw = index.shape[0]
+    assert nw > 1
+    start = np.full([nw, 16], -5.0, np.float32)
+    end = np.full([nw, 16], -5.0, np.float32)
+    # the best start is token 8 ("dog") and the best end token 12 ("log"): too long (5 > 3 tokens) as a pair
+    start[index == 8] = 6.0
+    end[index == 12] = 6.0
+    end[index == 9] = 2.0
+    start[:, 0] = end[:, 0] = -10.0
+    out = qa.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
+    assert set(out) == OUTPUTS and out["nbest_texts"].shape == (1, 4)
+    res = qa.decode({k: np.asarray(v) for k, v in out.items()})[0]
+    assert res["answer"] == "dog sat" and context[res["start"]:res["end"]] == "dog sat"
+    assert res["score"] == pytest.approx(8.0) and res["null_score_diff"] == pytest.approx(-28.0)
+    assert all(c["end"] - c["start"] <= len("dog sat on") for c in res["nbest"])
+    assert len(res["nbest"]) == 4 and res["nbest"] == sorted(res["nbest"], key=lambda c: -c["score"])
+    for c in res["nbest"]:
+        assert context[c["start"]:c["end"]] == c["text"]
+    # a strong null score makes the v2.0 answer empty (the n-best list still has the spans)
+    start[:, 0] = end[:, 0] = 9.0
+    out = qa.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
+    res = qa.decode({k: np.asarray(v) for k, v in out.items()})[0]
+    assert res["answer"] == "" and res["start"] == res["end"] == -1
+    assert res["null_score_diff"] == pytest.approx(10.0) and res["nbest"][0]["text"] == "dog sat"
+    # v1.1 never answers "nothing"
+    v1 = _qa(tok, sequence_length=16, stride=3, max_query_length=4, max_answer_length=3, n_best=4)
+    out = v1.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
+    assert v1.decode({k: np.asarray(v) for k, v in out.items()})[0]["answer"] == "dog sat"
+
+
+@pytest.fixture(scope="module")
+def trained(tok, tmp_path_factory):
+    examples, _ = read_squad(V2)
+    task = _qa(tok, sequence_length=32, stride=8, max_query_length=12, n_best=3, version_2=True)
+    task.compile(learning_rate=1e-3)
+    before = {w.path: w.numpy().copy() for w in task.trainable_weights}
+    history = task.fit(examples, epochs=1, batch_size=8, steps_per_epoch=2, verbose=0).history
+    return task, examples, before, history, tmp_path_factory.mktemp("qa")
+
+
+def test_fit_on_examples_and_the_three_input_forms_agree(trained):
+    task, examples, before, history, _ = trained
+    assert np.isfinite(history["loss"][0]) and {"start_logits_loss", "end_logits_accuracy"} <= set(history)
+    changed = {p for p, v in before.items()
+               if not np.allclose(v, next(w for w in task.trainable_weights if w.path == p).numpy())}
+    assert any("qa_outputs" in p for p in changed) and len(changed) > len(before) // 2, changed
+    x = {"question": [e.question for e in examples], "context": [e.context for e in examples]}
+    y = [{"text": e.answers[0][0], "answer_start": e.answers[0][1]} if e.answers else None for e in examples]
+    forms = [task.make_dataset(examples, batch_size=256), task.make_dataset(x, y, batch_size=256),
+             task.make_dataset(_records(examples), batch_size=256)]
+    batches = [list(ds) for ds in forms]
+    assert all(len(b) == 1 for b in batches)
+    for other in batches[1:]:
+        for a, b in zip(tf.nest.flatten(batches[0]), tf.nest.flatten(other)):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    packed, targets = batches[0][0]
+    w = packed["token_ids"].shape[0]
+    assert w > len(examples) and packed["token_ids"].shape[1] <= 32
+    assert targets["start_logits"].shape == targets["end_logits"].shape == (w,)
+    assert int(np.sum(targets["start_logits"].numpy() > 0)) >= 7        # every answerable question, >= 1 window
+    weighted = next(iter(task.make_dataset(examples, sample_weight=np.arange(10.0), batch_size=256)))
+    assert weighted[2].shape == (w,) and set(np.unique(weighted[2].numpy())) == set(np.arange(10.0))
+    scores = task.evaluate(_records(examples), batch_size=8, verbose=0, return_dict=True)
+    assert np.isfinite(scores["loss"]) and 0 <= scores["start_logits_accuracy"] <= 1
+
+
+def test_predict_on_raw_pairs_gives_answers_with_offsets(trained):
+    task, examples = trained[0], trained[1]
+    long_context = " ".join(e.context for e in examples[:1]) * 3
+    x = {"question": [e.question for e in examples] + ["who?"], "context": [e.context for e in examples] + [""]}
+    x["context"][0] = long_context
+    out = task.predict(x, batch_size=4)                                    # three batches (a traced graph)
+    assert set(out) == OUTPUTS and out["answer_text"].shape == (11,) and out["nbest_scores"].shape == (11, 3)
+    rows = task.decode(out)
+    json.dumps(rows)
+    for ctx, row in zip(x["context"], rows):
+        if row["answer"]:
+            assert ctx[row["start"]:row["end"]] == row["answer"]
+        else:
+            assert row["start"] == row["end"] == -1
+        for c in row["nbest"]:
+            assert ctx[c["start"]:c["end"]] == c["text"]
+    assert rows[-1]["answer"] == "" and rows[-1]["nbest"] == []           # empty context: no span at all
+    eager = task.predict({k: v[:2] for k, v in x.items()}, batch_size=2)  # one batch, eagerly
+    for k in out:
+        if out[k].dtype.kind in "fc":
+            np.testing.assert_allclose(eager[k], out[k][:2], atol=1e-5)
+        else:
+            np.testing.assert_array_equal(eager[k], out[k][:2])
+    preds = task.predict_examples(examples, batch_size=4)
+    assert list(preds) == [e.id for e in examples]
+    for key in ("answer", "start", "end"):                                 # q2 as above (q1's context differs)
+        assert preds["q2"][key] == rows[1][key]
+    assert preds["q2"]["score"] == pytest.approx(rows[1]["score"], abs=1e-5)
+    # packed inputs (one window each): the model's logits + argmax spans
+    packed = task.preprocessor.call((tf.constant(x["question"][:2]), tf.constant(x["context"][:2])))
+    raw = task.predict(packed, verbose=0)
+    assert set(raw) == {"start_logits", "end_logits"} and raw["start_logits"].shape == (2, 32)
+    post = task.packed_serving_fn(packed)
+    assert np.all(post["end_index"].numpy() >= post["start_index"].numpy())
+
+
+def test_save_load_round_trips_config_and_outputs(trained, tok):
+    task, examples, _, _, root = trained
+    path = root / "qa.keras"
+    task.save(path)
+    again = keras.saving.load_model(path)
+    assert isinstance(again, QuestionAnswerer) and again.get_config() == task.get_config()
+    x = {"question": [e.question for e in examples], "context": [e.context for e in examples]}
+    want, got = task.predict(x, batch_size=4), again.predict(x, batch_size=4)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+    # derived lengths stay derived: None in the config, computed from the sequence length when used
+    derived = _qa(tok, sequence_length=40)
+    config = derived.get_config()
+    assert config["stride"] is None and config["max_query_length"] is None
+    assert (derived.query_length, derived.window_stride) == (18, 9)
+    assert QuestionAnswerer.from_config(config).get_config() == config
+
+
+def test_errors_name_the_example_and_field(tok):
+    qa = _qa(tok, sequence_length=24)
+    x = {"question": ["who?", "where?"], "context": ["Peter did it.", "In Paris."]}
+    with pytest.raises(TaskError, match=r"answer 1: text 'Rome' is not at answer_start 3"):
+        qa.make_dataset(x, [{"text": "Peter", "answer_start": 0}, {"text": "Rome", "answer_start": 3}])
+    with pytest.raises(TaskError, match=r"answer 0: answer 'Peter' has no answer_start"):
+        qa.make_dataset(x, [{"text": "Peter"}, None])
+    with pytest.raises(TaskError, match=r"2 examples but 1 answers"):
+        qa.make_dataset(x, [None])
+    with pytest.raises(TaskError, match="needs answers"):
+        qa.fit(x, verbose=0)
+    with pytest.raises(TaskError, match="carry their answers"):
+        qa.make_dataset([QAExample("a", "who?", "Peter.")], [None])
+    bad = _records([QAExample("z9", "who?", "Peter did it.", (("Paul", 0),))])
+    with pytest.raises(TaskError, match=r"example 'z9': text 'Paul' is not at answer_start 0"):
+        qa.make_dataset(bad)
+    with pytest.raises(TaskError, match=r"sequence_length 12 leaves no room for context after a 9-token question"):
+        _qa(tok, sequence_length=12, max_query_length=9)
+    with pytest.raises(TaskError, match="missing"):
+        qa.predict({"question": ["who?"]})
+    # no answers at all is valid training data (all windows point at [CLS])
+    packed, targets = next(iter(qa.make_dataset(x, [None, {"text": "", "answer_start": 0}])))
+    assert targets["start_logits"].numpy().tolist() == [0, 0] == targets["end_logits"].numpy().tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [V2, V1])
+def test_graph_mode_training_learns_the_fixture(tok, path):
+    examples, version = read_squad(path)
+    task = _qa(tok, sequence_length=32, stride=8, max_query_length=12, version_2=version == "2.0")
+    task.compile(keras.optimizers.Adam(5e-3))
+    hist = task.fit(examples * 3, epochs=3, batch_size=8, verbose=0).history["loss"]
+    assert hist[-1] < 0.6 * hist[0], hist
+    preds = task.predict_examples(examples)
+    scores = squad_scores(examples, {k: v["answer"] for k, v in preds.items()}, version)
+    assert 0 <= scores["exact"] <= scores["f1"] <= 100 and scores["total"] == len(examples)
