@@ -52,14 +52,14 @@ class MaskedLM(Task):
     _config_args = ("use_mask_positions", "top_k", "mask_token", "masked_lm_prob", "seed")
 
     def __init__(self, backbone, *, preprocessor=None, use_mask_positions=True, top_k=5, mask_token="[MASK]",
-                 masked_lm_prob=0.15, seed=0, name=None, **kwargs):
+                 masked_lm_prob=0.15, seed=0, name=None, trainable=True):
         if not 0.0 < float(masked_lm_prob) <= 1.0:
             raise TaskError(f"masked_lm_prob must be in (0, 1], got {masked_lm_prob}")
         inputs = packed_inputs(("mask_positions",) if use_mask_positions else ())
         seq = backbone({k: inputs[k] for k in INPUT_KEYS})["sequence_output"]
         head = mlm_head(backbone)
         logits = head(seq, mask_positions=inputs.get("mask_positions"))
-        super().__init__(inputs=inputs, outputs=logits, name=name or "masked_lm", **kwargs)
+        super().__init__(inputs=inputs, outputs=logits, name=name or "masked_lm", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.mlm_head = head
         self.use_mask_positions = bool(use_mask_positions)

@@ -50,7 +50,7 @@ class MultipleChoice(Task):
     task_type = "choice"
     _config_args = ("num_choices", "dropout")
 
-    def __init__(self, backbone, num_choices=4, *, preprocessor=None, dropout=0.1, name=None, **kwargs):
+    def __init__(self, backbone, num_choices=4, *, preprocessor=None, dropout=0.1, name=None, trainable=True):
         num_choices = int(num_choices)
         if num_choices < 2:
             raise TaskError(f"a multiple-choice task needs at least 2 choices, got {num_choices}")
@@ -61,7 +61,7 @@ class MultipleChoice(Task):
         head = keras.layers.Dense(1, kernel_initializer=head_initializer(backbone), name="classifier",
                                   dtype=backbone.dtype_policy)
         logits = ops.reshape(ops.cast(head(head_dropout(pooled)), "float32"), (-1, num_choices))  # [B, K]
-        super().__init__(inputs=inputs, outputs=logits, name=name or "multiple_choice", **kwargs)
+        super().__init__(inputs=inputs, outputs=logits, name=name or "multiple_choice", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.head = head
         self.num_choices = num_choices

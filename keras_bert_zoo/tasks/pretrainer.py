@@ -66,7 +66,7 @@ class Pretrainer(Task):
     _config_args = ("nsp_weight", "masked_lm_prob", "max_predictions_per_seq", "whole_word_masking")
 
     def __init__(self, backbone, *, preprocessor=None, nsp_weight=1.0, masked_lm_prob=0.15,
-                 max_predictions_per_seq=20, whole_word_masking=False, name=None, **kwargs):
+                 max_predictions_per_seq=20, whole_word_masking=False, name=None, trainable=True):
         inputs = packed_inputs(("mask_positions",))
         outs = backbone({k: inputs[k] for k in INPUT_KEYS})
         head = mlm_head(backbone)
@@ -74,7 +74,7 @@ class Pretrainer(Task):
                                       dtype=backbone.dtype_policy)
         outputs = {"mlm_logits": head(outs["sequence_output"], mask_positions=inputs["mask_positions"]),
                    "nsp_logits": ops.cast(nsp_head(outs["pooled_output"]), "float32")}
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "bert_pretrainer", **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or "bert_pretrainer", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.mlm_head, self.nsp_head = head, nsp_head
         self.nsp_weight = float(nsp_weight)

@@ -68,7 +68,7 @@ class TextClassifier(Task):
 
     def __init__(self, backbone, num_classes=None, *, preprocessor=None, labels=None, pairs=False,
                  multi_label=False, threshold=0.5, label_separator=",", window_stride=0, dropout=0.1,
-                 name=None, **kwargs):
+                 name=None, trainable=True):
         if labels is not None:
             labels = [str(v) for v in labels]
             dupes = sorted({v for v in labels if labels.count(v) > 1})
@@ -86,7 +86,7 @@ class TextClassifier(Task):
         if window_stride and pairs:
             raise TaskError("window_stride is supported for single texts only")
         inputs, logits, head = _pooled_head(backbone, num_classes, dropout)
-        super().__init__(inputs=inputs, outputs=logits, name=name or "text_classifier", **kwargs)
+        super().__init__(inputs=inputs, outputs=logits, name=name or "text_classifier", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.head = head
         self.num_classes = num_classes
@@ -193,9 +193,9 @@ class TextRegressor(Task):
     task_type = "regress"
     _config_args = ("pairs", "dropout")
 
-    def __init__(self, backbone, *, preprocessor=None, pairs=False, dropout=0.1, name=None, **kwargs):
+    def __init__(self, backbone, *, preprocessor=None, pairs=False, dropout=0.1, name=None, trainable=True):
         inputs, logits, head = _pooled_head(backbone, 1, dropout)
-        super().__init__(inputs=inputs, outputs=logits, name=name or "text_regressor", **kwargs)
+        super().__init__(inputs=inputs, outputs=logits, name=name or "text_regressor", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.head = head
         self.pairs = bool(pairs)

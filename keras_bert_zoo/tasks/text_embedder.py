@@ -104,11 +104,11 @@ class TextEmbedder(Task):
     _config_args = ("pooling", "normalize", "scale")
 
     def __init__(self, backbone, *, preprocessor=None, pooling="mean", normalize=True, scale=20.0, name=None,
-                 **kwargs):
+                 trainable=True):
         inputs = packed_inputs()
         seq = backbone(inputs)["sequence_output"]
         out = EmbeddingPooling(pooling, normalize, name="pooling")(seq, inputs["padding_mask"])
-        super().__init__(inputs=inputs, outputs=out, name=name or "text_embedder", **kwargs)
+        super().__init__(inputs=inputs, outputs=out, name=name or "text_embedder", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.pooling = pooling
         self.normalize = bool(normalize)

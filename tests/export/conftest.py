@@ -29,22 +29,21 @@ def vocab():
 
 
 def make_task(vocab, pair=False, num_classes=3, seed=0, multi_label=False):
-    """The project's real TextClassifier (WordPieceTokenizer + BertPreprocessor) on a tiny BertClassifier."""
+    """The project's real TextClassifier (WordPieceTokenizer + BertPreprocessor, T=7) on a tiny backbone."""
     import keras
 
     from keras_bert_zoo.config import BertConfig
     from keras_bert_zoo.models.backbone import BertBackbone
-    from keras_bert_zoo.models.tasks import BertClassifier
-    from keras_bert_zoo.tasks.classification import TextClassifier
-    from keras_bert_zoo.text import WordPieceTokenizer
+    from keras_bert_zoo.tasks import TextClassifier
+    from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 
     keras.utils.set_random_seed(seed)
     config = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
                         max_position_embeddings=64)
-    model = BertClassifier(BertBackbone(config), num_classes=num_classes)
     labels = [f"label_{i}" for i in range(num_classes)]
-    tokenizer = WordPieceTokenizer(vocab, lowercase=True)
-    return TextClassifier(model, tokenizer, sequence_length=7, labels=labels, pairs=pair, multi_label=multi_label)
+    preprocessor = BertPreprocessor(WordPieceTokenizer(vocab, lowercase=True), sequence_length=7)
+    return TextClassifier(BertBackbone(config), preprocessor=preprocessor, labels=labels, pairs=pair,
+                          multi_label=multi_label)
 
 
 @pytest.fixture(scope="session")

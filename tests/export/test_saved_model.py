@@ -106,8 +106,12 @@ def test_failed_verification_leaves_no_version_dir(tiny_task, tmp_path):
 def test_sample_feed_errors(tiny_task, tiny_pair_task):
     with pytest.raises(sm.ExportError, match="single string"):
         sm.sample_feed(tiny_task, "one text")
-    with pytest.raises(sm.ExportError, match="sample pairs"):
+    with pytest.raises(sm.ExportError, match=r"takes inputs \['text', 'text_pair'\]; give the sample inputs as a dict"):
         sm.sample_feed(tiny_pair_task, SAMPLE_TEXTS)
+    with pytest.raises(sm.ExportError, match="do not match the task's inputs"):
+        sm.sample_feed(tiny_pair_task, {"text": SAMPLE_TEXTS})
+    feed = sm.sample_feed(tiny_pair_task, {"text": SAMPLE_TEXTS, "text_pair": SAMPLE_PAIRS})
+    assert feed == {"text": SAMPLE_TEXTS, "text_pair": SAMPLE_PAIRS}
     with pytest.raises(sm.ExportError, match="single text input"):
         sm.sample_feed(tiny_task, SAMPLE_TEXTS, SAMPLE_PAIRS)
 

@@ -1,4 +1,4 @@
-"""SentenceEmbedder on the real pretrained MiniLM (pip preset) equals sentence-transformers' recipe computed with
+"""TextEmbedder on the real pretrained MiniLM (pip preset) equals sentence-transformers' recipe computed with
 HF transformers (BertModel, mean pooling over the attention mask, L2): max abs difference <= 1e-5 (slow)."""
 
 import numpy as np
@@ -10,12 +10,13 @@ def test_minilm_mean_pooling_matches_hf():
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from keras_bert_zoo import presets
-    from keras_bert_zoo.tasks.embeddings import SentenceEmbedder
+    from keras_bert_zoo.tasks import TextEmbedder
+    from keras_bert_zoo.text import BertPreprocessor
 
     backbone, tok = presets.from_preset("minilm_l6_h384_uncased", backbone_only=True)
-    task = SentenceEmbedder.build(backbone, tok, sequence_length=64, pooling="mean")
+    task = TextEmbedder(backbone, preprocessor=BertPreprocessor(tok, sequence_length=64), pooling="mean")
     texts = ["A man is playing a guitar.", "北京是中国的首都。", "Café crème, s'il vous plaît!", ""]
-    ours = task.embed(texts)
+    ours = task.predict(texts, verbose=0)["embeddings"]
     model_dir = presets.fetch_preset("minilm_l6_h384_uncased")
     hf_dir = [p for p in __import__("pathlib").Path(model_dir).rglob("config.json")][0].parent
     hf_tok = transformers.BertTokenizerFast.from_pretrained(str(hf_dir))
