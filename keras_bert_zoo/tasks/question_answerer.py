@@ -408,6 +408,12 @@ class QuestionAnswerer(Task):
         out = self(self.trim(packed), training=False)
         return self.decode_windows(out["start_logits"], out["end_logits"], windows, b_offset, cs, ce, contexts)
 
+    def _serving(self):
+        # one trace for every batch size (reduce_retracing traces twice: once for the first shape, then again)
+        if self._serving_function is None:
+            self._serving_function = tf.function(self.serving_fn, input_signature=[self.serving_input_spec()])
+        return self._serving_function
+
     def postprocess(self, outputs):
         """Packed inputs (one window each): argmax start and end (end >= start) in TF."""
         s = tf.cast(outputs["start_logits"], tf.float32)

@@ -467,6 +467,12 @@ class TokenClassifier(Task):
             "num_entities": tf.cast(types.row_lengths(), tf.int32),
         }
 
+    def _serving(self):
+        # one trace for every batch size (reduce_retracing traces twice: once for the first shape, then again)
+        if self._serving_function is None:
+            self._serving_function = tf.function(self.serving_fn, input_signature=[self.serving_input_spec()])
+        return self._serving_function
+
     def postprocess(self, outputs):
         """Packed inputs (one window each) -> per-position ``logits``, ``probabilities``, ``label_ids``."""
         outputs = tf.cast(outputs, tf.float32)

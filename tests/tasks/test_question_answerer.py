@@ -257,3 +257,16 @@ def test_graph_mode_training_learns_the_fixture(tok, path):
     preds = task.predict_examples(examples)
     scores = squad_scores(examples, {k: v["answer"] for k, v in preds.items()}, version)
     assert 0 <= scores["exact"] <= scores["f1"] <= 100 and scores["total"] == len(examples)
+
+
+@pytest.mark.slow
+def test_shared_harness(tok, tmp_path):
+    """Recipe fit, predict vs predict_on_batch, .keras round trip, verified SavedModel export (served answers equal
+    predict's), a mixed_bfloat16 training step."""
+    from tests.tasks.harness import run_task_test
+
+    examples, _ = read_squad(V2)
+    px = {"question": [e.question for e in examples[:3]] + ["who?"], "context": [e.context for e in examples[:3]] + [""]}
+    make = lambda: _qa(tok, sequence_length=32, stride=8, max_query_length=12, n_best=3, version_2=True)  # noqa: E731
+    run_task_test(make, examples, None, px, tmp_path)
+    assert set(make().features(make().default_samples())) == {"question", "context"}

@@ -311,3 +311,15 @@ def test_graph_mode_training_learns_the_fixture(tok):
     assert hist[-1] < 0.5 * hist[0], hist
     pred = task.predict_word_tags(sentences)
     assert entity_scores([list(s.tags) for s in sentences], pred)["f1"] > 0.5
+
+
+@pytest.mark.slow
+def test_shared_harness(tok, tmp_path):
+    """Recipe fit, predict vs predict_on_batch, .keras round trip, verified SavedModel export (served entity spans
+    equal predict's), a mixed_bfloat16 training step."""
+    from tests.tasks.harness import run_task_test
+
+    sentences = read_conll(TRAIN)
+    run_task_test(lambda: _task(tok, label_list(sentences)), sentences, None, TEXTS, tmp_path)
+    task = _task(tok, label_list(sentences))
+    assert task.features(task.default_samples())["text"][2] == "李明住在北京。"
