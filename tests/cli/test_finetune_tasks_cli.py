@@ -47,5 +47,6 @@ def test_task_trains_and_evaluates_from_the_cli(tmp_path, preset, task, train, e
     r = bert_zoo(*args, *extra, timeout=800)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "eval: {" in r.stdout and metric in r.stdout, r.stdout[-2000:]
-    saved = json.loads((out / "model" / "task.json").read_text())
-    assert saved["task_type"] == task
+    from keras_bert_zoo.tasks import load_task
+
+    assert load_task(out / "model.keras").task_type == task

@@ -10,7 +10,7 @@ import numpy as np
 
 from keras_bert_zoo import BertBackbone, BertConfig
 from keras_bert_zoo.convert import export_hf
-from keras_bert_zoo.models.tasks import BertClassifier
+from keras_bert_zoo.tasks import TextClassifier
 
 from convert_helpers import TINY, packed_inputs, tiny_vocab_tokens
 
@@ -23,12 +23,12 @@ def _run(args, env_extra=None):
 
 
 def test_convert_hf_to_keras_file(tmp_path):
-    model = BertClassifier(BertBackbone(BertConfig(**TINY)), num_classes=3)
+    model = TextClassifier(BertBackbone(BertConfig(**TINY)), num_classes=3)
     src = export_hf(model, tmp_path / "hf_src", vocabulary=tiny_vocab_tokens(cased=True))
     out = tmp_path / "out"
     proc = _run(["convert", "--from=hf", str(src), "--out", str(out)])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "BertClassifier, 41 variables assigned" in proc.stdout
+    assert "TextClassifier, 41 variables assigned" in proc.stdout
     assert "reloaded max abs diff 0" in proc.stdout
     loaded = keras.saving.load_model(out / "model.keras", safe_mode=True)
     inputs = packed_inputs(seed=13)

@@ -15,7 +15,7 @@ TINY = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, inte
 
 
 def _copy_hf_weights(model, hf):
-    """Explicit name mapping HF BertForPreTraining -> BertPretrainer (torch Linear weight = our kernel^T)."""
+    """Explicit name mapping HF BertForPreTraining -> tasks.Pretrainer (torch Linear weight = our kernel^T)."""
     sd = {k: v.detach().numpy() for k, v in hf.state_dict().items()}
 
     def dense(layer, prefix):
@@ -63,14 +63,14 @@ def test_logits_match_hf_bert_for_pretraining(tmp_path):
                 p.add_(torch.randn_like(p) * 0.1)
     model = TP.build_pretrainer(TINY)
     _copy_hf_weights(model, hf)
-    # the same checkpoint through the package's converter (HF directory -> BertPretrainer)
+    # the same checkpoint through the package's converter (HF directory -> tasks.Pretrainer)
     from keras_bert_zoo.convert import from_hf
 
     hf.save_pretrained(tmp_path)
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
                                                   + [f"w{i}" for i in range(5, 99)]) + "\n", encoding="utf-8")
     converted, _ = from_hf(tmp_path)
-    assert type(converted).__name__ == "BertPretrainer"
+    assert type(converted).__name__ == "Pretrainer"
 
     rng = np.random.default_rng(0)
     token_ids = rng.integers(5, 99, (3, 7)).astype(np.int32)

@@ -158,9 +158,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path):
     y[16:] = np.nan
     keras.utils.set_random_seed(3)
     from keras_bert_zoo.models.backbone import BertBackbone
-    from keras_bert_zoo.models.tasks import BertClassifier
+    from keras_bert_zoo.tasks import TextRegressor
 
-    model = BertClassifier(BertBackbone(tiny_task_model().backbone.config), num_classes=1, dropout=0.0)
+    model = TextRegressor(BertBackbone(tiny_task_model().backbone.config), dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     ds = tf.data.Dataset.from_tensor_slices((packed, y)).batch(8).repeat()
     ckpt = tmp_path / "last_good.weights.h5"
@@ -179,7 +179,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path):
     for a, b in zip(model.get_weights(), epoch_end_weights[0]):
         np.testing.assert_array_equal(a, b)
     assert all(np.isfinite(w).all() for w in model.get_weights())
-    fresh = BertClassifier(BertBackbone(model.backbone.config), num_classes=1, dropout=0.0)
+    fresh = TextRegressor(BertBackbone(model.backbone.config), dropout=0.0)
     fresh.load_weights(ckpt)
     for a, b in zip(fresh.get_weights(), epoch_end_weights[0]):
         np.testing.assert_array_equal(a, b)

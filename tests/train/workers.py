@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 def tiny_task_model():
     from keras_bert_zoo.config import BertConfig
     from keras_bert_zoo.models.backbone import BertBackbone
-    from keras_bert_zoo.models.tasks import BertClassifier
+    from keras_bert_zoo.tasks import TextClassifier as BertClassifier
 
     config = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
                         max_position_embeddings=16, hidden_dropout=0.0, attention_dropout=0.0)
