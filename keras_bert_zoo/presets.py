@@ -231,20 +231,20 @@ def resolve(name_or_path, cache_dir: str | None = None, progress: bool = True) -
 def from_preset(name_or_path, cache_dir: str | None = None, progress: bool = True, **kwargs):
     """``(model, tokenizer)`` from a preset name or a checkpoint directory of any supported format.
 
-    Extra keyword arguments go to the format's importer (e.g. ``backbone_only=True``, ``architecture=...``).
+    Extra keyword arguments go to the format's importer; every format takes the same ones (``backbone_only``,
+    ``architecture``, ``lowercase``, ... see :mod:`keras_bert_zoo.convert`).
     """
     from keras_bert_zoo import convert
 
+    if isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).is_dir():
+        return convert.load("auto", name_or_path, **kwargs)  # detection and import share the opened files
     directory, fmt = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
     return convert.load(fmt, directory, **kwargs)
 
 
 def load_backbone(name_or_path, cache_dir: str | None = None, progress: bool = True, **kwargs):
     """The :class:`BertBackbone` of a preset or directory (heads in the checkpoint are skipped and logged)."""
-    from keras_bert_zoo import convert
-
-    directory, fmt = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
-    model, _ = convert.load(fmt, directory, backbone_only=True, **kwargs)
+    model, _ = from_preset(name_or_path, cache_dir=cache_dir, progress=progress, backbone_only=True, **kwargs)
     return model
 
 

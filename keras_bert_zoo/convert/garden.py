@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
-from keras_bert_zoo.convert.common import ARCHITECTURES, ConversionError, build_model, make_tokenizer
+from keras_bert_zoo.convert.common import CheckpointFiles, ConversionError, check_options, load_checkpoint
 from keras_bert_zoo.convert.google import TFCheckpointReader, find_checkpoint, read_config
 from keras_bert_zoo.convert.table import (IDENTITY, MERGE_HEADS_OUT, SPLIT_HEADS, SPLIT_HEADS_BIAS, Rule,
-                                          WeightTable, load_weights)
+                                          WeightTable)
 
 __all__ = ["GARDEN_TABLE", "from_model_garden", "garden_key_mapper"]
 
@@ -98,26 +97,33 @@ def garden_key_mapper(keys, num_layers: int):
     return rename
 
 
-def from_model_garden(path, config=None, lowercase: bool | None = None, exact_gelu: bool = False, dtype=None):
+def from_model_garden(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
+                      lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
+                      dtype=None):
     """Import a Model Garden BertEncoder checkpoint as a :class:`BertBackbone`.
+
+        backbone, tokenizer = from_model_garden("bert_en_uncased_L-12_H-768_A-12", backbone_only=True)
 
     Args:
         path: a checkpoint directory / prefix (with bert_config.json or config.json and vocab.txt beside it).
+        architecture: only ``"BertModel"`` (an encoder checkpoint has no heads); anything else is an error.
+        backbone_only: accepted for every format; the result is always the backbone.
         config: BertConfig / dict / size name when no config file is beside the checkpoint.
+        lowercase / tokenizer: force the casing / use this tokenizer's vocabulary and casing.
+        num_choices: not applicable (no heads).
         exact_gelu: read ``hidden_act: "gelu"`` in the config file as the exact GELU; by default it is Model
             Garden's ``activations.gelu``, the tanh approximation.
+        dtype: dtype policy for the model.
     Returns:
         ``(backbone, tokenizer)``.
     """
-    p = Path(path)
-    directory = p if p.is_dir() else p.parent
-    prefix = find_checkpoint(p)
-    cfg = read_config(directory, config, exact_gelu)
-    import tensorflow as tf
-
-    keys = list(tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
-    reader = TFCheckpointReader(prefix, rename=garden_key_mapper(keys, cfg.num_layers))
-    model = build_model("BertModel", cfg, dtype=dtype)
-    model.load_report = load_weights(model, reader, GARDEN_TABLE, cfg, ARCHITECTURES["BertModel"])
-    tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=directory.name, vocab_size=cfg.vocab_size)
-    return model, tokenizer
+    check_options("Model Garden", {"architecture": "a BertEncoder checkpoint holds only the encoder",
+                                   "num_choices": "no multiple-choice head"},
+                  architecture=architecture, num_choices=num_choices)
+    files = CheckpointFiles.of(path)
+    prefix = find_checkpoint(files.path)
+    cfg = read_config(files, config, exact_gelu)
+    raw = TFCheckpointReader(prefix, rename=lambda key: None, files=files)  # opens the checkpoint once
+    reader = raw.renamed(garden_key_mapper(raw.raw_shapes, cfg.num_layers))
+    return load_checkpoint(reader, GARDEN_TABLE, cfg, "BertModel", backbone_only=backbone_only, dtype=dtype,
+                           files=files, tokenizer=tokenizer, lowercase=lowercase)

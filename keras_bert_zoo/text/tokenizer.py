@@ -52,7 +52,12 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 def load_vocabulary(path):
     """Tokens of a vocab.txt file, one per line (line i -> id i); line breaks are stripped."""
     with open(path, "rb") as f:
-        raw = f.read()
+        return parse_vocabulary(f.read(), path)
+
+
+def parse_vocabulary(raw, path="vocabulary"):
+    """Tokens of the bytes of a vocab.txt file (what :func:`load_vocabulary` reads); ``path`` names it in
+    errors."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
