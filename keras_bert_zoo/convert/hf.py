@@ -18,8 +18,9 @@ import numpy as np
 
 from keras_bert_zoo.cache import atomic_write
 from keras_bert_zoo.config import BertConfig
+from keras_bert_zoo.convert import common
 from keras_bert_zoo.convert.common import (TASK_MODELS, CheckpointFiles, ConversionError, check_options, given_config,
-                                           groups_for, load_checkpoint, open_safetensors, read_vocab)
+                                           groups_for, load_checkpoint, read_vocab)
 from keras_bert_zoo.convert.table import (IDENTITY, TRANSPOSE, Rule, TensorReader, WeightLoadError,
                                           WeightTable, export_weights)
 
@@ -134,7 +135,7 @@ class HFReader(TensorReader):
 
     def _add_safetensors(self, paths):
         for path in paths:
-            handle = open_safetensors(path)
+            handle = common.open_safetensors(path)
             for key in handle.keys():
                 self._put(key, handle, handle.get_slice(key).get_shape())
 
