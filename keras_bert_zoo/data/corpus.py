@@ -18,6 +18,8 @@ import os
 import re
 from typing import Iterable, Iterator, Sequence
 
+from keras_bert_zoo import cache
+
 __all__ = ["CORPUS_FORMATS", "CorpusError", "split_sentences", "iter_documents", "read_documents"]
 
 CORPUS_FORMATS = ("bert", "plain")
@@ -106,11 +108,9 @@ def read_documents(paths, corpus_format: str = "bert", errors: str = "strict") -
 def write_bert_corpus(documents: Iterable[Sequence[str]], path: str | os.PathLike) -> str:
     """Writes documents in the bert format (atomically: temp file, then rename). Returns the path."""
     path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with cache.atomic_write(path, "w", encoding="utf-8") as f:
         for doc in documents:
             sentences = [" ".join(s.split()) for s in doc if s.strip()]
             if sentences:
                 f.write("\n".join(sentences) + "\n\n")
-    os.replace(tmp, path)
     return path

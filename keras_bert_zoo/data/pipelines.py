@@ -24,6 +24,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_zoo import cache
+
 __all__ = ["LabelVocabulary", "Examples", "read_examples", "make_dataset", "PipelineError"]
 
 
@@ -71,10 +73,8 @@ class LabelVocabulary:
 
     def save(self, path):
         """One label per line (atomic write)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        with cache.atomic_write(path, "w", encoding="utf-8", newline="\n") as f:
             f.write("".join(label + "\n" for label in self.labels))
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path):

@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_bert_zoo import cache
 from keras_bert_zoo.text import charmap
 
 VOCAB_ASSET = "vocabulary.txt"
@@ -218,11 +219,9 @@ class WordPieceTokenizer(keras.layers.Layer):
     def save_assets(self, dir_path):
         self._require_vocab()
         path = os.path.join(dir_path, VOCAB_ASSET)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        with cache.atomic_write(path, "w", encoding="utf-8", newline="\n") as f:
             for token in self._vocabulary:
                 f.write(token + "\n")
-        os.replace(tmp, path)
 
     def load_assets(self, dir_path):
         self.set_vocabulary(os.path.join(dir_path, VOCAB_ASSET))

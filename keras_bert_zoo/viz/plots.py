@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from keras_bert_zoo import cache
 
 __all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_attention", "attention_scores"]
 
@@ -29,11 +30,11 @@ def _plt():
 
 def _save(fig, path):
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    _plt().close(fig)
-    os.replace(tmp, path)
+    try:
+        with cache.atomic_path(path, suffix=path.suffix) as tmp:  # matplotlib picks the format by suffix
+            fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    finally:
+        _plt().close(fig)
     return path
 
 
