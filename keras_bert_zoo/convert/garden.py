@@ -7,6 +7,9 @@ embedding LayerNorm, the L transformer layers, the pooler). The reader maps both
 uses. Attention kernels are EinsumDense [D, N, H] / [N, H, D]; the hooks merge the head axes. Reading needs
 only TensorFlow, not tf-models-official. The config comes from ``bert_config.json`` / ``config.json`` beside
 the checkpoint or ``config=``.
+
+    from keras_bert_zoo.convert.garden import from_model_garden
+    backbone, tokenizer = from_model_garden("bert_en_uncased_L-12_H-768_A-12")
 """
 
 from __future__ import annotations
@@ -16,48 +19,18 @@ import re
 
 from keras_bert_zoo.convert.common import CheckpointFiles, ConversionError, check_options, load_checkpoint
 from keras_bert_zoo.convert.google import TFCheckpointReader, find_checkpoint, read_config
-from keras_bert_zoo.convert.table import (IDENTITY, MERGE_HEADS_OUT, SPLIT_HEADS, SPLIT_HEADS_BIAS, Rule,
-                                          WeightTable)
+from keras_bert_zoo.convert.table import einsum_encoder_table
 
 __all__ = ["GARDEN_TABLE", "from_model_garden", "garden_key_mapper"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
-_T = "_transformer_layers/{i}"
-_O = "encoder_layer_{i}"
-
-
-def _qkv(src, ours):
-    return [Rule(f"{_T}/_attention_layer/{src}/kernel", f"{_O}/attention/{ours}/kernel", SPLIT_HEADS),
-            Rule(f"{_T}/_attention_layer/{src}/bias", f"{_O}/attention/{ours}/bias", SPLIT_HEADS_BIAS)]
-
-
-def _plain(src, ours, kind="dense", group="backbone"):
-    a, b = ("kernel", "bias") if kind == "dense" else ("gamma", "beta")
-    return [Rule(f"{src}/{a}", f"{ours}/{a}", IDENTITY, group), Rule(f"{src}/{b}", f"{ours}/{b}", IDENTITY, group)]
-
-
-GARDEN_TABLE = WeightTable(
-    format="TF Model Garden BertEncoder",
-    rules=tuple(
-        [
-            Rule("_embedding_layer/embeddings", "embeddings/token_embedding/embeddings"),
-            Rule("_position_embedding_layer/embeddings", "embeddings/position_embedding"),
-            Rule("_type_embedding_layer/embeddings", "embeddings/segment_embedding/embeddings"),
-        ]
-        + _plain("_embedding_norm_layer", "embeddings/layer_norm", "norm")
-        + _qkv("_query_dense", "query") + _qkv("_key_dense", "key") + _qkv("_value_dense", "value")
-        + [Rule(f"{_T}/_attention_layer/_output_dense/kernel", f"{_O}/attention/attention_output/kernel",
-                MERGE_HEADS_OUT),
-           Rule(f"{_T}/_attention_layer/_output_dense/bias", f"{_O}/attention/attention_output/bias")]
-        + _plain(f"{_T}/_attention_layer_norm", f"{_O}/attention_layer_norm", "norm")
-        + _plain(f"{_T}/_intermediate_dense", f"{_O}/intermediate")
-        + _plain(f"{_T}/_output_dense", f"{_O}/output")
-        + _plain(f"{_T}/_output_layer_norm", f"{_O}/output_layer_norm", "norm")
-        + _plain("_pooler_layer", "pooler/dense", group="pooler")
-    ),
-    ignore=(r"_CHECKPOINTABLE_OBJECT_GRAPH", r"^save_counter$", r"(^|/)optimizer/", r"/\.OPTIMIZER_SLOT/"),
-)
+GARDEN_TABLE = einsum_encoder_table("TF Model Garden BertEncoder", (
+    "_embedding_layer/embeddings", "_position_embedding_layer/embeddings", "_type_embedding_layer/embeddings",
+    "_embedding_norm_layer", "_pooler_layer", "_attention_layer/_query_dense", "_attention_layer/_key_dense",
+    "_attention_layer/_value_dense", "_attention_layer/_output_dense", "_attention_layer_norm",
+    "_intermediate_dense", "_output_dense", "_output_layer_norm"), layer="_transformer_layers/{i}",
+    ignore=(r"_CHECKPOINTABLE_OBJECT_GRAPH", r"^save_counter$", r"(^|/)optimizer/", r"/\.OPTIMIZER_SLOT/"))
 
 _SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 # Functional BertEncoder: layer_with_weights-K -> V2 attribute name (K >= 4 are transformer layers, then pooler).

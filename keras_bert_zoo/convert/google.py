@@ -5,6 +5,10 @@ zips (``uncased_L-12_H-768_A-12`` etc.) and checkpoints written by its ``run_pre
 ``run_classifier.py`` / ``run_squad.py``. Variables keep TF1 names (``bert/encoder/layer_N/attention/self/
 query/kernel``); TF dense kernels are already [in, out] like ours, except the ``output_weights`` matrices of the
 heads, which are [out, in]. Optimizer slots (``adam_m`` / ``adam_v``) and ``global_step`` are ignored.
+
+    from keras_bert_zoo.convert.google import from_google
+    model, tokenizer = from_google("uncased_L-12_H-768_A-12")                  # BertModel / task by heads
+    backbone, tokenizer = from_google("run_classifier_output", backbone_only=True)
 """
 
 from __future__ import annotations
@@ -14,56 +18,30 @@ from pathlib import Path
 
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.convert.common import CheckpointFiles, ConversionError, given_config, load_checkpoint
-from keras_bert_zoo.convert.table import IDENTITY, TRANSPOSE, Rule, TensorReader, WeightTable
+from keras_bert_zoo.convert.table import (BERT_LAYER_NAMES, IDENTITY, TRANSPOSE, Rule, TensorReader, WeightTable,
+                                          embedding_rows, encoder_layer_rows, pair)
 
 __all__ = ["GOOGLE_TABLE", "from_google", "TFCheckpointReader", "find_checkpoint", "read_config"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
-
-def _dense(src, ours, group="backbone"):
-    return [Rule(f"{src}/kernel", f"{ours}/kernel", IDENTITY, group), Rule(f"{src}/bias", f"{ours}/bias",
-                                                                         IDENTITY, group)]
+_HEAD, _OUT_IN = ("output_weights", "output_bias"), (TRANSPOSE, IDENTITY)
 
 
-def _norm(src, ours, group="backbone"):
-    return [Rule(f"{src}/gamma", f"{ours}/gamma", IDENTITY, group), Rule(f"{src}/beta", f"{ours}/beta",
-                                                                       IDENTITY, group)]
-
-
-_L = "bert/encoder/layer_{i}"
-_O = "encoder_layer_{i}"
 GOOGLE_TABLE = WeightTable(
     format="Google BERT (TF1)",
     rules=tuple(
-        [
-            Rule("bert/embeddings/word_embeddings", "embeddings/token_embedding/embeddings"),
-            Rule("bert/embeddings/position_embeddings", "embeddings/position_embedding"),
-            Rule("bert/embeddings/token_type_embeddings", "embeddings/segment_embedding/embeddings"),
-        ]
-        + _norm("bert/embeddings/LayerNorm", "embeddings/layer_norm")
-        + _dense(f"{_L}/attention/self/query", f"{_O}/attention/query")
-        + _dense(f"{_L}/attention/self/key", f"{_O}/attention/key")
-        + _dense(f"{_L}/attention/self/value", f"{_O}/attention/value")
-        + _dense(f"{_L}/attention/output/dense", f"{_O}/attention/attention_output")
-        + _norm(f"{_L}/attention/output/LayerNorm", f"{_O}/attention_layer_norm")
-        + _dense(f"{_L}/intermediate/dense", f"{_O}/intermediate")
-        + _dense(f"{_L}/output/dense", f"{_O}/output")
-        + _norm(f"{_L}/output/LayerNorm", f"{_O}/output_layer_norm")
-        + _dense("bert/pooler/dense", "pooler/dense", "pooler")
-        + _dense("cls/predictions/transform/dense", "mlm_head/transform", "mlm")
-        + _norm("cls/predictions/transform/LayerNorm", "mlm_head/layer_norm", "mlm")
-        + [
-            Rule("cls/predictions/output_bias", "mlm_head/output_bias", IDENTITY, "mlm"),
-            Rule("cls/seq_relationship/output_weights", "nsp_head/kernel", TRANSPOSE, "nsp"),
-            Rule("cls/seq_relationship/output_bias", "nsp_head/bias", IDENTITY, "nsp"),
-            # run_classifier.py
-            Rule("output_weights", "classifier/kernel", TRANSPOSE, "classifier"),
-            Rule("output_bias", "classifier/bias", IDENTITY, "classifier"),
-            # run_squad.py
-            Rule("cls/squad/output_weights", "qa_outputs/kernel", TRANSPOSE, "qa_outputs"),
-            Rule("cls/squad/output_bias", "qa_outputs/bias", IDENTITY, "qa_outputs"),
-        ]
+        embedding_rows("bert/embeddings/word_embeddings", "bert/embeddings/position_embeddings",
+                       "bert/embeddings/token_type_embeddings", "bert/embeddings/LayerNorm")
+        + encoder_layer_rows("bert/encoder/layer_{i}", BERT_LAYER_NAMES)
+        + pair("bert/pooler/dense", "pooler/dense", group="pooler")
+        + pair("cls/predictions/transform/dense", "mlm_head/transform", group="mlm")
+        + pair("cls/predictions/transform/LayerNorm", "mlm_head/layer_norm", "norm", group="mlm")
+        + [Rule("cls/predictions/output_bias", "mlm_head/output_bias", IDENTITY, "mlm")]
+        # the heads keep [out, in] ``output_weights``: run_pretraining.py, run_classifier.py, run_squad.py
+        + pair("cls/seq_relationship", "nsp_head", names=_HEAD, hooks=_OUT_IN, group="nsp")
+        + pair("", "classifier", names=_HEAD, hooks=_OUT_IN, group="classifier")
+        + pair("cls/squad", "qa_outputs", names=_HEAD, hooks=_OUT_IN, group="qa_outputs")
     ),
     ignore=(r"^global_step$", r"/adam_[mv]$", r"^good_steps$", r"^loss_scale$", r"_CHECKPOINTABLE_OBJECT_GRAPH"),
 )

@@ -5,6 +5,10 @@ or ``pytorch_model.bin`` read only through ``torch.load(weights_only=True)``) an
 ``tokenizer.json``. The architecture comes from ``config.json`` ``architectures``. Task checkpoints prefix the
 encoder with ``bert.``; plain ``BertModel`` saves (e.g. sentence-transformers MiniLM) do not; old checkpoints
 name LayerNorm parameters ``gamma``/``beta``. The reader normalises all of these to the table's names.
+
+    from keras_bert_zoo.convert.hf import export_hf, from_hf
+    classifier, tokenizer = from_hf("bert-base-uncased-sst2")                  # architecture from config.json
+    export_hf(classifier, "hf_copy", vocabulary=tokenizer)
 """
 
 from __future__ import annotations
@@ -21,56 +25,33 @@ from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.convert import common
 from keras_bert_zoo.convert.common import (TASK_MODELS, CheckpointFiles, ConversionError, check_options, given_config,
                                            groups_for, load_checkpoint, read_vocab)
-from keras_bert_zoo.convert.table import (IDENTITY, TRANSPOSE, Rule, TensorReader, WeightLoadError,
-                                          WeightTable, export_weights)
+from keras_bert_zoo.convert.table import (BERT_LAYER_NAMES, IDENTITY, TRANSPOSE, Rule, TensorReader,
+                                          WeightLoadError, WeightTable, embedding_rows, encoder_layer_rows,
+                                          export_weights, pair)
 
 __all__ = ["HF_TABLE", "from_hf", "export_hf", "read_hf_weights", "architecture_of", "HFReader"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
 
-def _layer(src, ours, hook=TRANSPOSE):
-    """Rows for one torch Linear / LayerNorm of encoder layer {i}."""
-    s, t = f"encoder.layer.{{i}}.{src}", f"encoder_layer_{{i}}/{ours}"
-    if src.endswith("LayerNorm"):
-        return [Rule(f"{s}.weight", f"{t}/gamma"), Rule(f"{s}.bias", f"{t}/beta")]
-    return [Rule(f"{s}.weight", f"{t}/kernel", hook), Rule(f"{s}.bias", f"{t}/bias")]
-
+_W = ("weight", "bias")  # torch Linear / LayerNorm parameters; Linear weights are [out, in]
+_LINEAR = dict(names=_W, hooks=(TRANSPOSE, IDENTITY), sep=".")
 
 HF_TABLE = WeightTable(
     format="Hugging Face",
     rules=tuple(
-        [
-            Rule("embeddings.word_embeddings.weight", "embeddings/token_embedding/embeddings"),
-            Rule("embeddings.position_embeddings.weight", "embeddings/position_embedding"),
-            Rule("embeddings.token_type_embeddings.weight", "embeddings/segment_embedding/embeddings"),
-            Rule("embeddings.LayerNorm.weight", "embeddings/layer_norm/gamma"),
-            Rule("embeddings.LayerNorm.bias", "embeddings/layer_norm/beta"),
-        ]
-        + _layer("attention.self.query", "attention/query")
-        + _layer("attention.self.key", "attention/key")
-        + _layer("attention.self.value", "attention/value")
-        + _layer("attention.output.dense", "attention/attention_output")
-        + _layer("attention.output.LayerNorm", "attention_layer_norm")
-        + _layer("intermediate.dense", "intermediate")
-        + _layer("output.dense", "output")
-        + _layer("output.LayerNorm", "output_layer_norm")
-        + [
-            # BertForTokenClassification / QA / MaskedLM are built without a pooler by HF.
-            Rule("pooler.dense.weight", "pooler/dense/kernel", TRANSPOSE, "pooler", optional=True),
-            Rule("pooler.dense.bias", "pooler/dense/bias", IDENTITY, "pooler", optional=True),
-            Rule("classifier.weight", "classifier/kernel", TRANSPOSE, "classifier"),
-            Rule("classifier.bias", "classifier/bias", IDENTITY, "classifier"),
-            Rule("qa_outputs.weight", "qa_outputs/kernel", TRANSPOSE, "qa_outputs"),
-            Rule("qa_outputs.bias", "qa_outputs/bias", IDENTITY, "qa_outputs"),
-            Rule("cls.predictions.transform.dense.weight", "mlm_head/transform/kernel", TRANSPOSE, "mlm"),
-            Rule("cls.predictions.transform.dense.bias", "mlm_head/transform/bias", IDENTITY, "mlm"),
-            Rule("cls.predictions.transform.LayerNorm.weight", "mlm_head/layer_norm/gamma", IDENTITY, "mlm"),
-            Rule("cls.predictions.transform.LayerNorm.bias", "mlm_head/layer_norm/beta", IDENTITY, "mlm"),
-            Rule("cls.predictions.bias", "mlm_head/output_bias", IDENTITY, "mlm"),
-            Rule("cls.seq_relationship.weight", "nsp_head/kernel", TRANSPOSE, "nsp"),
-            Rule("cls.seq_relationship.bias", "nsp_head/bias", IDENTITY, "nsp"),
-        ]
+        embedding_rows("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                       "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm", norm_names=_W, sep=".")
+        + encoder_layer_rows("encoder.layer.{i}", [n.replace("/", ".") for n in BERT_LAYER_NAMES], sep=".",
+                             dense_names=_W, norm_names=_W, dense_hooks=(TRANSPOSE, IDENTITY))
+        # BertForTokenClassification / QA / MaskedLM are built without a pooler by HF.
+        + pair("pooler.dense", "pooler/dense", group="pooler", optional=True, **_LINEAR)
+        + pair("classifier", "classifier", group="classifier", **_LINEAR)
+        + pair("qa_outputs", "qa_outputs", group="qa_outputs", **_LINEAR)
+        + pair("cls.predictions.transform.dense", "mlm_head/transform", group="mlm", **_LINEAR)
+        + pair("cls.predictions.transform.LayerNorm", "mlm_head/layer_norm", "norm", names=_W, sep=".", group="mlm")
+        + [Rule("cls.predictions.bias", "mlm_head/output_bias", IDENTITY, "mlm")]
+        + pair("cls.seq_relationship", "nsp_head", group="nsp", **_LINEAR)
     ),
     ignore=(r"(^|\.)position_ids$", r"(^|\.)token_type_ids$"),
     tied=(("cls.predictions.decoder.weight", "embeddings.word_embeddings.weight"),

@@ -4,6 +4,10 @@ The source is a keras-hub preset directory (config.json + model.weights.h5 [+ to
 assets/tokenizer/vocabulary.txt]) loaded with ``keras_hub.models.BertBackbone.from_preset``, or a
 ``keras_hub.models.BertBackbone`` object. Weights are read by variable path. keras-hub's encoder uses the
 tanh-approximate GELU, so the imported config has ``activation="gelu_approximate"``.
+
+    from keras_bert_zoo.convert.keras_hub import from_keras_hub
+    backbone, tokenizer = from_keras_hub("bert_tiny_en_uncased")               # a preset directory
+    backbone, tokenizer = from_keras_hub(hub_backbone, tokenizer=hub_tokenizer)  # model objects
 """
 
 from __future__ import annotations
@@ -15,43 +19,18 @@ import numpy as np
 
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.convert.common import CheckpointFiles, ConversionError, check_options, load_checkpoint
-from keras_bert_zoo.convert.table import (IDENTITY, MERGE_HEADS_OUT, SPLIT_HEADS, SPLIT_HEADS_BIAS, DictReader,
-                                          Rule, WeightTable)
+from keras_bert_zoo.convert.table import DictReader, einsum_encoder_table
 
 __all__ = ["KERAS_HUB_TABLE", "from_keras_hub", "config_from_keras_hub"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
-_T = "transformer_layer_{i}"
-_O = "encoder_layer_{i}"
-
-
-def _pair(src, ours, names=("kernel", "bias"), hooks=(IDENTITY, IDENTITY), group="backbone"):
-    return [Rule(f"{src}/{n}", f"{ours}/{n}", h, group) for n, h in zip(names, hooks)]
-
-
-_NORM = ("gamma", "beta")
-KERAS_HUB_TABLE = WeightTable(
-    format="keras-hub BertBackbone",
-    rules=tuple(
-        [
-            Rule("token_embedding/embeddings", "embeddings/token_embedding/embeddings"),
-            Rule("position_embedding/embeddings", "embeddings/position_embedding"),
-            Rule("segment_embedding/embeddings", "embeddings/segment_embedding/embeddings"),
-        ]
-        + _pair("embeddings_layer_norm", "embeddings/layer_norm", _NORM)
-        + _pair(f"{_T}/self_attention_layer/query", f"{_O}/attention/query", hooks=(SPLIT_HEADS, SPLIT_HEADS_BIAS))
-        + _pair(f"{_T}/self_attention_layer/key", f"{_O}/attention/key", hooks=(SPLIT_HEADS, SPLIT_HEADS_BIAS))
-        + _pair(f"{_T}/self_attention_layer/value", f"{_O}/attention/value", hooks=(SPLIT_HEADS, SPLIT_HEADS_BIAS))
-        + _pair(f"{_T}/self_attention_layer/attention_output", f"{_O}/attention/attention_output",
-                hooks=(MERGE_HEADS_OUT, IDENTITY))
-        + _pair(f"{_T}/self_attention_layer_norm", f"{_O}/attention_layer_norm", _NORM)
-        + _pair(f"{_T}/feedforward_intermediate_dense", f"{_O}/intermediate")
-        + _pair(f"{_T}/feedforward_output_dense", f"{_O}/output")
-        + _pair(f"{_T}/feedforward_layer_norm", f"{_O}/output_layer_norm", _NORM)
-        + _pair("pooled_dense", "pooler/dense", group="pooler")
-    ),
-)
+KERAS_HUB_TABLE = einsum_encoder_table("keras-hub BertBackbone", (
+    "token_embedding/embeddings", "position_embedding/embeddings", "segment_embedding/embeddings",
+    "embeddings_layer_norm", "pooled_dense", "self_attention_layer/query", "self_attention_layer/key",
+    "self_attention_layer/value", "self_attention_layer/attention_output", "self_attention_layer_norm",
+    "feedforward_intermediate_dense", "feedforward_output_dense", "feedforward_layer_norm"),
+    layer="transformer_layer_{i}")
 
 
 def config_from_keras_hub(cfg: dict) -> BertConfig:

@@ -8,6 +8,10 @@ positive), ``confidence`` and ``text``; 38,158 rows, imbalanced (about 42% / 39%
 :func:`stratified_split` gives a deterministic train/validation/test split that keeps the class proportions;
 :func:`tweet_sentiment_splits` applies it (optionally to a stratified subset) and
 :func:`write_splits` writes CSV files the ``bert-zoo finetune`` command reads.
+
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits, write_splits
+    splits = tweet_sentiment_splits(subset=3000, seed=0)      # {"train"|"val"|"test": (texts, labels)}
+    write_splits(splits, "data/tweets")                       # data/tweets/{train,val,test}.csv
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ Two on-disk formats:
 Files are read as UTF-8; a file that is not valid UTF-8 is an error naming the file and the line, unless
 ``errors="replace"`` is given. Documents are yielded one at a time, so a corpus larger than memory can be
 streamed (see :func:`iter_documents`).
+
+    from keras_bert_zoo.data.corpus import iter_documents, write_bert_corpus
+    for document in iter_documents(["wiki.txt"], corpus_format="plain"):
+        ...                                                   # a list of sentences
+    write_bert_corpus(read_documents("wiki.txt", "plain"), "wiki.bert.txt")
 """
 
 from __future__ import annotations

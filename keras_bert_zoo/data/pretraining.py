@@ -51,6 +51,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bert_zoo import cache
+from keras_bert_zoo.text.tokenizer import special_ids
 
 __all__ = ["PretrainingDataConfig", "TokenIds", "TokenizedDocument", "SegmentPair", "PretrainingDataError",
            "tokenize_documents", "create_segment_pairs", "mask_batch", "pairs_to_dataset", "dynamic_dataset",
@@ -108,21 +109,17 @@ class TokenIds:
     def from_vocabulary(cls, vocabulary: Sequence[str], cls_token="[CLS]", sep_token="[SEP]",
                         mask_token="[MASK]", pad_token="[PAD]"):
         vocabulary = list(vocabulary)
-        index = {t: i for i, t in enumerate(vocabulary)}
-        missing = [t for t in (cls_token, sep_token, mask_token, pad_token) if t not in index]
-        if missing:
-            raise PretrainingDataError(f"vocabulary lacks the special tokens {missing}")
+        try:
+            ids = special_ids(vocabulary, (cls_token, sep_token, mask_token, pad_token), "pretraining data")
+        except ValueError as err:
+            raise PretrainingDataError(str(err)) from None
         continuation = np.array([t.startswith("##") and len(t) > 2 for t in vocabulary], dtype=bool)
-        return cls(len(vocabulary), index[cls_token], index[sep_token], index[mask_token], index[pad_token],
-                   continuation)
+        return cls(len(vocabulary), *ids, continuation)
 
     @classmethod
     def from_tokenizer(cls, tokenizer):
-        """From a tokenizer exposing ``vocabulary`` and ``cls_id``/``sep_id``/``mask_id``/``pad_id``."""
-        vocabulary = list(tokenizer.vocabulary)
-        continuation = np.array([t.startswith("##") and len(t) > 2 for t in vocabulary], dtype=bool)
-        return cls(len(vocabulary), int(tokenizer.cls_id), int(tokenizer.sep_id), int(tokenizer.mask_id),
-                   int(tokenizer.pad_id), continuation)
+        """From a tokenizer exposing ``vocabulary`` (its ids are the vocabulary's, see :meth:`from_vocabulary`)."""
+        return cls.from_vocabulary(tokenizer.vocabulary)
 
     @property
     def special_ids(self):

@@ -25,6 +25,12 @@ differs from itself, to its normalised string. The layout follows ``fast_bert_no
 ``darts_clone_trie_wrapper.h`` of tensorflow-text (format only; the builder below is our own).
 
 The table is a pure function of Python's ``unicodedata`` tables; it is built once per option set and cached.
+
+Usage (the tokenizer does this; the bytes feed ``tf_text.FastBertNormalizer(model_buffer=...)``):
+
+    from keras_bert_zoo.text import charmap
+    model = charmap.normalizer_model(lowercase=True, strip_accents=True)      # bytes, cached
+    assert charmap.normalize_char("É", lowercase=True, strip_accents=True) == "e"
 """
 
 import functools

@@ -10,6 +10,11 @@
   the same ``backup_dir``; the backup is deleted when training finishes.
 * :class:`EpochHistory` — appends each epoch's logs to a JSON-lines file (survives restarts; the training-curve
   plot reads it).
+
+    from keras_bert_zoo.train import callbacks as cb
+    model.fit(train, validation_data=val, callbacks=[
+        cb.early_stopping(patience=2), cb.NanGuard("run/last_good.weights.h5"),
+        cb.backup_and_restore("run/backup"), cb.EpochHistory("run/history.jsonl")])
 """
 
 from __future__ import annotations

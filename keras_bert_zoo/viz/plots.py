@@ -6,6 +6,10 @@
 * :func:`attention_scores` / :func:`plot_attention` — the attention probabilities of one input for a chosen
   layer and head (or the mean over heads), as a token-by-token heat map. The scores come from a
   ``BertBackbone(config, return_attention_scores=True)`` rebuilt with the fine-tuned weights.
+
+    from keras_bert_zoo.viz import plot_confusion_matrix, plot_training_curves
+    plot_confusion_matrix(cm, ["negative", "neutral", "positive"], "report/confusion.png")
+    plot_training_curves(history.history, "report/training_curves.png")
 """
 
 from __future__ import annotations
