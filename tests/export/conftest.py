@@ -32,15 +32,14 @@ def make_task(vocab, pair=False, num_classes=3, seed=0, multi_label=False):
     """The project's real TextClassifier (WordPieceTokenizer + BertPreprocessor) on a tiny BertClassifier."""
     import keras
 
-    from keras_bert_zoo.config import BertConfig
+    from tests.conftest import TINY
     from keras_bert_zoo.models.backbone import BertBackbone
     from keras_bert_zoo.models.tasks import BertClassifier
     from keras_bert_zoo.tasks.classification import TextClassifier
     from keras_bert_zoo.text import WordPieceTokenizer
 
     keras.utils.set_random_seed(seed)
-    config = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                        max_position_embeddings=64)
+    config = TINY.replace(max_position_embeddings=64)
     model = BertClassifier(BertBackbone(config), num_classes=num_classes)
     labels = [f"label_{i}" for i in range(num_classes)]
     tokenizer = WordPieceTokenizer(vocab, lowercase=True)
