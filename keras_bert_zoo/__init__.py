@@ -5,7 +5,9 @@
     config = keras_bert_zoo.BertConfig.from_name("bert_uncased_L-2_H-128")
 
 The names below are resolved on first use, so importing a ground-floor module (``keras_bert_zoo.config``,
-``keras_bert_zoo.cache``) does not import Keras or TensorFlow.
+``keras_bert_zoo.cache``) does not import Keras or TensorFlow. Keras finds our classes in a ``.keras`` file once
+their module is imported: ``import keras_bert_zoo.models`` (or touch ``keras_bert_zoo.BertBackbone``) before
+``keras.saving.load_model``.
 """
 
 __version__ = "0.1.0"
