@@ -80,7 +80,14 @@ def test_from_preset_backbone_only_every_format(tmp_path, fmt):
     """Regression: from_preset(..., backbone_only=True) raised TypeError for Model Garden and keras-hub."""
     d, reference = make_checkpoint(tmp_path, fmt)
     assert convert.detect_format(d) == fmt
-    model, tokenizer = presets.from_preset(str(d), backbone_only=True)
+    name = f"test_local_{fmt}"  # a registered preset, the way `bert-zoo finetune --preset=NAME` loads it
+    presets.register_preset(presets.Preset(name, presets.LocalSource(str(d)), fmt), overwrite=True)
+    try:
+        model, tokenizer = presets.from_preset(name, backbone_only=True)
+    finally:
+        del presets.PRESETS[name]
+    assert isinstance(model, BertBackbone)
+    model, tokenizer = presets.from_preset(str(d), backbone_only=True)  # a directory: detected format
     assert isinstance(model, BertBackbone)
     assert tokenizer is not None and tokenizer.vocabulary == tiny_vocab_tokens() and tokenizer.lowercase
     inputs = packed_inputs(seed=3)
