@@ -1,16 +1,70 @@
-"""keras_bert_zoo: BERT in Keras 3 — build, pretrain, import, fine-tune and export (SavedModel, TFLite)."""
+"""keras_bert_zoo: BERT in Keras 3 — build, pretrain, import, fine-tune and export (SavedModel, TFLite).
+
+    import keras, keras_bert_zoo as kbz
+    clf = kbz.TextClassifier.from_preset("minilm_l6_h384_uncased", labels=["negative", "neutral", "positive"])
+    clf.fit(x=texts, y=labels, epochs=1, batch_size=32)       # raw strings in
+    clf.save("sentiment.keras")                               # one file, vocabulary inside
+    clf = keras.saving.load_model("sentiment.keras")
+    clf.export("saved_models/sentiment/1")                    # SavedModel (TF Serving), raw strings in
+
+The names below are resolved on first use, so importing a ground-floor module (``keras_bert_zoo.config``,
+``keras_bert_zoo.cache``) or the CLI's entry point does not import Keras or TensorFlow. When Keras is already
+imported, importing ``keras_bert_zoo`` registers every task and layer class with Keras, so
+``keras.saving.load_model`` finds them in a ``.keras`` file.
+"""
+
+import sys as _sys
 
 __version__ = "0.1.0"
 
-from keras_bert_zoo.config import BertConfig, ConfigError
-from keras_bert_zoo.models.backbone import BertBackbone
+#: public name -> module that defines it
+_LAZY = {
+    "BertConfig": "keras_bert_zoo.config", "ConfigError": "keras_bert_zoo.config",
+    "BertBackbone": "keras_bert_zoo.models.backbone",
+    "Task": "keras_bert_zoo.tasks", "TaskError": "keras_bert_zoo.tasks", "load_task": "keras_bert_zoo.tasks",
+    "TextClassifier": "keras_bert_zoo.tasks", "TextRegressor": "keras_bert_zoo.tasks",
+    "TokenClassifier": "keras_bert_zoo.tasks", "QuestionAnswerer": "keras_bert_zoo.tasks",
+    "MultipleChoice": "keras_bert_zoo.tasks", "MaskedLM": "keras_bert_zoo.tasks",
+    "TextEmbedder": "keras_bert_zoo.tasks", "Pretrainer": "keras_bert_zoo.tasks",
+}
+
+__all__ = sorted(_LAZY) + ["from_preset", "load_backbone", "register_keras_classes", "__version__"]
 
 
 def from_preset(name_or_path, **kwargs):
-    """Load a pretrained model (and its tokenizer) from a preset name or a local directory."""
+    """Load a pretrained model (and its tokenizer) from a preset name or a local directory; see
+    :func:`keras_bert_zoo.presets.from_preset`."""
     from keras_bert_zoo import presets
 
     return presets.from_preset(name_or_path, **kwargs)
 
 
-__all__ = ["BertConfig", "ConfigError", "BertBackbone", "from_preset", "__version__"]
+def load_backbone(name_or_path, **kwargs):
+    """The :class:`BertBackbone` of a preset name or checkpoint directory; see
+    :func:`keras_bert_zoo.presets.load_backbone`."""
+    from keras_bert_zoo import presets
+
+    return presets.load_backbone(name_or_path, **kwargs)
+
+
+def register_keras_classes():
+    """Import every module that registers Keras-serialisable classes (tasks, layers, optimizers)."""
+    import importlib
+
+    from keras_bert_zoo import tasks
+
+    for class_name in tasks.TASK_CLASSES:
+        getattr(tasks, class_name)
+    importlib.import_module("keras_bert_zoo.train.optimizers")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'keras_bert_zoo' has no attribute {name!r}")
+
+
+if "keras" in _sys.modules:   # Keras is loaded anyway: make .keras files of ours loadable right away
+    register_keras_classes()

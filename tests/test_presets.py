@@ -9,11 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 
+import keras_bert_zoo
 from keras_bert_zoo import BertBackbone, presets
-from keras_bert_zoo.config import BertConfig
+from tests.conftest import TINY
 
-TINY = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                  max_position_embeddings=16)
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
 
 
@@ -148,8 +147,8 @@ def test_url_preset_end_to_end(server, tmp_path, scratch_presets):
     n = len(_Handler.requests)
     again = presets.load_backbone("tiny", cache_dir=cache, progress=False)  # from the cache, no request
     assert len(_Handler.requests) == n and isinstance(again, BertBackbone)
-    # BertBackbone.from_preset with a directory
-    direct = BertBackbone.from_preset(str(presets.fetch_preset("tiny", cache_dir=cache)))
+    # keras_bert_zoo.load_backbone with a directory
+    direct = keras_bert_zoo.load_backbone(str(presets.fetch_preset("tiny", cache_dir=cache)))
     np.testing.assert_array_equal(np.asarray(direct(inputs)["pooled_output"]),
                                   np.asarray(backbone(inputs)["pooled_output"]))
 

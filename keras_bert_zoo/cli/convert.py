@@ -10,9 +10,7 @@ with keras.saving.load_model(safe_mode=True) and compared with the converted one
 """
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from absl import flags
@@ -29,20 +27,13 @@ flags.DEFINE_integer("num_choices", 4, "Choices per example for BertForMultipleC
 FLAGS = flags.FLAGS
 
 
-def _importer_kwargs(fmt):
-    kwargs = {}
+def _importer_kwargs():
+    """The importer options from the flags; every format takes the same ones (one that does not apply, e.g.
+    --architecture for a Model Garden encoder, is the importer's error)."""
+    kwargs = {"architecture": FLAGS.architecture, "backbone_only": FLAGS.backbone_only,
+              "num_choices": FLAGS.num_choices}
     if FLAGS.lowercase != "auto":
         kwargs["lowercase"] = FLAGS.lowercase == "true"
-    if fmt in ("hf", "google"):
-        if FLAGS.architecture:
-            kwargs["architecture"] = FLAGS.architecture
-        if FLAGS.backbone_only:
-            kwargs["backbone_only"] = True
-    elif FLAGS.architecture or FLAGS.backbone_only:
-        print(f"bert-zoo convert: --architecture/--backbone_only do not apply to {fmt} (always a backbone)",
-              file=sys.stderr)
-    if fmt == "hf":
-        kwargs["num_choices"] = FLAGS.num_choices
     return kwargs
 
 
@@ -51,8 +42,7 @@ def main(argv):
 
     import numpy as np
 
-    from keras_bert_zoo import BertBackbone, convert, presets
-    from keras_bert_zoo.convert.common import find_vocab, read_vocab
+    from keras_bert_zoo import BertBackbone, cache, convert, presets
 
     logging.getLogger("keras_bert_zoo").setLevel(logging.INFO)
     if len(argv) != 2 or not FLAGS.out:
@@ -71,7 +61,7 @@ def main(argv):
     else:
         directory, fmt = Path(src), FLAGS["from"].value
     try:
-        model, tokenizer = convert.load(fmt, directory, **_importer_kwargs(fmt))
+        model, tokenizer = convert.load(fmt, directory, **_importer_kwargs())
     except (convert.ConversionError, convert.WeightLoadError, ValueError) as err:
         print(f"bert-zoo convert: {err}", file=sys.stderr)
         sys.exit(1)
@@ -82,7 +72,7 @@ def main(argv):
               + (f", left at init: {report.initialised}" if report.initialised else ""))
     out = Path(FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
-    tokens = read_vocab(find_vocab(directory))
+    tokens = tokenizer.vocabulary
     lowercase = bool(getattr(tokenizer, "lowercase", True))
     if FLAGS.to == "hf":
         convert.export_hf(model, out, vocabulary=tokens, lowercase=lowercase)
@@ -90,20 +80,12 @@ def main(argv):
         return
     import keras
 
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=out)
-    os.close(fd)
-    try:
+    with cache.atomic_path(out / "model.keras", suffix=".keras") as tmp:  # Keras wants the .keras suffix
         model.save(tmp)
-        os.replace(tmp, out / "model.keras")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     for name, text in (("vocab.txt", "\n".join(tokens) + "\n"),
                        ("tokenizer_config.json", json.dumps({"do_lower_case": lowercase}, indent=2) + "\n")):
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with cache.atomic_write(out / name, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, out / name)
     reloaded = keras.saving.load_model(out / "model.keras", safe_mode=True)
     backbone = model if isinstance(model, BertBackbone) else model.backbone
     inputs = {k: np.asarray(v) for k, v in backbone.dummy_inputs(batch_size=2, sequence_length=8).items()}

@@ -95,10 +95,11 @@ def _initial_model(vocab_size):
 
 
 def _save(model, path):
-    """Atomic: save next to ``path`` under a temporary name, then rename."""
-    tmp = os.path.join(os.path.dirname(path), f"tmp-{os.getpid()}-{os.path.basename(path)}")
-    model.save(tmp)
-    os.replace(tmp, path)
+    """Atomic: save next to ``path`` under a unique temporary name (same suffix: Keras checks it), then rename."""
+    from keras_bert_zoo import cache
+
+    with cache.atomic_path(path, suffix=os.path.splitext(path)[1]) as tmp:
+        model.save(str(tmp))
 
 
 def main(argv):

@@ -9,14 +9,22 @@ vocabulary and casing.
     from_model_garden(dir)    tf-models-official BertEncoder / BertEncoderV2 checkpoints
     from_keras_hub(dir|model) keras-hub BertBackbone preset directory or model
     export_hf(model, dir)     back to a Hugging Face directory (config.json, model.safetensors, vocab.txt)
-    load(fmt, path)           dispatch on a format name ("hf", "google", "garden", "keras_hub")
+    load(fmt, path)           dispatch on a format name ("hf", "google", "garden", "keras_hub", "auto")
     detect_format(dir)        which of those a directory holds
+
+All four importers take the same keyword arguments (``common.IMPORT_OPTIONS``): ``architecture``,
+``backbone_only``, ``config``, ``lowercase``, ``tokenizer``, ``num_choices``, ``exact_gelu``, ``dtype``; an
+option a format cannot honour (e.g. ``architecture="BertForMaskedLM"`` for an encoder-only Model Garden
+checkpoint) is a :class:`ConversionError`. They share one load sequence, :func:`common.load_checkpoint`.
+
+    from keras_bert_zoo import convert
+    backbone, tokenizer = convert.load("auto", "path/to/checkpoint", backbone_only=True)
 
 Weight names map through declarative tables (:mod:`keras_bert_zoo.convert.table`); a load either assigns every
 variable or raises one :class:`WeightLoadError` listing all missing, unexpected and mis-shaped weights.
 """
 
-from pathlib import Path
+import os
 
 from keras_bert_zoo.convert.common import ConversionError
 from keras_bert_zoo.convert.table import WeightLoadError
@@ -67,27 +75,28 @@ FORMATS = {"hf": from_hf, "google": from_google, "garden": from_model_garden, "k
 
 
 def detect_format(path) -> str:
-    """``"hf"``, ``"google"``, ``"garden"`` or ``"keras_hub"`` for a checkpoint directory."""
-    import json
+    """``"hf"``, ``"google"``, ``"garden"`` or ``"keras_hub"`` for a checkpoint directory (or its
+    :class:`~keras_bert_zoo.convert.common.CheckpointFiles`, whose files are then not opened again)."""
+    from keras_bert_zoo.convert.common import CheckpointFiles
 
-    d = Path(path)
+    files = CheckpointFiles.of(path)
+    d = files.directory
     if not d.is_dir():
         raise ConversionError(f"{d}: not a directory")
-    if (d / "config.json").is_file():
-        try:
-            data = json.loads((d / "config.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ConversionError(f"{d / 'config.json'}: invalid JSON: {err}") from None
+    data = files.json("config.json")
+    if data is not None:
         if str(data.get("registered_name", "")).startswith("keras_hub>") or "keras_hub" in str(data.get("module")):
             return "keras_hub"
-        if any((d / f).is_file() for f in ("model.safetensors", "model.safetensors.index.json",
-                                           "pytorch_model.bin")):
+        if any(files.has(f) for f in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")):
             return "hf"
     if list(d.glob("*.index")):
-        import tensorflow as tf
+        from keras_bert_zoo.convert.google import find_checkpoint
 
-        prefix = tf.train.latest_checkpoint(str(d)) or str(sorted(d.glob("*.index"))[0])[: -len(".index")]
-        keys = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+        try:
+            prefix = find_checkpoint(d)
+        except ConversionError:
+            prefix = str(sorted(d.glob("*.index"))[0])[: -len(".index")]
+        keys = files.tf_checkpoint(prefix).get_variable_to_shape_map()
         if "bert/embeddings/word_embeddings" in keys:
             return "google"
         if any(k.endswith("/.ATTRIBUTES/VARIABLE_VALUE") for k in keys):
@@ -97,8 +106,12 @@ def detect_format(path) -> str:
 
 
 def load(fmt: str, path, **kwargs):
-    """``FORMATS[fmt](path, **kwargs)``; ``fmt="auto"`` detects the format."""
+    """``FORMATS[fmt](path, **kwargs)``; ``fmt="auto"`` detects the format (each file is still opened once)."""
+    from keras_bert_zoo.convert.common import CheckpointFiles
+
     if fmt == "auto":
+        if isinstance(path, (str, os.PathLike)):
+            path = CheckpointFiles(path)
         fmt = detect_format(path)
     if fmt not in FORMATS:
         raise ConversionError(f"Unknown format {fmt!r}; expected one of {sorted(FORMATS)} or 'auto'")

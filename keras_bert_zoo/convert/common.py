@@ -1,5 +1,18 @@
-"""What every importer shares: building our model for an architecture, the groups of weights it owns, and the
-tokenizer built from the checkpoint's vocabulary and casing."""
+"""What every importer shares: one checkpoint's files (each opened once), our model for an architecture, the
+table groups it owns, the one load sequence (:func:`load_checkpoint`) and the tokenizer built from the
+checkpoint's vocabulary and casing.
+
+Every ``from_*`` importer reads its config, opens its tensors once as a :class:`~keras_bert_zoo.convert.table.
+TensorReader`, then calls :func:`load_checkpoint`:
+
+    files = CheckpointFiles("path/to/checkpoint")
+    config = BertConfig.from_hf_dict(files.json("config.json"))
+    model, tokenizer = load_checkpoint(HFReader(files), HF_TABLE, config, "BertForSequenceClassification",
+                                       backbone_only=False, num_labels=3, files=files)
+
+All four ``from_*`` take the same keyword arguments (:data:`IMPORT_OPTIONS`); one that a format cannot honour
+is an error, never silently ignored.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +22,12 @@ import os
 from pathlib import Path
 
 from keras_bert_zoo.config import BertConfig, ConfigError
+from keras_bert_zoo.convert.table import LoadReport, TensorReader, WeightTable, load_weights
 from keras_bert_zoo.models.backbone import BertBackbone
 
-__all__ = ["ARCHITECTURES", "groups_for", "build_model", "find_vocab", "detect_lowercase", "make_tokenizer",
+__all__ = ["ARCHITECTURES", "HEAD_GROUPS", "IMPORT_OPTIONS", "task_models", "CheckpointFiles", "groups_for",
+           "build_model", "given_config", "load_checkpoint", "check_options", "find_vocab", "read_vocab", "detect_lowercase",
+           "make_tokenizer", "tokenizer_from", "read_file", "open_tf_checkpoint", "open_safetensors",
            "ConversionError"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
@@ -34,6 +50,123 @@ ARCHITECTURES = {
 HEAD_GROUPS = ("classifier", "qa_outputs", "mlm", "nsp")
 
 
+def task_models() -> dict:
+    """HF architecture -> our class (the task models of :mod:`keras_bert_zoo.tasks`; the one place convert/
+    names them)."""
+    from keras_bert_zoo.tasks import task_models as models
+
+    return models()
+
+#: The keyword arguments every ``from_*`` importer takes, with their defaults.
+IMPORT_OPTIONS = {"architecture": None, "backbone_only": False, "config": None, "lowercase": None,
+                  "tokenizer": None, "num_choices": 4, "exact_gelu": False, "dtype": None}
+
+
+def check_options(fmt: str, unsupported: dict, **given) -> None:
+    """Raise ConversionError for an option ``fmt`` cannot honour that is set to something else than its
+    default (``unsupported``: option name -> why). ``architecture="BertModel"`` is always allowed."""
+    bad = []
+    for name, why in unsupported.items():
+        value = given.get(name, IMPORT_OPTIONS[name])
+        if value == IMPORT_OPTIONS[name] or (name == "architecture" and value == "BertModel"):
+            continue
+        bad.append(f"{name}={value!r} ({why})")
+    if bad:
+        raise ConversionError(f"{fmt} import: option(s) that do not apply: {'; '.join(bad)}")
+
+
+# ------------------------------------------------------------------------------------------- file access
+def read_file(path: str | os.PathLike) -> bytes:
+    """Every small file (JSON, vocabularies) an importer reads goes through here, once per import."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def open_tf_checkpoint(prefix: str):
+    """``tf.train.load_checkpoint(prefix)``: the one place a TF checkpoint is opened."""
+    import tensorflow as tf
+
+    return tf.train.load_checkpoint(prefix)
+
+
+def open_safetensors(path: str | os.PathLike):
+    """An open safetensors file (numpy framework); the one place a safetensors file is opened."""
+    from safetensors import safe_open
+
+    return safe_open(str(path), framework="numpy")
+
+
+class CheckpointFiles:
+    """The files of one checkpoint directory, each opened at most once per import.
+
+    ``path`` is the directory, or a checkpoint prefix / file inside it. JSON files are parsed once
+    (:meth:`json`), the vocabulary is read once (:meth:`vocabulary`), a TF checkpoint is opened once
+    (:meth:`tf_checkpoint`), however many steps (format detection, config, tokenizer casing) look at them.
+
+        files = CheckpointFiles("uncased_L-2_H-128_A-2")
+        files.json("bert_config.json")["hidden_size"]     # 128
+    """
+
+    def __init__(self, path: str | os.PathLike, hint: str | None = None):
+        self.path = Path(path)
+        self.directory = self.path if self.path.is_dir() else self.path.parent
+        self.hint = self.directory.name if hint is None else hint
+        self._bytes, self._json, self._tf = {}, {}, {}
+        self._vocab = None
+
+    @classmethod
+    def of(cls, source) -> "CheckpointFiles":
+        return source if isinstance(source, CheckpointFiles) else cls(source)
+
+    def has(self, name: str) -> bool:
+        return name in self._bytes or (self.directory / name).is_file()
+
+    def read(self, name: str) -> bytes:
+        if name not in self._bytes:
+            self._bytes[name] = read_file(self.directory / name)
+        return self._bytes[name]
+
+    def json(self, name: str):
+        """The parsed JSON file ``name``, or None when the directory has no such file."""
+        if name not in self._json:
+            if not self.has(name):
+                self._json[name] = None
+            else:
+                try:
+                    self._json[name] = json.loads(self.read(name).decode("utf-8"))
+                except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                    raise ConversionError(f"{self.directory / name}: invalid JSON: {err}") from None
+        return self._json[name]
+
+    def vocabulary(self) -> tuple:
+        """``(path, tokens)`` of the checkpoint's WordPiece vocabulary (see :func:`find_vocab`)."""
+        if self._vocab is None:
+            path = find_vocab(self.directory)
+            if path.name == "tokenizer.json":
+                tokens = _vocab_from_tokenizer_json(self.json("tokenizer.json"), path)
+            else:
+                tokens = _vocab_lines(self.read(path.relative_to(self.directory).as_posix()), path)
+            self._vocab = (path, tokens)
+        return self._vocab
+
+    def tf_checkpoint(self, prefix: str):
+        if prefix not in self._tf:
+            self._tf[prefix] = open_tf_checkpoint(prefix)
+        return self._tf[prefix]
+
+
+def given_config(config) -> BertConfig | None:
+    """The ``config=`` option of the importers: a BertConfig, a dict of its fields or a size name; None when
+    not given (the checkpoint's config file is read instead)."""
+    if config is None or isinstance(config, BertConfig):
+        return config
+    if isinstance(config, dict):
+        return BertConfig.from_dict(config)
+    if isinstance(config, str):
+        return BertConfig.from_name(config)
+    raise ConversionError(f"config= expects a BertConfig, a dict or a size name, got {type(config).__name__}")
+
+
 def groups_for(architecture: str) -> tuple:
     if architecture not in ARCHITECTURES:
         raise ConversionError(f"Unsupported architecture {architecture!r}; supported: {sorted(ARCHITECTURES)}")
@@ -47,8 +180,6 @@ def build_model(architecture: str, config: BertConfig, num_labels: int = 2, num_
     backbone = BertBackbone(config, dtype=dtype)
     if architecture == "BertModel":
         return backbone
-    from keras_bert_zoo.tasks import task_models
-
     cls = task_models()[architecture]
     if architecture in ("BertForSequenceClassification", "BertForTokenClassification"):
         return cls(backbone, num_classes=num_labels)
@@ -57,6 +188,47 @@ def build_model(architecture: str, config: BertConfig, num_labels: int = 2, num_
     if architecture == "BertForMaskedLM":
         return cls(backbone, use_mask_positions=False)   # logits at every position, as the HF model
     return cls(backbone)
+
+
+def load_checkpoint(reader: TensorReader, table: WeightTable, config: BertConfig, architecture: str, *,
+                    backbone_only: bool = False, num_labels: int = 2, num_choices: int = 4, dtype=None,
+                    files: CheckpointFiles | None = None, tokenizer=None, lowercase: bool | None = None):
+    """The one import sequence: plan ``table`` against ``reader`` -> build our model -> assign -> tokenizer.
+
+    Args:
+        reader: the checkpoint's tensors (opened once by the caller).
+        table: the format's weight table.
+        config: the encoder's BertConfig (already read).
+        architecture: what the checkpoint holds (an :data:`ARCHITECTURES` key).
+        backbone_only: build only the :class:`BertBackbone`; head weights present in the checkpoint are
+            skipped and logged (``model.load_report.skipped``).
+        num_labels / num_choices: head sizes for classifier / multiple-choice architectures.
+        dtype: dtype policy of the model.
+        files: the checkpoint's files, for the tokenizer (vocabulary and casing); None: no tokenizer unless
+            ``tokenizer`` is given.
+        tokenizer: a tokenizer whose vocabulary and casing to use instead of the files' (see
+            :func:`tokenizer_from`).
+        lowercase: force the casing (default: detected, see :func:`detect_lowercase`).
+    Returns:
+        ``(model, tokenizer)``; ``model.load_report`` is the :class:`~keras_bert_zoo.convert.table.LoadReport`.
+    Raises:
+        WeightLoadError listing every missing, unexpected and mis-shaped weight (nothing assigned),
+        ConversionError for an unsupported architecture.
+    """
+    groups = groups_for(architecture)
+    skip = ()
+    if backbone_only:
+        architecture, groups, skip = "BertModel", ARCHITECTURES["BertModel"], HEAD_GROUPS
+    model = build_model(architecture, config, num_labels=num_labels, num_choices=num_choices, dtype=dtype)
+    report: LoadReport = load_weights(model, reader, table, config, groups, skip_groups=skip)
+    model.load_report = report
+    if tokenizer is not None:
+        ours = tokenizer_from(tokenizer, lowercase=lowercase, vocab_size=config.vocab_size)
+    elif files is not None:
+        ours = make_tokenizer(files, lowercase=lowercase, vocab_size=config.vocab_size)
+    else:
+        ours = None
+    return model, ours
 
 
 # -------------------------------------------------------------------------------------------- tokenizer
@@ -73,9 +245,8 @@ def find_vocab(directory: str | os.PathLike) -> Path:
                           f"assets/tokenizer/vocabulary.txt, tokenizer.json)")
 
 
-def _vocab_from_tokenizer_json(path: Path) -> list:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    model = data.get("model") or {}
+def _vocab_from_tokenizer_json(data, path: Path) -> list:
+    model = (data or {}).get("model") or {}
     if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
         raise ConversionError(f"{path}: model.type is {model.get('type')!r}, expected a WordPiece vocab")
     vocab = model["vocab"]
@@ -83,6 +254,21 @@ def _vocab_from_tokenizer_json(path: Path) -> list:
     if [i for _, i in ordered] != list(range(len(ordered))):
         raise ConversionError(f"{path}: WordPiece ids are not 0..{len(ordered) - 1} without gaps")
     return [token for token, _ in ordered]
+
+
+def _vocab_lines(data: bytes, path: Path) -> list:
+    from keras_bert_zoo.text.tokenizer import parse_vocabulary
+
+    return parse_vocabulary(data, path)
+
+
+def read_vocab(path: str | os.PathLike) -> list:
+    """Tokens of a vocabulary file: a vocab.txt (line i -> id i) or a tokenizer.json WordPiece model."""
+    path = Path(path)
+    files = CheckpointFiles(path.parent)
+    if path.name == "tokenizer.json":
+        return _vocab_from_tokenizer_json(files.json(path.name), path)
+    return _vocab_lines(files.read(path.name), path)
 
 
 def _normalizer_lowercase(normalizer):
@@ -98,29 +284,27 @@ def _normalizer_lowercase(normalizer):
     return None
 
 
-def detect_lowercase(directory: str | os.PathLike, vocab_tokens=None, hint: str = "") -> tuple:
+def detect_lowercase(files, vocab_tokens=None, hint: str = "") -> tuple:
     """Whether the checkpoint's tokenizer lowercases, and how we know.
 
-    Order: ``tokenizer_config.json`` ``do_lower_case``; ``tokenizer.json`` normalizer; keras-hub
-    ``tokenizer.json`` config ``lowercase``; the name ("uncased" / "cased"); finally the vocabulary itself (no
-    uppercase word pieces outside ``[SPECIAL]`` tokens means an uncased model).
+    ``files``: a :class:`CheckpointFiles` or a directory. Order: ``tokenizer_config.json`` ``do_lower_case``;
+    ``tokenizer.json`` normalizer; keras-hub ``tokenizer.json`` config ``lowercase``; the name ("uncased" /
+    "cased", from ``hint``, ``files.hint`` and the directory name); finally the vocabulary itself (no uppercase
+    word pieces outside ``[SPECIAL]`` tokens means an uncased model).
     """
-    directory = Path(directory)
-    tok_cfg = directory / "tokenizer_config.json"
-    if tok_cfg.is_file():
-        value = json.loads(tok_cfg.read_text(encoding="utf-8")).get("do_lower_case")
-        if isinstance(value, bool):
-            return value, f"{tok_cfg.name} do_lower_case"
-    tok_json = directory / "tokenizer.json"
-    if tok_json.is_file():
-        data = json.loads(tok_json.read_text(encoding="utf-8"))
+    files = CheckpointFiles.of(files)
+    value = (files.json("tokenizer_config.json") or {}).get("do_lower_case")
+    if isinstance(value, bool):
+        return value, "tokenizer_config.json do_lower_case"
+    data = files.json("tokenizer.json")
+    if data is not None:
         value = _normalizer_lowercase(data.get("normalizer"))
         if isinstance(value, bool):
             return value, "tokenizer.json normalizer"
         config = data.get("config") if isinstance(data.get("config"), dict) else {}
         if isinstance(config.get("lowercase"), bool):  # keras-hub tokenizer.json
             return config["lowercase"], "keras-hub tokenizer.json lowercase"
-    name = f"{hint} {directory.resolve().name}".lower()
+    name = f"{hint} {files.hint} {files.directory.resolve().name}".lower()
     if "uncased" in name:
         return True, "name contains 'uncased'"
     if "cased" in name:
@@ -131,45 +315,47 @@ def detect_lowercase(directory: str | os.PathLike, vocab_tokens=None, hint: str 
     return True, "default"
 
 
-def _strip_accents(directory: Path):
-    tok_json = directory / "tokenizer.json"
-    if tok_json.is_file():
-        normalizer = json.loads(tok_json.read_text(encoding="utf-8")).get("normalizer") or {}
-        if normalizer.get("type") == "BertNormalizer":
-            return normalizer.get("strip_accents")
-    tok_cfg = directory / "tokenizer_config.json"
-    if tok_cfg.is_file():
-        value = json.loads(tok_cfg.read_text(encoding="utf-8")).get("strip_accents")
-        if isinstance(value, bool):
-            return value
-    return None
+def _strip_accents(files: CheckpointFiles):
+    normalizer = (files.json("tokenizer.json") or {}).get("normalizer") or {}
+    if normalizer.get("type") == "BertNormalizer":
+        return normalizer.get("strip_accents")
+    value = (files.json("tokenizer_config.json") or {}).get("strip_accents")
+    return value if isinstance(value, bool) else None
 
 
-def read_vocab(path: Path) -> list:
-    if path.name == "tokenizer.json":
-        return _vocab_from_tokenizer_json(path)
-    return path.read_text(encoding="utf-8").splitlines()
+def _check_vocab_size(tokens, where, vocab_size):
+    if vocab_size is not None and len(tokens) > vocab_size:
+        raise ConfigError(f"{where}: {len(tokens)} tokens, but the model config says vocab_size="
+                          f"{vocab_size} (ids past {vocab_size - 1} would index outside the embeddings)")
+    if vocab_size is not None and len(tokens) < vocab_size:
+        logger.warning("%s: %d tokens for vocab_size=%d; the extra embedding rows are unused",
+                       where, len(tokens), vocab_size)
 
 
-def make_tokenizer(directory: str | os.PathLike, lowercase=None, hint: str = "", vocab_size: int | None = None):
-    """``keras_bert_zoo.text.WordPieceTokenizer`` for the checkpoint in ``directory``.
+def make_tokenizer(files, lowercase=None, vocab_size: int | None = None):
+    """``keras_bert_zoo.text.WordPieceTokenizer`` for the checkpoint whose files are ``files`` (a
+    :class:`CheckpointFiles` or a directory).
 
     ``lowercase=None`` detects the casing (see :func:`detect_lowercase`). When ``vocab_size`` is given, a
     vocabulary of another size is an error (it would index outside the embedding table).
     """
     from keras_bert_zoo.text import WordPieceTokenizer
 
-    directory = Path(directory)
-    vocab_path = find_vocab(directory)
-    tokens = read_vocab(vocab_path)
-    if vocab_size is not None and len(tokens) > vocab_size:
-        raise ConfigError(f"{vocab_path}: {len(tokens)} tokens, but the model config says vocab_size="
-                          f"{vocab_size} (ids past {vocab_size - 1} would index outside the embeddings)")
-    if vocab_size is not None and len(tokens) < vocab_size:
-        logger.warning("%s: %d tokens for vocab_size=%d; the extra embedding rows are unused",
-                       vocab_path, len(tokens), vocab_size)
+    files = CheckpointFiles.of(files)
+    vocab_path, tokens = files.vocabulary()
+    _check_vocab_size(tokens, vocab_path, vocab_size)
     if lowercase is None:
-        lowercase, why = detect_lowercase(directory, tokens, hint)
+        lowercase, why = detect_lowercase(files, tokens)
         logger.info("Tokenizer lowercase=%s (%s)", lowercase, why)
-    vocabulary = str(vocab_path) if vocab_path.name != "tokenizer.json" else tokens
-    return WordPieceTokenizer(vocabulary, lowercase=lowercase, strip_accents=_strip_accents(directory))
+    return WordPieceTokenizer(tokens, lowercase=lowercase, strip_accents=_strip_accents(files))
+
+
+def tokenizer_from(tokenizer, lowercase=None, vocab_size: int | None = None):
+    """Our WordPieceTokenizer with the vocabulary and casing of ``tokenizer`` (ours, or a keras-hub /
+    keras-nlp tokenizer exposing ``get_vocabulary()`` and ``lowercase``)."""
+    from keras_bert_zoo.text import WordPieceTokenizer
+
+    vocab = list(tokenizer.get_vocabulary())
+    _check_vocab_size(vocab, f"tokenizer {type(tokenizer).__name__}", vocab_size)
+    case = lowercase if lowercase is not None else bool(getattr(tokenizer, "lowercase", True))
+    return WordPieceTokenizer(vocab, lowercase=case, strip_accents=getattr(tokenizer, "strip_accents", None))

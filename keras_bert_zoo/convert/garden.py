@@ -7,58 +7,30 @@ embedding LayerNorm, the L transformer layers, the pooler). The reader maps both
 uses. Attention kernels are EinsumDense [D, N, H] / [N, H, D]; the hooks merge the head axes. Reading needs
 only TensorFlow, not tf-models-official. The config comes from ``bert_config.json`` / ``config.json`` beside
 the checkpoint or ``config=``.
+
+    from keras_bert_zoo.convert.garden import from_model_garden
+    backbone, tokenizer = from_model_garden("bert_en_uncased_L-12_H-768_A-12")
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
-from keras_bert_zoo.convert.common import ARCHITECTURES, ConversionError, build_model, make_tokenizer
+from keras_bert_zoo.convert.common import CheckpointFiles, ConversionError, check_options, load_checkpoint
 from keras_bert_zoo.convert.google import TFCheckpointReader, find_checkpoint, read_config
-from keras_bert_zoo.convert.table import (IDENTITY, MERGE_HEADS_OUT, SPLIT_HEADS, SPLIT_HEADS_BIAS, Rule,
-                                          WeightTable, load_weights)
+from keras_bert_zoo.convert.table import einsum_encoder_table
 
 __all__ = ["GARDEN_TABLE", "from_model_garden", "garden_key_mapper"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
-_T = "_transformer_layers/{i}"
-_O = "encoder_layer_{i}"
-
-
-def _qkv(src, ours):
-    return [Rule(f"{_T}/_attention_layer/{src}/kernel", f"{_O}/attention/{ours}/kernel", SPLIT_HEADS),
-            Rule(f"{_T}/_attention_layer/{src}/bias", f"{_O}/attention/{ours}/bias", SPLIT_HEADS_BIAS)]
-
-
-def _plain(src, ours, kind="dense", group="backbone"):
-    a, b = ("kernel", "bias") if kind == "dense" else ("gamma", "beta")
-    return [Rule(f"{src}/{a}", f"{ours}/{a}", IDENTITY, group), Rule(f"{src}/{b}", f"{ours}/{b}", IDENTITY, group)]
-
-
-GARDEN_TABLE = WeightTable(
-    format="TF Model Garden BertEncoder",
-    rules=tuple(
-        [
-            Rule("_embedding_layer/embeddings", "embeddings/token_embedding/embeddings"),
-            Rule("_position_embedding_layer/embeddings", "embeddings/position_embedding"),
-            Rule("_type_embedding_layer/embeddings", "embeddings/segment_embedding/embeddings"),
-        ]
-        + _plain("_embedding_norm_layer", "embeddings/layer_norm", "norm")
-        + _qkv("_query_dense", "query") + _qkv("_key_dense", "key") + _qkv("_value_dense", "value")
-        + [Rule(f"{_T}/_attention_layer/_output_dense/kernel", f"{_O}/attention/attention_output/kernel",
-                MERGE_HEADS_OUT),
-           Rule(f"{_T}/_attention_layer/_output_dense/bias", f"{_O}/attention/attention_output/bias")]
-        + _plain(f"{_T}/_attention_layer_norm", f"{_O}/attention_layer_norm", "norm")
-        + _plain(f"{_T}/_intermediate_dense", f"{_O}/intermediate")
-        + _plain(f"{_T}/_output_dense", f"{_O}/output")
-        + _plain(f"{_T}/_output_layer_norm", f"{_O}/output_layer_norm", "norm")
-        + _plain("_pooler_layer", "pooler/dense", group="pooler")
-    ),
-    ignore=(r"_CHECKPOINTABLE_OBJECT_GRAPH", r"^save_counter$", r"(^|/)optimizer/", r"/\.OPTIMIZER_SLOT/"),
-)
+GARDEN_TABLE = einsum_encoder_table("TF Model Garden BertEncoder", (
+    "_embedding_layer/embeddings", "_position_embedding_layer/embeddings", "_type_embedding_layer/embeddings",
+    "_embedding_norm_layer", "_pooler_layer", "_attention_layer/_query_dense", "_attention_layer/_key_dense",
+    "_attention_layer/_value_dense", "_attention_layer/_output_dense", "_attention_layer_norm",
+    "_intermediate_dense", "_output_dense", "_output_layer_norm"), layer="_transformer_layers/{i}",
+    ignore=(r"_CHECKPOINTABLE_OBJECT_GRAPH", r"^save_counter$", r"(^|/)optimizer/", r"/\.OPTIMIZER_SLOT/"))
 
 _SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 # Functional BertEncoder: layer_with_weights-K -> V2 attribute name (K >= 4 are transformer layers, then pooler).
@@ -98,26 +70,33 @@ def garden_key_mapper(keys, num_layers: int):
     return rename
 
 
-def from_model_garden(path, config=None, lowercase: bool | None = None, exact_gelu: bool = False, dtype=None):
+def from_model_garden(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
+                      lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
+                      dtype=None):
     """Import a Model Garden BertEncoder checkpoint as a :class:`BertBackbone`.
+
+        backbone, tokenizer = from_model_garden("bert_en_uncased_L-12_H-768_A-12", backbone_only=True)
 
     Args:
         path: a checkpoint directory / prefix (with bert_config.json or config.json and vocab.txt beside it).
+        architecture: only ``"BertModel"`` (an encoder checkpoint has no heads); anything else is an error.
+        backbone_only: accepted for every format; the result is always the backbone.
         config: BertConfig / dict / size name when no config file is beside the checkpoint.
+        lowercase / tokenizer: force the casing / use this tokenizer's vocabulary and casing.
+        num_choices: not applicable (no heads).
         exact_gelu: read ``hidden_act: "gelu"`` in the config file as the exact GELU; by default it is Model
             Garden's ``activations.gelu``, the tanh approximation.
+        dtype: dtype policy for the model.
     Returns:
         ``(backbone, tokenizer)``.
     """
-    p = Path(path)
-    directory = p if p.is_dir() else p.parent
-    prefix = find_checkpoint(p)
-    cfg = read_config(directory, config, exact_gelu)
-    import tensorflow as tf
-
-    keys = list(tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
-    reader = TFCheckpointReader(prefix, rename=garden_key_mapper(keys, cfg.num_layers))
-    model = build_model("BertModel", cfg, dtype=dtype)
-    model.load_report = load_weights(model, reader, GARDEN_TABLE, cfg, ARCHITECTURES["BertModel"])
-    tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=directory.name, vocab_size=cfg.vocab_size)
-    return model, tokenizer
+    check_options("Model Garden", {"architecture": "a BertEncoder checkpoint holds only the encoder",
+                                   "num_choices": "no multiple-choice head"},
+                  architecture=architecture, num_choices=num_choices)
+    files = CheckpointFiles.of(path)
+    prefix = find_checkpoint(files.path)
+    cfg = read_config(files, config, exact_gelu)
+    raw = TFCheckpointReader(prefix, rename=lambda key: None, files=files)  # opens the checkpoint once
+    reader = raw.renamed(garden_key_mapper(raw.raw_shapes, cfg.num_layers))
+    return load_checkpoint(reader, GARDEN_TABLE, cfg, "BertModel", backbone_only=backbone_only, dtype=dtype,
+                           files=files, tokenizer=tokenizer, lowercase=lowercase)

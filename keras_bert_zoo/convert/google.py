@@ -5,67 +5,43 @@ zips (``uncased_L-12_H-768_A-12`` etc.) and checkpoints written by its ``run_pre
 ``run_classifier.py`` / ``run_squad.py``. Variables keep TF1 names (``bert/encoder/layer_N/attention/self/
 query/kernel``); TF dense kernels are already [in, out] like ours, except the ``output_weights`` matrices of the
 heads, which are [out, in]. Optimizer slots (``adam_m`` / ``adam_v``) and ``global_step`` are ignored.
+
+    from keras_bert_zoo.convert.google import from_google
+    model, tokenizer = from_google("uncased_L-12_H-768_A-12")                  # BertModel / task by heads
+    backbone, tokenizer = from_google("run_classifier_output", backbone_only=True)
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from keras_bert_zoo.config import BertConfig
-from keras_bert_zoo.convert.common import (ARCHITECTURES, HEAD_GROUPS, ConversionError, build_model,
-                                           groups_for, make_tokenizer)
-from keras_bert_zoo.convert.table import IDENTITY, TRANSPOSE, Rule, TensorReader, WeightTable, load_weights
+from keras_bert_zoo.convert.common import CheckpointFiles, ConversionError, given_config, load_checkpoint
+from keras_bert_zoo.convert.table import (BERT_LAYER_NAMES, IDENTITY, TRANSPOSE, Rule, TensorReader, WeightTable,
+                                          embedding_rows, encoder_layer_rows, pair)
 
-__all__ = ["GOOGLE_TABLE", "from_google", "TFCheckpointReader", "find_checkpoint"]
+__all__ = ["GOOGLE_TABLE", "from_google", "TFCheckpointReader", "find_checkpoint", "read_config"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
-
-def _dense(src, ours, group="backbone"):
-    return [Rule(f"{src}/kernel", f"{ours}/kernel", IDENTITY, group), Rule(f"{src}/bias", f"{ours}/bias",
-                                                                         IDENTITY, group)]
+_HEAD, _OUT_IN = ("output_weights", "output_bias"), (TRANSPOSE, IDENTITY)
 
 
-def _norm(src, ours, group="backbone"):
-    return [Rule(f"{src}/gamma", f"{ours}/gamma", IDENTITY, group), Rule(f"{src}/beta", f"{ours}/beta",
-                                                                       IDENTITY, group)]
-
-
-_L = "bert/encoder/layer_{i}"
-_O = "encoder_layer_{i}"
 GOOGLE_TABLE = WeightTable(
     format="Google BERT (TF1)",
     rules=tuple(
-        [
-            Rule("bert/embeddings/word_embeddings", "embeddings/token_embedding/embeddings"),
-            Rule("bert/embeddings/position_embeddings", "embeddings/position_embedding"),
-            Rule("bert/embeddings/token_type_embeddings", "embeddings/segment_embedding/embeddings"),
-        ]
-        + _norm("bert/embeddings/LayerNorm", "embeddings/layer_norm")
-        + _dense(f"{_L}/attention/self/query", f"{_O}/attention/query")
-        + _dense(f"{_L}/attention/self/key", f"{_O}/attention/key")
-        + _dense(f"{_L}/attention/self/value", f"{_O}/attention/value")
-        + _dense(f"{_L}/attention/output/dense", f"{_O}/attention/attention_output")
-        + _norm(f"{_L}/attention/output/LayerNorm", f"{_O}/attention_layer_norm")
-        + _dense(f"{_L}/intermediate/dense", f"{_O}/intermediate")
-        + _dense(f"{_L}/output/dense", f"{_O}/output")
-        + _norm(f"{_L}/output/LayerNorm", f"{_O}/output_layer_norm")
-        + _dense("bert/pooler/dense", "pooler/dense", "pooler")
-        + _dense("cls/predictions/transform/dense", "mlm_head/transform", "mlm")
-        + _norm("cls/predictions/transform/LayerNorm", "mlm_head/layer_norm", "mlm")
-        + [
-            Rule("cls/predictions/output_bias", "mlm_head/output_bias", IDENTITY, "mlm"),
-            Rule("cls/seq_relationship/output_weights", "nsp_head/kernel", TRANSPOSE, "nsp"),
-            Rule("cls/seq_relationship/output_bias", "nsp_head/bias", IDENTITY, "nsp"),
-            # run_classifier.py
-            Rule("output_weights", "classifier/kernel", TRANSPOSE, "classifier"),
-            Rule("output_bias", "classifier/bias", IDENTITY, "classifier"),
-            # run_squad.py
-            Rule("cls/squad/output_weights", "qa_outputs/kernel", TRANSPOSE, "qa_outputs"),
-            Rule("cls/squad/output_bias", "qa_outputs/bias", IDENTITY, "qa_outputs"),
-        ]
+        embedding_rows("bert/embeddings/word_embeddings", "bert/embeddings/position_embeddings",
+                       "bert/embeddings/token_type_embeddings", "bert/embeddings/LayerNorm")
+        + encoder_layer_rows("bert/encoder/layer_{i}", BERT_LAYER_NAMES)
+        + pair("bert/pooler/dense", "pooler/dense", group="pooler")
+        + pair("cls/predictions/transform/dense", "mlm_head/transform", group="mlm")
+        + pair("cls/predictions/transform/LayerNorm", "mlm_head/layer_norm", "norm", group="mlm")
+        + [Rule("cls/predictions/output_bias", "mlm_head/output_bias", IDENTITY, "mlm")]
+        # the heads keep [out, in] ``output_weights``: run_pretraining.py, run_classifier.py, run_squad.py
+        + pair("cls/seq_relationship", "nsp_head", names=_HEAD, hooks=_OUT_IN, group="nsp")
+        + pair("", "classifier", names=_HEAD, hooks=_OUT_IN, group="classifier")
+        + pair("cls/squad", "qa_outputs", names=_HEAD, hooks=_OUT_IN, group="qa_outputs")
     ),
     ignore=(r"^global_step$", r"/adam_[mv]$", r"^good_steps$", r"^loss_scale$", r"_CHECKPOINTABLE_OBJECT_GRAPH"),
 )
@@ -94,24 +70,33 @@ def find_checkpoint(path) -> str:
 
 
 class TFCheckpointReader(TensorReader):
-    """A TF checkpoint through ``tf.train.load_checkpoint``; ``rename`` maps checkpoint keys to table names."""
+    """A TF checkpoint's tensors; ``rename`` maps checkpoint keys to table names (None drops a key).
 
-    def __init__(self, prefix: str, rename=None):
-        import tensorflow as tf
+    ``files`` (a :class:`CheckpointFiles`) opens the checkpoint at most once; :meth:`renamed` gives another
+    view of the same open checkpoint.
+    """
 
+    def __init__(self, prefix: str, rename=None, files: CheckpointFiles | None = None):
+        files = files or CheckpointFiles(prefix)
         self.description = prefix
-        self._reader = tf.train.load_checkpoint(prefix)
-        shapes = self._reader.get_variable_to_shape_map()
+        self._files = files
+        self._reader = files.tf_checkpoint(prefix)
+        self.raw_shapes = {k: tuple(int(d) for d in shape)
+                           for k, shape in self._reader.get_variable_to_shape_map().items()}
         rename = rename or (lambda key: key)
         self._keys, self._shapes = {}, {}
-        for key, shape in shapes.items():
+        for key, shape in self.raw_shapes.items():
             name = rename(key)
             if name is None:
                 continue
             if name in self._keys:
                 raise ConversionError(f"{prefix}: keys {self._keys[name]!r} and {key!r} both map to {name!r}")
             self._keys[name] = key
-            self._shapes[name] = tuple(int(d) for d in shape)
+            self._shapes[name] = shape
+
+    def renamed(self, rename) -> "TFCheckpointReader":
+        """The same open checkpoint under other names."""
+        return TFCheckpointReader(self.description, rename, self._files)
 
     def names(self):
         return list(self._keys)
@@ -136,52 +121,47 @@ def _detect_architecture(names) -> str:
     return "BertModel"
 
 
-def read_config(directory: Path, config=None, exact_gelu: bool = False) -> BertConfig:
-    """``config`` (BertConfig / dict / size name, used as given) or the directory's bert_config.json /
-    config.json.
+def read_config(files, config=None, exact_gelu: bool = False) -> BertConfig:
+    """``config`` (BertConfig / dict / size name, used as given) or the checkpoint's bert_config.json /
+    config.json (``files``: a :class:`CheckpointFiles` or a directory).
 
     In a config file, ``hidden_act: "gelu"`` means what the TensorFlow code that trained the checkpoint
     computes: google-research/bert's ``modeling.gelu`` and Model Garden's ``activations.gelu`` are both the tanh
     approximation, so it becomes ``activation="gelu_approximate"`` unless ``exact_gelu``.
     """
-    if isinstance(config, BertConfig):
-        return config
-    if isinstance(config, dict):
-        return BertConfig.from_dict(config)
-    if isinstance(config, str):
-        return BertConfig.from_name(config)
-    for name, loader in (("bert_config.json", BertConfig.from_google_json), ("config.json",
-                                                                             BertConfig.from_hf_json)):
-        if (directory / name).is_file():
-            cfg = loader(directory / name)
+    if config is not None:
+        return given_config(config)
+    files = CheckpointFiles.of(files)
+    for name, loader in (("bert_config.json", BertConfig.from_google_dict), ("config.json",
+                                                                             BertConfig.from_hf_dict)):
+        values = files.json(name)
+        if values is not None:
+            cfg = loader(values, source=str(files.directory / name))
             if cfg.activation == "gelu" and not exact_gelu:
                 cfg = cfg.replace(activation="gelu_approximate")
             return cfg
-    raise ConversionError(f"{directory}: no bert_config.json or config.json; pass config=")
+    raise ConversionError(f"{files.directory}: no bert_config.json or config.json; pass config=")
 
 
-def from_google(path, architecture: str | None = None, backbone_only: bool = False, lowercase: bool | None = None,
-                config=None, exact_gelu: bool = False, dtype=None):
+def from_google(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
+                lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
+                dtype=None):
     """Import a google-research/bert checkpoint directory (or checkpoint prefix).
 
     The architecture is detected from the head variables (``cls/predictions`` + ``cls/seq_relationship`` ->
     pretraining, ``output_weights`` -> sequence classification, ``cls/squad`` -> QA, none -> backbone) unless
     given. ``backbone_only`` skips (and logs) the heads. ``config`` overrides bert_config.json; "gelu" there
-    is Google's tanh approximation unless ``exact_gelu`` (see :func:`read_config`). Returns ``(model, tokenizer)``.
+    is Google's tanh approximation unless ``exact_gelu`` (see :func:`read_config`). ``tokenizer`` replaces the
+    checkpoint's vocab.txt and casing. Returns ``(model, tokenizer)``.
+
+        model, tokenizer = from_google("uncased_L-2_H-128_A-2", backbone_only=True)
     """
-    p = Path(path)
-    directory = p if p.is_dir() else p.parent
-    prefix = find_checkpoint(p)
-    cfg = read_config(directory, config, exact_gelu)
-    reader = TFCheckpointReader(prefix)
+    files = CheckpointFiles.of(path)
+    prefix = find_checkpoint(files.path)
+    cfg = read_config(files, config, exact_gelu)
+    reader = TFCheckpointReader(prefix, files=files)
     arch = architecture or _detect_architecture(reader.names())
-    if backbone_only:
-        model = build_model("BertModel", cfg, dtype=dtype)
-        report = load_weights(model, reader, GOOGLE_TABLE, cfg, ARCHITECTURES["BertModel"], HEAD_GROUPS)
-    else:
-        num_labels = reader.shape("output_weights")[0] if "output_weights" in reader.names() else 2
-        model = build_model(arch, cfg, num_labels=num_labels, dtype=dtype)
-        report = load_weights(model, reader, GOOGLE_TABLE, cfg, groups_for(arch))
-    model.load_report = report
-    tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=directory.name, vocab_size=cfg.vocab_size)
-    return model, tokenizer
+    num_labels = reader.shape("output_weights")[0] if "output_weights" in reader.names() else 2
+    return load_checkpoint(reader, GOOGLE_TABLE, cfg, arch, backbone_only=backbone_only, num_labels=num_labels,
+                           num_choices=num_choices, dtype=dtype, files=files, tokenizer=tokenizer,
+                           lowercase=lowercase)

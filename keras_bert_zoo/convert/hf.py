@@ -5,6 +5,10 @@ or ``pytorch_model.bin`` read only through ``torch.load(weights_only=True)``) an
 ``tokenizer.json``. The architecture comes from ``config.json`` ``architectures``. Task checkpoints prefix the
 encoder with ``bert.``; plain ``BertModel`` saves (e.g. sentence-transformers MiniLM) do not; old checkpoints
 name LayerNorm parameters ``gamma``/``beta``. The reader normalises all of these to the table's names.
+
+    from keras_bert_zoo.convert.hf import export_hf, from_hf
+    classifier, tokenizer = from_hf("bert-base-uncased-sst2")                  # architecture from config.json
+    export_hf(classifier, "hf_copy", vocabulary=tokenizer)
 """
 
 from __future__ import annotations
@@ -12,64 +16,42 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from keras_bert_zoo.cache import atomic_write
 from keras_bert_zoo.config import BertConfig
-from keras_bert_zoo.convert.common import (ARCHITECTURES, HEAD_GROUPS, ConversionError, build_model,
-                                           groups_for, make_tokenizer, read_vocab)
-from keras_bert_zoo.convert.table import (IDENTITY, TRANSPOSE, Rule, TensorReader, WeightLoadError,
-                                          WeightTable, export_weights, load_weights)
+from keras_bert_zoo.convert import common
+from keras_bert_zoo.convert.common import (CheckpointFiles, ConversionError, check_options, given_config,
+                                           groups_for, load_checkpoint, read_vocab)
+from keras_bert_zoo.convert.table import (BERT_LAYER_NAMES, IDENTITY, TRANSPOSE, Rule, TensorReader,
+                                          WeightLoadError, WeightTable, embedding_rows, encoder_layer_rows,
+                                          export_weights, pair)
 
 __all__ = ["HF_TABLE", "from_hf", "export_hf", "read_hf_weights", "architecture_of", "HFReader"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
 
-def _layer(src, ours, hook=TRANSPOSE):
-    """Rows for one torch Linear / LayerNorm of encoder layer {i}."""
-    s, t = f"encoder.layer.{{i}}.{src}", f"encoder_layer_{{i}}/{ours}"
-    if src.endswith("LayerNorm"):
-        return [Rule(f"{s}.weight", f"{t}/gamma"), Rule(f"{s}.bias", f"{t}/beta")]
-    return [Rule(f"{s}.weight", f"{t}/kernel", hook), Rule(f"{s}.bias", f"{t}/bias")]
-
+_W = ("weight", "bias")  # torch Linear / LayerNorm parameters; Linear weights are [out, in]
+_LINEAR = dict(names=_W, hooks=(TRANSPOSE, IDENTITY), sep=".")
 
 HF_TABLE = WeightTable(
     format="Hugging Face",
     rules=tuple(
-        [
-            Rule("embeddings.word_embeddings.weight", "embeddings/token_embedding/embeddings"),
-            Rule("embeddings.position_embeddings.weight", "embeddings/position_embedding"),
-            Rule("embeddings.token_type_embeddings.weight", "embeddings/segment_embedding/embeddings"),
-            Rule("embeddings.LayerNorm.weight", "embeddings/layer_norm/gamma"),
-            Rule("embeddings.LayerNorm.bias", "embeddings/layer_norm/beta"),
-        ]
-        + _layer("attention.self.query", "attention/query")
-        + _layer("attention.self.key", "attention/key")
-        + _layer("attention.self.value", "attention/value")
-        + _layer("attention.output.dense", "attention/attention_output")
-        + _layer("attention.output.LayerNorm", "attention_layer_norm")
-        + _layer("intermediate.dense", "intermediate")
-        + _layer("output.dense", "output")
-        + _layer("output.LayerNorm", "output_layer_norm")
-        + [
-            # BertForTokenClassification / QA / MaskedLM are built without a pooler by HF.
-            Rule("pooler.dense.weight", "pooler/dense/kernel", TRANSPOSE, "pooler", optional=True),
-            Rule("pooler.dense.bias", "pooler/dense/bias", IDENTITY, "pooler", optional=True),
-            Rule("classifier.weight", "classifier/kernel", TRANSPOSE, "classifier"),
-            Rule("classifier.bias", "classifier/bias", IDENTITY, "classifier"),
-            Rule("qa_outputs.weight", "qa_outputs/kernel", TRANSPOSE, "qa_outputs"),
-            Rule("qa_outputs.bias", "qa_outputs/bias", IDENTITY, "qa_outputs"),
-            Rule("cls.predictions.transform.dense.weight", "mlm_head/transform/kernel", TRANSPOSE, "mlm"),
-            Rule("cls.predictions.transform.dense.bias", "mlm_head/transform/bias", IDENTITY, "mlm"),
-            Rule("cls.predictions.transform.LayerNorm.weight", "mlm_head/layer_norm/gamma", IDENTITY, "mlm"),
-            Rule("cls.predictions.transform.LayerNorm.bias", "mlm_head/layer_norm/beta", IDENTITY, "mlm"),
-            Rule("cls.predictions.bias", "mlm_head/output_bias", IDENTITY, "mlm"),
-            Rule("cls.seq_relationship.weight", "nsp_head/kernel", TRANSPOSE, "nsp"),
-            Rule("cls.seq_relationship.bias", "nsp_head/bias", IDENTITY, "nsp"),
-        ]
+        embedding_rows("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                       "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm", norm_names=_W, sep=".")
+        + encoder_layer_rows("encoder.layer.{i}", [n.replace("/", ".") for n in BERT_LAYER_NAMES], sep=".",
+                             dense_names=_W, norm_names=_W, dense_hooks=(TRANSPOSE, IDENTITY))
+        # BertForTokenClassification / QA / MaskedLM are built without a pooler by HF.
+        + pair("pooler.dense", "pooler/dense", group="pooler", optional=True, **_LINEAR)
+        + pair("classifier", "classifier", group="classifier", **_LINEAR)
+        + pair("qa_outputs", "qa_outputs", group="qa_outputs", **_LINEAR)
+        + pair("cls.predictions.transform.dense", "mlm_head/transform", group="mlm", **_LINEAR)
+        + pair("cls.predictions.transform.LayerNorm", "mlm_head/layer_norm", "norm", names=_W, sep=".", group="mlm")
+        + [Rule("cls.predictions.bias", "mlm_head/output_bias", IDENTITY, "mlm")]
+        + pair("cls.seq_relationship", "nsp_head", group="nsp", **_LINEAR)
     ),
     ignore=(r"(^|\.)position_ids$", r"(^|\.)token_type_ids$"),
     tied=(("cls.predictions.decoder.weight", "embeddings.word_embeddings.weight"),
@@ -95,26 +77,29 @@ def _normalise(name: str) -> str:
 
 
 class HFReader(TensorReader):
-    """Tensors of an HF directory under normalised names (no ``bert.`` prefix, LayerNorm weight/bias)."""
+    """Tensors of an HF directory under normalised names (no ``bert.`` prefix, LayerNorm weight/bias).
 
-    def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory)
-        self._files = {}  # normalised name -> (loader key, original name)
+    ``source`` is the directory or its :class:`CheckpointFiles`; each safetensors file is opened once.
+    """
+
+    def __init__(self, source):
+        files = CheckpointFiles.of(source)
+        self.directory = d = files.directory
+        self._files = {}  # normalised name -> (open safetensors file or None for torch, original name)
         self._shapes = {}
         self._torch_state = None
-        d = self.directory
-        if (d / "model.safetensors").is_file():
+        if files.has("model.safetensors"):
             self._add_safetensors([d / "model.safetensors"])
             self.description = str(d / "model.safetensors")
-        elif (d / "model.safetensors.index.json").is_file():
-            index = json.loads((d / "model.safetensors.index.json").read_text(encoding="utf-8"))
+        elif files.has("model.safetensors.index.json"):
+            index = files.json("model.safetensors.index.json")
             shards = sorted({d / f for f in index.get("weight_map", {}).values()})
             missing = [str(s) for s in shards if not s.is_file()]
             if missing:
                 raise ConversionError(f"{d}: shards listed in model.safetensors.index.json are missing: {missing}")
             self._add_safetensors(shards)
             self.description = str(d / "model.safetensors.index.json")
-        elif (d / "pytorch_model.bin").is_file():
+        elif files.has("pytorch_model.bin"):
             self._add_torch(d / "pytorch_model.bin")
             self.description = str(d / "pytorch_model.bin")
         else:
@@ -130,12 +115,10 @@ class HFReader(TensorReader):
         self._shapes[name] = tuple(int(d) for d in shape)
 
     def _add_safetensors(self, paths):
-        from safetensors import safe_open
-
         for path in paths:
-            with safe_open(str(path), framework="numpy") as f:
-                for key in f.keys():
-                    self._put(key, path, f.get_slice(key).get_shape())
+            handle = common.open_safetensors(path)
+            for key in handle.keys():
+                self._put(key, handle, handle.get_slice(key).get_shape())
 
     def _add_torch(self, path):
         try:
@@ -152,33 +135,24 @@ class HFReader(TensorReader):
     def names(self):
         return list(self._files)
 
+    def original_name(self, name):
+        """The checkpoint's own name of the tensor called ``name`` here."""
+        return self._files[name][1]
+
     def shape(self, name):
         return self._shapes[name]
 
     def get(self, name):
-        where, original = self._files[name]
-        if where is None:
+        handle, original = self._files[name]
+        if handle is None:
             return self._torch_state[original]
-        from safetensors import safe_open
-
-        with safe_open(str(where), framework="numpy") as f:
-            return f.get_tensor(original)
+        return handle.get_tensor(original)
 
 
 def read_hf_weights(directory) -> dict:
     """All tensors of an HF directory by their original names (for tests and tools)."""
     reader = HFReader(directory)
-    return {reader._files[n][1]: reader.get(n) for n in reader.names()}
-
-
-def _read_config(directory: Path) -> dict:
-    path = directory / "config.json"
-    if not path.is_file():
-        raise ConversionError(f"{directory}: no config.json")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ConversionError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    return {reader.original_name(n): reader.get(n) for n in reader.names()}
 
 
 def _num_labels(raw: dict) -> int:
@@ -187,17 +161,38 @@ def _num_labels(raw: dict) -> int:
     return int(raw.get("num_labels", 2))
 
 
-def from_hf(path, architecture: str | None = None, backbone_only: bool = False, lowercase: bool | None = None,
-            num_choices: int = 4, dtype=None):
+def read_config(files, config=None) -> tuple:
+    """``(raw config.json dict, BertConfig)``; ``config`` (BertConfig / dict / size name) replaces the encoder
+    shape of config.json (which still gives the architecture and labels)."""
+    files = CheckpointFiles.of(files)
+    raw = files.json("config.json")
+    if raw is None:
+        raise ConversionError(f"{files.directory}: no config.json")
+    if raw.get("model_type", "bert") != "bert":
+        raise ConversionError(f"{files.directory / 'config.json'}: model_type {raw.get('model_type')!r} is not "
+                              f"'bert'")
+    if config is not None:
+        return raw, given_config(config)
+    return raw, BertConfig.from_hf_dict(raw, source=str(files.directory / "config.json"))
+
+
+def from_hf(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
+            lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
+            dtype=None):
     """Import a Hugging Face BERT directory.
+
+        model, tokenizer = from_hf("all-MiniLM-L6-v2", backbone_only=True)
 
     Args:
         path: the directory.
-        architecture: override ``config.json`` ``architectures[0]`` (one of ``TASK_MODELS``' keys).
+        architecture: override ``config.json`` ``architectures[0]`` (one of ``common.task_models()``' keys).
         backbone_only: return only the :class:`BertBackbone`; head weights in the checkpoint are skipped and
             logged.
+        config: a BertConfig / dict / size name replacing config.json's encoder shape.
         lowercase: force the tokenizer casing (default: detected from the tokenizer files / name / vocab).
+        tokenizer: use this tokenizer's vocabulary and casing instead of the directory's.
         num_choices: choices per example for ``BertForMultipleChoice`` (the weights do not fix it).
+        exact_gelu: not applicable (HF's "gelu" is already the exact GELU); True is an error.
         dtype: dtype policy for the model.
     Returns:
         ``(model, tokenizer)``.
@@ -205,35 +200,24 @@ def from_hf(path, architecture: str | None = None, backbone_only: bool = False, 
         WeightLoadError listing every missing / unexpected / mis-shaped weight (nothing is assigned), ConfigError
         for an invalid config, ConversionError for an unsupported architecture or missing files.
     """
-    directory = Path(path)
-    raw = _read_config(directory)
-    config = BertConfig.from_hf_json(directory / "config.json")
-    if raw.get("model_type", "bert") != "bert":
-        raise ConversionError(f"{directory / 'config.json'}: model_type {raw.get('model_type')!r} is not 'bert'")
+    check_options("Hugging Face", {"exact_gelu": "HF's 'gelu' is the exact GELU already"}, exact_gelu=exact_gelu)
+    files = CheckpointFiles.of(path)
+    raw, cfg = read_config(files, config)
+    files.hint = str(raw.get("_name_or_path", ""))
     arch = architecture or (raw.get("architectures") or ["BertModel"])[0]
-    reader = HFReader(directory)
+    reader = HFReader(files)
     if not backbone_only and arch in _POOLED and "pooler.dense.weight" not in reader.names():
         raise WeightLoadError(f"{reader.description}: {arch} uses the pooled output but the checkpoint has no "
                               f"pooler weights (bert.pooler.dense.weight, bert.pooler.dense.bias)")
-    if backbone_only:
-        model = build_model("BertModel", config, dtype=dtype)
-        report = load_weights(model, reader, HF_TABLE, config, ARCHITECTURES["BertModel"],
-                              skip_groups=HEAD_GROUPS)
-    else:
-        model = build_model(arch, config, num_labels=_num_labels(raw), num_choices=num_choices, dtype=dtype)
-        report = load_weights(model, reader, HF_TABLE, config, groups_for(arch))
-    model.load_report = report
-    tokenizer = make_tokenizer(directory, lowercase=lowercase, hint=str(raw.get("_name_or_path", "")),
-                               vocab_size=config.vocab_size)
-    return model, tokenizer
+    return load_checkpoint(reader, HF_TABLE, cfg, arch, backbone_only=backbone_only, num_labels=_num_labels(raw),
+                           num_choices=num_choices, dtype=dtype, files=files, tokenizer=tokenizer,
+                           lowercase=lowercase)
 
 
 # ------------------------------------------------------------------------------------------------- export
 def architecture_of(model) -> str:
     """The HF architecture name of one of our models."""
-    from keras_bert_zoo.tasks import task_models
-
-    TASK_MODELS = task_models()
+    TASK_MODELS = common.task_models()
     for name, cls in TASK_MODELS.items():
         if type(model) is cls:
             return name
@@ -255,15 +239,9 @@ def _vocab_tokens(vocabulary):
     return list(vocabulary)
 
 
-def _atomic_write_bytes(path: Path, data: bytes):
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _write_bytes(path: Path, data: bytes):
+    with atomic_write(path) as f:
+        f.write(data)
 
 
 def export_hf(model, out_dir, vocabulary=None, lowercase: bool | None = None, id2label: dict | None = None):
@@ -301,8 +279,8 @@ def export_hf(model, out_dir, vocabulary=None, lowercase: bool | None = None, id
         extra["label2id"] = {v: int(k) for k, v in labels.items()}
     if arch in ("BertForMaskedLM", "BertForPreTraining"):
         extra["tie_word_embeddings"] = True
-    _atomic_write_bytes(out / "model.safetensors", save(tensors, metadata={"format": "pt"}))
-    _atomic_write_bytes(out / "config.json",
+    _write_bytes(out / "model.safetensors", save(tensors, metadata={"format": "pt"}))
+    _write_bytes(out / "config.json",
                         (json.dumps(config.to_hf_dict(architectures=[arch], **extra), indent=2,
                                     sort_keys=True) + "\n").encode("utf-8"))
     tokens = _vocab_tokens(vocabulary)
@@ -310,11 +288,11 @@ def export_hf(model, out_dir, vocabulary=None, lowercase: bool | None = None, id
         if len(tokens) > config.vocab_size:
             raise ConversionError(f"vocabulary has {len(tokens)} tokens but the model's vocab_size is "
                                   f"{config.vocab_size}")
-        _atomic_write_bytes(out / "vocab.txt", ("\n".join(tokens) + "\n").encode("utf-8"))
+        _write_bytes(out / "vocab.txt", ("\n".join(tokens) + "\n").encode("utf-8"))
         if lowercase is None and hasattr(vocabulary, "lowercase"):
             lowercase = bool(vocabulary.lowercase)
     if lowercase is not None:
-        _atomic_write_bytes(out / "tokenizer_config.json",
+        _write_bytes(out / "tokenizer_config.json",
                             (json.dumps({"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"},
                                         indent=2) + "\n").encode("utf-8"))
     return out

@@ -4,6 +4,10 @@ The source is a keras-hub preset directory (config.json + model.weights.h5 [+ to
 assets/tokenizer/vocabulary.txt]) loaded with ``keras_hub.models.BertBackbone.from_preset``, or a
 ``keras_hub.models.BertBackbone`` object. Weights are read by variable path. keras-hub's encoder uses the
 tanh-approximate GELU, so the imported config has ``activation="gelu_approximate"``.
+
+    from keras_bert_zoo.convert.keras_hub import from_keras_hub
+    backbone, tokenizer = from_keras_hub("bert_tiny_en_uncased")               # a preset directory
+    backbone, tokenizer = from_keras_hub(hub_backbone, tokenizer=hub_tokenizer)  # model objects
 """
 
 from __future__ import annotations
@@ -14,44 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from keras_bert_zoo.config import BertConfig
-from keras_bert_zoo.convert.common import ARCHITECTURES, ConversionError, build_model, make_tokenizer
-from keras_bert_zoo.convert.table import (IDENTITY, MERGE_HEADS_OUT, SPLIT_HEADS, SPLIT_HEADS_BIAS, DictReader,
-                                          Rule, WeightTable, load_weights)
+from keras_bert_zoo.convert.common import CheckpointFiles, ConversionError, check_options, load_checkpoint
+from keras_bert_zoo.convert.table import DictReader, einsum_encoder_table
 
 __all__ = ["KERAS_HUB_TABLE", "from_keras_hub", "config_from_keras_hub"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
-_T = "transformer_layer_{i}"
-_O = "encoder_layer_{i}"
-
-
-def _pair(src, ours, names=("kernel", "bias"), hooks=(IDENTITY, IDENTITY), group="backbone"):
-    return [Rule(f"{src}/{n}", f"{ours}/{n}", h, group) for n, h in zip(names, hooks)]
-
-
-_NORM = ("gamma", "beta")
-KERAS_HUB_TABLE = WeightTable(
-    format="keras-hub BertBackbone",
-    rules=tuple(
-        [
-            Rule("token_embedding/embeddings", "embeddings/token_embedding/embeddings"),
-            Rule("position_embedding/embeddings", "embeddings/position_embedding"),
-            Rule("segment_embedding/embeddings", "embeddings/segment_embedding/embeddings"),
-        ]
-        + _pair("embeddings_layer_norm", "embeddings/layer_norm", _NORM)
-        + _pair(f"{_T}/self_attention_layer/query", f"{_O}/attention/query", hooks=(SPLIT_HEADS, SPLIT_HEADS_BIAS))
-        + _pair(f"{_T}/self_attention_layer/key", f"{_O}/attention/key", hooks=(SPLIT_HEADS, SPLIT_HEADS_BIAS))
-        + _pair(f"{_T}/self_attention_layer/value", f"{_O}/attention/value", hooks=(SPLIT_HEADS, SPLIT_HEADS_BIAS))
-        + _pair(f"{_T}/self_attention_layer/attention_output", f"{_O}/attention/attention_output",
-                hooks=(MERGE_HEADS_OUT, IDENTITY))
-        + _pair(f"{_T}/self_attention_layer_norm", f"{_O}/attention_layer_norm", _NORM)
-        + _pair(f"{_T}/feedforward_intermediate_dense", f"{_O}/intermediate")
-        + _pair(f"{_T}/feedforward_output_dense", f"{_O}/output")
-        + _pair(f"{_T}/feedforward_layer_norm", f"{_O}/output_layer_norm", _NORM)
-        + _pair("pooled_dense", "pooler/dense", group="pooler")
-    ),
-)
+KERAS_HUB_TABLE = einsum_encoder_table("keras-hub BertBackbone", (
+    "token_embedding/embeddings", "position_embedding/embeddings", "segment_embedding/embeddings",
+    "embeddings_layer_norm", "pooled_dense", "self_attention_layer/query", "self_attention_layer/key",
+    "self_attention_layer/value", "self_attention_layer/attention_output", "self_attention_layer_norm",
+    "feedforward_intermediate_dense", "feedforward_output_dense", "feedforward_layer_norm"),
+    layer="transformer_layer_{i}")
 
 
 def config_from_keras_hub(cfg: dict) -> BertConfig:
@@ -70,40 +49,45 @@ def config_from_keras_hub(cfg: dict) -> BertConfig:
                       activation="gelu_approximate")
 
 
-def from_keras_hub(source, tokenizer=None, lowercase: bool | None = None, dtype=None):
+def from_keras_hub(source, *, architecture: str | None = None, backbone_only: bool = False, config=None,
+                   lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
+                   dtype=None):
     """Import a keras-hub BertBackbone (preset directory or model object) as our :class:`BertBackbone`.
+
+        backbone, tokenizer = from_keras_hub("bert_tiny_en_uncased_preset_dir", backbone_only=True)
 
     Args:
         source: a preset directory, or a ``keras_hub.models.BertBackbone``.
-        tokenizer: for a model object, an optional ``keras_hub`` BertTokenizer whose vocabulary and casing to
-            use (a preset directory brings its own).
+        architecture: only ``"BertModel"`` (a BertBackbone has no heads).
+        backbone_only: accepted for every format; the result is always the backbone.
+        config: not applicable (the config is the model's own); giving one is an error.
         lowercase: force the casing.
+        tokenizer: a tokenizer (e.g. a ``keras_hub`` BertTokenizer) whose vocabulary and casing to use; for a
+            model object without it the returned tokenizer is None (a preset directory brings its own).
+        num_choices / exact_gelu: not applicable (keras-hub's GELU is the tanh approximation).
+        dtype: dtype policy for the model.
     Returns:
-        ``(backbone, tokenizer)``; the tokenizer is None only for a model object passed without one.
+        ``(backbone, tokenizer)``.
     """
+    check_options("keras-hub", {"architecture": "a BertBackbone has no heads", "config": "the model has its own",
+                                "num_choices": "no multiple-choice head",
+                                "exact_gelu": "keras-hub's BERT uses the tanh GELU"},
+                  architecture=architecture, config=config, num_choices=num_choices, exact_gelu=exact_gelu)
     import keras_hub
 
-    if isinstance(source, (str, Path)):
-        directory = Path(source)
-        if not (directory / "config.json").is_file():
-            raise ConversionError(f"{directory}: not a keras-hub preset directory (no config.json)")
-        hub_model = keras_hub.models.BertBackbone.from_preset(str(directory))
+    files = None
+    if isinstance(source, (str, Path, CheckpointFiles)):
+        files = CheckpointFiles.of(source)
+        if not files.has("config.json"):
+            raise ConversionError(f"{files.directory}: not a keras-hub preset directory (no config.json)")
+        hub_model = keras_hub.models.BertBackbone.from_preset(str(files.directory))
     else:
-        directory, hub_model = None, source
+        hub_model = source
     if not isinstance(hub_model, keras_hub.models.BertBackbone):
         raise ConversionError(f"expected a keras_hub.models.BertBackbone, got {type(hub_model).__name__}")
     cfg = config_from_keras_hub(hub_model.get_config())
+    where = f" ({files.directory})" if files is not None else ""
     reader = DictReader({v.path: np.asarray(v.numpy()) for v in hub_model.weights},
-                        description=f"keras-hub {hub_model.name}" + (f" ({directory})" if directory else ""))
-    model = build_model("BertModel", cfg, dtype=dtype)
-    model.load_report = load_weights(model, reader, KERAS_HUB_TABLE, cfg, ARCHITECTURES["BertModel"])
-    ours = None
-    if directory is not None:
-        ours = make_tokenizer(directory, lowercase=lowercase, hint=directory.name, vocab_size=cfg.vocab_size)
-    elif tokenizer is not None:
-        from keras_bert_zoo.text import WordPieceTokenizer
-
-        vocab = list(tokenizer.get_vocabulary())
-        case = lowercase if lowercase is not None else bool(getattr(tokenizer, "lowercase", True))
-        ours = WordPieceTokenizer(vocab, lowercase=case, strip_accents=getattr(tokenizer, "strip_accents", None))
-    return model, ours
+                        description=f"keras-hub {hub_model.name}{where}")
+    return load_checkpoint(reader, KERAS_HUB_TABLE, cfg, "BertModel", backbone_only=backbone_only, dtype=dtype,
+                           files=files, tokenizer=tokenizer, lowercase=lowercase)

@@ -11,6 +11,15 @@ row's source must exist with the expected shape, and every source tensor must be
 ``backbone_only``) a known head weight that is skipped and logged. All problems — missing, unexpected and
 mis-shaped weights with their expected and found shapes — are reported together in one
 :class:`WeightLoadError`, and nothing is assigned unless the plan is clean.
+
+The row builders (:func:`pair`, :func:`encoder_layer_rows`, :func:`embedding_rows`) spell the shared shape of
+BERT once; a format lists only its own names:
+
+    TABLE = WeightTable("My format", tuple(
+        embedding_rows("tok/emb", "pos/emb", "seg/emb", "emb_norm")
+        + encoder_layer_rows("layer_{i}", BERT_LAYER_NAMES)
+        + pair("pooler", "pooler/dense", group="pooler")))
+    report = load_weights(model, reader, TABLE, config, groups=("backbone", "pooler"))
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ import numpy as np
 
 __all__ = ["Hook", "Rule", "WeightTable", "WeightLoadError", "LoadReport", "TensorReader", "DictReader",
            "IDENTITY", "TRANSPOSE", "SPLIT_HEADS", "SPLIT_HEADS_BIAS", "MERGE_HEADS_OUT", "load_weights",
-           "export_weights", "model_variables"]
+           "export_weights", "model_variables", "pair", "encoder_layer_rows", "embedding_rows", "ENCODER_LAYER",
+           "BERT_LAYER_NAMES", "EINSUM_ATTENTION_HOOKS", "einsum_encoder_table"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
@@ -125,6 +135,69 @@ class WeightTable:
 
     def is_ignored(self, name: str) -> bool:
         return any(re.search(p, name) for p in self.ignore)
+
+
+# ------------------------------------------------------------------------------------------ row builders
+#: Our parameters of encoder layer {i} (under ``encoder_layer_{i}/``), in the order every format's table lists
+#: its source names: (our sublayer, "dense" = kernel + bias | "norm" = gamma + beta).
+ENCODER_LAYER = (("attention/query", "dense"), ("attention/key", "dense"), ("attention/value", "dense"),
+                 ("attention/attention_output", "dense"), ("attention_layer_norm", "norm"),
+                 ("intermediate", "dense"), ("output", "dense"), ("output_layer_norm", "norm"))
+#: google-research/bert's sublayer names for ENCODER_LAYER (Hugging Face uses the same with "." for "/").
+BERT_LAYER_NAMES = ("attention/self/query", "attention/self/key", "attention/self/value", "attention/output/dense",
+                    "attention/output/LayerNorm", "intermediate/dense", "output/dense", "output/LayerNorm")
+#: Hooks of the EinsumDense attention projections (Model Garden, keras-hub): [D, N, H] / [N, H, D] kernels.
+EINSUM_ATTENTION_HOOKS = {"attention/query": (SPLIT_HEADS, SPLIT_HEADS_BIAS),
+                          "attention/key": (SPLIT_HEADS, SPLIT_HEADS_BIAS),
+                          "attention/value": (SPLIT_HEADS, SPLIT_HEADS_BIAS),
+                          "attention/attention_output": (MERGE_HEADS_OUT, IDENTITY)}
+_OURS = {"dense": ("kernel", "bias"), "norm": ("gamma", "beta")}
+
+
+def pair(source: str, target: str, kind: str = "dense", *, names: Sequence[str] | None = None,
+         hooks: Sequence[Hook] = (IDENTITY, IDENTITY), group: str = "backbone", sep: str = "/",
+         optional: bool = False) -> list:
+    """The two rows of one layer's parameters: ``source<sep><name> -> target/<ours>`` where ours are
+    ``(kernel, bias)`` (``kind="dense"``) or ``(gamma, beta)`` (``"norm"``) and ``names`` the source's (default:
+    ours). An empty ``source`` means top-level names (``output_weights``).
+
+        pair("classifier", "classifier", names=("weight", "bias"), hooks=(TRANSPOSE, IDENTITY), sep=".")
+    """
+    ours = _OURS[kind]
+    names = names or ours
+    return [Rule(f"{source}{sep}{n}" if source else n, f"{target}/{o}", h, group, optional)
+            for n, o, h in zip(names, ours, hooks)]
+
+
+def encoder_layer_rows(prefix: str, sources: Sequence[str], *, sep: str = "/", dense_names=None, norm_names=None,
+                       dense_hooks: Sequence[Hook] = (IDENTITY, IDENTITY), hooks: Mapping | None = None) -> list:
+    """Rows for every parameter of encoder layer ``{i}``: ``sources[k]`` is the source sublayer of
+    ``ENCODER_LAYER[k]`` under ``prefix``; ``hooks`` overrides the hooks of some sublayers."""
+    rows = []
+    for (ours, kind), source in zip(ENCODER_LAYER, sources, strict=True):
+        default = dense_hooks if kind == "dense" else (IDENTITY, IDENTITY)
+        rows += pair(f"{prefix}{sep}{source}", f"encoder_layer_{{i}}/{ours}", kind, sep=sep,
+                     names=dense_names if kind == "dense" else norm_names, hooks=(hooks or {}).get(ours, default))
+    return rows
+
+
+def embedding_rows(token: str, position: str, segment: str, layer_norm: str, *, norm_names=None,
+                   sep: str = "/") -> list:
+    """Rows for the embedding tables and the embedding LayerNorm."""
+    return [Rule(token, "embeddings/token_embedding/embeddings"), Rule(position, "embeddings/position_embedding"),
+            Rule(segment, "embeddings/segment_embedding/embeddings")] + pair(
+        layer_norm, "embeddings/layer_norm", "norm", names=norm_names, sep=sep)
+
+
+def einsum_encoder_table(format: str, names: Sequence[str], layer: str, ignore: tuple = ()) -> WeightTable:
+    """The table of a Keras BERT encoder with EinsumDense attention (Model Garden, keras-hub): ``names`` are
+    its token / position / segment embedding, embedding LayerNorm and pooler names followed by the eight
+    sublayers of :data:`ENCODER_LAYER`, these under ``layer`` (which holds ``{i}``)."""
+    token, position, segment, norm, pooler, *sublayers = names
+    return WeightTable(format=format, ignore=ignore, rules=tuple(
+        embedding_rows(token, position, segment, norm)
+        + encoder_layer_rows(layer, sublayers, hooks=EINSUM_ATTENTION_HOOKS)
+        + pair(pooler, "pooler/dense", group="pooler")))
 
 
 # ------------------------------------------------------------------------------------------------- readers

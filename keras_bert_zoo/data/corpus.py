@@ -10,6 +10,11 @@ Two on-disk formats:
 Files are read as UTF-8; a file that is not valid UTF-8 is an error naming the file and the line, unless
 ``errors="replace"`` is given. Documents are yielded one at a time, so a corpus larger than memory can be
 streamed (see :func:`iter_documents`).
+
+    from keras_bert_zoo.data.corpus import iter_documents, write_bert_corpus
+    for document in iter_documents(["wiki.txt"], corpus_format="plain"):
+        ...                                                   # a list of sentences
+    write_bert_corpus(read_documents("wiki.txt", "plain"), "wiki.bert.txt")
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import os
 import re
 from typing import Iterable, Iterator, Sequence
+
+from keras_bert_zoo import cache
 
 __all__ = ["CORPUS_FORMATS", "CorpusError", "split_sentences", "iter_documents", "read_documents"]
 
@@ -106,11 +113,9 @@ def read_documents(paths, corpus_format: str = "bert", errors: str = "strict") -
 def write_bert_corpus(documents: Iterable[Sequence[str]], path: str | os.PathLike) -> str:
     """Writes documents in the bert format (atomically: temp file, then rename). Returns the path."""
     path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with cache.atomic_write(path, "w", encoding="utf-8") as f:
         for doc in documents:
             sentences = [" ".join(s.split()) for s in doc if s.strip()]
             if sentences:
                 f.write("\n".join(sentences) + "\n\n")
-    os.replace(tmp, path)
     return path

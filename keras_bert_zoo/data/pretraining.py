@@ -38,6 +38,7 @@ with T = ``max_seq_length`` and P = ``max_predictions_per_seq``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import json
@@ -48,6 +49,9 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from keras_bert_zoo import cache
+from keras_bert_zoo.text.tokenizer import special_ids
 
 __all__ = ["PretrainingDataConfig", "TokenIds", "TokenizedDocument", "SegmentPair", "PretrainingDataError",
            "tokenize_documents", "create_segment_pairs", "mask_batch", "pairs_to_dataset", "dynamic_dataset",
@@ -105,21 +109,17 @@ class TokenIds:
     def from_vocabulary(cls, vocabulary: Sequence[str], cls_token="[CLS]", sep_token="[SEP]",
                         mask_token="[MASK]", pad_token="[PAD]"):
         vocabulary = list(vocabulary)
-        index = {t: i for i, t in enumerate(vocabulary)}
-        missing = [t for t in (cls_token, sep_token, mask_token, pad_token) if t not in index]
-        if missing:
-            raise PretrainingDataError(f"vocabulary lacks the special tokens {missing}")
+        try:
+            ids = special_ids(vocabulary, (cls_token, sep_token, mask_token, pad_token), "pretraining data")
+        except ValueError as err:
+            raise PretrainingDataError(str(err)) from None
         continuation = np.array([t.startswith("##") and len(t) > 2 for t in vocabulary], dtype=bool)
-        return cls(len(vocabulary), index[cls_token], index[sep_token], index[mask_token], index[pad_token],
-                   continuation)
+        return cls(len(vocabulary), *ids, continuation)
 
     @classmethod
     def from_tokenizer(cls, tokenizer):
-        """From a tokenizer exposing ``vocabulary`` and ``cls_id``/``sep_id``/``mask_id``/``pad_id``."""
-        vocabulary = list(tokenizer.vocabulary)
-        continuation = np.array([t.startswith("##") and len(t) > 2 for t in vocabulary], dtype=bool)
-        return cls(len(vocabulary), int(tokenizer.cls_id), int(tokenizer.sep_id), int(tokenizer.mask_id),
-                   int(tokenizer.pad_id), continuation)
+        """From a tokenizer exposing ``vocabulary`` (its ids are the vocabulary's, see :meth:`from_vocabulary`)."""
+        return cls.from_vocabulary(tokenizer.vocabulary)
 
     @property
     def special_ids(self):
@@ -470,54 +470,47 @@ def write_tfrecord_shards(documents: Iterable[TokenizedDocument], output_dir: st
         raise PretrainingDataError(f"num_shards and dupe_factor must be >= 1, got {num_shards}, {dupe_factor}")
     os.makedirs(output_dir, exist_ok=True)
     names = [os.path.join(output_dir, f"pretraining-{i:05d}-of-{num_shards:05d}.tfrecord") for i in range(num_shards)]
-    tmp_names = [f"{n}.tmp-{os.getpid()}" for n in names]
-    writers = [tf.io.TFRecordWriter(n) for n in tmp_names]
-    counts = {"examples": 0, "documents": 0, "tokens": 0, "masked": 0, "nsp_random": 0}
+    # One unique temporary file per shard: on success all are renamed into place, on any error all removed.
+    with contextlib.ExitStack() as shards:
+        tmp_names = [str(shards.enter_context(cache.atomic_path(n))) for n in names]
+        writers = [tf.io.TFRecordWriter(n) for n in tmp_names]
+        counts = {"examples": 0, "documents": 0, "tokens": 0, "masked": 0, "nsp_random": 0}
 
-    @tf.function(reduce_retracing=True)
-    def mask(token_ids, starts, index):
-        return mask_batch(token_ids, starts, _seed_tensor(seed, index), config, ids)
+        @tf.function(reduce_retracing=True)
+        def mask(token_ids, starts, index):
+            return mask_batch(token_ids, starts, _seed_tensor(seed, index), config, ids)
 
-    batch_index = 0
-    try:
-        for chunk_index, chunk in enumerate(_chunks(documents, chunk_documents)):
-            counts["documents"] += len(chunk)
-            for dupe in range(dupe_factor):
-                rng = random.Random(f"{seed}/{chunk_index}/{dupe}")
-                pairs = create_segment_pairs(chunk, config, ids, rng)
-                for start in range(0, len(pairs), batch_size):
-                    group = pairs[start:start + batch_size]
-                    token_ids = tf.ragged.constant([p.token_ids for p in group], tf.int32, ragged_rank=1)
-                    starts = tf.ragged.constant([p.word_starts for p in group], tf.bool, ragged_rank=1)
-                    masked, positions, mask_ids = mask(token_ids, starts, tf.constant(batch_index, tf.int64))
-                    batch_index += 1
-                    for p, m, pos, mid in zip(group, masked.to_list(), positions.to_list(), mask_ids.to_list()):
-                        example = tf.train.Example(features=tf.train.Features(feature={
-                            "token_ids": _int_feature(m), "segment_ids": _int_feature(p.segment_ids),
-                            "mask_positions": _int_feature(pos), "mask_ids": _int_feature(mid),
-                            "nsp_label": _int_feature([p.nsp_label])}))
-                        writers[counts["examples"] % num_shards].write(example.SerializeToString())
-                        counts["examples"] += 1
-                        counts["tokens"] += len(m)
-                        counts["masked"] += len(pos)
-                        counts["nsp_random"] += p.nsp_label
-        for w in writers:
-            w.close()
-        for tmp, name in zip(tmp_names, names):
-            os.replace(tmp, name)
-    except BaseException:
-        for w in writers:
-            w.close()
-        for tmp in tmp_names:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        raise
+        batch_index = 0
+        try:
+            for chunk_index, chunk in enumerate(_chunks(documents, chunk_documents)):
+                counts["documents"] += len(chunk)
+                for dupe in range(dupe_factor):
+                    rng = random.Random(f"{seed}/{chunk_index}/{dupe}")
+                    pairs = create_segment_pairs(chunk, config, ids, rng)
+                    for start in range(0, len(pairs), batch_size):
+                        group = pairs[start:start + batch_size]
+                        token_ids = tf.ragged.constant([p.token_ids for p in group], tf.int32, ragged_rank=1)
+                        starts = tf.ragged.constant([p.word_starts for p in group], tf.bool, ragged_rank=1)
+                        masked, positions, mask_ids = mask(token_ids, starts, tf.constant(batch_index, tf.int64))
+                        batch_index += 1
+                        rows = zip(group, masked.to_list(), positions.to_list(), mask_ids.to_list())
+                        for p, m, pos, mid in rows:
+                            example = tf.train.Example(features=tf.train.Features(feature={
+                                "token_ids": _int_feature(m), "segment_ids": _int_feature(p.segment_ids),
+                                "mask_positions": _int_feature(pos), "mask_ids": _int_feature(mid),
+                                "nsp_label": _int_feature([p.nsp_label])}))
+                            writers[counts["examples"] % num_shards].write(example.SerializeToString())
+                            counts["examples"] += 1
+                            counts["tokens"] += len(m)
+                            counts["masked"] += len(pos)
+                            counts["nsp_random"] += p.nsp_label
+        finally:
+            for w in writers:
+                w.close()
     meta = {"config": config.to_dict(), "vocab_size": ids.vocab_size, "num_shards": num_shards,
             "dupe_factor": dupe_factor, "seed": seed, "files": [os.path.basename(n) for n in names], **counts}
-    tmp = os.path.join(output_dir, f"{METADATA_FILE}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with cache.atomic_write(os.path.join(output_dir, METADATA_FILE), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
-    os.replace(tmp, os.path.join(output_dir, METADATA_FILE))
     return meta
 
 

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from keras_bert_zoo import cache
 from keras_bert_zoo.export import verify
 
 __all__ = ["export_onnx_packed", "raw_strings_onnx_blockers"]
@@ -72,12 +73,9 @@ def export_onnx_packed(task, path: str | os.PathLike, sample_texts: Sequence[str
         return {k: v for k, v in outputs.items() if v.dtype != tf.string}   # ONNX string outputs: skipped
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    model_proto, _ = tf2onnx.convert.from_function(packed_fn, input_signature=[spec], opset=opset,
-                                                   custom_op_handlers={"Erfc": (_erfc_handler, [])},
-                                                   output_path=str(tmp))
-    try:
+    with cache.atomic_path(path, suffix=".onnx.part") as tmp:  # renamed into place only once verified
+        tf2onnx.convert.from_function(packed_fn, input_signature=[spec], opset=opset,
+                                      custom_op_handlers={"Erfc": (_erfc_handler, [])}, output_path=str(tmp))
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
         by_key = {k: v for k, v in packed.items()}
@@ -88,8 +86,4 @@ def export_onnx_packed(task, path: str | os.PathLike, sample_texts: Sequence[str
         ref = {k: v for k, v in reference[verify.PACKED_SIGNATURE].items() if v.dtype.kind not in "SO"}
         got = {k: got[next(n for n in got if n == k or n.startswith(k))] for k in ref}
         report = verify.compare_outputs(ref, got, tol, what=f"ONNX {path}")
-        os.replace(tmp, path)
-        return report
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    return report

@@ -1,6 +1,6 @@
 """SavedModel export in the TF Serving layout, tokenizer and packer inside the graph.
 
-``export_saved_model(task, root, name, version, sample_inputs)`` writes ``<root>/<name>/<version>/`` with
+``export_saved_model(task, root, name, version, sample_texts)`` writes ``<root>/<name>/<version>/`` with
 
 * signature ``serving_default``: raw strings (one ``tf.string [B]`` input per ``task.serving_input_spec()``
   name, e.g. ``text`` / ``text_pair``) -> the task's named outputs (probabilities, label_ids, label_names, ...);
@@ -10,31 +10,55 @@
 * ``assets.extra/tf_serving_warmup_requests``: PredictionLog records replayed by TF Serving at load time;
 * ``export_info.json`` in ``assets.extra``: versions, op listing, verification report.
 
+    from keras_bert_zoo.export.saved_model import ServingModule, export_saved_model
+    result = export_saved_model(task, "saved_models", "sentiment", 1, ["a sample text", "another one"])
+    module = ServingModule(task)                      # the tf.Module the export saves
+    tf.saved_model.save(module, "/tmp/x", signatures=module.signatures)
+
+The task protocol
+-----------------
+Every exporter (SavedModel, TFLite, ONNX, verification) uses exactly these members of the ``task`` it is given:
+
+* ``task.preprocessor``: the Keras preprocessing layer (tokenizer + packer), tracked so its vocabulary assets
+  are saved;
+* ``task.serving_input_spec()``: ``{name: tf.TensorSpec([None], tf.string)}`` of the raw-string inputs;
+* ``task.packed_input_spec()``: ``{name: tf.TensorSpec([None, T], tf.int32)}`` of the packed inputs;
+* ``task.serving_fn(inputs)``: raw-string tensors -> dict of named output tensors;
+* ``task.packed_serving_fn(packed)``: packed tensors -> the same dict;
+* ``task.preprocess(inputs)``: raw-string tensors -> the packed tensors;
+* ``task.task_type`` and ``task.labels``: recorded in ``export_info.json``.
+
 Steps, in order, all inside a temporary directory next to the version directory: save -> op compatibility
 check for the target -> warm-up file -> verification against the Keras task (in this process, and in a
-fresh process importing only tensorflow + tensorflow_text) -> ``os.replace`` into ``<version>``. Any failure
-removes the temporary directory: a failed export leaves no version directory behind.
+fresh process importing only tensorflow + tensorflow_text) -> rename into ``<version>``. Any failure
+removes the temporary directory: a failed export leaves no version directory behind. The rename is also the
+claim of the version: of two concurrent exports to the same name and version exactly one succeeds, the other
+raises :class:`ExportError`. Directories are created ``0777 & ~umask`` and files ``0666 & ~umask`` (0755 /
+0644 under the usual umask), so a TF Serving process running as another user can read them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
+import types
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import tensorflow as tf
+
+from keras_bert_zoo import cache
 from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import serving_requests, verify, warmup
 
 __all__ = ["ServingModule", "ExportResult", "ExportError", "export_saved_model", "version_dir",
-           "sample_feed", "atomic_version_dir"]
+           "sample_feed", "atomic_version_dir", "library_versions"]
 
 
 class ExportError(RuntimeError):
-    """Bad export arguments (existing version, bad name, no samples)."""
+    """Bad export arguments (existing version, bad name, no samples), or a version claimed by another export."""
 
 
 @dataclasses.dataclass
@@ -45,52 +69,54 @@ class ExportResult:
     info: dict
 
 
-def _tf():
-    import tensorflow as tf
+class ServingModule(tf.Module):
+    """The tf.Module an export saves: the task's preprocessor (tracked: vocabulary assets, tokenizer
+    resources), the three signatures as tf.functions (``serving_default``, ``serving_packed``, ``preprocess``)
+    and the variables they capture.
 
-    return tf
+    ``signatures`` maps each signature name to its concrete function; pass it to ``tf.saved_model.save``.
+    ``task`` follows the protocol in the module docstring.
+    """
 
+    def __init__(self, task, name: str = "bert_zoo_serving"):
+        super().__init__(name=name)
+        self.preprocessor = task.preprocessor
+        text_spec = task.serving_input_spec()
+        packed_spec = task.packed_input_spec()
 
-def ServingModule(task):
-    """A tf.Module holding the task's Keras model and preprocessor, with the three signatures as
-    tf.functions (``serving_default``, ``serving_packed``, ``preprocess``)."""
-    tf = _tf()
+        @tf.function(input_signature=[text_spec])
+        def serving_default(inputs):
+            return dict(task.serving_fn(inputs))
 
-    class _Serving(tf.Module):
-        pass
+        @tf.function(input_signature=[packed_spec])
+        def serving_packed(packed):
+            return dict(task.packed_serving_fn(packed))
 
-    module = _Serving(name="bert_zoo_serving")
-    module.preprocessor = task.preprocessor   # tracked: vocabulary assets / tokenizer resources
-    text_spec = task.serving_input_spec()
-    packed_spec = task.packed_input_spec()
+        @tf.function(input_signature=[text_spec])
+        def preprocess(inputs):
+            return dict(task.preprocess(inputs))
 
-    @tf.function(input_signature=[text_spec])
-    def serving_default(inputs):
-        return dict(task.serving_fn(inputs))
+        self.serving_default, self.serving_packed, self.preprocess = serving_default, serving_packed, preprocess
+        concrete = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
+                    verify.PACKED_SIGNATURE: serving_packed.get_concrete_function(),
+                    verify.PREPROCESS_SIGNATURE: preprocess.get_concrete_function()}
+        # Not an attribute tf.Module would track: the functions are saved through the signatures argument.
+        self._signature_view = types.MappingProxyType(concrete)
+        # Track the tf.Variables the functions actually capture (a Keras 3 variable wraps one). Tracking the
+        # Keras model object instead saves them under other nodes: TF Serving does not mind, but the TFLite
+        # converter then cannot freeze them and leaves uninitialised resource variables (NaN outputs).
+        captured, seen = [], set()
+        for fn in concrete.values():
+            for v in fn.variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    captured.append(v)
+        self._captured_variables = captured
 
-    @tf.function(input_signature=[packed_spec])
-    def serving_packed(packed):
-        return dict(task.packed_serving_fn(packed))
-
-    @tf.function(input_signature=[text_spec])
-    def preprocess(inputs):
-        return dict(task.preprocess(inputs))
-
-    module.serving_default, module.serving_packed, module.preprocess = serving_default, serving_packed, preprocess
-    module._export_signatures = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
-                         verify.PACKED_SIGNATURE: serving_packed.get_concrete_function(),
-                         verify.PREPROCESS_SIGNATURE: preprocess.get_concrete_function()}
-    # Track the tf.Variables the functions actually capture (a Keras 3 variable wraps one). Tracking the
-    # Keras model object instead saves them under other nodes: TF Serving does not mind, but the TFLite
-    # converter then cannot freeze them and leaves uninitialised resource variables (NaN outputs).
-    captured, seen = [], set()
-    for fn in module._export_signatures.values():
-        for v in fn.variables:
-            if id(v) not in seen:
-                seen.add(id(v))
-                captured.append(v)
-    module._captured_variables = captured
-    return module
+    @property
+    def signatures(self) -> Mapping:
+        """``{signature name: concrete function}`` (read-only)."""
+        return self._signature_view
 
 
 def version_dir(root: str | os.PathLike, name: str, version: int) -> Path:
@@ -106,34 +132,25 @@ def version_dir(root: str | os.PathLike, name: str, version: int) -> Path:
     return Path(root) / name / str(version)
 
 
-class atomic_version_dir:
-    """Context manager: yields a temporary directory next to ``final``; on success renames it to ``final``
-    (which must not exist unless ``overwrite``); on any exception removes it."""
+@contextlib.contextmanager
+def atomic_version_dir(final: Path, overwrite: bool = False):
+    """Yield a fresh hidden temporary directory next to ``final``; on success rename it to ``final``.
 
-    def __init__(self, final: Path, overwrite: bool = False):
-        self.final, self.overwrite = Path(final), overwrite
-
-    def __enter__(self) -> Path:
-        if self.final.exists() and not self.overwrite:
-            raise ExportError(f"{self.final} already exists; pick a new version (TF Serving picks up new "
-                              f"versions without a restart) or pass overwrite=True")
-        self.final.parent.mkdir(parents=True, exist_ok=True)
+    ``final`` must not exist unless ``overwrite`` (then it is replaced atomically). The rename claims the
+    version: when another export created ``final`` while this one ran, this one raises :class:`ExportError`
+    and leaves the other's directory alone. On any exception the temporary directory is removed.
+    """
+    final = Path(final)
+    if final.exists() and not overwrite:
+        raise ExportError(f"{final} already exists; pick a new version (TF Serving picks up new "
+                          f"versions without a restart) or pass overwrite=True")
+    try:
         # Hidden, non-numeric name: TF Serving never tries to load a half-written version.
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".tmp", dir=self.final.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        old = None
-        if self.final.exists():
-            old = self.final.parent / f".{self.final.name}.old-{os.getpid()}"
-            os.replace(self.final, old)
-        os.replace(self.tmp, self.final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
+        with cache.atomic_dir(final, overwrite=overwrite, suffix=".tmp") as tmp:
+            yield tmp
+    except cache.DirectoryExistsError:
+        raise ExportError(f"{final} was created by another export while this one ran; this export is "
+                          f"discarded (pick a new version, or pass overwrite=True to replace it)") from None
 
 
 def sample_feed(task, texts, pairs: Sequence[str] | None = None) -> dict:
@@ -166,9 +183,9 @@ def sample_feed(task, texts, pairs: Sequence[str] | None = None) -> dict:
     return feed
 
 
-def _versions() -> dict:
+def library_versions() -> dict:
+    """Versions of TensorFlow, tensorflow-text and Keras, as recorded in ``export_info.json``."""
     import keras
-    import tensorflow as tf
     import tensorflow_text
 
     return {"tensorflow": tf.__version__, "tensorflow_text": tensorflow_text.__version__,
@@ -196,14 +213,13 @@ def export_saved_model(task, root: str | os.PathLike, name: str, version: int, s
     Raises:
         ExportError, ops.OpCompatibilityError, verify.VerificationError — with nothing left on disk.
     """
-    tf = _tf()
     final = version_dir(root, name, version)
     feed = sample_feed(task, sample_texts, sample_pairs)
     tolerance = tolerance or verify.TOLERANCES["saved_model"]
     target = target or ops_lib.tf_serving_target()
     with atomic_version_dir(final, overwrite=overwrite) as tmp:
         module = ServingModule(task)
-        tf.saved_model.save(module, str(tmp), signatures=module._export_signatures)
+        tf.saved_model.save(module, str(tmp), signatures=module.signatures)
         graph_ops = ops_lib.check_saved_model(tmp, target)
 
         spec = serving_requests.signature_spec(tmp, verify.SERVING_SIGNATURE)
@@ -221,13 +237,13 @@ def export_saved_model(task, root: str | os.PathLike, name: str, version: int, s
         if fresh_process_check:
             report["fresh_process"] = verify.verify_in_fresh_process(tmp, task, feed, tolerance, reference)
         tftext = ops_lib.tftext_op_names()
-        info = {"format": "saved_model", "name": name, "version": int(version), "versions": _versions(),
+        info = {"format": "saved_model", "name": name, "version": int(version), "versions": library_versions(),
                 "signatures": {s: {"inputs": sorted(serving_requests.signature_spec(tmp, s).inputs),
                                    "outputs": sorted(serving_requests.signature_spec(tmp, s).outputs)}
-                               for s in module._export_signatures},
+                               for s in module.signatures},
                 "target": target.name, "tftext_ops": sorted(op for op in graph_ops if op in tftext),
                 "tolerance": dataclasses.asdict(tolerance), "verification": report,
                 "task_type": getattr(task, "task_type", None), "labels": getattr(task, "labels", None)}
-        with open(tmp / "assets.extra" / "export_info.json", "w", encoding="utf-8") as f:
+        with cache.atomic_write(tmp / "assets.extra" / "export_info.json", "w", encoding="utf-8") as f:
             json.dump(info, f, indent=1, ensure_ascii=False)
     return ExportResult(final, graph_ops, report, info)

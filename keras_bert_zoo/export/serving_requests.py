@@ -11,6 +11,10 @@ shapes), so a client finds out about a renamed input or a wrong dtype before the
 
 ``inputs`` is ``{input name: list of Python strings}`` (raw-string signatures) or
 ``{input name: nested list / numpy array of ints}`` (the packed signature).
+
+    spec = signature_spec("saved_models/tiny/1", "serving_default")
+    body = rest_body(spec, {"text": ["hello world"]})          # POST to rest_url("tiny", 1)
+    request = predict_request(spec, {"text": ["hello world"]}, model_name="tiny", version=1)
 """
 
 from __future__ import annotations
@@ -111,13 +115,17 @@ def _check_arrays(spec: SignatureSpec, arrays: Mapping[str, np.ndarray], what: s
         raise RequestError(f"{what}: empty batch")
 
 
-def _arrays(spec: SignatureSpec, inputs: Mapping) -> dict:
-    arrays = {}
-    for name, values in inputs.items():
-        if name not in spec.inputs:
-            raise RequestError(f"signature {spec.name!r} has no input {name!r}; inputs: {sorted(spec.inputs)}")
-        arrays[name] = _as_array(name, values, spec.inputs[name][0])
-    _check_arrays(spec, arrays, "request")
+def _known(spec: SignatureSpec, name: str, what: str) -> np.dtype:
+    """The dtype of input ``name``; an input the signature does not have is an error."""
+    if name not in spec.inputs:
+        raise RequestError(f"{what}: signature {spec.name!r} has no input {name!r}; inputs: {sorted(spec.inputs)}")
+    return spec.inputs[name][0]
+
+
+def _arrays(spec: SignatureSpec, columns: Mapping, what: str = "request") -> dict:
+    """``{input: values}`` -> checked numpy arrays: the one conversion every builder and decoder uses."""
+    arrays = {name: _as_array(name, values, _known(spec, name, what)) for name, values in columns.items()}
+    _check_arrays(spec, arrays, what)
     return arrays
 
 
@@ -177,13 +185,7 @@ def rest_body_to_tensors(spec: SignatureSpec, body: Mapping | str) -> dict:
         cols = body["inputs"]
         if not isinstance(cols, dict):
             cols = {next(iter(spec.inputs)): cols}
-    arrays = {}
-    for name, values in cols.items():
-        if name not in spec.inputs:
-            raise RequestError(f"REST body: unknown input {name!r}; inputs: {sorted(spec.inputs)}")
-        arrays[name] = _as_array(name, values, spec.inputs[name][0])
-    _check_arrays(spec, arrays, "REST body")
-    return arrays
+    return _arrays(spec, cols, "REST body")
 
 
 def validate_rest_body(spec: SignatureSpec, body) -> None:
@@ -217,9 +219,7 @@ def request_to_tensors(spec: SignatureSpec, request) -> dict:
                            f"expected {spec.name!r}")
     arrays = {}
     for name, proto in request.inputs.items():
-        if name not in spec.inputs:
-            raise RequestError(f"PredictRequest: unknown input {name!r}; inputs: {sorted(spec.inputs)}")
-        want = spec.inputs[name][0]
+        want = _known(spec, name, "PredictRequest")
         got = tf.dtypes.as_dtype(proto.dtype)
         want_tf = tf.string if want == np.dtype(object) else tf.as_dtype(want)
         if got != want_tf:

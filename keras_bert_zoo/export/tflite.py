@@ -44,7 +44,7 @@ import numpy as np
 
 from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import verify
-from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, _versions, atomic_version_dir,
+from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, atomic_version_dir, library_versions,
                                                sample_feed, version_dir)
 
 __all__ = ["QUANTIZATIONS", "TFLiteRunner", "TFLiteExportResult", "convert_saved_model", "export_tflite",
@@ -246,7 +246,7 @@ def export_tflite(task, root: str | os.PathLike, name: str, version: int, sample
     with atomic_version_dir(final, overwrite=overwrite) as tmp:
         sm_dir = tmp / "_saved_model"
         module = ServingModule(task)
-        tf.saved_model.save(module, str(sm_dir), signatures=module._export_signatures)
+        tf.saved_model.save(module, str(sm_dir), signatures=module.signatures)
         t0 = time.perf_counter()
         model = convert_saved_model(sm_dir, quantize, rep_feeds, flex=flex, full_int8_float_ops=full_int8_float_ops)
         convert_s = time.perf_counter() - t0
@@ -261,7 +261,7 @@ def export_tflite(task, root: str | os.PathLike, name: str, version: int, sample
         os.replace(tmp_file, tmp / MODEL_FILE)
         builtins, _ = ops_lib.tflite_model_ops(model)
         info = {"format": "tflite", "name": name, "version": int(version), "quantize": quantize,
-                "versions": _versions(), "size_bytes": len(model), "convert_seconds": round(convert_s, 2),
+                "versions": library_versions(), "size_bytes": len(model), "convert_seconds": round(convert_s, 2),
                 "signatures": TFLiteRunner(model).signatures, "builtin_ops": builtins, "custom_ops": customs,
                 "flex": any(op.startswith("Flex") for op in customs),
                 "full_int8_float_ops": list(full_int8_float_ops) if quantize == "full_int8" else None,

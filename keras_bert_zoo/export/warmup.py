@@ -2,6 +2,10 @@
 
 TF Serving replays these requests when it loads a version, before marking it available, so the first real
 request does not pay for graph optimisation and kernel initialisation (tokenizer model included).
+
+    requests = [serving_requests.predict_request(spec, {"text": ["hello"]}, model_name="tiny")]
+    write_warmup_requests(saved_model_dir, requests)
+    assert len(read_warmup_requests(saved_model_dir)) == 1
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Sequence
+
+from keras_bert_zoo import cache
 
 __all__ = ["WARMUP_FILE", "write_warmup_requests", "read_warmup_requests"]
 
@@ -26,14 +32,11 @@ def write_warmup_requests(saved_model_dir: str | os.PathLike, requests: Sequence
     if not requests:
         raise ValueError("write_warmup_requests: no requests given")
     path = Path(saved_model_dir) / WARMUP_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
+    with cache.atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for request in requests:
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
-    os.replace(tmp, path)
     return path
 
 

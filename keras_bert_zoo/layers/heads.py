@@ -1,4 +1,14 @@
-"""Pooler, masked-LM head (tied to the token embedding), NSP head (keras.ops only)."""
+"""Pooler and masked-LM head (tied to the token embedding), keras.ops only.
+
+There is no NSP layer here: next-sentence prediction is a plain ``keras.layers.Dense(2)`` on the pooled output,
+named ``nsp_head`` by the pretraining model (:class:`keras_bert_zoo.models.tasks.BertPretrainer`); task heads
+are likewise Dense layers of the task models.
+
+    from keras_bert_zoo.layers import MaskedLMHead, Pooler
+    pooled = Pooler(hidden_size=32)(sequence)                              # [B, T, 32] -> [B, 32]
+    head = MaskedLMHead(vocab_size=99, hidden_size=32, token_embedding=embeddings.token_embedding)
+    logits = head(sequence, mask_positions=positions)                      # [B, P, 99], float32
+"""
 
 import keras
 from keras import ops

@@ -100,13 +100,6 @@ class BertBackbone(keras.Model):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
 
-    @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """Load a backbone from a preset name or directory (see :mod:`keras_bert_zoo.presets`)."""
-        from keras_bert_zoo import presets
-
-        return presets.load_backbone(preset, **kwargs)
-
     def dummy_inputs(self, batch_size=2, sequence_length=8):
         """Deterministic valid inputs, handy for building and smoke tests."""
         ids = (ops.arange(batch_size * sequence_length, dtype="int32") % (self.config.vocab_size - 1)) + 1

@@ -25,14 +25,21 @@ differs from itself, to its normalised string. The layout follows ``fast_bert_no
 ``darts_clone_trie_wrapper.h`` of tensorflow-text (format only; the builder below is our own).
 
 The table is a pure function of Python's ``unicodedata`` tables; it is built once per option set and cached.
+
+Usage (the tokenizer does this; the bytes feed ``tf_text.FastBertNormalizer(model_buffer=...)``):
+
+    from keras_bert_zoo.text import charmap
+    model = charmap.normalizer_model(lowercase=True, strip_accents=True)      # bytes, cached
+    assert charmap.normalize_char("É", lowercase=True, strip_accents=True) == "e"
 """
 
 import functools
 import os
-import tempfile
 import unicodedata
 
 import numpy as np
+
+from keras_bert_zoo import cache
 
 # Bit layout of a trie value (fast_bert_normalizer.h): bit 30 = "normalised string differs",
 # bits 6..29 = offset into the string pool, bits 0..5 = UTF-8 byte length of the normalised string.
@@ -164,17 +171,15 @@ TABLE_VERSION = 1
 
 
 def _cache_path(lowercase, strip_accents):
-    from keras_bert_zoo.presets import cache_root
-
     name = (f"bert_normalizer_v{TABLE_VERSION}_unicode{unicodedata.unidata_version}"
             f"_lower{int(lowercase)}_strip{int(strip_accents)}.fbs")
-    return os.path.join(cache_root(), "text", name)
+    return os.path.join(cache.cache_root(), "text", name)
 
 
 @functools.lru_cache(maxsize=8)
 def normalizer_model(lowercase, strip_accents):
     """FastBertNormalizer model bytes for these options. Building takes a few seconds, so the bytes are kept
-    in memory and in the package cache (``keras_bert_zoo.presets.cache_root()/text``); a cached file is only
+    in memory and in the package cache (``keras_bert_zoo.cache.cache_root()/text``); a cached file is only
     reused for the same table version and the same Unicode version of Python's ``unicodedata``."""
     path = _cache_path(bool(lowercase), bool(strip_accents))
     try:
@@ -186,11 +191,8 @@ def normalizer_model(lowercase, strip_accents):
         pass
     data = build_normalizer_model(bool(lowercase), bool(strip_accents))
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        with cache.atomic_write(path) as f:
             f.write(data)
-        os.replace(tmp, path)
     except OSError:
         pass  # a read-only cache only costs the rebuild
     return data

@@ -106,10 +106,9 @@ class BertPreprocessor(keras.layers.Layer):
     # ------------------------------------------------------------------ special ids
     def _ids(self):
         tok = self.tokenizer
-        if tok.cls_id is None or tok.sep_id is None:
-            raise ValueError("the vocabulary needs [CLS] and [SEP] tokens to pack segments")
+        cls_id, sep_id = tok.special_ids("[CLS]", "[SEP]", purpose="needed to pack segments")
         pad = tok.pad_id if tok.pad_id is not None else 0
-        return tok.cls_id, tok.sep_id, pad
+        return cls_id, sep_id, pad
 
     # ------------------------------------------------------------------ entry points
     def __call__(self, inputs, *args, **kwargs):

@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_bert_zoo import cache
 from keras_bert_zoo.text import charmap
 
 VOCAB_ASSET = "vocabulary.txt"
@@ -52,7 +53,12 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 def load_vocabulary(path):
     """Tokens of a vocab.txt file, one per line (line i -> id i); line breaks are stripped."""
     with open(path, "rb") as f:
-        raw = f.read()
+        return parse_vocabulary(f.read(), path)
+
+
+def parse_vocabulary(raw, path="vocabulary"):
+    """Tokens of the bytes of a vocab.txt file (what :func:`load_vocabulary` reads); ``path`` names it in
+    errors."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -63,6 +69,19 @@ def load_vocabulary(path):
     if not tokens:
         raise ValueError(f"{path}: empty vocabulary file")
     return tokens
+
+
+def special_ids(vocabulary, tokens, purpose=""):
+    """The ids of the special ``tokens`` in ``vocabulary`` (a token list, line i = id i, or a token -> id
+    mapping): the one special-id lookup of the package. A ValueError names every missing token.
+
+        cls_id, sep_id = special_ids(["[PAD]", "[UNK]", "[CLS]", "[SEP]"], ("[CLS]", "[SEP]"))   # (2, 3)
+    """
+    index = vocabulary if isinstance(vocabulary, dict) else {t: i for i, t in enumerate(vocabulary)}
+    missing = [t for t in tokens if t not in index]
+    if missing:
+        raise ValueError(f"the vocabulary lacks the special tokens {missing}" + (f" ({purpose})" if purpose else ""))
+    return tuple(index[t] for t in tokens)
 
 
 def _check_vocabulary(tokens, where):
@@ -174,25 +193,16 @@ class WordPieceTokenizer(keras.layers.Layer):
         self._require_vocab()
         return self._index.get(token)
 
-    @property
-    def pad_id(self):
-        return self._special("[PAD]")
+    pad_id = property(lambda self: self._special("[PAD]"), doc="id of [PAD] (None when absent)")
+    unk_id = property(lambda self: self._special("[UNK]"), doc="id of [UNK]")
+    cls_id = property(lambda self: self._special("[CLS]"), doc="id of [CLS] (None when absent)")
+    sep_id = property(lambda self: self._special("[SEP]"), doc="id of [SEP] (None when absent)")
+    mask_id = property(lambda self: self._special("[MASK]"), doc="id of [MASK] (None when absent)")
 
-    @property
-    def unk_id(self):
-        return self._special("[UNK]")
-
-    @property
-    def cls_id(self):
-        return self._special("[CLS]")
-
-    @property
-    def sep_id(self):
-        return self._special("[SEP]")
-
-    @property
-    def mask_id(self):
-        return self._special("[MASK]")
+    def special_ids(self, *tokens, purpose=""):
+        """The ids of ``tokens``; a missing one is an error (see :func:`special_ids`)."""
+        self._require_vocab()
+        return special_ids(self._index, tokens, purpose)
 
     def _require_vocab(self):
         if self._vocabulary is None:
@@ -213,11 +223,9 @@ class WordPieceTokenizer(keras.layers.Layer):
     def save_assets(self, dir_path):
         self._require_vocab()
         path = os.path.join(dir_path, VOCAB_ASSET)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        with cache.atomic_write(path, "w", encoding="utf-8", newline="\n") as f:
             for token in self._vocabulary:
                 f.write(token + "\n")
-        os.replace(tmp, path)
 
     def load_assets(self, dir_path):
         self.set_vocabulary(os.path.join(dir_path, VOCAB_ASSET))

@@ -24,6 +24,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.python.ops import bert_tokenizer
 
+from keras_bert_zoo import cache
 from keras_bert_zoo.text import charmap
 from keras_bert_zoo.text.tokenizer import SPECIAL_TOKENS
 
@@ -90,10 +91,8 @@ def write_vocabulary(tokens, path):
     for i, token in enumerate(tokens):
         if "\n" in token or "\r" in token:
             raise ValueError(f"token {i} ({token!r}) contains a line break")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with cache.atomic_write(path, "w", encoding="utf-8", newline="\n") as f:
         f.write("".join(t + "\n" for t in tokens))
-    os.replace(tmp, path)
     return path
 
 

@@ -10,17 +10,23 @@
   the same ``backup_dir``; the backup is deleted when training finishes.
 * :class:`EpochHistory` — appends each epoch's logs to a JSON-lines file (survives restarts; the training-curve
   plot reads it).
+
+    from keras_bert_zoo.train import callbacks as cb
+    model.fit(train, validation_data=val, callbacks=[
+        cb.early_stopping(patience=2), cb.NanGuard("run/last_good.weights.h5"),
+        cb.backup_and_restore("run/backup"), cb.EpochHistory("run/history.jsonl")])
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from keras_bert_zoo import cache
 
 __all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError"]
 
@@ -41,14 +47,8 @@ def backup_and_restore(backup_dir, save_freq="epoch"):
 
 
 def _save_weights_atomic(model, path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.weights.h5")
-    try:
+    with cache.atomic_path(path, suffix=".weights.h5") as tmp:  # Keras wants the .weights.h5 suffix
         model.save_weights(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class NanGuard(keras.callbacks.Callback):
@@ -116,12 +116,9 @@ class EpochHistory(keras.callbacks.Callback):
         rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()
                                         if np.ndim(v) == 0}})
         rows.sort(key=lambda r: r["epoch"])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with cache.atomic_write(self.path, "w", encoding="utf-8") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-        os.replace(tmp, self.path)
 
 
 def read_history(path) -> list[dict]:

@@ -6,14 +6,19 @@
 * :func:`attention_scores` / :func:`plot_attention` — the attention probabilities of one input for a chosen
   layer and head (or the mean over heads), as a token-by-token heat map. The scores come from a
   ``BertBackbone(config, return_attention_scores=True)`` rebuilt with the fine-tuned weights.
+
+    from keras_bert_zoo.viz import plot_confusion_matrix, plot_training_curves
+    plot_confusion_matrix(cm, ["negative", "neutral", "positive"], "report/confusion.png")
+    plot_training_curves(history.history, "report/training_curves.png")
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from keras_bert_zoo import cache
 
 __all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_attention", "attention_scores"]
 
@@ -29,11 +34,11 @@ def _plt():
 
 def _save(fig, path):
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    _plt().close(fig)
-    os.replace(tmp, path)
+    try:
+        with cache.atomic_path(path, suffix=path.suffix) as tmp:  # matplotlib picks the format by suffix
+            fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    finally:
+        _plt().close(fig)
     return path
 
 

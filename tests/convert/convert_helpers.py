@@ -1,9 +1,8 @@
-"""Helpers for the converter tests: a tiny vocabulary, tiny odd-shaped configs, random inputs."""
+"""Helpers for the converter tests: a tiny vocabulary, the tiny odd-shaped config, random inputs, checkpoints."""
 
 import numpy as np
 
-TINY = dict(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-            max_position_embeddings=16, type_vocab_size=2)
+from tests.conftest import TINY  # noqa: F401  (the one tiny config of the test suite)
 BATCH, SEQ = 2, 7
 TOL = 1e-4
 
@@ -78,3 +77,16 @@ def torch_inputs(inputs):
 
     names = {"token_ids": "input_ids", "segment_ids": "token_type_ids", "padding_mask": "attention_mask"}
     return {names[k]: torch.tensor(v, dtype=torch.long) for k, v in inputs.items() if k in names}
+
+
+def write_tf_checkpoint(prefix, tensors):
+    """A TF checkpoint at ``prefix`` holding ``tensors`` under exactly these keys (TF1 Saver, any names)."""
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = {k: tf.compat.v1.Variable(v, name=f"v{i}") for i, (k, v) in enumerate(tensors.items())}
+        saver = tf.compat.v1.train.Saver(variables)
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, str(prefix), write_meta_graph=False)

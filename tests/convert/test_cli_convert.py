@@ -8,7 +8,7 @@ import sys
 import keras
 import numpy as np
 
-from keras_bert_zoo import BertBackbone, BertConfig
+from keras_bert_zoo import BertBackbone
 from keras_bert_zoo.convert import export_hf
 from keras_bert_zoo.tasks import TextClassifier
 
@@ -23,7 +23,7 @@ def _run(args, env_extra=None):
 
 
 def test_convert_hf_to_keras_file(tmp_path):
-    model = TextClassifier(BertBackbone(BertConfig(**TINY)), num_classes=3)
+    model = TextClassifier(BertBackbone(TINY), num_classes=3)
     src = export_hf(model, tmp_path / "hf_src", vocabulary=tiny_vocab_tokens(cased=True))
     out = tmp_path / "out"
     proc = _run(["convert", "--from=hf", str(src), "--out", str(out)])

@@ -6,7 +6,7 @@ import pytest
 import keras
 import tensorflow as tf
 
-from keras_bert_zoo import BertBackbone, BertConfig
+from keras_bert_zoo import BertBackbone
 from keras_bert_zoo.convert import WeightLoadError, detect_format, from_keras_hub, from_model_garden
 
 from convert_helpers import TINY, TOL, max_abs, packed_inputs, tiny_vocab_tokens, write_vocab
@@ -35,7 +35,7 @@ def test_model_garden_parity(tmp_path, version):
     ref = encoder(mg_inputs, training=False)
     d = tmp_path / "mg_uncased"
     tf.train.Checkpoint(encoder=encoder).write(str(d / "bert_model.ckpt"))
-    BertConfig(**{**TINY}).to_google_json(d / "bert_config.json")
+    TINY.to_google_json(d / "bert_config.json")
     write_vocab(d / "vocab.txt")
     assert detect_format(d) == "garden"
     model, tokenizer = from_model_garden(d)
@@ -46,7 +46,7 @@ def test_model_garden_parity(tmp_path, version):
         print(f"PARITY garden {version} {key} max_abs={diff:.3g}")
         assert diff <= TOL
     # a config with other shapes is refused with every mis-shaped weight listed
-    BertConfig(**{**TINY, "num_heads": 8}).to_google_json(d / "bert_config.json")
+    TINY.replace(num_heads=8).to_google_json(d / "bert_config.json")
     with pytest.raises(WeightLoadError, match=r"_transformer_layers/0/_attention_layer/_query_dense/kernel  "
                                               r"expected shape \[32, 8, 4\]  found \[32, 4, 8\]"):
         from_model_garden(d)

@@ -10,10 +10,10 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 import tensorflow as tf  # noqa: E402
 
-from keras_bert_zoo import BertBackbone, BertConfig  # noqa: E402
+from keras_bert_zoo import BertBackbone  # noqa: E402
 from keras_bert_zoo.convert import WeightLoadError, from_google  # noqa: E402
 
-from convert_helpers import TOL, max_abs, packed_inputs, random_hf_model, torch_inputs, write_vocab  # noqa: E402
+from convert_helpers import TINY, TOL, max_abs, packed_inputs, random_hf_model, torch_inputs, write_vocab  # noqa: E402
 
 
 def google_names(state):
@@ -76,8 +76,7 @@ def make_google_dir(tmp_path, arch, with_optimizer=False):
         tensors["bert/embeddings/word_embeddings/adam_v"] = np.zeros((99, 32), np.float32)
     d = tmp_path / "uncased_L-2_H-32_A-4"
     write_tf1_checkpoint(d, tensors)
-    BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-               max_position_embeddings=16).to_google_json(d / "bert_config.json")
+    TINY.to_google_json(d / "bert_config.json")
     write_vocab(d / "vocab.txt")
     return hf, d
 
@@ -137,8 +136,7 @@ def test_backbone_only_and_errors(tmp_path, caplog):
     with pytest.raises(WeightLoadError, match="cls/predictions/output_bias"):
         from_google(d, architecture="BertModel")
     # a bert_config.json that disagrees with the checkpoint
-    BertConfig(vocab_size=99, hidden_size=32, num_layers=3, num_heads=4, intermediate_size=37,
-               max_position_embeddings=16).to_google_json(d / "bert_config.json")
+    TINY.replace(num_layers=3).to_google_json(d / "bert_config.json")
     with pytest.raises(WeightLoadError, match="bert/encoder/layer_2/attention/self/query/kernel  expected"):
         from_google(d)
 

@@ -32,14 +32,13 @@ def make_task(vocab, pair=False, num_classes=3, seed=0, multi_label=False):
     """The project's real TextClassifier (WordPieceTokenizer + BertPreprocessor, T=7) on a tiny backbone."""
     import keras
 
-    from keras_bert_zoo.config import BertConfig
+    from tests.conftest import TINY
     from keras_bert_zoo.models.backbone import BertBackbone
     from keras_bert_zoo.tasks import TextClassifier
     from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 
     keras.utils.set_random_seed(seed)
-    config = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                        max_position_embeddings=64)
+    config = TINY.replace(max_position_embeddings=64)
     labels = [f"label_{i}" for i in range(num_classes)]
     preprocessor = BertPreprocessor(WordPieceTokenizer(vocab, lowercase=True), sequence_length=7)
     return TextClassifier(BertBackbone(config), preprocessor=preprocessor, labels=labels, pairs=pair,

@@ -6,12 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.data import pretraining as P
 from keras_bert_zoo.train import pretraining as TP
-
-TINY = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                  max_position_embeddings=16, type_vocab_size=2)
+from tests.conftest import TINY
 
 
 def _copy_hf_weights(model, hf):
