@@ -270,3 +270,14 @@ def test_shared_harness(tok, tmp_path):
     make = lambda: _qa(tok, sequence_length=32, stride=8, max_query_length=12, n_best=3, version_2=True)  # noqa: E731
     run_task_test(make, examples, None, px, tmp_path)
     assert set(make().features(make().default_samples())) == {"question", "context"}
+
+
+@pytest.mark.slow
+def test_tflite_export_is_refused_by_the_op_check(tok, tmp_path):
+    """The answer decoder (substrings, ragged gathers, segment reductions) has no TFLite builtin or tf-text kernel:
+    the export fails before writing a model and names the ops (known limitation: QA needs Flex on TFLite)."""
+    from keras_bert_zoo.export import ops as ops_lib
+
+    with pytest.raises(ops_lib.OpCompatibilityError, match=r"(?s)Substr.*UnsortedSegment.*flex=True"):
+        _qa(tok, sequence_length=24, n_best=3).export(tmp_path / "qa" / "1", format="tflite")
+    assert not list(tmp_path.rglob("*.tflite"))

@@ -323,3 +323,14 @@ def test_shared_harness(tok, tmp_path):
     run_task_test(lambda: _task(tok, label_list(sentences)), sentences, None, TEXTS, tmp_path)
     task = _task(tok, label_list(sentences))
     assert task.features(task.default_samples())["text"][2] == "李明住在北京。"
+
+
+@pytest.mark.slow
+def test_tflite_export_is_refused_by_the_op_check(tok, tmp_path):
+    """The span decoder (substrings, ragged gathers, segment reductions) has no TFLite builtin or tf-text kernel:
+    the export fails before writing a model and names the ops (known limitation: NER needs Flex on TFLite)."""
+    from keras_bert_zoo.export import ops as ops_lib
+
+    with pytest.raises(ops_lib.OpCompatibilityError, match=r"(?s)Substr.*UnsortedSegmentMax.*flex=True"):
+        _task(tok, ["O", "B-PER", "I-PER"]).export(tmp_path / "ner" / "1", format="tflite")
+    assert not list(tmp_path.rglob("*.tflite"))
