@@ -50,6 +50,7 @@ from keras_bert_zoo.models.backbone import BertBackbone  # noqa: E402
 from keras_bert_zoo.tasks import TextClassifier  # noqa: E402
 from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
 from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa: E402
+from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer  # noqa: E402
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
 from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
@@ -57,8 +58,8 @@ from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
 def calibrate_steps(config, dataset, args, calib_steps=30):
     """Steps per second of the compiled train step, timed on a throwaway pretrainer (same config, optimizer,
     batch and XLA) so the real run's weights, optimizer state and schedule are untouched."""
-    probe = TP.build_pretrainer(config)
-    TP.compile_pretrainer(probe, TP.make_pretraining_optimizer(learning_rate=args.pretrain_lr, total_steps=1000),
+    probe = build_pretrainer(config)
+    compile_pretrainer(probe, TP.make_pretraining_optimizer(learning_rate=args.pretrain_lr, total_steps=1000),
                           jit_compile=True)
     throughput = TP.Throughput(tokens_per_step=1, skip=5)
     probe.fit(dataset, steps_per_epoch=calib_steps, epochs=1, callbacks=[throughput], verbose=0)
@@ -188,8 +189,8 @@ def pretrain(splits, train_texts, vocab, tokenizer, ids, args):
     keras.utils.set_random_seed(0)
     init_backbone = BertBackbone(config)                 # the common initialisation of both runs
     init_weights = [w.numpy() for w in init_backbone.weights]
-    pretrainer = TP.build_pretrainer(init_backbone)
-    TP.compile_pretrainer(pretrainer, TP.make_pretraining_optimizer(
+    pretrainer = build_pretrainer(init_backbone)
+    compile_pretrainer(pretrainer, TP.make_pretraining_optimizer(
         learning_rate=args.pretrain_lr, total_steps=total_steps, warmup_steps=warmup_steps), jit_compile=True)
     before = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
     epochs = total_steps // steps_per_epoch

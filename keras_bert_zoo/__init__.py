@@ -32,10 +32,15 @@ __all__ = sorted(_LAZY) + ["from_preset", "load_backbone", "register_keras_class
 
 
 def from_preset(name_or_path, **kwargs):
-    """Load a pretrained model (and its tokenizer) from a preset name or a local directory; see
+    """Load a pretrained model (and its tokenizer) from a preset name or a local directory: the backbone, or
+    the task model a checkpoint with a head holds (``model_classes`` defaults to every task class); see
     :func:`keras_bert_zoo.presets.from_preset`."""
     from keras_bert_zoo import presets
 
+    if not kwargs.get("backbone_only"):
+        from keras_bert_zoo.tasks import task_models
+
+        kwargs.setdefault("model_classes", task_models())
     return presets.from_preset(name_or_path, **kwargs)
 
 

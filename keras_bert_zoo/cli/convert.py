@@ -30,8 +30,12 @@ FLAGS = flags.FLAGS
 def _importer_kwargs():
     """The importer options from the flags; every format takes the same ones (one that does not apply, e.g.
     --architecture for a Model Garden encoder, is the importer's error)."""
+    from keras_bert_zoo.tasks import task_models
+
     kwargs = {"architecture": FLAGS.architecture, "backbone_only": FLAGS.backbone_only,
               "num_choices": FLAGS.num_choices}
+    if not FLAGS.backbone_only:
+        kwargs["model_classes"] = task_models()
     if FLAGS.lowercase != "auto":
         kwargs["lowercase"] = FLAGS.lowercase == "true"
     return kwargs

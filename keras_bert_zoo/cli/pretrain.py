@@ -65,7 +65,7 @@ def _initial_model(vocab_size):
 
     from keras_bert_zoo.models.backbone import BertBackbone
     from keras_bert_zoo.tasks.pretrainer import Pretrainer
-    from keras_bert_zoo.train import pretraining as TP
+    from keras_bert_zoo.tasks.pretrainer import build_pretrainer
 
     dtype = None if _PRECISION.value == "none" else f"mixed_{_PRECISION.value}"
     if _INIT.value:
@@ -75,14 +75,16 @@ def _initial_model(vocab_size):
                 return loaded, None
             if not isinstance(loaded, BertBackbone):
                 loaded = loaded.backbone
-            return TP.build_pretrainer(loaded), None
+            return build_pretrainer(loaded), None
         from keras_bert_zoo import presets
 
-        model, tokenizer = presets.from_preset(_INIT.value)
+        from keras_bert_zoo.tasks import task_models
+
+        model, tokenizer = presets.from_preset(_INIT.value, model_classes=task_models())
         if isinstance(model, Pretrainer):
             return model, getattr(tokenizer, "vocabulary", None)
         backbone = model if isinstance(model, BertBackbone) else model.backbone
-        return TP.build_pretrainer(backbone), getattr(tokenizer, "vocabulary", None)
+        return build_pretrainer(backbone), getattr(tokenizer, "vocabulary", None)
     if not _CONFIG.value:
         raise SystemExit("pretrain: give --config (from scratch) or --init_from (continued pretraining)")
     config = _config(_CONFIG.value)
@@ -91,7 +93,7 @@ def _initial_model(vocab_size):
     if config.max_position_embeddings < _MAX_SEQ.value:
         raise SystemExit(f"pretrain: max_seq_length {_MAX_SEQ.value} > max_position_embeddings "
                          f"{config.max_position_embeddings}")
-    return TP.build_pretrainer(config, dtype=dtype), None
+    return build_pretrainer(config, dtype=dtype), None
 
 
 def _save(model, path):
@@ -107,6 +109,7 @@ def main(argv):
 
     from keras_bert_zoo.data import corpus
     from keras_bert_zoo.data import pretraining as P
+    from keras_bert_zoo.tasks.pretrainer import compile_pretrainer
     from keras_bert_zoo.text import WordPieceTokenizer, load_vocabulary
     from keras_bert_zoo.train import pretraining as TP
 
@@ -134,7 +137,7 @@ def main(argv):
     total = _STEPS.value * _EPOCHS.value
     optimizer = TP.make_pretraining_optimizer(_OPT.value, learning_rate=_LR.value, total_steps=total,
                                               warmup_steps=_WARMUP.value, weight_decay=_WD.value)
-    TP.compile_pretrainer(model, optimizer, jit_compile=_JIT.value)
+    compile_pretrainer(model, optimizer, jit_compile=_JIT.value)
     history, info = TP.fit_pretrainer(model, dataset, _STEPS.value, _EPOCHS.value,
                                       checkpoint_dir=os.path.join(_OUTPUT.value, "checkpoints"),
                                       time_budget_s=_BUDGET.value,

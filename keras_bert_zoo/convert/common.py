@@ -25,7 +25,7 @@ from keras_bert_zoo.config import BertConfig, ConfigError
 from keras_bert_zoo.convert.table import LoadReport, TensorReader, WeightTable, load_weights
 from keras_bert_zoo.models.backbone import BertBackbone
 
-__all__ = ["ARCHITECTURES", "HEAD_GROUPS", "IMPORT_OPTIONS", "task_models", "CheckpointFiles", "groups_for",
+__all__ = ["ARCHITECTURES", "HEAD_GROUPS", "IMPORT_OPTIONS", "CheckpointFiles", "groups_for",
            "build_model", "given_config", "load_checkpoint", "check_options", "find_vocab", "read_vocab", "detect_lowercase",
            "make_tokenizer", "tokenizer_from", "read_file", "open_tf_checkpoint", "open_safetensors",
            "ConversionError"]
@@ -50,16 +50,9 @@ ARCHITECTURES = {
 HEAD_GROUPS = ("classifier", "qa_outputs", "mlm", "nsp")
 
 
-def task_models() -> dict:
-    """HF architecture -> our class (the task models of :mod:`keras_bert_zoo.tasks`; the one place convert/
-    names them)."""
-    from keras_bert_zoo.tasks import task_models as models
-
-    return models()
-
 #: The keyword arguments every ``from_*`` importer takes, with their defaults.
 IMPORT_OPTIONS = {"architecture": None, "backbone_only": False, "config": None, "lowercase": None,
-                  "tokenizer": None, "num_choices": 4, "exact_gelu": False, "dtype": None}
+                  "tokenizer": None, "num_choices": 4, "exact_gelu": False, "dtype": None, "model_classes": None}
 
 
 def check_options(fmt: str, unsupported: dict, **given) -> None:
@@ -174,13 +167,20 @@ def groups_for(architecture: str) -> tuple:
 
 
 def build_model(architecture: str, config: BertConfig, num_labels: int = 2, num_choices: int = 4,
-                dtype=None):
-    """Our (built) model for ``architecture``: the backbone or the task model around it."""
+                dtype=None, model_classes=None):
+    """Our (built) model for ``architecture``: the backbone, or the task model around it built with
+    ``model_classes[architecture]`` (the task classes live above convert/: callers pass
+    ``keras_bert_zoo.tasks.task_models()``, as ``keras_bert_zoo.from_preset`` and the task classes' own
+    ``from_preset`` do)."""
     groups_for(architecture)
+    if architecture != "BertModel" and architecture not in (model_classes or {}):
+        raise ConversionError(f"the checkpoint holds a {architecture} (a task head): import it with "
+                              f"model_classes=keras_bert_zoo.tasks.task_models(), through keras_bert_zoo.from_preset, "
+                              f"or pass backbone_only=True")
     backbone = BertBackbone(config, dtype=dtype)
     if architecture == "BertModel":
         return backbone
-    cls = task_models()[architecture]
+    cls = model_classes[architecture]
     if architecture in ("BertForSequenceClassification", "BertForTokenClassification"):
         return cls(backbone, num_classes=num_labels)
     if architecture == "BertForMultipleChoice":
@@ -192,7 +192,8 @@ def build_model(architecture: str, config: BertConfig, num_labels: int = 2, num_
 
 def load_checkpoint(reader: TensorReader, table: WeightTable, config: BertConfig, architecture: str, *,
                     backbone_only: bool = False, num_labels: int = 2, num_choices: int = 4, dtype=None,
-                    files: CheckpointFiles | None = None, tokenizer=None, lowercase: bool | None = None):
+                    files: CheckpointFiles | None = None, tokenizer=None, lowercase: bool | None = None,
+                    model_classes=None):
     """The one import sequence: plan ``table`` against ``reader`` -> build our model -> assign -> tokenizer.
 
     Args:
@@ -209,6 +210,7 @@ def load_checkpoint(reader: TensorReader, table: WeightTable, config: BertConfig
         tokenizer: a tokenizer whose vocabulary and casing to use instead of the files' (see
             :func:`tokenizer_from`).
         lowercase: force the casing (default: detected, see :func:`detect_lowercase`).
+        model_classes: HF architecture -> class of the task models (see :func:`build_model`).
     Returns:
         ``(model, tokenizer)``; ``model.load_report`` is the :class:`~keras_bert_zoo.convert.table.LoadReport`.
     Raises:
@@ -219,7 +221,8 @@ def load_checkpoint(reader: TensorReader, table: WeightTable, config: BertConfig
     skip = ()
     if backbone_only:
         architecture, groups, skip = "BertModel", ARCHITECTURES["BertModel"], HEAD_GROUPS
-    model = build_model(architecture, config, num_labels=num_labels, num_choices=num_choices, dtype=dtype)
+    model = build_model(architecture, config, num_labels=num_labels, num_choices=num_choices, dtype=dtype,
+                        model_classes=model_classes)
     report: LoadReport = load_weights(model, reader, table, config, groups, skip_groups=skip)
     model.load_report = report
     if tokenizer is not None:

@@ -72,7 +72,7 @@ def garden_key_mapper(keys, num_layers: int):
 
 def from_model_garden(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
                       lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
-                      dtype=None):
+                      dtype=None, model_classes=None):
     """Import a Model Garden BertEncoder checkpoint as a :class:`BertBackbone`.
 
         backbone, tokenizer = from_model_garden("bert_en_uncased_L-12_H-768_A-12", backbone_only=True)

@@ -23,6 +23,7 @@ import numpy as np
 from keras_bert_zoo.cache import atomic_write
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.convert import common
+from keras_bert_zoo.models.backbone import BertBackbone
 from keras_bert_zoo.convert.common import (CheckpointFiles, ConversionError, check_options, given_config,
                                            groups_for, load_checkpoint, read_vocab)
 from keras_bert_zoo.convert.table import (BERT_LAYER_NAMES, IDENTITY, TRANSPOSE, Rule, TensorReader,
@@ -178,7 +179,7 @@ def read_config(files, config=None) -> tuple:
 
 def from_hf(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
             lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
-            dtype=None):
+            dtype=None, model_classes=None):
     """Import a Hugging Face BERT directory.
 
         model, tokenizer = from_hf("all-MiniLM-L6-v2", backbone_only=True)
@@ -211,18 +212,19 @@ def from_hf(path, *, architecture: str | None = None, backbone_only: bool = Fals
                               f"pooler weights (bert.pooler.dense.weight, bert.pooler.dense.bias)")
     return load_checkpoint(reader, HF_TABLE, cfg, arch, backbone_only=backbone_only, num_labels=_num_labels(raw),
                            num_choices=num_choices, dtype=dtype, files=files, tokenizer=tokenizer,
-                           lowercase=lowercase)
+                           lowercase=lowercase, model_classes=model_classes)
 
 
 # ------------------------------------------------------------------------------------------------- export
 def architecture_of(model) -> str:
     """The HF architecture name of one of our models."""
-    TASK_MODELS = common.task_models()
-    for name, cls in TASK_MODELS.items():
-        if type(model) is cls:
-            return name
-    raise ConversionError(f"{type(model).__name__} has no Hugging Face architecture; expected one of "
-                          f"{[c.__name__ for c in TASK_MODELS.values()]}")
+    if isinstance(model, BertBackbone):
+        return "BertModel"
+    name = getattr(type(model), "hf_architecture", None)
+    if name not in common.ARCHITECTURES:
+        raise ConversionError(f"{type(model).__name__} has no Hugging Face architecture; expected a BertBackbone "
+                              f"or a task model of {sorted(set(common.ARCHITECTURES) - {'BertModel'})}")
+    return name
 
 
 def _vocab_tokens(vocabulary):

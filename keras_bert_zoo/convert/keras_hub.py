@@ -51,7 +51,7 @@ def config_from_keras_hub(cfg: dict) -> BertConfig:
 
 def from_keras_hub(source, *, architecture: str | None = None, backbone_only: bool = False, config=None,
                    lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
-                   dtype=None):
+                   dtype=None, model_classes=None):
     """Import a keras-hub BertBackbone (preset directory or model object) as our :class:`BertBackbone`.
 
         backbone, tokenizer = from_keras_hub("bert_tiny_en_uncased_preset_dir", backbone_only=True)

@@ -47,6 +47,7 @@ class MaskedLM(Task):
         seed: seed of the masks drawn for ``fit`` / ``evaluate`` data.
     """
 
+    hf_architecture = "BertForMaskedLM"
     task_type = "fill_mask"
     output_padding = {"token_ids": -1, "tokens": b"", "scores": 0.0}
     _config_args = ("use_mask_positions", "top_k", "mask_token", "masked_lm_prob", "seed")

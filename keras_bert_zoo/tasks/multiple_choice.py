@@ -47,6 +47,7 @@ class MultipleChoice(Task):
         dropout: dropout before the dense head.
     """
 
+    hf_architecture = "BertForMultipleChoice"
     task_type = "choice"
     _config_args = ("num_choices", "dropout")
 

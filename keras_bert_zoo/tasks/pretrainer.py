@@ -16,11 +16,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_bert_zoo.models.backbone import INPUT_KEYS
+from keras_bert_zoo.config import BertConfig
+from keras_bert_zoo.models.backbone import INPUT_KEYS, BertBackbone
 from keras_bert_zoo.tasks.masked_lm import mlm_head
 from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
 
-__all__ = ["Pretrainer", "MaskedLMPerplexity"]
+__all__ = ["Pretrainer", "MaskedLMPerplexity", "build_pretrainer", "compile_pretrainer"]
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
@@ -61,6 +62,7 @@ class Pretrainer(Task):
             documents (:class:`keras_bert_zoo.data.pretraining.PretrainingDataConfig`).
     """
 
+    hf_architecture = "BertForPreTraining"
     task_type = "pretrain"
     text_inputs = ()
     _config_args = ("nsp_weight", "masked_lm_prob", "max_predictions_per_seq", "whole_word_masking")
@@ -132,3 +134,28 @@ class Pretrainer(Task):
         if self._is_raw(x):
             raise TaskError("pretrain: predict takes packed inputs with mask_positions")
         return super().predict(x, **kwargs)
+
+
+def build_pretrainer(config_or_backbone: BertConfig | BertBackbone, dtype=None) -> Pretrainer:
+    """A Pretrainer on a new backbone from a config (random init), or on an existing backbone
+    (continued pretraining). ``dtype``: a policy name for a new backbone, e.g. ``"mixed_bfloat16"``."""
+    if isinstance(config_or_backbone, BertConfig):
+        backbone = BertBackbone(config_or_backbone, dtype=dtype)
+    else:
+        backbone = config_or_backbone
+    return Pretrainer(backbone, name="bert_pretrainer")
+
+
+def compile_pretrainer(model: Pretrainer, optimizer=None, nsp_weight=1.0, jit_compile="auto",
+                       steps_per_execution=1):
+    """Compiles with the masked MLM loss, NSP loss and the pretraining metrics (see the module docstring)."""
+    if optimizer is None:
+        from keras_bert_zoo.train.pretraining import make_pretraining_optimizer
+
+        optimizer = make_pretraining_optimizer()
+    policy = model.backbone.dtype_policy
+    if getattr(policy, "name", "") == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
+                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    return model

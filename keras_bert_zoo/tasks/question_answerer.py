@@ -182,13 +182,14 @@ class QuestionAnswerer(Task):
     length when used (:attr:`window_stride`, :attr:`query_length`).
     """
 
+    hf_architecture = "BertForQuestionAnswering"
     task_type = "qa"
     text_inputs = ("question", "context")
     output_padding = {"nbest_texts": b"", "nbest_starts": -1, "nbest_ends": -1, "nbest_scores": _NEG}
     _config_args = ("stride", "max_query_length", "max_answer_length", "n_best", "version_2", "null_threshold")
 
     def __init__(self, backbone, *, preprocessor=None, stride=None, max_query_length=None, max_answer_length=30,
-                 n_best=20, version_2=False, null_threshold=0.0, name=None, **kwargs):
+                 n_best=20, version_2=False, null_threshold=0.0, name=None, trainable=True):
         for arg, value in (("stride", stride), ("max_query_length", max_query_length)):
             if value is not None and int(value) < 1:
                 raise TaskError(f"{arg} must be a positive number of tokens, got {value}")
@@ -200,7 +201,7 @@ class QuestionAnswerer(Task):
                                   dtype=backbone.dtype_policy)
         logits = ops.cast(head(seq), "float32")                                      # [B, T, 2]
         outputs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "question_answerer", **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or "question_answerer", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.head = head
         self.stride = None if stride is None else int(stride)
@@ -408,12 +409,6 @@ class QuestionAnswerer(Task):
         out = self(self.trim(packed), training=False)
         return self.decode_windows(out["start_logits"], out["end_logits"], windows, b_offset, cs, ce, contexts)
 
-    def _serving(self):
-        # one trace for every batch size (reduce_retracing traces twice: once for the first shape, then again)
-        if self._serving_function is None:
-            self._serving_function = tf.function(self.serving_fn, input_signature=[self.serving_input_spec()])
-        return self._serving_function
-
     def postprocess(self, outputs):
         """Packed inputs (one window each): argmax start and end (end >= start) in TF."""
         s = tf.cast(outputs["start_logits"], tf.float32)
@@ -501,9 +496,3 @@ class QuestionAnswerer(Task):
     def _one_batch(self, x, y, sample_weight):
         ds, num = self._window_dataset(x, y, sample_weight)
         return next(iter(ds.batch(max(num, 1)).map(self._trim_batch)))
-
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        # a list of QAExamples / SQuAD dicts as validation data is one input, not an (x, y, w) tuple
-        if validation_data is not None and (_is_examples(validation_data) or _is_records(validation_data)):
-            validation_data = (validation_data,)
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)

@@ -414,8 +414,10 @@ class Task(keras.Model):
                 raise TaskError("validation_split does not apply to raw inputs: pass validation_data=(x, y)")
             x, y, sample_weight, batch_size = ds, None, None, None
         if validation_data is not None:
-            vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(validation_data)) \
-                if isinstance(validation_data, (tuple, list)) else (validation_data, None, None)
+            if self._is_raw(validation_data) or not isinstance(validation_data, (tuple, list)):
+                vx, vy, vw = validation_data, None, None      # inputs only (e.g. records carrying targets)
+            else:
+                vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(validation_data))
             vds = self._dataset(vx, vy, vw, validation_batch_size or batch_size or 32, training=False)
             if vds is not None:
                 validation_data = vds
@@ -446,8 +448,9 @@ class Task(keras.Model):
         return self.serving_fn(inputs)
 
     def _serving(self):
+        # one trace for every batch size and length
         if self._serving_function is None:
-            self._serving_function = tf.function(self._predict_batch, reduce_retracing=True)
+            self._serving_function = tf.function(self._predict_batch, input_signature=[self.serving_input_spec()])
         return self._serving_function
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

@@ -62,6 +62,7 @@ class TextClassifier(Task):
         dropout: dropout before the dense head.
     """
 
+    hf_architecture = "BertForSequenceClassification"
     task_type = "classify"
     _config_args = ("num_classes", "labels", "pairs", "multi_label", "threshold", "label_separator",
                     "window_stride", "dropout")

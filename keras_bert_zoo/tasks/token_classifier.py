@@ -217,6 +217,7 @@ class TokenClassifier(Task):
         dropout: dropout before the dense head.
     """
 
+    hf_architecture = "BertForTokenClassification"
     task_type = "tag"
     text_inputs = ("text",)
     output_padding = {"entity_types": b"", "entity_texts": b"", "entity_starts": -1, "entity_ends": -1,
@@ -224,7 +225,7 @@ class TokenClassifier(Task):
     _config_args = ("num_classes", "labels", "stride", "dropout")
 
     def __init__(self, backbone, num_classes=None, *, preprocessor=None, labels=None, stride=None, dropout=0.1,
-                 name=None, **kwargs):
+                 name=None, trainable=True):
         scheme = None
         if labels is not None:
             labels = [str(v) for v in labels]
@@ -248,7 +249,7 @@ class TokenClassifier(Task):
         head = keras.layers.Dense(num_classes, kernel_initializer=head_initializer(backbone), name="classifier",
                                   dtype=backbone.dtype_policy)
         logits = ops.cast(head(head_dropout(seq)), "float32")                    # [B, T, C]
-        super().__init__(inputs=inputs, outputs=logits, name=name or "token_classifier", **kwargs)
+        super().__init__(inputs=inputs, outputs=logits, name=name or "token_classifier", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.head = head
         self.num_classes = num_classes
@@ -467,12 +468,6 @@ class TokenClassifier(Task):
             "num_entities": tf.cast(types.row_lengths(), tf.int32),
         }
 
-    def _serving(self):
-        # one trace for every batch size (reduce_retracing traces twice: once for the first shape, then again)
-        if self._serving_function is None:
-            self._serving_function = tf.function(self.serving_fn, input_signature=[self.serving_input_spec()])
-        return self._serving_function
-
     def postprocess(self, outputs):
         """Packed inputs (one window each) -> per-position ``logits``, ``probabilities``, ``label_ids``."""
         outputs = tf.cast(outputs, tf.float32)
@@ -558,9 +553,3 @@ class TokenClassifier(Task):
     def _one_batch(self, x, y, sample_weight):
         ds, num = self._window_dataset(x, y, sample_weight)
         return next(iter(ds.batch(max(num, 1)).map(self._trim_batch)))
-
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        # a list of Sentences as validation data is one input, not an (x, y, w) tuple
-        if validation_data is not None and _is_sentences(validation_data):
-            validation_data = (validation_data,)
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)

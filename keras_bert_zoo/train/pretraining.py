@@ -21,13 +21,9 @@ import time
 
 import keras
 
-from keras_bert_zoo.config import BertConfig
-from keras_bert_zoo.models.backbone import BertBackbone
-from keras_bert_zoo.tasks.pretrainer import MaskedLMPerplexity, Pretrainer
 from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay
 
-__all__ = ["MaskedLMPerplexity", "make_pretraining_optimizer", "build_pretrainer",
-           "compile_pretrainer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
+__all__ = ["make_pretraining_optimizer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
 
 OPTIMIZERS = ("adamw", "lamb")
 
@@ -49,28 +45,6 @@ def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_
                                 global_clipnorm=clipnorm or None)
     opt.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
     return opt
-
-
-def build_pretrainer(config_or_backbone: BertConfig | BertBackbone, dtype=None) -> Pretrainer:
-    """A Pretrainer on a new backbone from a config (random init), or on an existing backbone
-    (continued pretraining). ``dtype``: a policy name for a new backbone, e.g. ``"mixed_bfloat16"``."""
-    if isinstance(config_or_backbone, BertConfig):
-        backbone = BertBackbone(config_or_backbone, dtype=dtype)
-    else:
-        backbone = config_or_backbone
-    return Pretrainer(backbone, name="bert_pretrainer")
-
-
-def compile_pretrainer(model: Pretrainer, optimizer=None, nsp_weight=1.0, jit_compile="auto",
-                       steps_per_execution=1):
-    """Compiles with the masked MLM loss, NSP loss and the pretraining metrics (see the module docstring)."""
-    optimizer = optimizer or make_pretraining_optimizer()
-    policy = model.backbone.dtype_policy
-    if getattr(policy, "name", "") == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
-                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
-    return model
 
 
 class TimeBudget(keras.callbacks.Callback):

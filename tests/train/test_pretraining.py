@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from keras_bert_zoo.data import pretraining as P
+from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer
 from keras_bert_zoo.train import pretraining as TP
 from tests.conftest import TINY
 
@@ -58,7 +59,7 @@ def test_logits_match_hf_bert_for_pretraining(tmp_path):
         for name, p in hf.named_parameters():
             if name.endswith("bias") or "LayerNorm" in name:
                 p.add_(torch.randn_like(p) * 0.1)
-    model = TP.build_pretrainer(TINY)
+    model = build_pretrainer(TINY)
     _copy_hf_weights(model, hf)
     # the same checkpoint through the package's converter (HF directory -> tasks.Pretrainer)
     from keras_bert_zoo.convert import from_hf
@@ -66,7 +67,9 @@ def test_logits_match_hf_bert_for_pretraining(tmp_path):
     hf.save_pretrained(tmp_path)
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
                                                   + [f"w{i}" for i in range(5, 99)]) + "\n", encoding="utf-8")
-    converted, _ = from_hf(tmp_path)
+    from keras_bert_zoo.tasks import task_models
+
+    converted, _ = from_hf(tmp_path, model_classes=task_models())
     assert type(converted).__name__ == "Pretrainer"
 
     rng = np.random.default_rng(0)
@@ -98,7 +101,7 @@ def test_logits_match_hf_bert_for_pretraining(tmp_path):
 
 
 def test_masked_loss_and_metrics_ignore_padding_predictions():
-    model = TP.compile_pretrainer(TP.build_pretrainer(TINY), jit_compile=False)
+    model = compile_pretrainer(build_pretrainer(TINY), jit_compile=False)
     rng = np.random.default_rng(1)
     x = {"token_ids": rng.integers(5, 99, (4, 7)).astype(np.int32), "segment_ids": np.zeros((4, 7), np.int32),
          "padding_mask": np.ones((4, 7), np.int32), "mask_positions": np.array([[1, 2, 0]] * 4, np.int32)}
@@ -145,7 +148,7 @@ def test_loss_decreases_and_training_resumes_from_backup(tmp_path):
     ids, docs = _tiny_corpus()
     cfg = P.PretrainingDataConfig(max_seq_length=16, max_predictions_per_seq=4, short_seq_prob=0.0)
     ds = P.dynamic_dataset(docs, ids, cfg, batch_size=16, seed=0)
-    model = TP.compile_pretrainer(TP.build_pretrainer(TINY), TP.make_pretraining_optimizer(
+    model = compile_pretrainer(build_pretrainer(TINY), TP.make_pretraining_optimizer(
         learning_rate=3e-3, total_steps=75, warmup_steps=10), jit_compile=False)
 
     class Interrupt(keras.callbacks.Callback):
@@ -160,7 +163,7 @@ def test_loss_decreases_and_training_resumes_from_backup(tmp_path):
     assert sorted(os.listdir(ckpt)) == ["backup", "pretrainer-epoch001.keras", "pretrainer-epoch002.keras"]
     first_epoch_loss = model.history.history["mlm_logits_loss"][0]
     # resume in a fresh model: BackupAndRestore restores weights + optimizer state and skips finished epochs
-    fresh = TP.compile_pretrainer(TP.build_pretrainer(TINY), TP.make_pretraining_optimizer(
+    fresh = compile_pretrainer(build_pretrainer(TINY), TP.make_pretraining_optimizer(
         learning_rate=3e-3, total_steps=75, warmup_steps=10), jit_compile=False)
     history, info = TP.fit_pretrainer(fresh, ds, steps_per_epoch=15, epochs=5, checkpoint_dir=ckpt, verbose=0,
                                       tokens_per_step=16 * 16)
@@ -176,10 +179,10 @@ def test_loss_decreases_and_training_resumes_from_backup(tmp_path):
 
 
 def test_lamb_and_weight_decay_exclusions():
-    model = TP.build_pretrainer(TINY)
+    model = build_pretrainer(TINY)
     for name in ("adamw", "lamb"):
         opt = TP.make_pretraining_optimizer(name, learning_rate=1e-3, total_steps=10)
-        TP.compile_pretrainer(model, opt, jit_compile=False)
+        compile_pretrainer(model, opt, jit_compile=False)
         opt.build(model.trainable_variables)
         excluded = {v.path for v in model.trainable_variables if not opt._use_weight_decay(v)}
         assert any("layer_norm/gamma" in p for p in excluded) and any(p.endswith("bias") for p in excluded)
@@ -194,7 +197,7 @@ def test_mixed_precision_and_xla_steps():
     cfg = P.PretrainingDataConfig(max_seq_length=16, max_predictions_per_seq=4)
     ds = P.dynamic_dataset(docs, ids, cfg, batch_size=8, seed=0)
     for dtype in ("mixed_bfloat16", "mixed_float16"):
-        model = TP.compile_pretrainer(TP.build_pretrainer(TINY, dtype=dtype), jit_compile=True)
+        model = compile_pretrainer(build_pretrainer(TINY, dtype=dtype), jit_compile=True)
         history = model.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)
         assert np.isfinite(history.history["loss"][-1])
         if dtype == "mixed_float16":
