@@ -63,16 +63,23 @@ def task_models() -> dict:
 
 def load_task(path) -> Task:
     """A task saved with ``task.save("x.keras")`` (``path``: the file, or a directory holding ``model.keras``),
-    loaded with ``safe_mode=True``."""
+    loaded with ``safe_mode=True``. A task directory of keras_bert_zoo 0.1 (model.keras + vocab.txt + task.json)
+    is rebuilt by :func:`keras_bert_zoo.tasks.legacy.convert_legacy_task` (``bert-zoo convert-task`` saves it
+    in the current format)."""
+    import logging
     import os
 
     import keras
 
     path = os.fspath(path)
     if os.path.isdir(path):
-        if os.path.isfile(os.path.join(path, "task.json")) and not path.endswith(".keras"):
-            raise TaskError(f"{path}: a task directory of the old format (model.keras + vocab.txt + task.json); "
-                            f"convert it with `bert-zoo convert-task {path} OUT.keras`")
+        from keras_bert_zoo.tasks.legacy import convert_legacy_task, is_legacy_task_dir
+
+        if is_legacy_task_dir(path):
+            logging.getLogger(__name__).warning(
+                "%s is a keras_bert_zoo 0.1 task directory: rebuilt in memory; save it in the current format with "
+                "`bert-zoo convert-task %s OUT.keras`", path, path)
+            return convert_legacy_task(path)
         path = os.path.join(path, "model.keras")
     if not os.path.isfile(path):
         raise TaskError(f"{path}: no such file (expected a .keras file written by task.save)")

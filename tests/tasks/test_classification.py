@@ -278,3 +278,25 @@ def test_long_text_sliding_windows_average_the_window_logits(trained):
     np.testing.assert_allclose(out["logits"][0], np.asarray(logits).mean(0), atol=1e-5)
     np.testing.assert_allclose(out["logits"][1], task.predict(["meh"], verbose=0)["logits"][0], atol=1e-5)
     assert windowed.get_config()["window_stride"] == 4
+
+
+def test_a_task_directory_of_version_0_1_still_loads_and_converts(tmp_path):
+    """tests/tasks/fixtures/legacy_classifier was written by keras_bert_zoo 0.1 (task.save of a TextClassifier
+    around a BertClassifier) with its predictions on two texts."""
+    import pathlib
+
+    from keras_bert_zoo.tasks.legacy import convert_legacy_task
+
+    legacy = pathlib.Path(__file__).parent / "fixtures" / "legacy_classifier"
+    expected = json.loads((legacy / "expected.json").read_text())["probabilities"]
+    task = load_task(legacy)
+    assert isinstance(task, TextClassifier) and task.labels == LABELS and task.sequence_length == 16
+    got = task.predict(["the movie was good", "bad"], verbose=0)["probabilities"]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    out = tmp_path / "converted.keras"
+    convert_legacy_task(legacy, out)
+    again = keras.saving.load_model(out)
+    np.testing.assert_allclose(again.predict(["the movie was good", "bad"], verbose=0)["probabilities"], expected,
+                               atol=1e-6)
+    with pytest.raises(TaskError, match="not a keras_bert_zoo 0.1 task directory"):
+        convert_legacy_task(tmp_path)
