@@ -1,4 +1,5 @@
-"""The layers and the backbone use keras.ops only: their tests pass on the JAX backend too."""
+"""The layers and the backbone use keras.ops only: their tests pass on the JAX backend too, and a task model
+fits there (packed inputs, and raw strings through tf.data)."""
 
 import os
 import subprocess
@@ -16,6 +17,7 @@ def test_backbone_suite_on_other_backend(backend):
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/layers",
          "tests/models/test_backbone.py", "tests/test_no_tf_in_layers.py",
+         "tests/tasks/test_backend_fit.py",   # a task model fits on packed inputs and raw strings
          # Parameter counts are backend-independent arithmetic, already checked on TF.
          "-k", "not parameter_count and not built_count and not published"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)

@@ -168,7 +168,7 @@ class MaskedLM(Task):
         base = tf.constant([seed, 0], tf.int64)
 
         def featurize(index, batch):
-            packed = pre(batch)
+            packed = pre.call(batch)
             lengths = tf.reduce_sum(packed["padding_mask"], axis=1)
             rag = tf.RaggedTensor.from_tensor(packed["token_ids"], lengths=lengths)
             starts = rag.with_flat_values(tf.logical_not(tf.gather(continuation, rag.flat_values)))

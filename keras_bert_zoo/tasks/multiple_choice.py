@@ -113,7 +113,7 @@ class MultipleChoice(Task):
         context = tf.convert_to_tensor(inputs["context"], tf.string)
         choices = tf.stack([tf.convert_to_tensor(inputs[n], tf.string) for n in self.text_inputs[1:]], axis=1)
         k = self.num_choices
-        packed = pre((tf.repeat(context, k), tf.reshape(choices, [-1])))               # [B*K, T]
+        packed = pre.call((tf.repeat(context, k), tf.reshape(choices, [-1])))               # [B*K, T]
         return {name: tf.reshape(v, [-1, k, pre.sequence_length]) for name, v in packed.items()}
 
     def packed_input_spec(self):

@@ -189,7 +189,9 @@ class Task(keras.Model):
         if missing:
             raise TaskError(f"{self.task_type}: missing input(s) {missing}; expected {list(self.text_inputs)}")
         texts = [tf.convert_to_tensor(inputs[name], tf.string) for name in self.text_inputs]
-        return pre(texts[0] if len(texts) == 1 else tuple(texts))
+        # the layer's own graph, called as a TF function: inside tf.data on every Keras backend (Keras's
+        # __call__ would convert the string tensors to the backend's arrays)
+        return pre.call(texts[0] if len(texts) == 1 else tuple(texts))
 
     def postprocess(self, outputs) -> dict:
         """Model outputs -> dict of named tensors (pure TF)."""

@@ -161,7 +161,7 @@ class TextEmbedder(Task):
         pre = self._require_preprocessor()
 
         def pack(a_batch, p_batch):
-            packed = self.trim(pre(tf.concat([a_batch, p_batch], axis=0)))
+            packed = self.trim(pre.call(tf.concat([a_batch, p_batch], axis=0)))
             return packed, tf.zeros([2 * tf.shape(a_batch)[0]], tf.int32)
 
         batches = ds.batch(batch_size, drop_remainder=training and len(a) >= batch_size)
