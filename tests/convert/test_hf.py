@@ -170,7 +170,7 @@ def test_all_problems_in_one_error_and_nothing_assigned(tmp_path):
 
     save_file(tensors, str(d / "model.safetensors"))
     config = BertConfig.from_hf_json(d / "config.json")
-    model = build_model("BertForSequenceClassification", config, num_labels=NUM_LABELS)
+    model = build_model("BertForSequenceClassification", config, num_labels=NUM_LABELS, model_classes=MODELS)
     before = [np.array(v) for v in model.weights]
     with pytest.raises(WeightLoadError) as err:
         load_weights(model, HFReader(d), HF_TABLE, config,
