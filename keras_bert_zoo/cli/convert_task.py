@@ -4,7 +4,7 @@ task.json) -> one .keras file of the current task models (same weights, vocabula
     bert-zoo convert-task runs/sentiment/model runs/sentiment/model.keras
 """
 
-from absl import flags  # noqa: F401  (absl app: --help and --verbosity)
+
 
 
 def run_convert_task(argv):

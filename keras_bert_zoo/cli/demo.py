@@ -131,7 +131,7 @@ def run_demo():
         print(f"TF-IDF + LR (all {len(splits['train'][0])} training tweets)  test accuracy "
               f"{full['accuracy']:.4f}  macro-F1 {full['macro_f1']:.4f}  MCC {full['mcc']:.4f}")
     if FLAGS.export:
-        from keras_bert_zoo.cli.finetune import next_version
+        from keras_bert_zoo.export import next_version
 
         try:
             version = next_version(FLAGS.export, FLAGS.export_name)

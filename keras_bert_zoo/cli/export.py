@@ -62,7 +62,7 @@ def read_samples(task, path, limit):
 
 
 def run_export():
-    from keras_bert_zoo.cli.finetune import next_version
+    from keras_bert_zoo.export import next_version
     from keras_bert_zoo.export import ops as ops_lib
     from keras_bert_zoo.export import verify
     from keras_bert_zoo.export.tflite import FULL_INT8_FLOAT_OPS

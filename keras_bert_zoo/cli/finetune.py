@@ -199,13 +199,6 @@ def prepare_out_dir(config: FinetuneConfig):
                 os.remove(path)
 
 
-def next_version(root: str, name: str) -> int:
-    """The next free TF Serving version number under ``root/name`` (1 when none exists)."""
-    base = os.path.join(root, name)
-    taken = [int(d) for d in os.listdir(base) if d.isdigit()] if os.path.isdir(base) else []
-    return max(taken, default=0) + 1
-
-
 def run_finetune(config: FinetuneConfig):
     """Everything `bert-zoo finetune` does, from a :class:`FinetuneConfig`; returns (task, reports)."""
     import keras
@@ -290,6 +283,8 @@ def run_finetune(config: FinetuneConfig):
         print(f"attention heat map: {png}")
     if config.export:
         name = config.export_name or os.path.basename(os.path.normpath(config.out))
+        from keras_bert_zoo.export import next_version
+
         version = next_version(config.export, name)
         exported = task.export(os.path.join(config.export, name, str(version)),
                                sample_inputs=train.serving_samples(8))

@@ -15,9 +15,17 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["export_task", "FORMATS"]
+__all__ = ["export_task", "next_version", "FORMATS"]
 
 FORMATS = ("saved_model", "tflite")
+
+
+def next_version(root: str | os.PathLike, name: str) -> int:
+    """The next free TF Serving version number under ``root/name`` (1 when none exists; TF Serving serves the
+    highest)."""
+    base = Path(root) / name
+    taken = [int(d.name) for d in base.iterdir() if d.name.isdigit()] if base.is_dir() else []
+    return max(taken, default=0) + 1
 
 
 def export_task(task, path: str | os.PathLike, *, format: str = "saved_model", feed: Mapping[str, list],
