@@ -25,7 +25,7 @@ from keras import ops
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.models.backbone import BertBackbone
 from keras_bert_zoo.models.tasks import BertPretrainer
-from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay
+from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay, with_loss_scale
 
 __all__ = ["MaskedLMPerplexity", "make_pretraining_optimizer", "build_pretrainer",
            "compile_pretrainer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
@@ -60,22 +60,24 @@ class MaskedLMPerplexity(keras.metrics.Metric):
 
 
 def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_000, warmup_steps=None,
-                               weight_decay=0.01, clipnorm=1.0, beta_2=0.999, epsilon=1e-6):
+                               weight_decay=0.01, clipnorm=1.0, beta_2=0.999, epsilon=1e-6, loss_scale="auto"):
     """AdamW (BERT's choice; ``train.optimizers.BertAdamW``) or LAMB (large batches) on
     ``train.optimizers.WarmupLinearDecay``; LayerNorm weights and biases are excluded from weight decay.
-    ``warmup_steps`` defaults to 1% of ``total_steps`` (BERT: 10k/1M)."""
+    ``warmup_steps`` defaults to 1% of ``total_steps`` (BERT: 10k/1M). ``loss_scale="auto"`` wraps it in a
+    ``LossScaleOptimizer`` when the global dtype policy computes in float16 (``train.optimizers.with_loss_scale``)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
     if warmup_steps is None:
         warmup_steps = max(1, total_steps // 100)
     schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps=warmup_steps)
     if name == "adamw":
-        return BertAdamW(learning_rate=schedule, weight_decay=weight_decay, beta_2=beta_2, epsilon=epsilon,
-                         global_clipnorm=clipnorm or None)
-    opt = keras.optimizers.Lamb(schedule, beta_2=beta_2, epsilon=epsilon, weight_decay=weight_decay,
-                                global_clipnorm=clipnorm or None)
-    opt.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
-    return opt
+        opt = BertAdamW(learning_rate=schedule, weight_decay=weight_decay, beta_2=beta_2, epsilon=epsilon,
+                        global_clipnorm=clipnorm or None)
+    else:
+        opt = keras.optimizers.Lamb(schedule, beta_2=beta_2, epsilon=epsilon, weight_decay=weight_decay,
+                                    global_clipnorm=clipnorm or None)
+        opt.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
+    return with_loss_scale(opt, loss_scale=loss_scale)
 
 
 def build_pretrainer(config_or_backbone: BertConfig | BertBackbone, dtype=None) -> BertPretrainer:
@@ -92,9 +94,8 @@ def compile_pretrainer(model: BertPretrainer, optimizer=None, nsp_weight=1.0, ji
                        steps_per_execution=1):
     """Compiles with the masked MLM loss, NSP loss and the pretraining metrics (see the module docstring)."""
     optimizer = optimizer or make_pretraining_optimizer()
-    policy = model.backbone.dtype_policy
-    if getattr(policy, "name", "") == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    # the backbone's layers may compute in float16 while its (functional) dtype_policy reads float32
+    optimizer = with_loss_scale(optimizer, model)
     losses = {"mlm_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                                        reduction="mean_with_sample_weight",
                                                                        name="mlm_loss"),
