@@ -93,9 +93,7 @@ class TFLiteRunner:
         _, customs = ops_lib.tflite_model_ops(self.content)
         self.uses_flex = any(op.startswith("Flex") for op in customs)
         if self.uses_flex:
-            from keras_bert_zoo.compat import tf_interpreter_with_custom_ops
-
-            InterpreterWithCustomOps = tf_interpreter_with_custom_ops()
+            InterpreterWithCustomOps = compat.tf_interpreter_with_custom_ops()
         else:
             from ai_edge_litert.interpreter import InterpreterWithCustomOps
         self._runners = {}
