@@ -1,5 +1,6 @@
 """Shared test fixtures: tiny odd-shaped configs catch transposes that square shapes hide."""
 
+import importlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -11,6 +12,33 @@ from keras_bert_zoo.config import BertConfig
 
 TINY = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
                   max_position_embeddings=16, type_vocab_size=2)
+
+
+#: the pyproject extra that installs each optional test dependency (top-level module name -> extra)
+EXTRAS = {"torch": "test", "transformers": "test", "tokenizers": "test", "jax": "test", "sklearn": "test",
+          "seqeval": "test", "tf2onnx": "onnx", "onnxruntime": "onnx", "keras_hub": "hub", "official": "garden",
+          "ai_edge_litert": "litert"}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+def require(module: str):
+    """Import and return ``module`` (dotted names too) for a test that needs an optional dependency.
+
+    Missing, it skips the test (or the whole module, when called at module level) with the extra to install,
+    but under ``CI=true`` it FAILS instead: CI installs every extra, so a missing module there is a broken
+    install that a skip would hide. (At module level the failure is a collection error, which stops the run.)
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        extra = EXTRAS.get(module.split(".")[0], "all")
+        msg = f"optional dependency {module} is missing ({e}): pip install -e '.[{extra}]'"
+        if in_ci():
+            pytest.fail(f"CI=true and {msg}", pytrace=False)
+        pytest.skip(msg, allow_module_level=True)
 
 
 @pytest.fixture

@@ -7,12 +7,14 @@ import sys
 
 import pytest
 
+from tests.conftest import require
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("backend", ["jax"])
 def test_backbone_suite_on_other_backend(backend):
-    pytest.importorskip(backend)
+    require(backend)
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/layers",

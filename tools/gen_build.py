@@ -54,7 +54,8 @@ def render():
         "py_library(",
         '    name = "test_support",',
         f"    srcs = {_list(test_support() + ['tools/pytest_main.py'])},",
-        '    data = glob(["tests/**/fixtures/**"], allow_empty = True),',
+        # pyproject.toml: pytest's markers and addopts (-m 'not slow') inside Bazel's runfiles too
+        '    data = glob(["tests/**/fixtures/**"], allow_empty = True) + ["pyproject.toml"],',
         '    deps = [":keras_bert_zoo"],',
         ")",
         "",

@@ -7,6 +7,9 @@ path, which is not reference-exact (see docs/notes/issue-7.md). :func:`raw_strin
 that block it. For ONNX, tokenize in the client (e.g. HF ``tokenizers``) and feed packed ids.
 
     export_onnx_packed(task, path, sample_texts, opset=17) -> report (max abs diff per output)
+
+Needs the ``onnx`` extra (``tf2onnx``, ``onnx``, ``onnxruntime``); without it both functions raise
+:class:`MissingOnnxExtraError`, an ``ImportError`` whose message names the install command.
 """
 
 from __future__ import annotations
@@ -20,7 +23,24 @@ import numpy as np
 from keras_bert_zoo import cache
 from keras_bert_zoo.export import verify
 
-__all__ = ["export_onnx_packed", "raw_strings_onnx_blockers"]
+__all__ = ["export_onnx_packed", "raw_strings_onnx_blockers", "MissingOnnxExtraError", "INSTALL_HINT"]
+
+INSTALL_HINT = "pip install 'keras_bert_zoo[onnx]'"
+
+
+class MissingOnnxExtraError(ImportError):
+    """tf2onnx / onnx / onnxruntime is not installed: the ``onnx`` extra is missing."""
+
+
+def _require_onnx_extra() -> None:
+    import importlib
+
+    for module in ("tf2onnx", "onnxruntime"):
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise MissingOnnxExtraError(f"ONNX export needs {module} ({e}): {INSTALL_HINT}",
+                                        name=module) from e
 
 
 def _erfc_handler(ctx, node, name, args):
@@ -38,6 +58,7 @@ def _erfc_handler(ctx, node, name, args):
 
 def raw_strings_onnx_blockers(saved_model_dir) -> list[str]:
     """The tf-text ops of a SavedModel that tf2onnx cannot map to ONNX."""
+    _require_onnx_extra()
     from tf2onnx import tf_utils  # noqa: F401
     from tf2onnx.handler import tf_op
 
@@ -56,6 +77,7 @@ def export_onnx_packed(task, path: str | os.PathLike, sample_texts: Sequence[str
                        tol: verify.Tolerance = verify.Tolerance(1e-4, 1.0)) -> dict:
     """Convert ``task.packed_serving_fn``'s float outputs (everything except strings) to ONNX at ``path``,
     verify with onnxruntime against Keras on the packed samples, write atomically. Returns the report."""
+    _require_onnx_extra()
     import onnxruntime as ort
     import tensorflow as tf
     import tf2onnx

@@ -118,13 +118,12 @@ def tftext_op_names() -> frozenset:
     """The op names registered by the installed tensorflow-text's op libraries (exact: read from each
     library's registered OpList, not from a hand-written table)."""
     import tensorflow_text  # noqa: F401  (loads the libraries)
-    from tensorflow.core.framework import op_def_pb2
-    from tensorflow.python.client import pywrap_tf_session as py_tf
+
+    from keras_bert_zoo import compat
 
     names = set()
     for so in sorted(glob.glob(str(_tftext_ops_dir() / "*.so"))):
-        handle = py_tf.TF_LoadLibrary(so)
-        names.update(op.name for op in op_def_pb2.OpList.FromString(py_tf.TF_GetOpList(handle)).op)
+        names.update(compat.op_library_op_names(so))
     return frozenset(names)
 
 
@@ -207,9 +206,9 @@ def tflite_target(flex: bool = False) -> Target:
 
 # ----------------------------------------------------------------------------------------------- checks
 def _is_core_tf_op(name: str, tftext: frozenset) -> bool:
-    from tensorflow.python.framework import op_def_registry
+    from keras_bert_zoo import compat
 
-    return name not in tftext and op_def_registry.get(name) is not None
+    return name not in tftext and compat.is_registered_op(name)
 
 
 def check_ops(ops: dict[str, list[str]] | list[str], target: Target, *, what: str = "the graph") -> None:

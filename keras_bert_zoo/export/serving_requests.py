@@ -46,9 +46,9 @@ class SignatureSpec:
 
 
 def _tensor_info(info):
-    from tensorflow.python.framework import dtypes
+    import tensorflow as tf
 
-    dtype = dtypes.as_dtype(info.dtype).as_numpy_dtype
+    dtype = tf.dtypes.as_dtype(info.dtype).as_numpy_dtype
     if info.tensor_shape.unknown_rank:
         shape = None
     else:

@@ -3,7 +3,7 @@
 ``export_tflite(task, root, name, version, sample_texts, quantize=...)`` writes
 ``<root>/<name>-tflite-<quant>/<version>/model.tflite`` (+ ``export_info.json``), where ``<quant>`` is
 
-* ``none``      float32 weights and activations;
+* ``none``      float32 weights and activations (the directory is named ``<name>-tflite-fp32``);
 * ``fp16``      float16 weights (dequantized at load or run in fp16 by delegates);
 * ``int8``      dynamic-range quantization: int8 weights, activations quantized on the fly;
 * ``full_int8`` int8 weights and int8 activations calibrated on a representative dataset of raw strings for
@@ -42,6 +42,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from keras_bert_zoo import compat
 from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import verify
 from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, atomic_version_dir, library_versions,
@@ -92,7 +93,7 @@ class TFLiteRunner:
         _, customs = ops_lib.tflite_model_ops(self.content)
         self.uses_flex = any(op.startswith("Flex") for op in customs)
         if self.uses_flex:
-            from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+            InterpreterWithCustomOps = compat.tf_interpreter_with_custom_ops()
         else:
             from ai_edge_litert.interpreter import InterpreterWithCustomOps
         self._runners = {}
@@ -175,7 +176,7 @@ def convert_saved_model(saved_model_dir: str | os.PathLike, quantize: str = "non
             raise ExportError("full_int8 needs a representative dataset of raw strings (representative_texts)")
         converter.representative_dataset = _representative_dataset(representative_feeds)
         # calibration runs the model: it needs the tf-text kernels too
-        converter.target_spec._experimental_custom_op_registerers = list(_tftext_registerers())
+        compat.set_tflite_custom_op_registerers(converter, _tftext_registerers())
         if full_int8_float_ops:
             from ai_edge_litert import schema_py_generated as schema
 
@@ -184,15 +185,8 @@ def convert_saved_model(saved_model_dir: str | os.PathLike, quantize: str = "non
             if unknown:
                 raise ExportError(f"full_int8_float_ops: {unknown} are not TFLite builtin op names "
                                   f"(expected e.g. {list(FULL_INT8_FLOAT_OPS)})")
-            # Calibrate, then quantize with some op types denylisted. TF 2.20 exposes selective quantization
-            # only through these (private) entry points, which QuantizationDebugger itself uses; the public
-            # debugger cannot be used because it builds interpreters without the tf-text kernels.
-            from tensorflow.lite.python import convert as tflite_convert
-
-            converter._experimental_calibrate_only = True
-            calibrated = converter.convert()
-            return tflite_convert.mlir_quantize(calibrated, disable_per_channel=False, fully_quantize=False,
-                                                denylisted_ops=list(full_int8_float_ops))
+            # Calibrate, then quantize with some op types denylisted: private TF entry points (see compat).
+            return compat.tflite_calibrate_and_quantize(converter, full_int8_float_ops)
     return converter.convert()
 
 

@@ -153,9 +153,10 @@ def compile_pretrainer(model: Pretrainer, optimizer=None, nsp_weight=1.0, jit_co
         from keras_bert_zoo.train.pretraining import make_pretraining_optimizer
 
         optimizer = make_pretraining_optimizer()
-    policy = model.backbone.dtype_policy
-    if getattr(policy, "name", "") == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    from keras_bert_zoo.train.optimizers import with_loss_scale
+
+    # the backbone's layers may compute in float16 while its (functional) dtype_policy reads float32
+    optimizer = with_loss_scale(optimizer, model)
     model.compile(optimizer=optimizer, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     return model

@@ -87,57 +87,17 @@ def prepare_model(model, strategy):
     ``strategy.reduce("MEAN", batch)`` on the whole (nested) batch; the collective reduce of MWMS does not accept
     a dict of inputs and fails with "Attempt to convert a value ({'token_ids': PerReplica...}) ... to a Tensor".
     Second bug: the per-step logs (scalar loss/metrics) are averaged with ``strategy.reduce("MEAN", v, axis=0)``,
-    which fails on 0-d tensors; scalars are averaged with ``axis=None`` instead (module-level wrapper of Keras's
-    ``reduce_per_replica``, installed once, active only for multi-worker collective strategies).
-    The build only needs shapes and dtypes, so we give it the first replica's local batch instead. This touches a
-    private Keras method on this one model instance only; it is a no-op for other strategies.
+    which fails on 0-d tensors; scalars are averaged with ``axis=None`` instead.
+    The build only needs shapes and dtypes, so we give it the first replica's local batch instead. Both fixes
+    touch private Keras code and live in :mod:`keras_bert_zoo.compat` (version-guarded); they act only on this
+    model and this strategy, and this is a no-op for other strategies.
     """
     import tensorflow as tf
-    from keras import tree
+
+    from keras_bert_zoo import compat
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return model
-    _patch_keras_multi_worker_logs()
-
-    def _maybe_symbolic_build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, it in iterator:
-                batch = next(it)
-                data_batch = tree.map_structure(
-                    lambda x: strategy.experimental_local_results(x)[0]
-                    if isinstance(x, tf.distribute.DistributedValues) else x, batch)
-                break
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
-
-    object.__setattr__(model, "_maybe_symbolic_build", _maybe_symbolic_build)
+    compat.install_multi_worker_log_reduction(strategy)
+    compat.symbolic_build_from_local_batch(model, strategy)
     return model
-
-
-_PATCHED = False
-
-
-def _patch_keras_multi_worker_logs():
-    global _PATCHED
-    if _PATCHED:
-        return
-    import tensorflow as tf
-    from keras import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original = tf_trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if (reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                and strategy.extended._in_multi_worker_mode()):
-            def _mean(v):
-                if isinstance(v, tf.distribute.DistributedValues) or tf.is_tensor(v):
-                    if v.shape.rank == 0:
-                        return strategy.reduce("MEAN", v, axis=None)
-                    return strategy.reduce("MEAN", v, axis=0)
-                return v
-            return tree.map_structure(_mean, values)
-        return original(values, strategy, reduction)
-
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    _PATCHED = True

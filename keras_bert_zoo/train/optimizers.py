@@ -7,7 +7,10 @@
   block ``i`` (of ``L``) gets ``lr * layer_decay ** (L - i)``, the embeddings ``lr * layer_decay ** (L + 1)``,
   the pooler and the task head the full ``lr``. Gradient accumulation (``gradient_accumulation_steps``) and
   clipping (``global_clipnorm``) are Keras's own optimizer options.
-* :func:`make_optimizer` — the one-call recipe.
+* :func:`make_optimizer` — the one-call recipe. Under float16 compute (a global ``mixed_float16`` policy) it
+  returns the optimizer wrapped in ``keras.optimizers.LossScaleOptimizer`` (:func:`with_loss_scale`), so fp16
+  gradients do not underflow; the inner BertAdamW keeps its decay exclusions and layer-wise rates (the wrapper
+  unscales the gradients and hands them to the inner optimizer's own ``apply``).
 * :func:`set_trainable` — "all" (fine-tune everything), "none" / "feature_extraction" (frozen backbone, head
   trains), or an int ``k`` (only the top ``k`` encoder blocks + pooler train).
 
@@ -23,7 +26,7 @@ import keras
 from keras import ops
 
 __all__ = ["WarmupLinearDecay", "BertAdamW", "make_optimizer", "set_trainable", "layer_lr_multiplier",
-           "NO_DECAY_PATTERNS"]
+           "NO_DECAY_PATTERNS", "computes_in_float16", "with_loss_scale"]
 
 #: variable names excluded from weight decay (LayerNorm gamma/beta and every bias)
 NO_DECAY_PATTERNS = ("gamma", "beta", "bias")
@@ -115,21 +118,53 @@ class BertAdamW(keras.optimizers.AdamW):
         return config
 
 
+def _layers(layer):
+    yield layer
+    for sub in getattr(layer, "layers", None) or ():
+        yield from _layers(sub)
+
+
+def computes_in_float16(model=None) -> bool:
+    """True when the global dtype policy computes in float16 (``mixed_float16``), or ``model`` or any of its
+    (nested) layers does. The model check matters because a functional model's own ``dtype_policy`` is the
+    global one even when its layers were built with ``dtype="mixed_float16"``."""
+    if keras.config.dtype_policy().compute_dtype == "float16":
+        return True
+    if model is None:
+        return False
+    return any(getattr(layer, "compute_dtype", None) == "float16" for layer in _layers(model))
+
+
+def with_loss_scale(optimizer, model=None, loss_scale="auto"):
+    """``optimizer`` wrapped in ``keras.optimizers.LossScaleOptimizer`` when ``loss_scale`` is True, or is
+    ``"auto"`` and :func:`computes_in_float16` (``model``); unchanged otherwise (or when already wrapped)."""
+    if loss_scale not in ("auto", True, False):
+        raise ValueError(f"loss_scale must be 'auto', True or False, got {loss_scale!r}")
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    if loss_scale is True or (loss_scale == "auto" and computes_in_float16(model)):
+        return keras.optimizers.LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
+    return optimizer
+
+
 def make_optimizer(learning_rate=2e-5, total_steps=1000, warmup_ratio=0.1, weight_decay=0.01,
                    layer_decay=1.0, num_layers=0, clipnorm=1.0, gradient_accumulation_steps=None,
-                   end_learning_rate=0.0):
+                   end_learning_rate=0.0, loss_scale="auto"):
     """The BERT fine-tuning optimizer: BertAdamW on a WarmupLinearDecay schedule.
 
-    ``total_steps`` counts optimizer updates (batches / ``gradient_accumulation_steps``).
+    ``total_steps`` counts optimizer updates (batches / ``gradient_accumulation_steps``). ``loss_scale``:
+    ``"auto"`` wraps it in a ``LossScaleOptimizer`` when the global dtype policy computes in float16;
+    True / False force it on / off (see :func:`with_loss_scale`).
     """
     total_steps = max(int(total_steps), 1)
     schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps=int(math.ceil(warmup_ratio * total_steps)),
                                  end_learning_rate=end_learning_rate)
     if gradient_accumulation_steps is not None and gradient_accumulation_steps <= 1:
         gradient_accumulation_steps = None
-    return BertAdamW(learning_rate=schedule, weight_decay=weight_decay, layer_decay=layer_decay,
-                     num_layers=num_layers, global_clipnorm=clipnorm or None,
-                     gradient_accumulation_steps=gradient_accumulation_steps)
+    optimizer = BertAdamW(learning_rate=schedule, weight_decay=weight_decay, layer_decay=layer_decay,
+                          num_layers=num_layers, global_clipnorm=clipnorm or None,
+                          gradient_accumulation_steps=gradient_accumulation_steps)
+    return with_loss_scale(optimizer, loss_scale=loss_scale)
 
 
 def _find_backbone(model):

@@ -21,7 +21,7 @@ import time
 
 import keras
 
-from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay
+from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay, with_loss_scale
 
 __all__ = ["make_pretraining_optimizer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
 
@@ -29,22 +29,24 @@ OPTIMIZERS = ("adamw", "lamb")
 
 
 def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_000, warmup_steps=None,
-                               weight_decay=0.01, clipnorm=1.0, beta_2=0.999, epsilon=1e-6):
+                               weight_decay=0.01, clipnorm=1.0, beta_2=0.999, epsilon=1e-6, loss_scale="auto"):
     """AdamW (BERT's choice; ``train.optimizers.BertAdamW``) or LAMB (large batches) on
     ``train.optimizers.WarmupLinearDecay``; LayerNorm weights and biases are excluded from weight decay.
-    ``warmup_steps`` defaults to 1% of ``total_steps`` (BERT: 10k/1M)."""
+    ``warmup_steps`` defaults to 1% of ``total_steps`` (BERT: 10k/1M). ``loss_scale="auto"`` wraps it in a
+    ``LossScaleOptimizer`` when the global dtype policy computes in float16 (``train.optimizers.with_loss_scale``)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
     if warmup_steps is None:
         warmup_steps = max(1, total_steps // 100)
     schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps=warmup_steps)
     if name == "adamw":
-        return BertAdamW(learning_rate=schedule, weight_decay=weight_decay, beta_2=beta_2, epsilon=epsilon,
-                         global_clipnorm=clipnorm or None)
-    opt = keras.optimizers.Lamb(schedule, beta_2=beta_2, epsilon=epsilon, weight_decay=weight_decay,
-                                global_clipnorm=clipnorm or None)
-    opt.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
-    return opt
+        opt = BertAdamW(learning_rate=schedule, weight_decay=weight_decay, beta_2=beta_2, epsilon=epsilon,
+                        global_clipnorm=clipnorm or None)
+    else:
+        opt = keras.optimizers.Lamb(schedule, beta_2=beta_2, epsilon=epsilon, weight_decay=weight_decay,
+                                    global_clipnorm=clipnorm or None)
+        opt.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
+    return with_loss_scale(opt, loss_scale=loss_scale)
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -9,6 +9,8 @@ import tensorflow as tf
 from keras_bert_zoo import BertBackbone
 from keras_bert_zoo.convert import WeightLoadError, detect_format, from_keras_hub, from_model_garden
 
+from tests.conftest import require
+
 from convert_helpers import TINY, TOL, max_abs, packed_inputs, tiny_vocab_tokens, write_vocab
 
 
@@ -20,7 +22,7 @@ def _perturb(weights, seed):
 # ------------------------------------------------------------------------------------------- Model Garden
 @pytest.mark.parametrize("version", ["BertEncoder", "BertEncoderV2"])
 def test_model_garden_parity(tmp_path, version):
-    networks = pytest.importorskip("official.nlp.modeling.networks")
+    networks = require("official.nlp.modeling.networks")
     tf.random.set_seed(0)  # reproducible reference initialisation (the printed numbers repeat run to run)
     kwargs = dict(vocab_size=99, hidden_size=32, num_layers=2, num_attention_heads=4, inner_dim=37,
                   max_sequence_length=16, type_vocab_size=2)
@@ -54,7 +56,7 @@ def test_model_garden_parity(tmp_path, version):
 
 # ---------------------------------------------------------------------------------------------- keras-hub
 def _hub_backbone():
-    keras_hub = pytest.importorskip("keras_hub")
+    keras_hub = require("keras_hub")
     keras.utils.set_random_seed(0)
     hub = keras_hub.models.BertBackbone(vocabulary_size=99, num_layers=2, num_heads=4, hidden_dim=32,
                                         intermediate_dim=37, max_sequence_length=16, num_segments=2)

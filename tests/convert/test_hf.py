@@ -6,8 +6,10 @@ import logging
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+from tests.conftest import require
+
+torch = require("torch")
+transformers = require("transformers")
 transformers.utils.logging.disable_progress_bar()
 
 from keras_bert_zoo import BertBackbone  # noqa: E402

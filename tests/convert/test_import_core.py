@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from tests.conftest import require
+
 from keras_bert_zoo import BertBackbone, convert, presets
 from keras_bert_zoo.convert import common
 from keras_bert_zoo.convert.garden import GARDEN_TABLE
@@ -58,7 +60,7 @@ def make_checkpoint(tmp_path, fmt):
         TINY.to_google_json(d / "bert_config.json")
         write_vocab(d / "vocab.txt")
         return d, backbone
-    keras_hub = pytest.importorskip("keras_hub")
+    keras_hub = require("keras_hub")
     hub = keras_hub.models.BertBackbone(vocabulary_size=99, num_layers=2, num_heads=4, hidden_dim=32,
                                         intermediate_dim=37, max_sequence_length=16, num_segments=2)
     hub.save_to_preset(str(d))

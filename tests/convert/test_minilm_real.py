@@ -5,9 +5,11 @@ sentence embedding (mean pooling over real tokens, L2-normalised)."""
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-tokenizers = pytest.importorskip("tokenizers")
+from tests.conftest import require
+
+torch = require("torch")
+transformers = require("transformers")
+tokenizers = require("tokenizers")
 transformers.utils.logging.disable_progress_bar()
 
 from keras_bert_zoo import presets  # noqa: E402

@@ -1,6 +1,7 @@
 """`bert-zoo export` on a saved task directory."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,7 +18,13 @@ def saved_task(tiny_task, tmp_path_factory):
 def _run(args, cwd):
     return subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", "export"] + args, cwd=cwd,
                           capture_output=True, text=True, timeout=600,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+                          env=_ENV)
+
+
+# a minimal environment, but the same package: keep PYTHONPATH (a checkout run with PYTHONPATH=<checkout>
+# must not fall back to whichever tree the venv's editable install points at)
+_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin",
+        **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}}
 
 
 @pytest.mark.slow   # ~80 s on 2 shared cores: a subprocess import + save + convert + verify

@@ -4,11 +4,13 @@ HF transformers (BertModel, mean pooling over the attention mask, L2): max abs d
 import numpy as np
 import pytest
 
+from tests.conftest import require
+
 
 @pytest.mark.slow
 def test_minilm_mean_pooling_matches_hf():
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    torch = require("torch")
+    transformers = require("transformers")
     from keras_bert_zoo import presets
     from keras_bert_zoo.tasks import TextEmbedder
     from keras_bert_zoo.text import BertPreprocessor

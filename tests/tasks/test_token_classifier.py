@@ -8,6 +8,8 @@ import warnings
 import keras
 import numpy as np
 import pytest
+
+from tests.conftest import require
 import tensorflow as tf
 
 import tiny5b
@@ -33,7 +35,7 @@ def _task(tok, labels, sequence_length=9, stride=3, **kwargs):
 
 def test_registry_and_chunking_and_scores_match_seqeval():
     assert get_task_class("tag") is TokenClassifier
-    seqeval = pytest.importorskip("seqeval.metrics")
+    seqeval = require("seqeval.metrics")
     from seqeval.metrics.sequence_labeling import get_entities as ref_entities
 
     rng = random.Random(1)

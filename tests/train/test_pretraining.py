@@ -9,7 +9,7 @@ import pytest
 from keras_bert_zoo.data import pretraining as P
 from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer
 from keras_bert_zoo.train import pretraining as TP
-from tests.conftest import TINY
+from tests.conftest import TINY, require
 
 
 def _copy_hf_weights(model, hf):
@@ -48,8 +48,8 @@ def _copy_hf_weights(model, hf):
 
 
 def test_logits_match_hf_bert_for_pretraining(tmp_path):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    torch = require("torch")
+    transformers = require("transformers")
     torch.manual_seed(0)
     hf_config = transformers.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                                         intermediate_size=37, max_position_embeddings=16, type_vocab_size=2,

@@ -62,6 +62,75 @@ def test_layer_wise_learning_rate_decay():
         BertAdamW(layer_decay=0.8)
 
 
+@pytest.fixture
+def mixed_float16_policy():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _fp16_fit_moves_weights(optimizer):
+    """One fit step of a float16 model whose loss is scaled by 1e-8: its gradients (~1e-8) are below
+    float16's smallest subnormal (6e-8) and flush to zero unless the loss is scaled up first."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    assert model.layers[0].compute_dtype == "float16"
+
+    def tiny_loss(y_true, y_pred):
+        return 1e-8 * keras.ops.mean(keras.ops.square(y_true - keras.ops.cast(y_pred, "float32")))
+
+    # auto_scale_loss=False: Keras would otherwise wrap the unscaled control optimizer itself
+    model.compile(optimizer=optimizer, loss=tiny_loss, auto_scale_loss=False)
+    before = [np.array(w) for w in model.trainable_weights]
+    history = model.fit(np.ones((8, 4), "float32"), np.full((8, 1), 3.0, "float32"), batch_size=8, epochs=1,
+                        verbose=0)
+    after = [np.array(w) for w in model.trainable_weights]
+    assert all(np.isfinite(w).all() for w in after) and np.isfinite(history.history["loss"][-1])
+    return any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_float16_optimizer_scales_the_loss(mixed_float16_policy):
+    opt = make_optimizer(1e-3, total_steps=10, warmup_ratio=0.0, weight_decay=0.0)
+    assert isinstance(opt, keras.optimizers.LossScaleOptimizer) and isinstance(opt.inner_optimizer, BertAdamW)
+    assert _fp16_fit_moves_weights(opt)
+    # the same step without loss scaling: every gradient underflows to zero and nothing trains
+    unscaled = make_optimizer(1e-3, total_steps=10, warmup_ratio=0.0, weight_decay=0.0, loss_scale=False)
+    assert isinstance(unscaled, BertAdamW)
+    assert not _fp16_fit_moves_weights(unscaled)
+    from keras_bert_zoo.train.pretraining import make_pretraining_optimizer
+    for name in ("adamw", "lamb"):
+        assert isinstance(make_pretraining_optimizer(name, total_steps=10), keras.optimizers.LossScaleOptimizer)
+
+
+def test_float32_optimizer_is_not_wrapped():
+    assert isinstance(make_optimizer(1e-3, total_steps=10), BertAdamW)
+    with pytest.raises(ValueError, match="loss_scale"):
+        make_optimizer(1e-3, total_steps=10, loss_scale="yes")
+
+
+def test_loss_scaling_keeps_decay_exclusions_and_layer_wise_rates():
+    model = tiny_task_model()
+    opt = make_optimizer(0.1, total_steps=10, warmup_ratio=0.0, weight_decay=0.5, clipnorm=None, loss_scale=True)
+    assert isinstance(opt, keras.optimizers.LossScaleOptimizer)
+    before, after = _one_step(opt, model, lambda v: tf.zeros(v.shape))   # zero gradients: only decay acts
+    kept = [p for p in before if np.allclose(before[p], after[p])]
+    assert kept and all(p.endswith(("bias", "gamma", "beta")) for p in kept), kept
+    kernel = next(p for p in before if p.endswith("kernel"))
+    np.testing.assert_allclose(after[kernel], before[kernel] * (1 - 0.1 * 0.5), rtol=1e-5)
+
+    model = tiny_task_model()
+    opt = make_optimizer(1e-2, total_steps=10, warmup_ratio=0.0, weight_decay=0.0, layer_decay=0.5, num_layers=2,
+                         clipnorm=None, loss_scale=True)
+    before, after = _one_step(opt, model, lambda v: tf.ones(v.shape))
+    step = {p: float(np.abs(after[p] - before[p]).mean()) for p in before}
+    head = next(step[p] for p in step if "classifier" in p and p.endswith("kernel"))
+    query0 = next(step[p] for p in step if "encoder_layer_0" in p and "query" in p and p.endswith("kernel"))
+    assert query0 / head == pytest.approx(0.25, rel=1e-3)
+
+
 def test_gradient_accumulation_equals_the_big_batch():
     packed, y = fixed_data(n=8)
 
