@@ -416,7 +416,8 @@ class Task(keras.Model):
                 raise TaskError("validation_split does not apply to raw inputs: pass validation_data=(x, y)")
             x, y, sample_weight, batch_size = ds, None, None, None
         if validation_data is not None:
-            if self._is_raw(validation_data) or not isinstance(validation_data, (tuple, list)):
+            if not isinstance(validation_data, tuple) and (self._is_raw(validation_data) or
+                                                           not isinstance(validation_data, list)):
                 vx, vy, vw = validation_data, None, None      # inputs only (e.g. records carrying targets)
             else:
                 vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(validation_data))

@@ -97,3 +97,12 @@ def test_pretrainer_fits_on_documents(tmp_path):
     batch = next(iter(task.make_dataset(docs, batch_size=4)))[0]
     a, b = task.predict_on_batch(batch), loaded.predict_on_batch(batch)
     np.testing.assert_allclose(a["mlm_logits"], b["mlm_logits"], atol=1e-6)
+
+
+def test_validation_data_tuple_of_texts_and_label_names():
+    """Keras's convention: validation_data=(x, y) even when both are lists of strings."""
+    from keras_bert_zoo.tasks import TextClassifier
+
+    clf = factory(TextClassifier, labels=["negative", "neutral", "positive"])()
+    logs = clf.fit(TEXTS, LABELS, validation_data=(TEXTS[:4], LABELS[:4]), epochs=1, batch_size=4, verbose=0)
+    assert "val_loss" in logs.history and "val_accuracy" in logs.history
