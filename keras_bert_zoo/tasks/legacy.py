@@ -44,7 +44,8 @@ def is_legacy_task_dir(path) -> bool:
 
 def convert_legacy_task(directory, out_path=None):
     """Rebuild the task saved in a 0.1 directory; with ``out_path``, also save it there (one ``.keras`` file)."""
-    from keras_bert_zoo import tasks
+    import importlib
+
     from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 
     directory = Path(directory)
@@ -85,7 +86,11 @@ def convert_legacy_task(directory, out_path=None):
         args["use_mask_positions"] = cfg.get("use_mask_positions", True)
     if task_type == "embed":
         args.update(pooling=pooling["mode"], normalize=pooling["normalize"])
-    task = getattr(tasks, new_class)(backbone, preprocessor=preprocessor, **args)
+    module = {"TextClassifier": "text_classifier", "TextRegressor": "text_classifier",
+              "TokenClassifier": "token_classifier", "QuestionAnswerer": "question_answerer",
+              "MultipleChoice": "multiple_choice", "MaskedLM": "masked_lm", "TextEmbedder": "text_embedder"}[new_class]
+    task_cls = getattr(importlib.import_module(f"keras_bert_zoo.tasks.{module}"), new_class)
+    task = task_cls(backbone, preprocessor=preprocessor, **args)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.weights.h5")
         with open(path, "wb") as f:

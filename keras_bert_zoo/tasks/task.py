@@ -453,7 +453,9 @@ class Task(keras.Model):
     def _serving(self):
         # one trace for every batch size and length
         if self._serving_function is None:
-            self._serving_function = tf.function(self._predict_batch, input_signature=[self.serving_input_spec()])
+            # pure TF graph code: no AutoGraph conversion (faster tracing, Python control flow is trace-time)
+            self._serving_function = tf.function(self._predict_batch, input_signature=[self.serving_input_spec()],
+                                                 autograph=False)
         return self._serving_function
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

@@ -126,11 +126,11 @@ def test_one_file_save_and_load(trained, tmp_path):
     assert isinstance(load_task(path), TextClassifier)
     with pytest.raises(TaskError, match="no such file"):
         load_task(tmp_path / "missing.keras")
-    legacy = tmp_path / "old"
-    legacy.mkdir()
-    (legacy / "task.json").write_text("{}")
-    with pytest.raises(TaskError, match="old format"):
-        load_task(legacy)
+    broken = tmp_path / "old"
+    broken.mkdir()
+    (broken / "task.json").write_text("{}")                 # an incomplete 0.1 directory: no model.keras
+    with pytest.raises(TaskError, match=r"old[/\\]model\.keras: no such file"):
+        load_task(broken)
 
 
 def test_padding_trim_is_exact_and_buckets_cover_every_example(trained):
