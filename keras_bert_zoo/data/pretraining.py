@@ -51,7 +51,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bert_zoo import cache
-from keras_bert_zoo.text.tokenizer import special_ids
+from keras_bert_zoo.text.tokenizer import continuation_mask, special_ids
 
 __all__ = ["PretrainingDataConfig", "TokenIds", "TokenizedDocument", "SegmentPair", "PretrainingDataError",
            "tokenize_documents", "create_segment_pairs", "mask_batch", "pairs_to_dataset", "dynamic_dataset",
@@ -113,7 +113,7 @@ class TokenIds:
             ids = special_ids(vocabulary, (cls_token, sep_token, mask_token, pad_token), "pretraining data")
         except ValueError as err:
             raise PretrainingDataError(str(err)) from None
-        continuation = np.array([t.startswith("##") and len(t) > 2 for t in vocabulary], dtype=bool)
+        continuation = continuation_mask(vocabulary)
         return cls(len(vocabulary), *ids, continuation)
 
     @classmethod

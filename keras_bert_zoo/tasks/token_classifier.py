@@ -45,6 +45,7 @@ from keras import ops
 from keras_bert_zoo.data.conll import TAG_PATTERN, Sentence, join_words
 from keras_bert_zoo.tasks import windows as W
 from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.text.tokenizer import continuation_mask
 
 #: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
 _no_autograph = tf.autograph.experimental.do_not_convert
@@ -280,7 +281,7 @@ class TokenClassifier(Task):
         tok = self._require_preprocessor().tokenizer
         size = tok.vocab_size
         if self._continuation_cache is None or self._continuation_cache[0] != size:
-            table = np.array([t.startswith("##") and len(t) > 2 for t in tok.vocabulary], bool)
+            table = continuation_mask(tok.vocabulary)
             self._continuation_cache = (size, table)
         return tf.constant(self._continuation_cache[1])
 

@@ -122,6 +122,7 @@ class BertPreprocessor(keras.layers.Layer):
             inputs = tuple(tf.constant(x, dtype=tf.string) if is_strings(x) else x for x in inputs)
         return super().__call__(inputs, *args, **kwargs)
 
+    @tf.autograph.experimental.do_not_convert   # pure TF graph code, also when called directly in a tf.function
     def call(self, inputs):
         packed, _, _ = self._run(inputs, want_offsets=False)
         return packed

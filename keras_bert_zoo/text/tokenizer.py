@@ -50,6 +50,12 @@ VOCAB_ASSET = "vocabulary.txt"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
+def continuation_mask(vocabulary) -> np.ndarray:
+    """bool [V]: which tokens are WordPiece continuations (``##x``; the bare ``##`` token is not) — the one
+    definition the tokenizer, the NER word grouping and whole-word masking use."""
+    return np.array([t.startswith("##") and len(t) > 2 for t in vocabulary], dtype=bool)
+
+
 def load_vocabulary(path):
     """Tokens of a vocab.txt file, one per line (line i -> id i); line breaks are stripped."""
     with open(path, "rb") as f:
@@ -157,7 +163,7 @@ class WordPieceTokenizer(keras.layers.Layer):
             vocab=unique, suffix_indicator="##", max_bytes_per_word=4 * self.max_chars_per_word,
             token_out_type=tf.int32, unknown_token="[UNK]", no_pretokenization=False,
             support_detokenization=True)
-        self._is_suffix = tf.constant([t.startswith("##") and len(t) > 2 for t in self._vocabulary])
+        self._is_suffix = tf.constant(continuation_mask(self._vocabulary))
         self._byte_splitter = tf_text.ByteSplitter()
 
     @property

@@ -12,7 +12,9 @@ from tests.export.conftest import SAMPLE_TEXTS
 
 @pytest.fixture(scope="module")
 def saved_task(tiny_task, tmp_path_factory):
-    return tiny_task.save(tmp_path_factory.mktemp("task") / "tiny_task")
+    path = tmp_path_factory.mktemp("task") / "tiny_task.keras"
+    tiny_task.save(path)
+    return path
 
 
 def _run(args, cwd):
