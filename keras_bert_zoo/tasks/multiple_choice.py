@@ -20,7 +20,7 @@ from keras import ops
 
 from keras_bert_zoo.data.swag import ChoiceExample
 from keras_bert_zoo.models.backbone import INPUT_KEYS
-from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
 
 __all__ = ["MultipleChoice"]
 
@@ -58,10 +58,8 @@ class MultipleChoice(Task):
         inputs = packed_inputs(shape=(num_choices, None))
         flatten = _FlattenChoices(name="flatten_choices")
         pooled = backbone({k: flatten(v) for k, v in inputs.items()})["pooled_output"]       # [B*K, D]
-        head_dropout = keras.layers.Dropout(dropout, name="classifier_dropout", dtype=backbone.dtype_policy)
-        head = keras.layers.Dense(1, kernel_initializer=head_initializer(backbone), name="classifier",
-                                  dtype=backbone.dtype_policy)
-        logits = ops.reshape(ops.cast(head(head_dropout(pooled)), "float32"), (-1, num_choices))  # [B, K]
+        scores, head = classifier_head(backbone, pooled, 1, dropout)                        # [B*K, 1]
+        logits = ops.reshape(scores, (-1, num_choices))                                       # [B, K]
         super().__init__(inputs=inputs, outputs=logits, name=name or "multiple_choice", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.head = head

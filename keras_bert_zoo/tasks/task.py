@@ -62,7 +62,7 @@ import tensorflow as tf
 from keras_bert_zoo.models.backbone import INPUT_KEYS, BertBackbone
 from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 
-__all__ = ["Task", "TaskError", "packed_inputs", "head_initializer"]
+__all__ = ["Task", "TaskError", "packed_inputs", "head_initializer", "classifier_head"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,16 @@ class TaskError(ValueError):
 
 def head_initializer(backbone):
     return keras.initializers.TruncatedNormal(stddev=backbone.config.initializer_range)
+
+
+def classifier_head(backbone, features, units: int, dropout: float):
+    """``dense(dropout(features))`` as float32 logits, with layers named as the HF heads' weights map to
+    (``classifier_dropout``, ``classifier``) and computing in the backbone's dtype policy; returns
+    ``(logits, dense layer)``. The head of the sequence, token and multiple-choice classifiers."""
+    head_dropout = keras.layers.Dropout(dropout, name="classifier_dropout", dtype=backbone.dtype_policy)
+    head = keras.layers.Dense(units, kernel_initializer=head_initializer(backbone), name="classifier",
+                              dtype=backbone.dtype_policy)
+    return keras.ops.cast(head(head_dropout(features)), "float32"), head
 
 
 def packed_inputs(extra=(), shape=(None,)):

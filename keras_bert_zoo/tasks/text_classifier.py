@@ -27,10 +27,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from keras_bert_zoo.data.labelled import split_labels
-from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
 
 __all__ = ["TextClassifier", "TextRegressor"]
 
@@ -38,11 +37,8 @@ __all__ = ["TextClassifier", "TextRegressor"]
 def _pooled_head(backbone, units, dropout, inputs=None):
     """packed inputs -> float32 ``dense(dropout(pooled))`` [B, units]; the shared head of the classifiers."""
     inputs = inputs if inputs is not None else packed_inputs()
-    pooled = backbone(inputs)["pooled_output"]
-    head_dropout = keras.layers.Dropout(dropout, name="classifier_dropout", dtype=backbone.dtype_policy)
-    head = keras.layers.Dense(units, kernel_initializer=head_initializer(backbone), name="classifier",
-                              dtype=backbone.dtype_policy)
-    return inputs, ops.cast(head(head_dropout(pooled)), "float32"), head
+    logits, head = classifier_head(backbone, backbone(inputs)["pooled_output"], units, dropout)
+    return inputs, logits, head
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")

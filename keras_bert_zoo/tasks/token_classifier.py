@@ -40,11 +40,10 @@ from typing import Sequence
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from keras_bert_zoo.data.conll import TAG_PATTERN, Sentence, join_words
 from keras_bert_zoo.tasks import windows as W
-from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
 from keras_bert_zoo.text.tokenizer import continuation_mask
 
 #: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
@@ -245,11 +244,8 @@ class TokenClassifier(Task):
         if stride is not None and int(stride) < 1:
             raise TaskError(f"stride must be a positive number of tokens, got {stride}")
         inputs = packed_inputs()
-        seq = backbone(inputs)["sequence_output"]
-        head_dropout = keras.layers.Dropout(dropout, name="classifier_dropout", dtype=backbone.dtype_policy)
-        head = keras.layers.Dense(num_classes, kernel_initializer=head_initializer(backbone), name="classifier",
-                                  dtype=backbone.dtype_policy)
-        logits = ops.cast(head(head_dropout(seq)), "float32")                    # [B, T, C]
+        logits, head = classifier_head(backbone, backbone(inputs)["sequence_output"], num_classes,
+                                       dropout)                                  # [B, T, C]
         super().__init__(inputs=inputs, outputs=logits, name=name or "token_classifier", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.head = head
