@@ -9,8 +9,9 @@ sequence output; with ``use_mask_positions`` (default) the model also takes ``ma
 computes logits only there ([B, P, V]); without, logits for every position ([B, T, V], what a converted HF
 checkpoint is compared with).
 
-Raw inputs: ``text`` with ``[MASK]`` written literally where a prediction is wanted (the text around a mask is
-tokenized as usual; the mask becomes the ``[MASK]`` id). Serving outputs: ``token_ids`` / ``tokens`` /
+Raw inputs: ``text`` with ``[MASK]`` written literally where a prediction is wanted: fill-mask tokenizes with
+``special_tokens_in_strings=True`` (the ``[MASK]``, ``[SEP]``, ... written in a text become their ids, as in HF's
+fill-mask pipeline; see :class:`~keras_bert_zoo.text.WordPieceTokenizer`). Serving outputs: ``token_ids`` / ``tokens`` /
 ``scores`` [B, P, top_k] and ``num_masks`` [B].
 """
 
@@ -22,6 +23,7 @@ import tensorflow as tf
 from keras_bert_zoo.layers.heads import MaskedLMHead
 from keras_bert_zoo.models.backbone import INPUT_KEYS
 from keras_bert_zoo.tasks.task import Task, TaskError, packed_inputs
+from keras_bert_zoo.text.tokenizer import SPECIAL_TOKENS
 
 __all__ = ["MaskedLM", "mlm_head"]
 
@@ -42,7 +44,8 @@ class MaskedLM(Task):
         backbone, preprocessor: as every task.
         use_mask_positions: take ``mask_positions`` [B, P] and compute logits there only.
         top_k: predictions per mask in the serving outputs.
-        mask_token: the literal mask token in raw text (and in the vocabulary).
+        mask_token: the mask token of the vocabulary (one of the special tokens the tokenizer recognises in
+            text: ``[MASK]`` for every BERT vocabulary).
         masked_lm_prob: fraction of tokens masked in ``fit`` data (at most ``round(T * prob)`` per sequence).
         seed: seed of the masks drawn for ``fit`` / ``evaluate`` data.
     """
@@ -56,6 +59,9 @@ class MaskedLM(Task):
                  masked_lm_prob=0.15, seed=0, name=None, trainable=True):
         if not 0.0 < float(masked_lm_prob) <= 1.0:
             raise TaskError(f"masked_lm_prob must be in (0, 1], got {masked_lm_prob}")
+        if mask_token not in SPECIAL_TOKENS:
+            raise TaskError(f"mask_token must be one of the special tokens {list(SPECIAL_TOKENS)} (the tokenizer "
+                            f"recognises only those written in text), got {mask_token!r}")
         inputs = packed_inputs(("mask_positions",) if use_mask_positions else ())
         seq = backbone({k: inputs[k] for k in INPUT_KEYS})["sequence_output"]
         head = mlm_head(backbone)
@@ -94,14 +100,8 @@ class MaskedLM(Task):
         pre = self._require_preprocessor()
         texts = tf.convert_to_tensor(inputs["text"] if isinstance(inputs, dict) else inputs, tf.string)
         mask_id = self.mask_id
-        pieces = tf.strings.split(texts, sep=self.mask_token)                       # [B, (p)]
-        ids = tf.cast(pre.tokenizer.tokenize(pieces.flat_values), tf.int32)          # [pieces, (n)]
-        is_last = tf.equal(tf.ragged.range(pieces.row_lengths()), pieces.row_lengths()[:, None] - 1).flat_values
-        n_mask = tf.where(is_last, 0, 1)
-        masks = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(n_mask)], mask_id),
-                                                 tf.cast(n_mask, tf.int64))
-        joined = tf.concat([ids, tf.cast(masks, tf.int32)], axis=1)
-        per_text = tf.RaggedTensor.from_row_lengths(joined, pieces.row_lengths()).merge_dims(1, 2)
+        # special tokens written in the text (the masks) map to their ids, as in HF's fill-mask pipeline
+        per_text = pre.tokenizer.tokenize(texts, special_tokens_in_strings=True)
         packed = dict(pre.pack_ids(per_text))
         is_mask = tf.equal(packed["token_ids"], mask_id)
         positions = tf.ragged.boolean_mask(tf.broadcast_to(tf.range(tf.shape(is_mask)[1]), tf.shape(is_mask)),

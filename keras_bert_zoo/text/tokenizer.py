@@ -33,7 +33,11 @@ Public API (used by the converter, tasks, pretraining-data and export code):
 
 Options: ``lowercase`` (uncased models), ``strip_accents`` (None: same as ``lowercase``, like HF),
 ``tokenize_chinese_chars`` (must be True: every released BERT uses it; the in-graph splitter always isolates
-CJK ideographs), ``max_chars_per_word`` (reference: 100).
+CJK ideographs), ``max_chars_per_word`` (reference: 100), ``special_tokens_in_strings`` (default False, as
+google-research/bert: ``"[MASK]"`` in a text is the three tokens ``[``, ``mask``, ``]``; True: the special
+tokens ``[PAD] [UNK] [CLS] [SEP] [MASK]`` written literally, case-sensitive, anywhere in the original text, map
+to their ids, as HF ``BertTokenizerFast`` does by default; ``tokenize(..., special_tokens_in_strings=)``
+overrides it per call — fill-mask does).
 """
 
 import os
@@ -98,6 +102,14 @@ def _check_vocabulary(tokens, where):
         raise ValueError(f"{where}: the vocabulary has no [UNK] token")
 
 
+def _keep_tokens(keep, row_splits, *flat_values):
+    """Ragged boolean mask by hand (cumsum + gather; ``tf.ragged.boolean_mask`` needs UnsortedSegmentSum, which
+    has no TFLite kernel): -> (the kept flat values, the new int64 row splits)."""
+    kept_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
+    keep_index = tf.reshape(tf.where(keep), [-1])
+    return tuple(tf.gather(v, keep_index) for v in flat_values), tf.gather(kept_before, row_splits)
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
 class WordPieceTokenizer(keras.layers.Layer):
     """Reference-exact BERT WordPiece tokenizer as a Keras layer (see the module docstring).
@@ -109,10 +121,12 @@ class WordPieceTokenizer(keras.layers.Layer):
         strip_accents: remove accents (NFD + drop non-spacing marks); None = same as ``lowercase``.
         tokenize_chinese_chars: isolate each CJK ideograph (always True for released BERTs).
         max_chars_per_word: words with more characters become a single ``[UNK]``.
+        special_tokens_in_strings: map ``[PAD] [UNK] [CLS] [SEP] [MASK]`` written in the text to their ids
+            (HF ``BertTokenizerFast``); default False (google-research/bert: they are split like any text).
     """
 
     def __init__(self, vocabulary=None, lowercase=True, strip_accents=None, tokenize_chinese_chars=True,
-                 max_chars_per_word=100, **kwargs):
+                 max_chars_per_word=100, special_tokens_in_strings=False, **kwargs):
         kwargs.setdefault("dtype", "int32")
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
@@ -125,6 +139,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         self.strip_accents = None if strip_accents is None else bool(strip_accents)
         self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
         self.max_chars_per_word = int(max_chars_per_word)
+        self.special_tokens_in_strings = bool(special_tokens_in_strings)
         self._vocabulary = None
         self._normalizer_model = None
         if vocabulary is not None:
@@ -223,6 +238,7 @@ class WordPieceTokenizer(keras.layers.Layer):
             "strip_accents": self.strip_accents,
             "tokenize_chinese_chars": self.tokenize_chinese_chars,
             "max_chars_per_word": self.max_chars_per_word,
+            "special_tokens_in_strings": self.special_tokens_in_strings,
         })
         return config
 
@@ -251,17 +267,19 @@ class WordPieceTokenizer(keras.layers.Layer):
         return self.tokenize(inputs)
 
     # ------------------------------------------------------------------ tokenization
-    def tokenize(self, strings):
-        """string [B] (or scalar) -> ragged int32 [B, (N)] token ids (no special tokens)."""
-        ids, _, _ = self._tokenize(strings, want_offsets=False)
+    def tokenize(self, strings, special_tokens_in_strings=None):
+        """string [B] (or scalar) -> ragged int32 [B, (N)] token ids (no [CLS]/[SEP] added).
+
+        ``special_tokens_in_strings``: None = the layer's setting (see the class docstring)."""
+        ids, _, _ = self._tokenize(strings, want_offsets=False, specials=special_tokens_in_strings)
         return ids
 
-    def tokenize_with_offsets(self, strings):
+    def tokenize_with_offsets(self, strings, special_tokens_in_strings=None):
         """-> (ids int32, starts int64, ends int64), ragged [B, (N)]; UTF-8 byte offsets [start, end) into
         the original strings (what HF's ``offset_mapping`` gives in characters)."""
-        return self._tokenize(strings, want_offsets=True)
+        return self._tokenize(strings, want_offsets=True, specials=special_tokens_in_strings)
 
-    def _tokenize(self, strings, want_offsets):
+    def _tokenize(self, strings, want_offsets, specials=None):
         self._require_vocab()
         strings = tf.convert_to_tensor(strings)
         if strings.dtype != tf.string:
@@ -271,7 +289,8 @@ class WordPieceTokenizer(keras.layers.Layer):
             strings = strings[tf.newaxis]
         if strings.shape.rank != 1:
             raise ValueError(f"WordPieceTokenizer expects strings of shape [batch], got {strings.shape}")
-        if want_offsets:
+        specials = self.special_tokens_in_strings if specials is None else bool(specials)
+        if want_offsets or specials:
             normalized, norm_map = self._normalizer.normalize_with_offsets(strings)
         else:
             normalized, norm_map = self._normalizer.normalize(strings), None
@@ -280,8 +299,10 @@ class WordPieceTokenizer(keras.layers.Layer):
         if self._to_vocab_id is not None:
             ids = ids.with_flat_values(tf.gather(self._to_vocab_id, ids.flat_values))
         ids, starts, ends = self._apply_char_limit(normalized, ids, starts, ends)
-        if want_offsets:
+        if want_offsets or specials:
             starts, ends = self._original_offsets(strings, norm_map, starts, ends)
+        if specials:
+            ids, starts, ends = self._merge_special_tokens(strings, ids, starts, ends)
         if scalar:
             ids, starts, ends = ids[0], starts[0], ends[0]
         return ids, starts, ends
@@ -326,12 +347,9 @@ class WordPieceTokenizer(keras.layers.Layer):
             new_ids = tf.where(too_long, self.unk_id, flat_ids)
             new_ends = tf.where(too_long, tf.gather(word_last, word_index), flat_ends)
             keep = tf.logical_or(word_start, tf.logical_not(too_long))
-            # Ragged boolean mask by hand (cumsum + gather): tf.ragged.boolean_mask needs UnsortedSegmentSum,
-            # which has no TFLite kernel.
-            kept_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
-            keep_index = tf.reshape(tf.where(keep), [-1])
-            return (tf.gather(new_ids, keep_index), tf.gather(flat_starts, keep_index),
-                    tf.gather(new_ends, keep_index), tf.gather(kept_before, splits))
+            (new_ids, new_starts, new_ends), new_splits = _keep_tokens(keep, splits, new_ids, flat_starts,
+                                                                       new_ends)
+            return new_ids, new_starts, new_ends, new_splits
 
         new_ids, new_starts, new_ends, new_splits = tf.cond(any_long, limited, unchanged)
 
@@ -357,6 +375,50 @@ class WordPieceTokenizer(keras.layers.Layer):
         length = tf.cast(length, tf.int64)
         orig_end = last + length
         return starts.with_flat_values(orig_start), ends.with_flat_values(orig_end)
+
+    def _merge_special_tokens(self, strings, ids, starts, ends):
+        """Each ``[PAD] [UNK] [CLS] [SEP] [MASK]`` written in the original text -> its one id.
+
+        A literal special token always starts with the punctuation ``[`` (a token of its own) and ends with ``]``,
+        so it is the run of tokens whose original byte offsets lie in ``[s, s + len)`` where the token at ``s``
+        is followed, byte for byte in the ORIGINAL string, by the special token (case-sensitive, like HF's added
+        tokens with ``normalized=False``). Gathers and comparisons only (TFLite builtins)."""
+        specials = [(t, self._index[t]) for t in SPECIAL_TOKENS if t in self._index]
+        if not specials:
+            return ids, starts, ends
+        flat_ids, flat_starts, flat_ends = ids.flat_values, starts.flat_values, ends.flat_values
+        row = ids.value_rowids()
+        orig = self._byte_splitter.split(strings)
+        flat_bytes = tf.cast(orig.flat_values, tf.int32)
+        last_byte = tf.maximum(tf.shape(flat_bytes, out_type=tf.int64)[0] - 1, 0)
+        flat_bytes = tf.concat([flat_bytes, tf.zeros([1], tf.int32)], axis=0)  # gathers below never go OOB
+        base = tf.gather(tf.cast(orig.row_starts(), tf.int64), row)
+        room = tf.gather(tf.cast(orig.row_lengths(), tf.int64), row) - flat_starts   # bytes left in the row
+        new_ids, span_end = flat_ids, tf.fill(tf.shape(flat_starts), tf.constant(-1, tf.int64))
+        for token, token_id in specials:
+            pattern = token.encode("utf-8")
+            match = room >= len(pattern)
+            for j, byte in enumerate(pattern):
+                at = tf.minimum(base + flat_starts + j, last_byte)
+                match = tf.logical_and(match, tf.equal(tf.gather(flat_bytes, at), byte))
+            new_ids = tf.where(match, tf.constant(token_id, tf.int32), new_ids)
+            span_end = tf.where(match, flat_starts + len(pattern), span_end)
+        # Tokens that start inside a matched span (at most len - 1 of them: each token spans >= 1 byte) go.
+        longest = max(len(t.encode("utf-8")) for t, _ in specials)
+        n = tf.shape(flat_ids, out_type=tf.int64)[0]
+        position = tf.range(n, dtype=tf.int64)
+        inside = tf.zeros_like(position, tf.bool)
+        for k in range(1, longest):
+            prev = tf.maximum(position - k, 0)
+            covered = tf.logical_and(tf.equal(tf.gather(row, prev), row),
+                                     flat_starts < tf.gather(span_end, prev))
+            inside = tf.logical_or(inside, tf.logical_and(position >= k, covered))
+        new_ends = tf.where(span_end >= 0, span_end, flat_ends)
+        (new_ids, new_starts, new_ends), splits = _keep_tokens(tf.logical_not(inside),
+                                                               tf.cast(ids.row_splits, tf.int64),
+                                                               new_ids, flat_starts, new_ends)
+        return tuple(tf.RaggedTensor.from_row_splits(v, splits, validate=False)
+                     for v in (new_ids, new_starts, new_ends))
 
     def detokenize(self, ids):
         """ids ragged/dense int [B, N] -> string [B]: pieces joined with spaces, ``##`` pieces merged.

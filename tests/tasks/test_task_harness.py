@@ -68,6 +68,24 @@ def test_masked_lm(tmp_path):
     assert out["num_masks"].tolist() == [1, 2, 0, 1] and out["tokens"].shape[-1] == 3
 
 
+def test_masked_lm_reads_special_tokens_like_hf_fill_mask(tmp_path):
+    """Fill-mask tokenizes with special_tokens_in_strings: "[MASK]", "[SEP]" ... written in a text are their ids
+    (HF BertTokenizerFast); "[mask]" or "[MASK" are ordinary text."""
+    from keras_bert_zoo.tasks import MaskedLM
+    from tests.conftest import require
+
+    transformers = require("transformers")
+    task = factory(MaskedLM, sequence_length=24)()
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(task.tokenizer.vocabulary) + "\n", encoding="utf-8")
+    hf = transformers.BertTokenizerFast(vocab=str(vocab), do_lower_case=True)
+    texts = ["the movie was [MASK].", "[MASK][SEP]film [mask] [MASK", "a [CLS] b [UNK] [PAD]", "中文[MASK]"]
+    packed = task.preprocess({"text": texts})
+    want = hf(texts, padding="max_length", max_length=24)["input_ids"]
+    assert packed["token_ids"].numpy().tolist() == want
+    assert packed["num_masks"].numpy().tolist() == [1, 1, 0, 1]
+
+
 def test_text_embedder(tmp_path):
     from keras_bert_zoo.tasks import TextEmbedder
 

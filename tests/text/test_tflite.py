@@ -6,15 +6,17 @@ import pytest
 import tensorflow as tf
 
 from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
-from text_samples import MULTILINGUAL
+from text_samples import MULTILINGUAL, SPECIAL_TEXTS
 
 
 @pytest.mark.slow
-def test_tflite_builtins_and_tf_text_ops_only(uncased_vocab_path):
+@pytest.mark.parametrize("special_tokens_in_strings", [False, True])
+def test_tflite_builtins_and_tf_text_ops_only(uncased_vocab_path, special_tokens_in_strings):
     import tensorflow_text as tf_text
     from ai_edge_litert import interpreter as litert
 
-    pre = BertPreprocessor(WordPieceTokenizer(uncased_vocab_path), sequence_length=32)
+    pre = BertPreprocessor(WordPieceTokenizer(uncased_vocab_path, special_tokens_in_strings=special_tokens_in_strings),
+                           sequence_length=32)
     holder = tf.Module()
     holder.pre = pre
 
@@ -30,8 +32,8 @@ def test_tflite_builtins_and_tf_text_ops_only(uncased_vocab_path):
     interp = litert.InterpreterWithCustomOps(model_content=blob,
                                              custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
     runner = interp.get_signature_runner()
-    a = np.array(MULTILINGUAL, dtype=object)
-    b = np.array(MULTILINGUAL[::-1], dtype=object)
+    a = np.array(MULTILINGUAL + SPECIAL_TEXTS, dtype=object)
+    b = np.array((MULTILINGUAL + SPECIAL_TEXTS)[::-1], dtype=object)
     got = runner(a=a, b=b)
     want = serve(tf.constant(a), tf.constant(b))
     for key in want:

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_bert_zoo.text import WordPieceTokenizer
 
-from text_samples import MULTILINGUAL, seed_lines
+from text_samples import MULTILINGUAL, SPECIAL_TEXTS, seed_lines
 
 
 def hf_tokenizer(vocab_path, lowercase, strip_accents=None):
@@ -32,7 +32,10 @@ def compare(tok, hf, texts, offsets=True):
     else:
         ids = tok(tf.constant(texts))
     ids = ids.to_list()
-    enc = hf(texts, add_special_tokens=False, return_offsets_mapping=offsets)
+    # HF matches special tokens written in the text unless split_special_tokens (google-research/bert's rule,
+    # our default); compare like with like.
+    enc = hf(texts, add_special_tokens=False, return_offsets_mapping=offsets,
+             split_special_tokens=not tok.special_tokens_in_strings)
     bad = []
     for i, text in enumerate(texts):
         if ids[i] != enc["input_ids"][i]:
@@ -89,6 +92,35 @@ def test_tweet_offsets_sample(uncased, tweets):
     matched, bad = compare(tok, hf, sample, offsets=True)
     print(f"\noffsets: {matched}/{len(sample)} tweets identical ids and byte offsets")
     assert not bad, bad[:2]
+
+
+def with_special_tokens(texts, seed=0):
+    """Each text with literal special tokens inserted at random character positions (deterministic)."""
+    rng = np.random.default_rng(seed)
+    specials = ["[MASK]", "[CLS]", "[SEP]", "[UNK]", "[PAD]", "[mask]", "[MASK", "MASK]"]
+    out = []
+    for text in texts:
+        for _ in range(int(rng.integers(1, 4))):
+            at = int(rng.integers(0, len(text) + 1))
+            text = text[:at] + specials[int(rng.integers(len(specials)))] + text[at:]
+        out.append(text)
+    return out
+
+
+@pytest.mark.parametrize("in_strings", [False, True])
+@pytest.mark.parametrize("which", ["uncased", "cased"])
+def test_special_tokens_in_strings(which, in_strings, request, tweets):
+    """Literal "[MASK]" etc.: split like any text by default (google-research/bert; HF with
+    split_special_tokens=True), their ids with special_tokens_in_strings=True (HF BertTokenizerFast)."""
+    tok, hf = request.getfixturevalue(which)
+    tok = WordPieceTokenizer(tok.vocabulary, lowercase=tok.lowercase, special_tokens_in_strings=in_strings)
+    texts = SPECIAL_TEXTS + with_special_tokens(MULTILINGUAL + seed_lines() + tweets[:2000])
+    matched, bad = compare(tok, hf, texts, offsets=True)
+    assert not bad, f"{which}: {matched}/{len(texts)} match; first mismatches: {bad[:3]}"
+    # the per-call override gives the same as the layer setting
+    flipped = WordPieceTokenizer(tok.vocabulary, lowercase=tok.lowercase, special_tokens_in_strings=not in_strings)
+    assert (flipped.tokenize(tf.constant(texts), special_tokens_in_strings=in_strings).to_list()
+            == tok.tokenize(tf.constant(texts)).to_list())
 
 
 @pytest.mark.parametrize("lowercase,strip_accents", [(True, False), (False, True)])

@@ -49,3 +49,10 @@ MULTILINGUAL = [
     "<p>Some <b>HTML</b>&nbsp;&amp; entities</p>", "C:\\Users\\name\\file.txt", "snake_case camelCase kebab-case",
     "1,234,567.89 3.14e-10 0x1F 2024-01-01T12:00:00Z", "lol!!!!!???....,,,,;;;", "ALL CAPS SHOUTING!!!",
 ]
+
+# Special tokens written literally in the text (special_tokens_in_strings parity, both settings).
+SPECIAL_TEXTS = [
+    "Paris is the [MASK] of France.", "x[MASK]y [mask] [CLS][SEP] [UNK] [PAD]", "[[MASK]] [MASK", "[MASK]",
+    "é[MASK]\u0301", " [MASK] ", "", "a [MA\u200bSK] b", "自然[MASK]言[SEP]处理", "[CLSxxxxx]", "[ MASK ]",
+    "[Mask] [SEP]] [[SEP]", "\u00a0[SEP]\u3000[CLS]\x00[PAD]", "[MASK]" * 5, "Ünïcödé [UNK]!",
+]
