@@ -71,5 +71,16 @@ def __getattr__(name):
     raise AttributeError(f"module 'keras_bert_zoo' has no attribute {name!r}")
 
 
-if "keras" in _sys.modules:   # Keras is loaded anyway: make .keras files of ours loadable right away
+def _has_tensorflow():
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+# Keras is loaded anyway: make .keras files of ours loadable right away. Without TensorFlow (a JAX/torch-only
+# machine, e.g. benchmarks/gpu.py) only the backbone and layers are usable, and they register on import.
+if "keras" in _sys.modules and _has_tensorflow():
     register_keras_classes()

@@ -1,11 +1,26 @@
-"""Multi-head self-attention with a padding mask (keras.ops only)."""
+"""Multi-head self-attention with a padding mask (keras.ops only).
+
+    attention = MultiHeadSelfAttention(hidden_size=64, num_heads=4, dropout=0.1)
+    out = attention(x, padding_mask=mask)                          # x [B, T, 64], mask [B, T] -> [B, T, 64]
+    out, probs = attention(x, padding_mask=mask, return_scores=True)   # probs [B, 4, T, T] float32
+
+Two implementations of the same function: the explicit one (scores, masked float32 softmax, dropout on the
+probabilities, context) and the fused ``keras.ops.dot_product_attention`` (cuDNN flash attention on a GPU under
+JAX/torch). ``implementation="auto"`` (default) takes the fused kernel on the JAX and torch backends whenever it
+computes the same thing: no dropout on the probabilities in this call (inference, or ``dropout=0``) and no
+``return_scores``. The TensorFlow backend keeps the explicit graph: it is what the SavedModel/TFLite exports and
+their full-int8 calibration were verified with (see ``_MASK_MARGIN``).
+"""
 
 import math
 
 import keras
 from keras import ops
 
-__all__ = ["MultiHeadSelfAttention"]
+__all__ = ["MultiHeadSelfAttention", "IMPLEMENTATIONS"]
+
+IMPLEMENTATIONS = ("auto", "fused", "explicit")
+_FUSED_BACKENDS = ("jax", "torch")
 
 # Padded keys get ``min(row scores) - _MASK_MARGIN`` instead of their score: their softmax weight is at most
 # exp(-_MASK_MARGIN) (~1e-13) of the largest real key's, i.e. 0 to float32 precision against the real keys.
@@ -30,16 +45,25 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     The query, key and value kernels are separate variables (so checkpoints map one-to-one) but are applied as
     one fused [D, 3D] matmul, which is faster on CPU than three.
 
+    Args:
+        implementation: ``"auto"`` (fused where it is the same computation, on JAX/torch), ``"fused"``
+            (``keras.ops.dot_product_attention`` whenever no probability dropout is active and no scores are
+            asked for, on any backend), or ``"explicit"``.
+
     Call args:
         x: [B, T, D] hidden states.
         padding_mask: [B, T] int or bool, 1/True for real tokens; None attends everywhere.
         return_scores: also return the attention probabilities [B, N, T, T] (float32).
     """
 
-    def __init__(self, hidden_size, num_heads, dropout=0.1, initializer_range=0.02, **kwargs):
+    def __init__(self, hidden_size, num_heads, dropout=0.1, initializer_range=0.02, implementation="auto",
+                 **kwargs):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
             raise ValueError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+        self.implementation = implementation
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.dropout = dropout
@@ -61,6 +85,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             layer.build(x_shape)
         self.built = True
 
+    def uses_fused(self, training=None, return_scores=False):
+        """Whether a call with these arguments takes ``keras.ops.dot_product_attention``."""
+        if self.implementation == "explicit" or return_scores or (training and self.dropout > 0):
+            return False
+        return self.implementation == "fused" or keras.backend.backend() in _FUSED_BACKENDS
+
     def call(self, x, padding_mask=None, training=None, return_scores=False):
         # B=batch, T=seq, N=heads, H=head size, D=N*H
         batch, seq = ops.shape(x)[0], ops.shape(x)[1]
@@ -68,6 +98,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=0)        # [3D]
         qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)                 # [B, T, 3D]
         qkv = ops.reshape(qkv, (batch, seq, 3, self.num_heads, self.head_size))                  # [B, T, 3, N, H]
+        if self.uses_fused(training, return_scores):
+            q, k, v = ops.unstack(qkv, 3, axis=2)                                                # [B, T, N, H]
+            mask = None
+            if padding_mask is not None:
+                mask = ops.expand_dims(ops.expand_dims(ops.cast(padding_mask, "bool"), 1), 1)     # [B, 1, 1, T]
+            context = ops.dot_product_attention(q, k, v, mask=mask, scale=1.0 / math.sqrt(self.head_size))
+            return self.output_dense(ops.reshape(context, (batch, seq, self.hidden_size)))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))                                                # [3, B, N, T, H]
         # unstack, not qkv[i]: the gradient of three slices materialises three zero-filled [3, B, N, T, H]
         # tensors (measured ~3x slower attention backward on CPU); unstack's gradient is one stack.
@@ -94,5 +131,5 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(hidden_size=self.hidden_size, num_heads=self.num_heads, dropout=self.dropout,
-                      initializer_range=self.initializer_range)
+                      initializer_range=self.initializer_range, implementation=self.implementation)
         return config
