@@ -8,6 +8,17 @@ Outputs (dict, float32):
     sequence_output   [batch, seq, hidden]
     pooled_output     [batch, hidden]           tanh pooler on the first token
     attention_scores  [batch, layers, heads, seq, seq]   only when return_attention_scores=True
+
+    backbone = BertBackbone("bert_uncased_L-2_H-128")
+    out = backbone(backbone.dummy_inputs())            # {"sequence_output": [2, 8, 128], "pooled_output": [2, 128]}
+    backbone.enable_lora(8)                            # LoRA on the attention query/value kernels (see below)
+
+LoRA (``enable_lora(rank, alpha=None, targets=("query", "value"))``): every target ``Dense`` of every encoder block
+gets Keras's low-rank update ``kernel + (alpha / rank) * A @ B`` (B starts at zero: the model is unchanged until
+trained) and every other backbone variable is frozen. The attention applies Q/K/V as one fused matmul of the three
+layers' ``kernel`` — the effective (LoRA-updated) kernels — so the update takes part there too. The LoRA setting is
+part of ``get_config`` (a saved model reloads with its adapters); ``Task.merged_lora()`` folds them into plain
+kernels for export.
 """
 
 import keras
@@ -16,9 +27,13 @@ from keras import ops
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.layers import BertEmbeddings, Pooler, TransformerEncoderBlock
 
-__all__ = ["BertBackbone", "INPUT_KEYS"]
+__all__ = ["BertBackbone", "INPUT_KEYS", "LORA_TARGETS"]
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
+#: LoRA target name -> (sub-layer of TransformerEncoderBlock, Dense attribute)
+LORA_TARGETS = {"query": ("attention", "query"), "key": ("attention", "key"), "value": ("attention", "value"),
+                "attention_output": ("attention", "output_dense"), "intermediate": (None, "intermediate"),
+                "output": (None, "output_dense")}
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
@@ -31,7 +46,7 @@ class BertBackbone(keras.Model):
         dtype: a dtype policy name (e.g. ``"mixed_float16"``); defaults to the global policy.
     """
 
-    def __init__(self, config, return_attention_scores=False, dtype=None, **kwargs):
+    def __init__(self, config, return_attention_scores=False, dtype=None, lora=None, **kwargs):
         if isinstance(config, str):
             config = BertConfig.from_name(config)
         elif isinstance(config, dict):
@@ -78,6 +93,38 @@ class BertBackbone(keras.Model):
         self.embeddings = embeddings
         self.encoder_blocks = blocks
         self.pooler = pooler
+        self.lora = None
+        if lora:
+            self.enable_lora(**lora)
+
+    # ------------------------------------------------------------------ LoRA
+    def lora_layers(self, targets=None):
+        """The ``Dense`` layers LoRA applies to, in block order (default: the enabled targets)."""
+        targets = targets or (self.lora or {}).get("targets", ())
+        layers = []
+        for block in self.encoder_blocks:
+            for target in targets:
+                parent, attr = LORA_TARGETS[target]
+                layers.append(getattr(getattr(block, parent) if parent else block, attr))
+        return layers
+
+    def enable_lora(self, rank, alpha=None, targets=("query", "value")):
+        """Low-rank adapters on ``targets`` of every encoder block; freezes every other backbone variable."""
+        if self.lora:
+            raise ValueError(f"LoRA is already enabled on this backbone ({self.lora})")
+        rank = int(rank)
+        if rank < 1:
+            raise ValueError(f"LoRA rank must be >= 1, got {rank}")
+        targets = tuple(targets)
+        unknown = [t for t in targets if t not in LORA_TARGETS]
+        if unknown or not targets:
+            raise ValueError(f"unknown LoRA targets {unknown or targets}: choose from {sorted(LORA_TARGETS)}")
+        alpha = float(rank if alpha is None else alpha)
+        for variable in self.weights:
+            variable.trainable = False
+        for layer in self.lora_layers(targets):
+            layer.enable_lora(rank, lora_alpha=alpha)
+        self.lora = {"rank": rank, "alpha": alpha, "targets": list(targets)}
 
     @property
     def token_embedding(self):
@@ -91,6 +138,7 @@ class BertBackbone(keras.Model):
             "config": self.config.to_dict(),
             "return_attention_scores": self.return_attention_scores,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "lora": self.lora,
         }
 
     @classmethod

@@ -53,6 +53,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Mapping, Sequence
 
 import keras
@@ -563,8 +564,90 @@ class Task(keras.Model):
 
         self._require_preprocessor()
         feed = self.features(sample_inputs if sample_inputs is not None else self.default_samples())
-        return export_lib.export_task(self, path, format=format, feed=feed, quantize=quantize,
+        task = self.merged_lora() if self.backbone.lora else self   # plain kernels: faster, quantizable
+        return export_lib.export_task(task, path, format=format, feed=feed, quantize=quantize,
                                       overwrite=overwrite, **export_args)
+
+    # ------------------------------------------------------------------ LoRA
+    def enable_lora(self, rank, alpha=None, targets=("query", "value")):
+        """LoRA fine-tuning: adapters on the backbone's ``targets`` (see :meth:`BertBackbone.enable_lora`),
+        every other backbone variable frozen; the task head stays trainable."""
+        self.backbone.enable_lora(rank, alpha=alpha, targets=targets)
+
+    def lora_weights(self) -> dict:
+        """What LoRA fine-tuning changed: {variable path: numpy array} of every trainable variable (the
+        adapters and the task head)."""
+        if not self.backbone.lora:
+            raise TaskError("LoRA is not enabled on this task (call enable_lora first)")
+        return {v.path: keras.ops.convert_to_numpy(v) for v in self.trainable_variables}
+
+    def save_lora_weights(self, path):
+        """Write :meth:`lora_weights` to a safetensors file (atomically), with the LoRA setting as metadata."""
+        import json
+
+        from safetensors.numpy import save as save_tensors
+
+        from keras_bert_zoo import cache
+
+        blob = save_tensors(self.lora_weights(), metadata={"lora": json.dumps(self.backbone.lora),
+                                                           "task": type(self).__name__})
+        with cache.atomic_write(os.fspath(path), "wb") as f:
+            f.write(blob)
+
+    def load_lora_weights(self, path):
+        """Read a file of :meth:`save_lora_weights` into this task (same base model, same LoRA setting).
+        Every tensor is checked (names, shapes, LoRA setting) before any is assigned."""
+        import json
+
+        from safetensors import SafetensorError, safe_open
+
+        path = os.fspath(path)
+        try:
+            with safe_open(path, framework="numpy") as f:
+                meta = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except (OSError, SafetensorError) as err:
+            raise TaskError(f"{path}: not a readable LoRA weights file ({err})") from None
+        saved = json.loads(meta.get("lora", "null"))
+        if not self.backbone.lora:
+            if not saved:
+                raise TaskError(f"{path}: no LoRA setting in the file's metadata")
+            self.enable_lora(saved["rank"], alpha=saved["alpha"], targets=saved["targets"])
+        elif saved and saved != self.backbone.lora:
+            raise TaskError(f"{path}: LoRA setting {saved} differs from this task's {self.backbone.lora}")
+        variables = {v.path: v for v in self.trainable_variables}
+        missing, extra = sorted(set(variables) - set(tensors)), sorted(set(tensors) - set(variables))
+        if missing or extra:
+            raise TaskError(f"{path}: tensors do not match this task: missing {missing[:3]}, unexpected "
+                            f"{extra[:3]}{' ...' if len(missing) + len(extra) > 6 else ''}")
+        bad = [(k, tensors[k].shape, tuple(v.shape)) for k, v in variables.items()
+               if tuple(tensors[k].shape) != tuple(v.shape)]
+        if bad:
+            name, got, want = bad[0]
+            raise TaskError(f"{path}: tensor {name} has shape {tuple(got)}, the task expects {want}")
+        for name, variable in variables.items():
+            variable.assign(tensors[name])
+
+    def merged_lora(self):
+        """A copy of this task without LoRA whose kernels are the LoRA-updated ones (``W + alpha/r * A B``):
+        the same outputs, plain Dense layers (what ``export`` ships)."""
+        lora = self.backbone.lora
+        if not lora:
+            raise TaskError("LoRA is not enabled on this task")
+        config = self.get_config()
+        config["backbone"]["config"]["lora"] = None
+        config["preprocessor"] = None    # shared below: its vocabulary is an asset, not part of the config
+        merged = type(self).from_config(config)
+        merged.preprocessor = self.preprocessor
+        values = {v.path: v for v in self.weights}
+        for layer in self.backbone.lora_layers():
+            kernel = next(w for w in layer.weights if w.name == "kernel")
+            values[kernel.path] = layer.kernel
+        for variable in merged.weights:
+            if variable.path not in values:
+                raise TaskError(f"merging LoRA: no value for {variable.path}")
+            variable.assign(keras.ops.convert_to_tensor(values[variable.path], variable.dtype))
+        return merged
 
     def default_samples(self):
         """A few raw inputs for export verification when the caller gives none."""
