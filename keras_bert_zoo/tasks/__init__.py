@@ -132,6 +132,9 @@ def load_task(path) -> Task:
             return convert_legacy_task(path)
         if not os.path.isfile(os.path.join(path, "model.keras")):
             found = sorted(os.listdir(path))
+            if "task.json" in found:
+                raise TaskError(f"{os.path.join(path, 'model.keras')}: no such file (an incomplete keras_bert_zoo "
+                                f"0.1 task directory: task.json without model.keras)")
             hint = ""
             if "config.json" in found and any(n.startswith(("model.safetensors", "pytorch_model")) for n in found):
                 hint = "; it looks like a Hugging Face checkpoint: import it with from_preset / `bert-zoo convert`"
