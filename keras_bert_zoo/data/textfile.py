@@ -150,36 +150,37 @@ def csv_records(text: str, path, delimiter: str = ",", header: list | None = Non
     lines = physical_lines(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     end = 0
-    with _field_limit(max_field_chars):
-        while True:
-            start = end + 1
-            try:
+    while True:
+        start = end + 1
+        try:
+            with _field_limit(max_field_chars):   # set per record: never left raised while the caller runs
                 fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                rest = "\n".join(lines[start - 1:])
-                message = str(err)
-                if "field larger than field limit" in message:
-                    record = _first_record(rest, delimiter)
-                    big = [i for i, f in enumerate(record) if len(f) > max_field_chars]
-                    i = big[0] if big else 0
-                    name = f"column {header[i]!r}" if header and i < len(header) else f"field {i + 1}"
-                    raise error(f"{path}:{start}: {name} is longer than the limit of {max_field_chars} characters "
-                                f"({len(record[i]) if big else 'more'} characters); a quote that never closes "
-                                f"makes one field of the rest of the file") from None
-                if "unexpected end of data" in message or "newline inside string" in message:
-                    raise error(f"{path}:{start}: a quoted field opened on this line is never closed (it runs to "
-                                f"the end of the file); close it, or double a quote inside it (\"\")") from None
-                if "expected after" in message:
-                    raise error(f"{path}:{reader.line_num}: text right after a closing quote ({message}); a quote "
-                                f"inside a quoted field must be doubled (\"\") and a field that contains a quote "
-                                f"must be quoted (the record starts on line {start})") from None
-                raise error(f"{path}:{start}: malformed CSV: {message}") from None
-            end = reader.line_num
-            if header is None:
-                header = [f.strip() for f in fields]
-            yield CsvRecord(fields, start, end)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            rest = "\n".join(lines[start - 1:])
+            message = str(err)
+            if "field larger than field limit" in message:
+                record = _first_record(rest, delimiter)
+                big = [i for i, f in enumerate(record) if len(f) > max_field_chars]
+                i = big[0] if big else 0
+                name = f"column {header[i]!r}" if header and i < len(header) else f"field {i + 1}"
+                raise error(f"{path}:{start}: {name} is longer than the limit of {max_field_chars} characters "
+                            f"({len(record[i]) if big else 'more'} characters); a quote that never closes "
+                            f"makes one field of the rest of the file") from None
+            if "unexpected end of data" in message or "newline inside string" in message:
+                raise error(f"{path}:{start}: a quoted field opened on this line is never closed (it runs to "
+                            f"the end of the file); close it, or double a quote inside it (\"\")") from None
+            if "expected after" in message:
+                where = "" if reader.line_num == start else f" (the quote opened here closes on line {reader.line_num})"
+                raise error(f"{path}:{start}: text right after a closing quote ({message}){where}; a quote "
+                            f"inside a quoted field must be doubled (\"\") and a field that contains a quote "
+                            f"must be quoted") from None
+            raise error(f"{path}:{start}: malformed CSV: {message}") from None
+        end = reader.line_num
+        if header is None:
+            header = [f.strip() for f in fields]
+        yield CsvRecord(fields, start, end)
 
 
 def swallowed_rows(record: CsvRecord, lines: list, delimiter: str, width: int, looks_like_row) -> list:

@@ -474,3 +474,10 @@ def test_keras_file_of_a_backbone_is_not_a_task(saved_backbone):
 
     with pytest.raises(TaskError, match=r"backbone\.keras holds a BertBackbone, not a keras_bert_zoo task"):
         load_task(saved_backbone)
+
+
+def test_csv_quote_closing_lines_later_before_text_names_opening_line(tmp_path):
+    path = write(tmp_path / "d.csv", 'text,label\ngood,pos\n"so bad,neg\nok film,pos\nmeh" really,neg\n')
+    with pytest.raises(LabelledFileError, match=r"d\.csv:3: text right after a closing quote .*\(the quote opened "
+                                                r"here closes on line 5\)"):
+        read_labelled_file(path)
