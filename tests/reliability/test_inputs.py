@@ -481,3 +481,9 @@ def test_csv_quote_closing_lines_later_before_text_names_opening_line(tmp_path):
     with pytest.raises(LabelledFileError, match=r"d\.csv:3: text right after a closing quote .*\(the quote opened "
                                                 r"here closes on line 5\)"):
         read_labelled_file(path)
+
+
+def test_csv_label_with_stray_quote_names_line(tmp_path):
+    path = write(tmp_path / "d.csv", 'text,label\nhi,pos\nbye,neg"\n')
+    with pytest.raises(LabelledFileError, match=r"d\.csv:3: column 'label' holds a quote \('neg\"'\)"):
+        read_labelled_file(path)
