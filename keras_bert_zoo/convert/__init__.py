@@ -13,7 +13,9 @@ vocabulary and casing.
     detect_format(dir)        which of those a directory holds
 
 All four importers take the same keyword arguments (``common.IMPORT_OPTIONS``): ``architecture``,
-``backbone_only``, ``config``, ``lowercase``, ``tokenizer``, ``num_choices``, ``exact_gelu``, ``dtype``; an
+``backbone_only``, ``config``, ``lowercase``, ``tokenizer``, ``num_choices``, ``exact_gelu``, ``dtype``,
+``model_classes``, ``allow_vocab_mismatch`` (a vocabulary smaller than the config's ``vocab_size`` is an error
+unless set; a larger one, a repeated token or a missing special token always is); an
 option a format cannot honour (e.g. ``architecture="BertForMaskedLM"`` for an encoder-only Model Garden
 checkpoint) is a :class:`ConversionError`. They share one load sequence, :func:`common.load_checkpoint`.
 

@@ -28,7 +28,7 @@ from keras_bert_zoo.models.backbone import BertBackbone
 __all__ = ["ARCHITECTURES", "HEAD_GROUPS", "IMPORT_OPTIONS", "CheckpointFiles", "groups_for",
            "build_model", "given_config", "load_checkpoint", "check_options", "find_vocab", "read_vocab", "detect_lowercase",
            "make_tokenizer", "tokenizer_from", "read_file", "open_tf_checkpoint", "open_safetensors",
-           "ConversionError"]
+           "ConversionError", "check_vocab_tokens", "REQUIRED_TOKENS"]
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
@@ -52,7 +52,8 @@ HEAD_GROUPS = ("classifier", "qa_outputs", "mlm", "nsp")
 
 #: The keyword arguments every ``from_*`` importer takes, with their defaults.
 IMPORT_OPTIONS = {"architecture": None, "backbone_only": False, "config": None, "lowercase": None,
-                  "tokenizer": None, "num_choices": 4, "exact_gelu": False, "dtype": None, "model_classes": None}
+                  "tokenizer": None, "num_choices": 4, "exact_gelu": False, "dtype": None, "model_classes": None,
+                  "allow_vocab_mismatch": False}
 
 
 def check_options(fmt: str, unsupported: dict, **given) -> None:
@@ -193,7 +194,7 @@ def build_model(architecture: str, config: BertConfig, num_labels: int = 2, num_
 def load_checkpoint(reader: TensorReader, table: WeightTable, config: BertConfig, architecture: str, *,
                     backbone_only: bool = False, num_labels: int = 2, num_choices: int = 4, dtype=None,
                     files: CheckpointFiles | None = None, tokenizer=None, lowercase: bool | None = None,
-                    model_classes=None):
+                    model_classes=None, allow_vocab_mismatch: bool = False):
     """The one import sequence: plan ``table`` against ``reader`` -> build our model -> assign -> tokenizer.
 
     Args:
@@ -211,26 +212,32 @@ def load_checkpoint(reader: TensorReader, table: WeightTable, config: BertConfig
             :func:`tokenizer_from`).
         lowercase: force the casing (default: detected, see :func:`detect_lowercase`).
         model_classes: HF architecture -> class of the task models (see :func:`build_model`).
+        allow_vocab_mismatch: accept a vocabulary with fewer tokens than the config's ``vocab_size`` (the
+            embedding rows past it are never used); by default that is an error, as a vocabulary of the wrong
+            checkpoint would make every token past it [UNK]. More tokens than ``vocab_size`` is always an error.
     Returns:
         ``(model, tokenizer)``; ``model.load_report`` is the :class:`~keras_bert_zoo.convert.table.LoadReport`.
     Raises:
         WeightLoadError listing every missing, unexpected and mis-shaped weight (nothing assigned),
-        ConversionError for an unsupported architecture.
+        ConversionError for an unsupported architecture, ConfigError for a vocabulary that does not fit the
+        config (checked first: nothing is built).
     """
     groups = groups_for(architecture)
     skip = ()
     if backbone_only:
         architecture, groups, skip = "BertModel", ARCHITECTURES["BertModel"], HEAD_GROUPS
+    if tokenizer is not None:
+        ours = tokenizer_from(tokenizer, lowercase=lowercase, vocab_size=config.vocab_size,
+                              allow_vocab_mismatch=allow_vocab_mismatch)
+    elif files is not None:
+        ours = make_tokenizer(files, lowercase=lowercase, vocab_size=config.vocab_size,
+                              allow_vocab_mismatch=allow_vocab_mismatch)
+    else:
+        ours = None
     model = build_model(architecture, config, num_labels=num_labels, num_choices=num_choices, dtype=dtype,
                         model_classes=model_classes)
     report: LoadReport = load_weights(model, reader, table, config, groups, skip_groups=skip)
     model.load_report = report
-    if tokenizer is not None:
-        ours = tokenizer_from(tokenizer, lowercase=lowercase, vocab_size=config.vocab_size)
-    elif files is not None:
-        ours = make_tokenizer(files, lowercase=lowercase, vocab_size=config.vocab_size)
-    else:
-        ours = None
     return model, ours
 
 
@@ -326,39 +333,69 @@ def _strip_accents(files: CheckpointFiles):
     return value if isinstance(value, bool) else None
 
 
-def _check_vocab_size(tokens, where, vocab_size):
+#: the special tokens every BERT vocabulary has (packing and padding need them)
+REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+
+
+def check_vocab_tokens(tokens, where) -> None:
+    """A vocabulary's own errors, with the line (line i holds id i - 1): a token on two lines (the tokenizer
+    would map it to one of them and the other id would never be produced), or a missing special token."""
+    first = {}
+    for line, token in enumerate(tokens, start=1):
+        if token in first:
+            raise ConfigError(f"{where}:{line}: token {token!r} repeats line {first[token]} (id {first[token] - 1}); "
+                              f"a vocabulary lists each token once")
+        first[token] = line
+    missing = [t for t in REQUIRED_TOKENS if t not in first]
+    if missing:
+        raise ConfigError(f"{where}: the vocabulary ({len(tokens)} lines) has no {', '.join(missing)} token; a BERT "
+                          f"vocabulary needs {', '.join(REQUIRED_TOKENS)}")
+
+
+def _check_vocab_size(tokens, where, vocab_size, config_where="the model config", allow_vocab_mismatch=False):
     if vocab_size is not None and len(tokens) > vocab_size:
-        raise ConfigError(f"{where}: {len(tokens)} tokens, but the model config says vocab_size="
+        raise ConfigError(f"{where}: {len(tokens)} tokens, but {config_where} says vocab_size="
                           f"{vocab_size} (ids past {vocab_size - 1} would index outside the embeddings)")
     if vocab_size is not None and len(tokens) < vocab_size:
-        logger.warning("%s: %d tokens for vocab_size=%d; the extra embedding rows are unused",
-                       where, len(tokens), vocab_size)
+        if not allow_vocab_mismatch:
+            raise ConfigError(f"{where}: {len(tokens)} tokens, but {config_where} says vocab_size={vocab_size} "
+                              f"(embedding rows {len(tokens)}..{vocab_size - 1} would never be used: is this the "
+                              f"checkpoint's own vocabulary?); pass allow_vocab_mismatch=True if it is")
+        logger.warning("%s: %d tokens for vocab_size=%d (allow_vocab_mismatch=True); the extra embedding rows "
+                       "are unused", where, len(tokens), vocab_size)
 
 
-def make_tokenizer(files, lowercase=None, vocab_size: int | None = None):
+def make_tokenizer(files, lowercase=None, vocab_size: int | None = None, allow_vocab_mismatch: bool = False):
     """``keras_bert_zoo.text.WordPieceTokenizer`` for the checkpoint whose files are ``files`` (a
     :class:`CheckpointFiles` or a directory).
 
-    ``lowercase=None`` detects the casing (see :func:`detect_lowercase`). When ``vocab_size`` is given, a
-    vocabulary of another size is an error (it would index outside the embedding table).
+    ``lowercase=None`` detects the casing (see :func:`detect_lowercase`). A repeated token or a missing
+    special token is an error naming the line (:func:`check_vocab_tokens`). When ``vocab_size`` is given, a
+    larger vocabulary is an error (it would index outside the embedding table), and so is a smaller one unless
+    ``allow_vocab_mismatch``.
     """
     from keras_bert_zoo.text import WordPieceTokenizer
 
     files = CheckpointFiles.of(files)
     vocab_path, tokens = files.vocabulary()
-    _check_vocab_size(tokens, vocab_path, vocab_size)
+    check_vocab_tokens(tokens, vocab_path)
+    _check_vocab_size(tokens, vocab_path, vocab_size, f"the model config in {files.directory}",
+                      allow_vocab_mismatch)
     if lowercase is None:
         lowercase, why = detect_lowercase(files, tokens)
         logger.info("Tokenizer lowercase=%s (%s)", lowercase, why)
     return WordPieceTokenizer(tokens, lowercase=lowercase, strip_accents=_strip_accents(files))
 
 
-def tokenizer_from(tokenizer, lowercase=None, vocab_size: int | None = None):
+def tokenizer_from(tokenizer, lowercase=None, vocab_size: int | None = None, allow_vocab_mismatch: bool = False):
     """Our WordPieceTokenizer with the vocabulary and casing of ``tokenizer`` (ours, or a keras-hub /
-    keras-nlp tokenizer exposing ``get_vocabulary()`` and ``lowercase``)."""
+    keras-nlp tokenizer exposing ``get_vocabulary()`` and ``lowercase``); its size is checked against
+    ``vocab_size`` as in :func:`make_tokenizer`."""
     from keras_bert_zoo.text import WordPieceTokenizer
 
     vocab = list(tokenizer.get_vocabulary())
-    _check_vocab_size(vocab, f"tokenizer {type(tokenizer).__name__}", vocab_size)
+    where = f"tokenizer {type(tokenizer).__name__}"
+    check_vocab_tokens(vocab, where)
+    _check_vocab_size(vocab, where, vocab_size, allow_vocab_mismatch=allow_vocab_mismatch)
     case = lowercase if lowercase is not None else bool(getattr(tokenizer, "lowercase", True))
     return WordPieceTokenizer(vocab, lowercase=case, strip_accents=getattr(tokenizer, "strip_accents", None))

@@ -72,7 +72,7 @@ def garden_key_mapper(keys, num_layers: int):
 
 def from_model_garden(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
                       lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
-                      dtype=None, model_classes=None):
+                      dtype=None, model_classes=None, allow_vocab_mismatch: bool = False):
     """Import a Model Garden BertEncoder checkpoint as a :class:`BertBackbone`.
 
         backbone, tokenizer = from_model_garden("bert_en_uncased_L-12_H-768_A-12", backbone_only=True)
@@ -99,4 +99,5 @@ def from_model_garden(path, *, architecture: str | None = None, backbone_only: b
     raw = TFCheckpointReader(prefix, rename=lambda key: None, files=files)  # opens the checkpoint once
     reader = raw.renamed(garden_key_mapper(raw.raw_shapes, cfg.num_layers))
     return load_checkpoint(reader, GARDEN_TABLE, cfg, "BertModel", backbone_only=backbone_only, dtype=dtype,
-                           files=files, tokenizer=tokenizer, lowercase=lowercase)
+                           files=files, tokenizer=tokenizer, lowercase=lowercase,
+                           allow_vocab_mismatch=allow_vocab_mismatch)

@@ -145,7 +145,7 @@ def read_config(files, config=None, exact_gelu: bool = False) -> BertConfig:
 
 def from_google(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
                 lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
-                dtype=None, model_classes=None):
+                dtype=None, model_classes=None, allow_vocab_mismatch: bool = False):
     """Import a google-research/bert checkpoint directory (or checkpoint prefix).
 
     The architecture is detected from the head variables (``cls/predictions`` + ``cls/seq_relationship`` ->
@@ -164,4 +164,5 @@ def from_google(path, *, architecture: str | None = None, backbone_only: bool = 
     num_labels = reader.shape("output_weights")[0] if "output_weights" in reader.names() else 2
     return load_checkpoint(reader, GOOGLE_TABLE, cfg, arch, backbone_only=backbone_only, num_labels=num_labels,
                            num_choices=num_choices, dtype=dtype, files=files, tokenizer=tokenizer,
-                           lowercase=lowercase, model_classes=model_classes)
+                           lowercase=lowercase, model_classes=model_classes,
+                           allow_vocab_mismatch=allow_vocab_mismatch)

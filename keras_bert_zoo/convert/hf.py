@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,12 @@ class HFReader(TensorReader):
 
     def _add_safetensors(self, paths):
         for path in paths:
-            handle = common.open_safetensors(path)
+            try:
+                handle = common.open_safetensors(path)
+            except Exception as err:  # noqa: BLE001 - safetensors raises its own SafetensorError / OSError
+                raise ConversionError(f"{path}: not a readable safetensors file ({type(err).__name__}: "
+                                      f"{str(err).splitlines()[0] if str(err) else 'no detail'}); the file may be "
+                                      f"truncated (an interrupted download?): download it again") from None
             for key in handle.keys():
                 self._put(key, handle, handle.get_slice(key).get_shape())
 
@@ -127,7 +133,22 @@ class HFReader(TensorReader):
         except ImportError:
             raise ConversionError(f"{path}: reading pytorch_model.bin needs torch (pip install torch), or convert "
                                   f"it to model.safetensors") from None
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            # torch's message suggests weights_only=False, i.e. running the pickle's code: never here.
+            found = str(err).split("Unsupported global:", 1)[-1].split(" was not an allowed global")[0].strip() \
+                if "Unsupported global" in str(err) else ""
+            raise ConversionError(f"{path}: refused for safety: the pickle holds more than tensors"
+                                  f"{' (' + found + ')' if found else ''}, and loading it would run code from the "
+                                  f"file; convert the checkpoint to model.safetensors with a trusted tool, or use a "
+                                  f"safetensors download") from None
+        except Exception as err:  # noqa: BLE001 - a truncated or foreign file: torch raises RuntimeError etc.
+            raise ConversionError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: "
+                                  f"{str(err).split('. ')[0][:200] if str(err) else 'no detail'}); the file may be "
+                                  f"truncated: download it again, or use model.safetensors") from None
+        if not isinstance(state, dict) or not all(hasattr(v, "is_floating_point") for v in state.values()):
+            raise ConversionError(f"{path}: expected a state dict of tensors, got {type(state).__name__}")
         self._torch_state = {k: v.detach().to(torch.float32).numpy() if v.is_floating_point() else v.numpy()
                              for k, v in state.items()}
         for key, value in self._torch_state.items():
@@ -179,7 +200,7 @@ def read_config(files, config=None) -> tuple:
 
 def from_hf(path, *, architecture: str | None = None, backbone_only: bool = False, config=None,
             lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
-            dtype=None, model_classes=None):
+            dtype=None, model_classes=None, allow_vocab_mismatch: bool = False):
     """Import a Hugging Face BERT directory.
 
         model, tokenizer = from_hf("all-MiniLM-L6-v2", backbone_only=True)
@@ -195,6 +216,8 @@ def from_hf(path, *, architecture: str | None = None, backbone_only: bool = Fals
         num_choices: choices per example for ``BertForMultipleChoice`` (the weights do not fix it).
         exact_gelu: not applicable (HF's "gelu" is already the exact GELU); True is an error.
         dtype: dtype policy for the model.
+        allow_vocab_mismatch: accept a vocab.txt with fewer tokens than config.json ``vocab_size`` (an error
+            by default; more tokens is always an error).
     Returns:
         ``(model, tokenizer)``.
     Raises:
@@ -212,7 +235,8 @@ def from_hf(path, *, architecture: str | None = None, backbone_only: bool = Fals
                               f"pooler weights (bert.pooler.dense.weight, bert.pooler.dense.bias)")
     return load_checkpoint(reader, HF_TABLE, cfg, arch, backbone_only=backbone_only, num_labels=_num_labels(raw),
                            num_choices=num_choices, dtype=dtype, files=files, tokenizer=tokenizer,
-                           lowercase=lowercase, model_classes=model_classes)
+                           lowercase=lowercase, model_classes=model_classes,
+                           allow_vocab_mismatch=allow_vocab_mismatch)
 
 
 # ------------------------------------------------------------------------------------------------- export

@@ -51,7 +51,7 @@ def config_from_keras_hub(cfg: dict) -> BertConfig:
 
 def from_keras_hub(source, *, architecture: str | None = None, backbone_only: bool = False, config=None,
                    lowercase: bool | None = None, tokenizer=None, num_choices: int = 4, exact_gelu: bool = False,
-                   dtype=None, model_classes=None):
+                   dtype=None, model_classes=None, allow_vocab_mismatch: bool = False):
     """Import a keras-hub BertBackbone (preset directory or model object) as our :class:`BertBackbone`.
 
         backbone, tokenizer = from_keras_hub("bert_tiny_en_uncased_preset_dir", backbone_only=True)
@@ -90,4 +90,5 @@ def from_keras_hub(source, *, architecture: str | None = None, backbone_only: bo
     reader = DictReader({v.path: np.asarray(v.numpy()) for v in hub_model.weights},
                         description=f"keras-hub {hub_model.name}{where}")
     return load_checkpoint(reader, KERAS_HUB_TABLE, cfg, "BertModel", backbone_only=backbone_only, dtype=dtype,
-                           files=files, tokenizer=tokenizer, lowercase=lowercase)
+                           files=files, tokenizer=tokenizer, lowercase=lowercase,
+                           allow_vocab_mismatch=allow_vocab_mismatch)

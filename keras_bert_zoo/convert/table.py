@@ -318,8 +318,11 @@ def load_weights(model, reader: TensorReader, table: WeightTable, config, groups
                 errors.append(f"{alias} is not tied to {tied_to} (values differ); untied output embeddings "
                               f"are not supported")
     if missing or misshaped or unexpected or errors:
+        first = (misshaped or missing or unexpected or errors)[0].strip().replace("  ", " ")
+        counts = ", ".join(f"{len(v)} {k}" for k, v in (("mis-shaped", misshaped), ("missing", missing),
+                                                         ("unexpected", unexpected), ("other", errors)) if v)
         parts = [f"Cannot load {reader.description} into {model.name} ({table.format} format); "
-                 f"nothing was assigned."]
+                 f"nothing was assigned ({counts}; first: {first})."]
         if missing:
             parts.append(f"Missing weights ({len(missing)}):\n" + "\n".join(missing))
         if misshaped:

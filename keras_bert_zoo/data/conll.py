@@ -16,12 +16,16 @@ Public API:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 
 from keras_bert_zoo import cache
+from keras_bert_zoo.data.textfile import physical_lines, read_text
 
 __all__ = ["Sentence", "ConllError", "read_conll", "label_list", "join_words", "write_conll", "TAG_PATTERN"]
+
+logger = logging.getLogger(__name__)
 
 #: tags accepted by the entity decoder (seqeval's prefix schemes)
 TAG_PATTERN = re.compile(r"^(O|[BIES](-.+)?)$")
@@ -55,33 +59,45 @@ def read_conll(path, word_column: int = 0, tag_column: int = -1, encoding: str =
         word_column / tag_column: column indices (negative counts from the end).
         validate_tags: raise on tags outside the ``O`` / ``[BIES]-TYPE`` schemes.
     Raises:
-        ConllError: missing file, empty file (no sentence), a line with too few columns, a bad tag.
+        ConllError: missing file, a UTF-16/32 file, empty file (no sentence), a line with too few columns or
+            with another number of columns than the file's first token line, a bad tag.
     """
     path = Path(path)
     if not path.is_file():
         raise ConllError(f"{path}: no such file")
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        text = read_text(path, ConllError, logger)
+    else:
+        with open(path, encoding=encoding, errors="replace", newline="") as f:
+            text = f.read()
     sentences, words, tags, start = [], [], [], 0
-    with open(path, encoding=encoding, errors="replace") as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw.strip()
-            if not line or line.startswith("-DOCSTART-"):
-                if words:
-                    sentences.append(Sentence(tuple(words), tuple(tags), start, str(path)))
-                    words, tags = [], []
-                continue
-            cols = line.split()
-            need = max(word_column if word_column >= 0 else -word_column - 1,
-                       tag_column if tag_column >= 0 else -tag_column - 1) + 1
-            if len(cols) < max(need, 2):
-                raise ConllError(f"{path}:{lineno}: expected at least {max(need, 2)} columns (word ... tag), "
-                                 f"got {len(cols)}: {line!r}")
-            tag = cols[tag_column]
-            if validate_tags and not TAG_PATTERN.match(tag):
-                raise ConllError(f"{path}:{lineno}: tag {tag!r} is not 'O' or B-/I-/E-/S-TYPE")
-            if not words:
-                start = lineno
-            words.append(cols[word_column])
-            tags.append(tag)
+    width = None   # (columns, first line with that many): every token line of a file has the same columns
+    need = max(word_column if word_column >= 0 else -word_column - 1,
+               tag_column if tag_column >= 0 else -tag_column - 1) + 1
+    for lineno, raw in enumerate(physical_lines(text), 1):
+        line = raw.strip()
+        if not line or line.startswith("-DOCSTART-"):
+            if words:
+                sentences.append(Sentence(tuple(words), tuple(tags), start, str(path)))
+                words, tags = [], []
+            continue
+        cols = line.split()
+        if len(cols) < max(need, 2):
+            raise ConllError(f"{path}:{lineno}: expected at least {max(need, 2)} columns (word ... tag), "
+                             f"got {len(cols)}: {line!r}")
+        if width is None:
+            width = (len(cols), lineno)
+        elif len(cols) != width[0]:
+            raise ConllError(f"{path}:{lineno}: {len(cols)} columns, but line {width[1]} has {width[0]} (every token "
+                             f"line needs the same columns; a word with a space in it?): {line!r}")
+        tag = cols[tag_column]
+        if validate_tags and not TAG_PATTERN.match(tag):
+            raise ConllError(f"{path}:{lineno}: tag {tag!r} is not 'O' or B-/I-/E-/S-TYPE (column {tag_column}; "
+                             f"the IOB/IOBES tag schemes)")
+        if not words:
+            start = lineno
+        words.append(cols[word_column])
+        tags.append(tag)
     if words:
         sentences.append(Sentence(tuple(words), tuple(tags), start, str(path)))
     if not sentences:

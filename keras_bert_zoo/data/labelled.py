@@ -3,20 +3,23 @@
     data = read_labelled_file("train.csv", text_column="text", label_column="label")
     data.texts, data.pairs, data.labels, data.lines
 
-A header row names the columns (JSON lines: the fields). Invalid UTF-8 is replaced (counted, not fatal).
-Empty files, missing columns and empty labels are errors that name the file, the line and the column.
+A header row names the columns (JSON lines: the fields). Invalid UTF-8 is replaced (counted and warned with
+its lines, not fatal); a UTF-8 BOM is stripped; a UTF-16/32 file is an error (:mod:`keras_bert_zoo.data.textfile`).
+Empty files, missing columns, rows with too few or too many fields, empty labels and quotes that swallow the
+rows after them are errors that name the file, the line and the column.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from keras_bert_zoo.data.textfile import TextFileError, csv_records, decode_text, describe_lines, physical_lines, \
+    swallowed_rows
 
 __all__ = ["LabelledData", "LabelledFileError", "read_labelled_file", "count_truncated", "split_labels"]
 
@@ -37,6 +40,7 @@ class LabelledData:
     labels: list | None = None
     lines: list = field(default_factory=list)
     replaced_utf8: int = 0
+    replaced_lines: list = field(default_factory=list)
 
     def __len__(self):
         return len(self.texts)
@@ -61,15 +65,16 @@ def read_labelled_file(path, text_column="text", pair_column=None, label_column=
         raise LabelledFileError(f"{path}: no such file")
     with open(path, "rb") as f:
         raw = f.read()
-    text = raw.decode("utf-8", errors="replace")
-    replaced = text.count("\ufffd") - raw.decode("utf-8", errors="ignore").count("\ufffd")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    try:
+        text, replaced_lines = decode_text(raw, path)
+    except TextFileError as err:
+        raise LabelledFileError(str(err)) from None
+    replaced = (text.count("\ufffd") - raw.decode("utf-8", errors="ignore").count("\ufffd")) if replaced_lines else 0
     if not text.strip():
         raise LabelledFileError(f"{path}: the file is empty")
     fmt = _detect_format(path, file_format)
     data = LabelledData(path=path, pairs=[] if pair_column else None, labels=[] if label_column else None,
-                        replaced_utf8=replaced)
+                        replaced_utf8=replaced, replaced_lines=replaced_lines)
     wanted = [c for c in (text_column, pair_column, label_column if require_labels else None) if c]
 
     def add(row, line):
@@ -106,32 +111,85 @@ def read_labelled_file(path, text_column="text", pair_column=None, label_column=
                 raise LabelledFileError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
             add(row, i)
     elif fmt in ("csv", "tsv"):
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",")
+        delimiter = "\t" if fmt == "tsv" else ","
+        records = csv_records(text, path, delimiter, error=LabelledFileError)
         try:
-            header = next(reader)
+            header = next(records).fields
         except StopIteration:
             raise LabelledFileError(f"{path}: the file is empty") from None
         header = [h.strip() for h in header]
         missing = [c for c in wanted if c not in header]
         if missing:
             raise LabelledFileError(f"{path}:1: missing column(s) {missing} in the header; found columns {header}")
-        for row in reader:
-            line = reader.line_num
+        spanning = []
+        for record in records:
+            row, line = record.fields, record.line
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) < len(header):
                 short = [h for h in header[len(row):] if h in wanted]
                 if short:
                     raise LabelledFileError(f"{path}:{line}: row has {len(row)} fields, expected {len(header)}; "
-                                    f"column(s) {short} missing")
+                                            f"column(s) {short} missing")
+            if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
+                raise LabelledFileError(f"{path}:{line}: row has {len(row)} fields, expected {len(header)} (the "
+                                        f"header's columns {header}); quote a field that contains "
+                                        f"{'a tab' if fmt == 'tsv' else 'a comma'}")
+            if record.end_line > record.line:
+                spanning.append(record)
             add(dict(zip(header, row)), line)
+        _check_quotes(data, spanning, text, header, label_column if require_labels else None, path, delimiter)
     else:
         raise LabelledFileError(f"{path}: unknown file format {fmt!r} (expected csv, tsv or jsonl)")
     if not data.texts:
         raise LabelledFileError(f"{path}: no data rows (only a header or blank lines)")
     if replaced:
-        logger.warning("%s: %d invalid UTF-8 byte sequence(s) replaced with U+FFFD", path, replaced)
+        logger.warning("%s: %d invalid UTF-8 byte sequence(s) replaced with U+FFFD, on line(s) %s", path, replaced,
+                       describe_lines(replaced_lines))
     return data
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_quotes(data, spanning, text, header, label_column, path, delimiter):
+    """A quote that opens a field and closes rows later swallows those rows into one field: the label of such
+    a row then holds a line break or a quote, or the field's inner lines look like rows of their own (each
+    splits into the header's columns and ends in a known label). Raise naming the line where the quote opened.
+    """
+    labels = data.labels if label_column else None
+    if labels is not None:
+        for value, line in zip(labels, data.lines):
+            if isinstance(value, str) and any(c in value for c in '"\r\n'):
+                what = "a quote" if '"' in value and "\n" not in value and "\r" not in value else "a line break"
+                raise LabelledFileError(
+                    f"{path}:{line}: column {label_column!r} holds {what} ({value[:60]!r}): a quote opened on line "
+                    f"{line} is not closed where it should be, so the rows after it were read into one field")
+    if not spanning:
+        return
+    lines = physical_lines(text)
+    known = set(labels or ())
+    numeric = bool(known) and all(_is_number(v) for v in known)
+    position = header.index(label_column) if label_column else None
+
+    def looks_like_row(fields):
+        if position is None:
+            return False    # without labels an inner line cannot be told from a multi-line text
+        value = fields[position].strip()
+        return value in known or (numeric and _is_number(value))
+
+    for record in spanning:
+        inner = swallowed_rows(record, lines, delimiter, len(header), looks_like_row)
+        if inner:
+            raise LabelledFileError(
+                f"{path}:{record.line}: a quoted field opened on this line runs to line {record.end_line} and holds "
+                f"line(s) {describe_lines(inner)} that look like rows of their own; close the quote where the field "
+                f"ends, or double a quote inside it (\"\")")
 
 
 def count_truncated(tokenizer, texts, pairs, sequence_length) -> int:

@@ -18,6 +18,8 @@ import json
 import logging
 from pathlib import Path
 
+from keras_bert_zoo.data.textfile import read_text
+
 __all__ = ["QAExample", "SquadError", "read_squad", "char_to_byte", "byte_to_char"]
 
 logger = logging.getLogger(__name__)
@@ -64,11 +66,11 @@ def read_squad(path, check_answers: bool = True) -> tuple[list[QAExample], str]:
     path = Path(path)
     if not path.is_file():
         raise SquadError(f"{path}: no such file")
+    text = read_text(path, SquadError, logger)
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+        doc = json.loads(text)
     except json.JSONDecodeError as err:
-        raise SquadError(f"{path}: invalid JSON: {err}") from err
+        raise SquadError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
     data = _field(doc, "data", list, "top level", path)
     examples, v2 = [], str(doc.get("version", "")).startswith("2")
     for a, article in enumerate(data):
@@ -86,6 +88,13 @@ def read_squad(path, check_answers: bool = True) -> tuple[list[QAExample], str]:
                                         else qa.get("answers", []) or []):
                     text = _field(ans, "text", str, f"{where} answers[{n}]", path)
                     start = _field(ans, "answer_start", int, f"{where} answers[{n}]", path)
+                    if isinstance(start, bool):
+                        raise SquadError(f"{path}: {where} answers[{n}]: field 'answer_start' should be int, got bool")
+                    if check_answers and not 0 <= start <= len(context) - len(text):
+                        raise SquadError(
+                            f"{path}: {where} answers[{n}]: answer_start {start} is outside the context "
+                            f"({len(context)} characters; the answer {text!r} needs [0, "
+                            f"{max(len(context) - len(text), 0)}])")
                     if check_answers and context[start:start + len(text)] != text:
                         raise SquadError(
                             f"{path}: {where} answers[{n}]: text {text!r} is not at answer_start {start} "

@@ -22,12 +22,16 @@ that names it (:meth:`FileOptions.check`). Readers' errors name the file, the li
 
 from __future__ import annotations
 
-import csv
 import dataclasses
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
 from keras_bert_zoo.data.labelled import LabelledFileError, read_labelled_file
+from keras_bert_zoo.data.textfile import csv_records, physical_lines, read_text
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["FileOptions", "TaskFile", "TaskFileError", "read_task_file", "read_text_lines", "read_pairs",
            "FILE_OPTIONS"]
@@ -118,12 +122,12 @@ class TaskFile:
 
 
 def read_text_lines(path) -> list[str]:
-    """Non-empty lines of a UTF-8 text file (invalid bytes replaced)."""
+    """Non-empty lines of a UTF-8 text file (BOM stripped, invalid bytes replaced and warned with their lines;
+    UTF-16/32 is an error)."""
     path = Path(path)
     if not path.is_file():
         raise TaskFileError(f"{path}: no such file")
-    with open(path, encoding="utf-8", errors="replace") as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
+    lines = [line for line in physical_lines(read_text(path, TaskFileError, logger)) if line.strip()]
     if not lines:
         raise TaskFileError(f"{path}: no text lines (empty file?)")
     return lines
@@ -135,21 +139,40 @@ def read_pairs(path, anchor_column="anchor", positive_column="positive") -> tupl
     if not path.is_file():
         raise TaskFileError(f"{path}: no such file")
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        header = reader.fieldnames or []
-        missing = [c for c in (anchor_column, positive_column) if c not in header]
-        if missing:
-            raise TaskFileError(f"{path}:1: missing column(s) {missing}; header is {header}")
-        anchors, positives = [], []
-        for row in reader:
-            if row.get(anchor_column) is None or row.get(positive_column) is None:
-                raise TaskFileError(f"{path}:{reader.line_num}: too few fields")
-            anchors.append(row[anchor_column])
-            positives.append(row[positive_column])
+    records = csv_records(read_text(path, TaskFileError, logger), path, delimiter, error=TaskFileError)
+    first = next(records, None)
+    if first is None:
+        raise TaskFileError(f"{path}: the file is empty")
+    header = [h.strip() for h in first.fields]
+    missing = [c for c in (anchor_column, positive_column) if c not in header]
+    if missing:
+        raise TaskFileError(f"{path}:1: missing column(s) {missing}; header is {header}")
+    a, p = header.index(anchor_column), header.index(positive_column)
+    anchors, positives = [], []
+    for record in records:
+        row = record.fields
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != len(header):
+            raise TaskFileError(f"{path}:{record.line}: row has {len(row)} fields, expected {len(header)} (the "
+                                f"header's columns {header})")
+        anchors.append(row[a])
+        positives.append(row[p])
     if not anchors:
         raise TaskFileError(f"{path}: no rows")
     return anchors, positives
+
+
+def _check_targets(data, path, column) -> None:
+    """Regression targets must be finite numbers: name the first line that is not."""
+    for value, line in zip(data.labels, data.lines):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not math.isfinite(number):
+            raise TaskFileError(f"{path}:{line}: column {column!r}: expected a number (a regression target), got "
+                                f"{value!r}")
 
 
 def read_task_file(task_type: str, path, options: FileOptions | None = None, *,
@@ -165,6 +188,8 @@ def read_task_file(task_type: str, path, options: FileOptions | None = None, *,
                                       require_labels=require_targets)
         except LabelledFileError as err:
             raise TaskFileError(str(err)) from None
+        if task_type == "regress" and require_targets:
+            _check_targets(data, path, options.label_column)
         x = {"text": data.texts}
         if options.pair_column:
             x["text_pair"] = data.pairs

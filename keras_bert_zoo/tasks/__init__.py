@@ -61,11 +61,61 @@ def task_models() -> dict:
     return out
 
 
+def _check_keras_archive(path: str) -> dict:
+    """The parsed ``config.json`` of the ``.keras`` file ``path``; a TaskError naming the file when it is not a
+    .keras archive (not a zip: truncated or another kind of file; no config.json; config.json not JSON)."""
+    import json
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise TaskError(f"{path}: not a valid .keras archive (not a zip file: truncated, or not written by "
+                        f"task.save / keras.Model.save)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if "config.json" not in names:
+                raise TaskError(f"{path}: not a valid .keras archive (no config.json inside; it holds "
+                                f"{sorted(names)[:6]})")
+            config = json.loads(archive.read("config.json").decode("utf-8"))
+    except (zipfile.BadZipFile, OSError, EOFError) as err:   # a damaged member (e.g. truncated data)
+        raise TaskError(f"{path}: not a valid .keras archive ({type(err).__name__}: {err})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise TaskError(f"{path}: not a valid .keras archive (config.json is not JSON: {err})") from None
+    if not isinstance(config, dict):
+        raise TaskError(f"{path}: not a valid .keras archive (config.json holds a {type(config).__name__})")
+    return config
+
+
+def _load_error(path: str, err: Exception) -> TaskError:
+    """A one-line TaskError naming ``path`` for what ``keras.saving.load_model`` raised."""
+    import re
+
+    text = str(err)
+    unknown = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+    if unknown:
+        module = re.search(r"'module': '([^']+)'", text)
+        where = f" (module {module.group(1)!r})" if module else ""
+        return TaskError(f"{path}: names the class {unknown.group(1)!r}{where}, which is neither a keras_bert_zoo "
+                         f"nor a registered Keras class; nothing was loaded (safe_mode=True never imports or runs "
+                         f"code named by the file)")
+    if "Lambda" in text and "safe_mode" in text:
+        return TaskError(f"{path}: holds a Lambda layer with Python code; refused (safe_mode=True never runs "
+                         f"code from a file); a keras_bert_zoo task has no Lambda layers")
+    return TaskError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: "
+                     f"{text.splitlines()[0] if text else ''})")
+
+
 def load_task(path) -> Task:
     """A task saved with ``task.save("x.keras")`` (``path``: the file, or a directory holding ``model.keras``),
     loaded with ``safe_mode=True``. A task directory of keras_bert_zoo 0.1 (model.keras + vocab.txt + task.json)
     is rebuilt by :func:`keras_bert_zoo.tasks.legacy.convert_legacy_task` (``bert-zoo convert-task`` saves it
-    in the current format)."""
+    in the current format).
+
+    Raises:
+        TaskError naming the file: no such file; a directory that is neither; a file that is not a .keras
+        archive (truncated, random bytes, a zip without config.json); a config naming an unknown class or
+        holding a Lambda (refused under safe_mode, nothing run); a Keras model that is not a task.
+    """
     import logging
     import os
 
@@ -80,16 +130,29 @@ def load_task(path) -> Task:
                 "%s is a keras_bert_zoo 0.1 task directory: rebuilt in memory; save it in the current format with "
                 "`bert-zoo convert-task %s OUT.keras`", path, path)
             return convert_legacy_task(path)
+        if not os.path.isfile(os.path.join(path, "model.keras")):
+            found = sorted(os.listdir(path))
+            if "task.json" in found:
+                raise TaskError(f"{os.path.join(path, 'model.keras')}: no such file (an incomplete keras_bert_zoo "
+                                f"0.1 task directory: task.json without model.keras)")
+            hint = ""
+            if "config.json" in found and any(n.startswith(("model.safetensors", "pytorch_model")) for n in found):
+                hint = "; it looks like a Hugging Face checkpoint: import it with from_preset / `bert-zoo convert`"
+            elif any(n.endswith(".index") for n in found):
+                hint = "; it looks like a TensorFlow checkpoint: import it with from_preset / `bert-zoo convert`"
+            raise TaskError(f"{path}: not a saved task: a directory must hold model.keras (task.save) or "
+                            f"model.keras + vocab.txt + task.json (keras_bert_zoo 0.1); it holds "
+                            f"{found[:8] if found else 'nothing'}{hint}")
         path = os.path.join(path, "model.keras")
     if not os.path.isfile(path):
         raise TaskError(f"{path}: no such file (expected a .keras file written by task.save)")
+    _check_keras_archive(path)
     for class_name in TASK_CLASSES:          # register every task class before deserialising
         _load(class_name)
     try:
         task = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - re-raised with the file named
-        raise TaskError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''})") from err
+        raise _load_error(path, err) from err
     if not isinstance(task, Task):
         raise TaskError(f"{path} holds a {type(task).__name__}, not a keras_bert_zoo task")
     return task

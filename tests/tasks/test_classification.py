@@ -251,8 +251,10 @@ def test_pairs_multilabel_and_regression_from_files(tmp_path):
     assert {"mse", "mae", "pearson", "spearman"} <= set(rep)
     bad = tmp_path / "bad.tsv"
     bad.write_text("a\tb\tscore\nx\ty\thigh\n")
+    with pytest.raises(TaskFileError, match=r"bad\.tsv:2: column 'score': expected a number"):
+        read_task_file("regress", bad, opts)      # the file reader names the line (issue 14)
     with pytest.raises(TaskError, match="regression targets must be numbers"):
-        reports.evaluate_task_file(reg, read_task_file("regress", bad, opts))
+        reg.encode_targets(["high"])              # and the task still checks targets given in memory
 
 
 def test_long_text_sliding_windows_average_the_window_logits(trained):
