@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import keras
@@ -100,6 +101,39 @@ class NanGuard(keras.callbacks.Callback):
         losses = [v for k, v in (logs or {}).items() if k.endswith("loss")]
         if all(math.isfinite(float(v)) for v in losses):
             self._remember(epoch)
+
+
+class Throughput(keras.callbacks.Callback):
+    """Training examples per second of each epoch (first batch start to last batch end: validation excluded),
+    printed at the epoch's end and added to its logs as ``examples_per_s`` (so ``EpochHistory`` records it: put
+    this callback before it)."""
+
+    def __init__(self, examples_per_epoch, batch_size, printer=print):
+        super().__init__()
+        self.examples_per_epoch = int(examples_per_epoch)
+        self.batch_size = int(batch_size)
+        self.printer = printer
+        self.rates = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._last, self._batches = time.perf_counter(), None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last = time.perf_counter()
+        self._batches += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._last is None:
+            return
+        seconds = max(self._last - self._start, 1e-9)
+        examples = min(self.examples_per_epoch, self._batches * self.batch_size)
+        rate = examples / seconds
+        self.rates.append(rate)
+        if logs is not None:
+            logs["examples_per_s"] = rate
+        if self.printer:
+            self.printer(f"epoch {epoch + 1}: {examples} training examples in {seconds:.1f} s "
+                         f"({rate:.1f} examples/s)")
 
 
 class EpochHistory(keras.callbacks.Callback):

@@ -93,7 +93,9 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
 
     chief = is_chief()
     guard = cb.NanGuard(out / "checkpoints" / "last_good.weights.h5" if chief else None)
-    callbacks = [guard, cb.EpochHistory(out / "history.jsonl")] if chief else [guard]
+    per_epoch = train_size if not config.steps_per_epoch else steps * config.batch_size
+    throughput = cb.Throughput(per_epoch, config.batch_size, printer=lambda msg: print(msg, flush=True))
+    callbacks = [guard, throughput, cb.EpochHistory(out / "history.jsonl")] if chief else [guard]
     if config.backup:
         callbacks.append(cb.backup_and_restore(out / "backup"))
     if config.tensorboard and chief:

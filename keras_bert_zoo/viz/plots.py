@@ -75,7 +75,7 @@ def plot_training_curves(history, path, title="Training curves"):
         series = {k: list(v) for k, v in history.items()}
         n = max((len(v) for v in series.values()), default=0)
         epochs = list(range(1, n + 1))
-    base = sorted({k[4:] if k.startswith("val_") else k for k in series} - {"learning_rate", "lr"})
+    base = sorted({k[4:] if k.startswith("val_") else k for k in series} - {"learning_rate", "lr", "examples_per_s"})
     if not base:
         raise ValueError("empty training history: nothing to plot")
     fig, axes = plt.subplots(1, len(base), figsize=(4.5 * len(base), 3.6), squeeze=False)
