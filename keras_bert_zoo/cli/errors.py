@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 
-__all__ = ["run_command", "user_error_types"]
+__all__ = ["run_command", "user_error_types", "check_writable_dir"]
 
 
 def user_error_types() -> tuple:
@@ -26,6 +26,7 @@ def user_error_types() -> tuple:
         "keras_bert_zoo.export.saved_model": ("ExportError",),
         "keras_bert_zoo.export.ops": ("OpCompatibilityError",),
         "keras_bert_zoo.export.verify": ("VerificationError",),
+        "keras_bert_zoo.export.onnx": ("MissingOnnxExtraError",),
     }
     for module, names in modules.items():
         mod = sys.modules.get(module)
@@ -54,6 +55,12 @@ def run_command(command: str, fn):
     except KeyboardInterrupt:
         print(f"bert-zoo {command}: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:             # `bert-zoo predict ... | head`: the reader left; nothing to report
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        sys.exit(141)
     except Exception as err:  # noqa: BLE001 - classified below
         if not isinstance(err, user_error_types()):
             raise
@@ -65,3 +72,17 @@ def run_command(command: str, fn):
         first, _, rest = message.partition("\n")
         print(f"bert-zoo {command}: error: {first}" + (f"\n{rest}" if rest else ""), file=sys.stderr)
         sys.exit(1)
+
+
+def check_writable_dir(path, flag: str):
+    """Create directory ``path`` (and parents) and check a file can be written in it, so that an unwritable
+    ``--out`` fails at once with one line naming the flag, not after training."""
+    import tempfile
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise OSError(f"{flag} {path}: cannot write there ({reason})") from None

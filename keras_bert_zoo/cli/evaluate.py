@@ -32,6 +32,10 @@ def run_evaluate():
     if not FLAGS.model or not FLAGS.data:
         raise TaskError("--model and --data are required")
     task = load_task(FLAGS.model)
+    if FLAGS.out:
+        from keras_bert_zoo.cli.errors import check_writable_dir
+
+        check_writable_dir(FLAGS.out, "--out")   # fail now, not after evaluating
     names = ("text_column", "pair_column", "label_column", "file_format", "word_column", "tag_column")
     options = FileOptions(**{n: getattr(FLAGS, n) for n in names if FLAGS[n].present})
     if task.task_type in ("classify", "regress") and task.pairs and not options.pair_column:

@@ -72,7 +72,10 @@ def run_export():
         raise TaskError("--model and --name are required")
     if FLAGS.format == "saved_model" and FLAGS.quantize != "none":
         raise TaskError("--quantize applies to --format tflite only")
+    from keras_bert_zoo.cli.errors import check_writable_dir
+
     task = load_task(FLAGS.model)
+    check_writable_dir(FLAGS.root, "--root")     # fail now, not after tracing and converting
     tolerance = None
     if (FLAGS.float_atol, FLAGS.float_rtol, FLAGS.min_agreement) != (None, None, None):
         base = verify.TOLERANCES["saved_model" if FLAGS.format == "saved_model" else FLAGS.quantize]

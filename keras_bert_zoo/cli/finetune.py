@@ -212,7 +212,10 @@ def run_finetune(config: FinetuneConfig):
     from keras_bert_zoo.train.metrics import class_weights as balanced_weights
     from keras_bert_zoo.train.metrics import resample_indices
 
+    from keras_bert_zoo.cli.errors import check_writable_dir
+
     prepare_out_dir(config)
+    check_writable_dir(config.out, "--out")       # fail now, not after training
     keras.utils.set_random_seed(config.seed)
     set_precision(config.mixed_precision)
     strategy = get_strategy(config.strategy) if config.strategy != "default" else None
