@@ -15,7 +15,13 @@ import os
 import sys
 import traceback
 
-__all__ = ["run_command", "user_error_types", "check_writable_dir"]
+__all__ = ["FlagError", "run_command", "user_error_types", "check_input_file", "check_model_path",
+           "check_writable_dir"]
+
+
+class FlagError(ValueError):
+    """A flag value that cannot work (a missing file, an unwritable directory); the message names the flag.
+    Raised by the checks below before TensorFlow is imported, so such a mistake costs no start-up time."""
 
 
 def user_error_types() -> tuple:
@@ -84,5 +90,28 @@ def check_writable_dir(path, flag: str):
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise OSError(f"{flag} {path}: cannot write there ({reason})") from None
+        raise FlagError(f"{flag} {path}: cannot write there ({err.strerror or type(err).__name__})") from None
+
+
+def check_input_file(path, flag: str):
+    """``path`` must be an existing regular file (not a directory)."""
+    if not path:
+        raise FlagError(f"{flag} is required")
+    if os.path.isdir(path):
+        raise FlagError(f"{flag} {path}: is a directory, not a file")
+    if not os.path.exists(path):
+        raise FlagError(f"{flag} {path}: no such file")
+
+
+def check_model_path(path, flag: str = "--model"):
+    """``path`` must be a ``.keras`` file or a directory holding ``model.keras`` (what task.save and
+    `bert-zoo finetune --out` write); checked before TensorFlow loads. Whether the file really holds a task is
+    for the loader to say."""
+    if not path:
+        raise FlagError(f"{flag} is required")
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "model.keras")):
+            raise FlagError(f"{flag} {path}: a directory without model.keras (give the .keras file written by "
+                            f"task.save, or the --out directory of `bert-zoo finetune`)")
+    elif not os.path.exists(path):
+        raise FlagError(f"{flag} {path}: no such file (expected a .keras file written by task.save)")

@@ -24,13 +24,15 @@ FLAGS = flags.FLAGS
 
 
 def run_evaluate():
+    from keras_bert_zoo.cli.errors import check_input_file, check_model_path
+
+    check_model_path(FLAGS.model)          # before TensorFlow is imported: a wrong path fails at once
+    check_input_file(FLAGS.data, "--data")
     from keras_bert_zoo import reports
     from keras_bert_zoo.data.task_files import FileOptions, read_task_file
-    from keras_bert_zoo.tasks import TaskError, load_task
+    from keras_bert_zoo.tasks import load_task
     from keras_bert_zoo.train.metrics import format_report
 
-    if not FLAGS.model or not FLAGS.data:
-        raise TaskError("--model and --data are required")
     task = load_task(FLAGS.model)
     if FLAGS.out:
         from keras_bert_zoo.cli.errors import check_writable_dir

@@ -49,9 +49,7 @@ HELPFULL_FLAGS = ("--helpfull", "-helpfull")
 #: package's own warnings and anything naming the user's data stay)
 QUIET_WARNINGS = (
     r".*`shuffle=True`.*",                 # Keras: fit(shuffle=True) on a tf.data.Dataset is ignored
-    r".*oneDNN custom operations.*",
-    r".*[Ss]kipping variable loading for optimizer.*",
-    r".*[Yy]our input ran out of data.*",
+    r".*[Ss]kipping variable loading for optimizer.*",   # Keras: loading a compiled model for inference
 )
 
 

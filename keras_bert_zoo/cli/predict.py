@@ -138,29 +138,21 @@ def predict_lines(task, reader: LineReader, out, batch_size: int, chunk_size: in
     return count
 
 
-def _open_input(path):
-    from keras_bert_zoo.tasks import TaskError
-
-    if path == "-":
-        return sys.stdin.buffer, "<stdin>"
-    if os.path.isdir(path):
-        raise TaskError(f"--input {path}: is a directory, not a text file")
-    if not os.path.exists(path):
-        raise TaskError(f"--input {path}: no such file")
-    return open(path, "rb"), path
-
-
 def run_predict():
+    """Checks every flag before TensorFlow is imported (a wrong path fails at once), then predicts."""
     import contextlib
 
     from keras_bert_zoo import cache
-    from keras_bert_zoo.tasks import TaskError
+    from keras_bert_zoo.cli.errors import FlagError, check_input_file, check_model_path
 
-    if not FLAGS.model:
-        raise TaskError("--model is required")
+    check_model_path(FLAGS.model)
     if FLAGS.batch_size < 1:
-        raise TaskError(f"--batch_size must be at least 1, got {FLAGS.batch_size}")
-    stream, source = _open_input(FLAGS.input)
+        raise FlagError(f"--batch_size must be at least 1, got {FLAGS.batch_size}")
+    if FLAGS.input == "-":
+        stream, source = sys.stdin.buffer, "<stdin>"
+    else:
+        check_input_file(FLAGS.input, "--input")
+        stream, source = open(FLAGS.input, "rb"), FLAGS.input
     with contextlib.ExitStack() as stack:
         if stream is not sys.stdin.buffer:
             stack.enter_context(stream)
@@ -168,9 +160,13 @@ def run_predict():
             out = sys.stdout
         else:
             if os.path.isdir(FLAGS.output):
-                raise TaskError(f"--output {FLAGS.output}: is a directory")
+                raise FlagError(f"--output {FLAGS.output}: is a directory")
             # the temporary file is created now: an unwritable --output fails before the model loads
-            out = stack.enter_context(cache.atomic_write(FLAGS.output, "w", encoding="utf-8"))
+            try:
+                out = stack.enter_context(cache.atomic_write(FLAGS.output, "w", encoding="utf-8"))
+            except OSError as err:
+                raise FlagError(f"--output {FLAGS.output}: cannot write there "
+                                f"({err.strerror or type(err).__name__})") from None
         from keras_bert_zoo.tasks import load_task
 
         task = load_task(FLAGS.model)
