@@ -148,14 +148,9 @@ def run_predict():
     check_model_path(FLAGS.model)
     if FLAGS.batch_size < 1:
         raise FlagError(f"--batch_size must be at least 1, got {FLAGS.batch_size}")
-    if FLAGS.input == "-":
-        stream, source = sys.stdin.buffer, "<stdin>"
-    else:
+    if FLAGS.input != "-":
         check_input_file(FLAGS.input, "--input")
-        stream, source = open(FLAGS.input, "rb"), FLAGS.input
     with contextlib.ExitStack() as stack:
-        if stream is not sys.stdin.buffer:
-            stack.enter_context(stream)
         if FLAGS.output == "-":
             out = sys.stdout
         else:
@@ -170,6 +165,10 @@ def run_predict():
         from keras_bert_zoo.tasks import load_task
 
         task = load_task(FLAGS.model)
+        if FLAGS.input == "-":
+            stream, source = sys.stdin.buffer, "<stdin>"
+        else:                                  # opened once the model is loaded (a FIFO's writer waits)
+            stream, source = stack.enter_context(open(FLAGS.input, "rb")), FLAGS.input
         interactive = stream.isatty() if hasattr(stream, "isatty") else False
         reader = LineReader(stream, FLAGS.format, task.text_inputs, source)
         predict_lines(task, reader, out, FLAGS.batch_size, 1 if interactive else 8 * FLAGS.batch_size)

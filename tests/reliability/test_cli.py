@@ -305,6 +305,7 @@ def saved_task(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow   # TensorFlow starts in a subprocess: ~20-60 s on 2 shared cores
 def test_predict_stdin_one_output_per_line_and_no_tensorflow_noise(saved_task):
     """Before: blank line skipped; a cuInit line on stderr (TF_CPP_MIN_LOG_LEVEL was 2)."""
     stdin = b'the movie was good\n\n{"text": "bad and awful", "id": 7}\ncaf\xe9 ok\n{not json}\n'
@@ -324,6 +325,7 @@ def test_predict_stdin_one_output_per_line_and_no_tensorflow_noise(saved_task):
     assert_one_line_error(r, "<stdin>:3: invalid JSON")
 
 
+@pytest.mark.slow   # TensorFlow starts in a subprocess
 def test_predict_bad_line_midway_leaves_no_output_file(saved_task, tmp_path):
     """Before: all lines were read first, but a failure while writing left a half-written file; now the output
     is written atomically: the predictions of lines 1-8 are never visible when line 11 fails."""
@@ -514,12 +516,15 @@ def test_demo_imports_without_torch_jax_transformers():
         elif isinstance(node, ast.Import):
             modules |= {a.name for a in node.names}
     assert {"keras_bert_zoo.export", "keras_bert_zoo.viz", "sklearn.linear_model"} <= modules
-    code = ("import sys\n"
-            f"for name in {sorted(HEAVY)!r}: sys.modules[name] = None\n"
-            "import importlib\n"
+    code = ("import importlib, importlib.abc, sys\n"
+            "class NotInstalled(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name.split('.')[0] in {sorted(HEAVY)!r}: raise ModuleNotFoundError(name)\n"
+            "sys.meta_path.insert(0, NotInstalled())\n"
             f"for name in {sorted(modules)!r}: importlib.import_module(name)\n"
             "import keras_bert_zoo.export.saved_model, keras_bert_zoo.export.warmup, matplotlib.pyplot\n"
             "import tensorflow_serving.apis.prediction_log_pb2, tensorflow_serving.apis.predict_pb2\n"
+            f"assert not set(sys.modules) & {HEAVY!r}\n"
             "print('imported', len(sys.modules))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0 and "imported" in r.stdout, r.stderr[-3000:]
