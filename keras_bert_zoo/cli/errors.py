@@ -53,9 +53,23 @@ def _verbose() -> bool:
         return False
 
 
+def package_log_format():
+    """The package's own log records as ``WARNING keras_bert_zoo.x: message`` on stderr, not in absl's
+    ``W1201 12:00:00.1 140 file.py:79]`` format that looks like TensorFlow's noise. The level still follows the
+    root logger (WARNING, or what --verbosity sets)."""
+    logger = logging.getLogger("keras_bert_zoo")
+    if not any(getattr(h, "_bert_zoo", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._bert_zoo = True
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def run_command(command: str, fn):
     """Run ``fn()``; turn a user error into one line on stderr and exit status 1."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    package_log_format()
     try:
         return fn()
     except KeyboardInterrupt:

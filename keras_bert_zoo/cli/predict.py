@@ -165,6 +165,9 @@ def run_predict():
         from keras_bert_zoo.tasks import load_task
 
         task = load_task(FLAGS.model)
+        if not task.text_inputs:
+            raise FlagError(f"--model {FLAGS.model}: a {type(task).__name__} takes no text inputs; predict runs a "
+                            f"fine-tuned task model")
         if FLAGS.input == "-":
             stream, source = sys.stdin.buffer, "<stdin>"
         else:                                  # opened once the model is loaded (a FIFO's writer waits)
