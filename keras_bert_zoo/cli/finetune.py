@@ -224,7 +224,6 @@ def run_finetune(config: FinetuneConfig):
     from keras_bert_zoo.train.loop import fit_task
     from keras_bert_zoo.train.metrics import class_weights as balanced_weights
     from keras_bert_zoo.train.metrics import resample_indices
-
     from keras_bert_zoo.cli.errors import check_writable_dir
 
     prepare_out_dir(config)

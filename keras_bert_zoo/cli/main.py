@@ -1,23 +1,7 @@
 """`bert-zoo` entry point: dispatches `bert-zoo COMMAND [--flags]` to one absl app per command.
 
 Each command lives in its own module under keras_bert_zoo.cli with module-level absl flags and a
-``main(argv)``; only the chosen command's module is imported, so flag names never collide. Importing this module
-or a command module imports neither TensorFlow nor Keras (a command imports them when it runs), so
-``bert-zoo --help`` and ``bert-zoo COMMAND --help`` answer at once.
-
-How a command meets the user:
-
-* ``bert-zoo COMMAND --help`` (``-h``, ``--helpshort``, ``bert-zoo help COMMAND``) prints the command's
-  description and its own flags (name, help, default) and exits 0; ``--helpfull`` adds absl's flags
-  (``--verbosity``, ``--logger_levels``, ...).
-* A flag that is unknown, lacks a value it needs or has a bad value is one line naming the flag, exit status 2.
-* An error the package raises for bad input is one line ``bert-zoo COMMAND: error: ...``, exit status 1
-  (:mod:`keras_bert_zoo.cli.errors`; ``BERT_ZOO_TRACEBACK=1`` shows the traceback); Ctrl-C is one line
-  ``bert-zoo COMMAND: interrupted``, exit status 130.
-* Quiet by default: TensorFlow's C++ log (CUDA probes, oneDNN and CPU-feature notices; ``TF_CPP_MIN_LOG_LEVEL``
-  is set to 3 unless already set), absl/TensorFlow INFO lines (the log level stays WARNING: absl would raise it
-  to INFO) and TensorFlow/Keras Python warnings that say nothing about the user's input are not shown. Keras
-  progress bars and the package's own warnings stay. ``--verbosity=0`` (INFO) or higher shows everything again.
+``main(argv)``; only the chosen command's module is imported, so flag names never collide.
 """
 
 import importlib
@@ -97,6 +81,9 @@ def command_help(command: str, module, full: bool = False) -> str:
     lines = [f"usage: bert-zoo {command} [--flags]", ""]
     if doc:
         lines += [doc, ""]
+    details = getattr(module, "HELP", "").strip()       # a command's longer notes, beside its docstring
+    if details:
+        lines += [details, ""]
     own = flags.FLAGS.get_flags_for_module(module.__name__)
     if own:
         body = flags.FLAGS.module_help(module.__name__).strip().splitlines()[1:]   # drop the module name line
@@ -146,6 +133,22 @@ def parse_flags(command: str, argv):
 
 
 def run(argv=None):
+    """`bert-zoo COMMAND [--flags]`. Importing this module or a command module imports neither TensorFlow
+    nor Keras (a command imports them when it runs), so ``bert-zoo --help`` and ``COMMAND --help`` answer at once.
+
+    * ``bert-zoo COMMAND --help`` (``-h``, ``--helpshort``, ``bert-zoo help COMMAND``) prints the command's
+      description and its own flags (name, help, default) and exits 0; ``--helpfull`` adds absl's flags
+      (``--verbosity``, ``--logger_levels``, ...).
+    * A flag that is unknown, lacks a value it needs or has a bad value: one line naming the flag, status 2.
+    * An error the package raises for bad input: one line ``bert-zoo COMMAND: error: ...``, status 1
+      (:mod:`keras_bert_zoo.cli.errors`; ``BERT_ZOO_TRACEBACK=1`` shows the traceback); Ctrl-C: one line
+      ``bert-zoo COMMAND: interrupted``, status 130.
+    * Quiet by default: TensorFlow's C++ log (CUDA probes, oneDNN and CPU-feature notices;
+      ``TF_CPP_MIN_LOG_LEVEL`` is set to 3 unless already set), absl/TensorFlow INFO lines (the log level stays
+      WARNING; absl's app.run would raise it to INFO) and the Keras warnings in :data:`QUIET_WARNINGS` are not
+      shown. Keras progress bars and the package's own warnings stay. ``--verbosity=0`` (INFO) or higher shows
+      everything again.
+    """
     argv = list(sys.argv if argv is None else argv)
     if len(argv) < 2:
         print(usage())

@@ -1,22 +1,12 @@
 """`bert-zoo predict`: predictions for texts from a file or stdin, as JSON lines.
 
     echo "what a great day" | bert-zoo predict --model runs/sentiment/model.keras
-    bert-zoo predict --model runs/sentiment/model.keras --input texts.txt --output predictions.jsonl
+    bert-zoo predict --model runs/sentiment/model.keras --input texts.txt > predictions.jsonl
 
-Input (--format): ``text`` is one text per line (the task's first input; a line starting with "{" is text too);
-``jsonl`` is one JSON object per line with the task's input fields, e.g. {"text": ..., "text_pair": ...} or
-{"question": ..., "context": ...} (other fields are copied to the output, e.g. an "id"); ``auto`` (default)
-reads a line starting with "{" as JSON and any other line as text. A line that should be JSON but is not, a
-JSON object without one of the task's input fields, or a text line for a task that takes several inputs is an
-error naming the line (and the field); with --output nothing is written then.
-
-Output: exactly one JSON object per input line, in order, e.g. {"text": ..., "label": "positive", "score": 0.93,
-"probabilities": {...}}. A blank line gives {"text": "", "empty": true} (every input field empty, no
-prediction), so output line N always belongs to input line N; a warning names the blank lines. Invalid UTF-8 is
-replaced with U+FFFD (as the file readers do) with a warning naming the line. --output is written atomically:
-the file appears complete, or (after an error or Ctrl-C) not at all. Lines are predicted in chunks of
-8 x --batch_size (one line at a time when typing at a terminal); on stdout the chunks before a bad line stay
-printed.
+Input: plain text (one text per line), or JSON lines (one object per line with the task's input fields, e.g.
+{"text": ..., "text_pair": ...} or {"question": ..., "context": ...}); --format=auto treats a line starting with
+"{" as JSON. Output: one JSON object per input line, e.g. {"text": ..., "label": "positive", "score": 0.93,
+"probabilities": {...}}.
 """
 
 import json
@@ -33,6 +23,24 @@ flags.DEFINE_enum("format", "auto", ["auto", "text", "jsonl"],
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
 
 FLAGS = flags.FLAGS
+
+#: printed by `bert-zoo predict --help` after the module docstring
+HELP = """\
+Input (--format): ``text`` is one text per line (the task's first input; a line starting with "{" is text too);
+``jsonl`` is one JSON object per line with the task's input fields, e.g. {"text": ..., "text_pair": ...} or
+{"question": ..., "context": ...} (other fields are copied to the output, e.g. an "id"); ``auto`` (default)
+reads a line starting with "{" as JSON and any other line as text. A line that should be JSON but is not, a
+JSON object without one of the task's input fields, or a text line for a task that takes several inputs is an
+error naming the line (and the field); with --output nothing is written then.
+
+Output: exactly one JSON object per input line, in order, e.g. {"text": ..., "label": "positive", "score": 0.93,
+"probabilities": {...}}. A blank line gives {"text": "", "empty": true} (every input field empty, no
+prediction), so output line N always belongs to input line N; a warning names the blank lines. Invalid UTF-8 is
+replaced with U+FFFD (as the file readers do) with a warning naming the line. --output is written atomically:
+the file appears complete, or (after an error or Ctrl-C) not at all. Lines are predicted in chunks of
+8 x --batch_size (one line at a time when typing at a terminal); on stdout the chunks before a bad line stay
+printed.
+"""
 
 #: warnings per kind printed before the rest are only counted
 MAX_WARNINGS = 10
