@@ -22,7 +22,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "keras_bert_zoo" / "cli"
 
-sys.path.insert(0, str(ROOT))
 from keras_bert_zoo.cli.main import COMMANDS  # noqa: E402 - TensorFlow-free
 
 
