@@ -15,7 +15,13 @@ import os
 import sys
 import traceback
 
-__all__ = ["run_command", "user_error_types"]
+__all__ = ["FlagError", "run_command", "user_error_types", "check_input_file", "check_model_path",
+           "check_writable_dir"]
+
+
+class FlagError(ValueError):
+    """A flag value that cannot work (a missing file, an unwritable directory); the message names the flag.
+    Raised by the checks below before TensorFlow is imported, so such a mistake costs no start-up time."""
 
 
 def user_error_types() -> tuple:
@@ -26,6 +32,7 @@ def user_error_types() -> tuple:
         "keras_bert_zoo.export.saved_model": ("ExportError",),
         "keras_bert_zoo.export.ops": ("OpCompatibilityError",),
         "keras_bert_zoo.export.verify": ("VerificationError",),
+        "keras_bert_zoo.export.onnx": ("MissingOnnxExtraError",),
     }
     for module, names in modules.items():
         mod = sys.modules.get(module)
@@ -46,14 +53,34 @@ def _verbose() -> bool:
         return False
 
 
+def package_log_format():
+    """The package's own log records as ``WARNING keras_bert_zoo.x: message`` on stderr, not in absl's
+    ``W1201 12:00:00.1 140 file.py:79]`` format that looks like TensorFlow's noise. The level still follows the
+    root logger (WARNING, or what --verbosity sets)."""
+    logger = logging.getLogger("keras_bert_zoo")
+    if not any(getattr(h, "_bert_zoo", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._bert_zoo = True
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def run_command(command: str, fn):
     """Run ``fn()``; turn a user error into one line on stderr and exit status 1."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    package_log_format()
     try:
         return fn()
     except KeyboardInterrupt:
         print(f"bert-zoo {command}: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:             # `bert-zoo predict ... | head`: the reader left; nothing to report
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        sys.exit(141)
     except Exception as err:  # noqa: BLE001 - classified below
         if not isinstance(err, user_error_types()):
             raise
@@ -65,3 +92,40 @@ def run_command(command: str, fn):
         first, _, rest = message.partition("\n")
         print(f"bert-zoo {command}: error: {first}" + (f"\n{rest}" if rest else ""), file=sys.stderr)
         sys.exit(1)
+
+
+def check_writable_dir(path, flag: str):
+    """Create directory ``path`` (and parents) and check a file can be written in it, so that an unwritable
+    ``--out`` fails at once with one line naming the flag, not after training."""
+    import tempfile
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise FlagError(f"{flag} {path}: cannot write there ({err.strerror or type(err).__name__})") from None
+
+
+def check_input_file(path, flag: str):
+    """``path`` must be an existing regular file (not a directory)."""
+    if not path:
+        raise FlagError(f"{flag} is required")
+    if os.path.isdir(path):
+        raise FlagError(f"{flag} {path}: is a directory, not a file")
+    if not os.path.exists(path):
+        raise FlagError(f"{flag} {path}: no such file")
+
+
+def check_model_path(path, flag: str = "--model"):
+    """``path`` must be a ``.keras`` file or a directory holding ``model.keras`` (what task.save and
+    `bert-zoo finetune --out` write); checked before TensorFlow loads. Whether the file really holds a task is
+    for the loader to say."""
+    if not path:
+        raise FlagError(f"{flag} is required")
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "model.keras")):
+            raise FlagError(f"{flag} {path}: a directory without model.keras (give the .keras file written by "
+                            f"task.save, or the --out directory of `bert-zoo finetune`)")
+    elif not os.path.exists(path):
+        raise FlagError(f"{flag} {path}: no such file (expected a .keras file written by task.save)")

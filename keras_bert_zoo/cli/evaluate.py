@@ -24,14 +24,20 @@ FLAGS = flags.FLAGS
 
 
 def run_evaluate():
+    from keras_bert_zoo.cli.errors import check_input_file, check_model_path
+
+    check_model_path(FLAGS.model)          # before TensorFlow is imported: a wrong path fails at once
+    check_input_file(FLAGS.data, "--data")
     from keras_bert_zoo import reports
     from keras_bert_zoo.data.task_files import FileOptions, read_task_file
-    from keras_bert_zoo.tasks import TaskError, load_task
+    from keras_bert_zoo.tasks import load_task
     from keras_bert_zoo.train.metrics import format_report
 
-    if not FLAGS.model or not FLAGS.data:
-        raise TaskError("--model and --data are required")
     task = load_task(FLAGS.model)
+    if FLAGS.out:
+        from keras_bert_zoo.cli.errors import check_writable_dir
+
+        check_writable_dir(FLAGS.out, "--out")   # fail now, not after evaluating
     names = ("text_column", "pair_column", "label_column", "file_format", "word_column", "tag_column")
     options = FileOptions(**{n: getattr(FLAGS, n) for n in names if FLAGS[n].present})
     if task.task_type in ("classify", "regress") and task.pairs and not options.pair_column:

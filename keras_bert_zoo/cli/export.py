@@ -62,17 +62,24 @@ def read_samples(task, path, limit):
 
 
 def run_export():
+    from keras_bert_zoo.cli.errors import FlagError, check_input_file, check_model_path, check_writable_dir
+
+    check_model_path(FLAGS.model)          # before TensorFlow is imported: a wrong path fails at once
+    if not FLAGS.name:
+        raise FlagError("--name is required (the model's directory under --root)")
+    for flag in ("samples_file", "representative_file"):
+        if FLAGS[flag].value:
+            check_input_file(FLAGS[flag].value, f"--{flag}")
+    if FLAGS.format == "saved_model" and FLAGS.quantize != "none":
+        raise FlagError("--quantize applies to --format tflite only")
     from keras_bert_zoo.export import next_version
     from keras_bert_zoo.export import ops as ops_lib
     from keras_bert_zoo.export import verify
     from keras_bert_zoo.export.tflite import FULL_INT8_FLOAT_OPS
-    from keras_bert_zoo.tasks import TaskError, load_task
+    from keras_bert_zoo.tasks import load_task
 
-    if not FLAGS.model or not FLAGS.name:
-        raise TaskError("--model and --name are required")
-    if FLAGS.format == "saved_model" and FLAGS.quantize != "none":
-        raise TaskError("--quantize applies to --format tflite only")
     task = load_task(FLAGS.model)
+    check_writable_dir(FLAGS.root, "--root")     # fail now, not after tracing and converting
     tolerance = None
     if (FLAGS.float_atol, FLAGS.float_rtol, FLAGS.min_agreement) != (None, None, None):
         base = verify.TOLERANCES["saved_model" if FLAGS.format == "saved_model" else FLAGS.quantize]

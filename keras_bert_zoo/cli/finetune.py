@@ -127,6 +127,19 @@ class FinetuneConfig:
     export_name: str | None = None
 
 
+def check_paths():
+    """The input files exist and --out is writable: checked before TensorFlow is imported, so such a mistake
+    fails at once (one line naming the flag), not after the imports or the training."""
+    from keras_bert_zoo.cli.errors import check_input_file, check_writable_dir
+
+    if not FLAGS.train or not FLAGS.out:
+        raise UsageError("--train and --out are required")
+    for name in ("train", "eval", "test"):
+        if FLAGS[name].value:
+            check_input_file(FLAGS[name].value, f"--{name}")
+    check_writable_dir(FLAGS.out, "--out")
+
+
 def config_from_flags() -> FinetuneConfig:
     from keras_bert_zoo.data.task_files import FileOptions
     from keras_bert_zoo.tasks import task_names
@@ -211,8 +224,10 @@ def run_finetune(config: FinetuneConfig):
     from keras_bert_zoo.train.loop import fit_task
     from keras_bert_zoo.train.metrics import class_weights as balanced_weights
     from keras_bert_zoo.train.metrics import resample_indices
+    from keras_bert_zoo.cli.errors import check_writable_dir
 
     prepare_out_dir(config)
+    check_writable_dir(config.out, "--out")       # fail now, not after training
     keras.utils.set_random_seed(config.seed)
     set_precision(config.mixed_precision)
     strategy = get_strategy(config.strategy) if config.strategy != "default" else None
@@ -296,4 +311,8 @@ def main(argv):
     del argv
     from keras_bert_zoo.cli.errors import run_command
 
-    run_command("finetune", lambda: run_finetune(config_from_flags()))
+    def finetune():
+        check_paths()
+        return run_finetune(config_from_flags())
+
+    run_command("finetune", finetune)

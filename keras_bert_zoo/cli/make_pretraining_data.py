@@ -13,9 +13,7 @@ import time
 
 from absl import flags
 
-from keras_bert_zoo.data import corpus
-from keras_bert_zoo.data import pretraining as P
-from keras_bert_zoo.text import WordPieceTokenizer
+from keras_bert_zoo.data import corpus    # TensorFlow-free: flags only at import; TF is imported in main()
 
 _INPUT = flags.DEFINE_list("input", None, "Corpus files or globs (comma separated).", required=True)
 _FORMAT = flags.DEFINE_enum("input_format", "bert", list(corpus.CORPUS_FORMATS),
@@ -51,6 +49,9 @@ def _files(patterns):
 
 def main(argv):
     del argv
+    from keras_bert_zoo.data import pretraining as P
+    from keras_bert_zoo.text import WordPieceTokenizer
+
     config = P.PretrainingDataConfig(max_seq_length=_MAX_SEQ.value, max_predictions_per_seq=_MAX_PRED.value,
                                      masked_lm_prob=_MLM_PROB.value, short_seq_prob=_SHORT.value,
                                      whole_word_masking=_WWM.value)

@@ -6,6 +6,7 @@ Example:
 """
 
 import glob
+import os
 
 from absl import flags
 
@@ -24,8 +25,6 @@ _MIN_COUNT = flags.DEFINE_integer("min_count", 2, "Lowest word count the learner
 
 def main(argv):
     del argv
-    from keras_bert_zoo.text.vocab import read_text_lines, train_vocabulary, write_vocabulary
-
     if not _INPUT.value:
         raise SystemExit("--input is required (text files, globs allowed)")
     paths = []
@@ -34,6 +33,11 @@ def main(argv):
         if not matches:
             raise SystemExit(f"--input: no file matches {pattern!r}")
         paths += matches
+    from keras_bert_zoo.cli.errors import check_writable_dir
+
+    check_writable_dir(os.path.dirname(os.path.abspath(_OUTPUT.value)), "--output")   # before learning
+    from keras_bert_zoo.text.vocab import read_text_lines, train_vocabulary, write_vocabulary
+
     strip = {"auto": None, "true": True, "false": False}[_STRIP_ACCENTS.value]
     tokens = train_vocabulary(read_text_lines(paths), vocab_size=_VOCAB_SIZE.value, lowercase=_LOWERCASE.value,
                               strip_accents=strip, reserved_tokens=_RESERVED.value,

@@ -41,11 +41,12 @@ def test_finetune_then_predict_and_evaluate(files):
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [0, 1] and "val_loss" in history[0]
 
-    # predict: plain lines and JSON lines from stdin -> JSON lines with label + probabilities
+    # predict: plain lines and JSON lines from stdin -> JSON lines with label + probabilities, one per line
     r = bert_zoo("predict", "--model", out / "model.keras", stdin='the film was great\n{"text": "awful and bad"}\n\n')
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(rows) == 2 and rows[0]["text"] == "the film was great"
+    assert len(rows) == 3 and rows[0]["text"] == "the film was great"
+    assert rows[2] == {"text": "", "empty": True}       # the blank line 3 keeps its place
     assert rows[0]["label"] in ("negative", "neutral", "positive")
     assert sum(rows[1]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
