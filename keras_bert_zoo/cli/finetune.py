@@ -42,6 +42,10 @@ flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1.0: off
 flags.DEFINE_integer("grad_accum", 1, "Gradient accumulation steps.")
 flags.DEFINE_float("clipnorm", 1.0, "Global gradient-norm clipping (0: off).")
 flags.DEFINE_string("trainable", "all", "all | feature_extraction | K (top K encoder blocks train).")
+flags.DEFINE_integer("lora_rank", 0, "LoRA: train rank-R adapters on the attention query/value kernels and the "
+                     "head, the rest frozen; writes lora.safetensors (adapters + head) beside model.keras; exports "
+                     "merge them (0: full fine-tuning).")
+flags.DEFINE_float("lora_alpha", None, "LoRA scale numerator (update = alpha / rank * A B; default: the rank).")
 flags.DEFINE_integer("early_stopping", 0, "Patience in epochs on the validation loss (0: off).")
 flags.DEFINE_float("dropout", 0.1, "classify/regress/tag/choice: dropout before the task head.")
 flags.DEFINE_string("class_weight", None, "classify: 'balanced' to weight classes by inverse frequency.")
@@ -154,6 +158,12 @@ def config_from_flags() -> FinetuneConfig:
     wrong = sorted(name for name, tasks in TASK_FLAGS.items() if FLAGS[name].present and task not in tasks)
     if wrong:
         raise UsageError(f"flag(s) {', '.join('--' + w for w in wrong)} do not apply to --task={task}")
+    if FLAGS.lora_rank < 0:
+        raise UsageError(f"--lora_rank must be >= 0, got {FLAGS.lora_rank}")
+    if FLAGS.lora_rank and FLAGS.trainable != "all":
+        raise UsageError("--lora_rank trains the adapters and the head: it does not combine with --trainable")
+    if FLAGS["lora_alpha"].present and not FLAGS.lora_rank:
+        raise UsageError("--lora_alpha needs --lora_rank")
     if FLAGS.class_weight not in (None, "balanced"):
         raise UsageError(f"--class_weight must be 'balanced', got {FLAGS.class_weight!r}")
     file_options = FileOptions(**{name: getattr(FLAGS, name) for name in FILE_FLAGS})
@@ -171,7 +181,8 @@ def config_from_flags() -> FinetuneConfig:
                     warmup_ratio=FLAGS.warmup_ratio, weight_decay=FLAGS.weight_decay, layer_decay=FLAGS.layer_decay,
                     gradient_accumulation_steps=FLAGS.grad_accum, clipnorm=FLAGS.clipnorm,
                     trainable=FLAGS.trainable, early_stopping_patience=FLAGS.early_stopping,
-                    jit_compile=FLAGS.jit_compile, steps_per_epoch=FLAGS.steps_per_epoch)
+                    jit_compile=FLAGS.jit_compile, steps_per_epoch=FLAGS.steps_per_epoch,
+                    lora_rank=FLAGS.lora_rank, lora_alpha=FLAGS.lora_alpha)
     return FinetuneConfig(task=task, train=FLAGS.train, out=FLAGS.out, eval=FLAGS.eval, test=FLAGS.test,
                           preset=FLAGS.preset, overwrite=FLAGS.overwrite, sequence_length=FLAGS.sequence_length,
                           batch_size=FLAGS.batch_size, seed=FLAGS.seed, fit=fit, file_options=file_options,
@@ -204,7 +215,7 @@ def prepare_out_dir(config: FinetuneConfig):
                          f"choose another --out")
     if finished:
         for name in ("history.jsonl", "training_curves.png", "attention.png", "backup", "logs", "eval", "test",
-                     "checkpoints"):
+                     "checkpoints", "lora.safetensors"):
             path = os.path.join(out, name)
             if os.path.isdir(path):
                 shutil.rmtree(path)
@@ -282,6 +293,9 @@ def run_finetune(config: FinetuneConfig):
     task.save(tmp)
     os.replace(tmp, model_path)
     print(f"saved the fine-tuned model to {model_path}")
+    if task.backbone.lora:
+        task.save_lora_weights(os.path.join(config.out, "lora.safetensors"))
+        print(f"saved the LoRA adapters and head to {os.path.join(config.out, 'lora.safetensors')}")
     for name, path in (("eval", config.eval), ("test", config.test)):
         if path:
             data = read_task_file(config.task, path, config.file_options)

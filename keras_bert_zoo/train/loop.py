@@ -39,6 +39,8 @@ class FitConfig:
     gradient_accumulation_steps: int = 1
     clipnorm: float = 1.0
     trainable: str = "all"            # "all", "feature_extraction", or "k" (top k blocks)
+    lora_rank: int = 0                # > 0: LoRA adapters on the attention query/value kernels, base frozen
+    lora_alpha: float | None = None   # LoRA scale numerator (default: the rank)
     early_stopping_patience: int = 0  # 0: off
     monitor: str = "val_loss"
     jit_compile: bool = False
@@ -71,7 +73,14 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
     trainable = config.trainable
     if isinstance(trainable, str) and trainable.isdigit():
         trainable = int(trainable)
-    set_trainable(task, trainable)
+    if config.lora_rank:
+        if trainable != "all":
+            raise ValueError(f"LoRA trains the adapters and the head; it does not combine with trainable="
+                             f"{config.trainable!r}")
+        if not task.backbone.lora:   # (set_trainable would unfreeze the base: Keras's trainable setter does)
+            task.enable_lora(config.lora_rank, alpha=config.lora_alpha)
+    else:
+        set_trainable(task, trainable)
 
     steps = config.steps_per_epoch or max(1, math.ceil(train_size / config.batch_size))
     updates = max(1, steps * config.epochs // max(1, config.gradient_accumulation_steps))

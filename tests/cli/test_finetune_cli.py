@@ -103,3 +103,34 @@ def test_finetune_dispatches_to_the_tagging_task(files):
 
     assert load_task(out / "model.keras").task_type == "tag"
     assert (out / "training_curves.png").exists() and (out / "history.jsonl").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_finetune_lora_writes_adapters_and_exports_merged(files):
+    """--lora_rank: adapters + head train (loss falls), lora.safetensors beside model.keras, the export merges
+    them and serves what the saved model predicts; examples/s printed per epoch."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_bert_zoo.tasks import load_task
+
+    root, preset, train, dev = files
+    out = root / "lora_run"
+    r = bert_zoo("finetune", "--task=classify", "--train", train, "--preset", preset, "--out", out,
+                 "--sequence_length=16", "--batch_size=8", "--epochs=3", "--learning_rate=5e-3", "--lora_rank=4",
+                 "--export", root / "exports", "--export_name=lora")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "examples/s)" in r.stdout and (out / "lora.safetensors").exists()
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["loss"] < history[0]["loss"] and history[0]["examples_per_s"] > 0
+    task = load_task(out / "model.keras")
+    assert task.backbone.lora == {"rank": 4, "alpha": 4.0, "targets": ["query", "value"]}
+    texts = ["the film was great", "awful and bad", "ok"]
+    want = task.predict(texts, verbose=0)["probabilities"]
+    served = tf.saved_model.load(str(root / "exports" / "lora" / "1")).signatures["serving_default"]
+    np.testing.assert_allclose(served(text=tf.constant(texts))["probabilities"].numpy(), want, atol=1e-5)
+    assert (out / "lora.safetensors").stat().st_size < (out / "model.keras").stat().st_size
+    r = bert_zoo("finetune", "--task=classify", "--train", train, "--preset", preset, "--out", root / "l2",
+                 "--lora_rank=4", "--trainable=2")
+    assert r.returncode != 0 and "--lora_rank" in r.stderr and "Traceback" not in r.stderr
