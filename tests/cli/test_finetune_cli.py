@@ -134,3 +134,30 @@ def test_finetune_lora_writes_adapters_and_exports_merged(files):
     r = bert_zoo("finetune", "--task=classify", "--train", train, "--preset", preset, "--out", root / "l2",
                  "--lora_rank=4", "--trainable=2")
     assert r.returncode != 0 and "--lora_rank" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_distill_a_finetuned_teacher_into_its_own_layers(files):
+    root, preset, train, dev = files
+    teacher = root / "teacher"
+    r = bert_zoo("finetune", "--task=classify", "--train", train, "--preset", preset, "--out", teacher,
+                 "--sequence_length=16", "--batch_size=8", "--epochs=2", "--learning_rate=1e-3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    unlabelled = root / "more.txt"
+    unlabelled.write_text("the movie was great\nawful plot\n\nok film\n", encoding="utf-8")
+    out = root / "student"
+    r = bert_zoo("distill", "--teacher", teacher / "model.keras", "--student", "layers:1", "--train", train,
+                 "--unlabelled", unlabelled, "--eval", dev, "--test", dev, "--out", out, "--epochs=2",
+                 "--batch_size=8", "--learning_rate=1e-3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "3 unlabelled texts" in r.stdout and "saved the student" in r.stdout and "test: {" in r.stdout
+    assert (out / "model.keras").exists() and (out / "test" / "report.json").exists()
+    r = bert_zoo("predict", "--model", out / "model.keras", stdin="the film was great\n")
+    assert r.returncode == 0 and json.loads(r.stdout)["label"] in ("negative", "neutral", "positive")
+    # a finished student is not replaced; a wrong --student is one line
+    r = bert_zoo("distill", "--teacher", teacher / "model.keras", "--train", train, "--out", out)
+    assert r.returncode != 0 and "finished run" in r.stderr and "Traceback" not in r.stderr
+    r = bert_zoo("distill", "--teacher", teacher / "model.keras", "--student", "layers:5", "--train", train,
+                 "--out", root / "s2")
+    assert r.returncode == 1 and "layers must be" in r.stderr and "Traceback" not in r.stderr
