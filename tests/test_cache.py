@@ -100,3 +100,31 @@ def test_cache_imports_no_tensorflow():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_extract_tar_strips_the_sdist_folder_and_refuses_escapes(tmp_path):
+    import io
+    import tarfile
+
+    from keras_bert_zoo import cache
+
+    def make(path, members):
+        with tarfile.open(path, "w:gz") as tf:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                if data is None:
+                    info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                    tf.addfile(info)
+                else:
+                    info.size = len(data)
+                    tf.addfile(info, io.BytesIO(data))
+
+    good = tmp_path / "pkg-1.0.tar.gz"
+    make(good, [("pkg-1.0/setup.py", b"x"), ("pkg-1.0/pkg/data.txt", b"hello"), ("pkg-1.0/link", None)])
+    out = cache.extract_tar(good, tmp_path / "out")
+    assert (out / "pkg" / "data.txt").read_bytes() == b"hello" and not (out / "link").exists()
+    bad = tmp_path / "evil-1.0.tar.gz"
+    make(bad, [("evil-1.0/../../escaped.txt", b"x")])
+    with pytest.raises(cache.DownloadError, match="outside the target"):
+        cache.extract_tar(bad, tmp_path / "evil")
+    assert not (tmp_path / "evil").exists() and not (tmp_path.parent / "escaped.txt").exists()
