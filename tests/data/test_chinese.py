@@ -66,3 +66,14 @@ def test_real_corpora_sizes():
     kinds = collections.Counter(t[2:] for text, tags in ner["train"] for t in tags if t.startswith("B-"))
     assert set(kinds) == {"PER", "LOC", "ORG"} and min(kinds.values()) > 2000
     assert all(len(text) == len(tags) for text, tags in ner["test"])
+
+
+def test_pretraining_documents_keep_corpus_words_and_exclude_test_texts():
+    docs = chinese.pretraining_documents(include=("news",))
+    assert len(docs) == len(chinese.peoples_daily_ner_splits()["train"])
+    long = max(docs[:200], key=len)
+    assert len(long) > 3 and all(s.endswith(("。", "！", "？", "”", "）")) or s == long[-1] for s in long)
+    test_texts = {text for text, _ in chinese.peoples_daily_ner_splits()["test"]}
+    assert not any("".join("".join(s.split()) for s in d) in test_texts for d in docs)
+    # without jieba, a review is split into characters (each its own whole-word group)
+    assert chinese.segment_words("很好 看") in ("很 好 看", "很好 看", "很 好看")
