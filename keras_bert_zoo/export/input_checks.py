@@ -5,8 +5,8 @@ neither TF Serving nor a loaded SavedModel enforces the declared *shape*: a clie
 Serving's columnar ``{"inputs": {"text": "..."}}`` does exactly that) or a ``[2, 2]`` tensor. The graph was
 traced for ``[B]``, so the ops downstream trust that shape: the tf-text kernels (``FastBertNormalize``,
 ``FastWordpieceTokenizeWithOffsets``, ``TFText>ByteSplitWithOffsets``) read dimension 0 of a scalar and crash
-the whole server process with a segmentation fault, and a ``[2, 2]`` batch came back as two rows with half
-of the strings silently gone.
+the whole server process with a segmentation fault, and a ``[2, 2]`` batch came back as two rows for its
+four strings, without an error.
 
 :func:`check_inputs` puts, in front of a signature's body, for every input:
 
@@ -37,8 +37,8 @@ instead of crashing the process. :class:`~keras_bert_zoo.export.tflite.TFLiteRun
 in Python first, naming the input.
 
 Dtypes, missing and unknown input names are checked by TensorFlow itself before the graph runs (a loaded
-signature raises ``InvalidArgumentError``/``TypeError``; TF Serving answers ``Expects arg[0] to be string but
-int32 is provided``): a signature's inputs cannot be typeless.
+signature raises ``InvalidArgumentError`` / ``TypeError``; TF Serving refuses the request the same way): a
+signature's inputs cannot be typeless, so those messages are TensorFlow's.
 """
 
 from __future__ import annotations
