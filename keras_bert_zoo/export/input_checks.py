@@ -5,8 +5,8 @@ neither TF Serving nor a loaded SavedModel enforces the declared *shape*: a clie
 Serving's columnar ``{"inputs": {"text": "..."}}`` does exactly that) or a ``[2, 2]`` tensor. The graph was
 traced for ``[B]``, so the ops downstream trust that shape: the tf-text kernels (``FastBertNormalize``,
 ``FastWordpieceTokenizeWithOffsets``, ``TFText>ByteSplitWithOffsets``) read dimension 0 of a scalar and crash
-the whole server process with a segmentation fault, and a ``[2, 2]`` batch came back as two rows for its
-four strings, without an error.
+the whole server process with a segmentation fault, and a ``[2, 2]`` batch came back as two rows (the
+strings of its first row; the second row silently dropped).
 
 :func:`check_inputs` puts, in front of a signature's body, for every input:
 

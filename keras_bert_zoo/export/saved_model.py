@@ -10,6 +10,10 @@
 * ``assets.extra/tf_serving_warmup_requests``: PredictionLog records replayed by TF Serving at load time;
 * ``export_info.json`` in ``assets.extra``: versions, op listing, verification report.
 
+Every signature checks its inputs at run time before the task's graph sees them (rank, fixed dimensions, one
+batch size across inputs, packed shapes and id ranges): a bad request is an ``InvalidArgumentError`` naming
+the input (:mod:`keras_bert_zoo.export.input_checks`); valid requests get exactly the task's outputs.
+
     from keras_bert_zoo.export.saved_model import ServingModule, export_saved_model
     result = export_saved_model(task, "saved_models", "sentiment", 1, ["a sample text", "another one"])
     module = ServingModule(task)                      # the tf.Module the export saves
