@@ -39,7 +39,8 @@ flags.DEFINE_float("float_rtol", None, "Override: extra allowance per unit of ma
 flags.DEFINE_float("min_agreement", None, "Override: fraction of rows whose labels must equal the Keras model's.")
 flags.DEFINE_boolean("flex", False, "TFLite: allow TensorFlow ops through the Flex delegate.")
 flags.DEFINE_string("serving_version", None, "Check ops against this tensorflow/serving release "
-                    "(default: the installed TensorFlow's).")
+                    "(default: the installed TensorFlow's; 2.12-2.19: op names against the tf-text 2.12.1 and "
+                    "TensorFlow 2.12.1 lists they bundle, naming each missing op).")
 flags.DEFINE_boolean("fresh_process_check", True, "SavedModel: also verify in a fresh process.")
 flags.DEFINE_boolean("overwrite", False, "Replace an existing version directory.")
 

@@ -7,9 +7,11 @@ The anchors' exports fail at *load* time on the server or the phone ("Op type no
 Targets:
 
 * :func:`tf_serving_target` — the ``tensorflow/serving`` model server. It links TensorFlow's own kernels and
-  the tensorflow-text ``ops_lib`` of the tf-text release it was built with (the server and tf-text share
-  version numbers: ``tensorflow/serving:2.20.x`` bundles tf-text 2.20). Custom ops from any other library
-  (or tf-text ops newer than the bundled release) are missing there.
+  the tensorflow-text ``ops_lib`` of the tf-text release it was built with (``tensorflow/serving:2.20.x``
+  bundles tf-text 2.20; 2.12-2.19 bundle tf-text 2.12.1). Custom ops from any other library (or tf-text ops
+  newer than the bundled release, e.g. ``TFText>RoundRobinTrim`` on 2.19) are missing there. For servers
+  older than the exporting TensorFlow the check is by op name against lists held in
+  ``keras_bert_zoo/resources/serving_ops/`` (tf-text 2.12.1, TensorFlow 2.12.1); attributes are not checked.
 * :func:`tflite_target` — LiteRT with the builtin kernels plus the tensorflow-text TFLite kernels
   (``tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS``), optionally with the Flex delegate
   (``flex=True``: any TensorFlow op, at the cost of linking TensorFlow into the app).
@@ -33,7 +35,7 @@ from pathlib import Path
 
 __all__ = ["OpCompatibilityError", "Target", "saved_model_ops", "graph_ops", "tftext_op_names",
            "tflite_model_ops", "tf_serving_target", "tflite_target", "check_ops", "check_saved_model",
-           "check_tflite_model", "TFLITE_TFTEXT_KERNELS"]
+           "check_tflite_model", "TFLITE_TFTEXT_KERNELS", "SERVING_BUNDLED_TFTEXT", "resource_op_names"]
 
 #: Custom op codes that ``tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`` registers with a TFLite
 #: interpreter (tf-text 2.20: one ``Add*`` registrar per entry of core/kernels/*_tflite.cc). A TFLite
@@ -69,12 +71,15 @@ class Target:
         custom_ops: custom (non-TensorFlow-core / non-builtin) op names the target provides.
         any_tf_op: True when every TensorFlow op runs (TF Serving core kernels; TFLite with Flex).
         hint: what to do when an op is missing.
+        core_ops: the TensorFlow op names the target knows, when it is not every op of the installed
+            TensorFlow (an older TF Serving release); None otherwise.
     """
 
     name: str
     custom_ops: frozenset
     any_tf_op: bool = False
     hint: str = ""
+    core_ops: frozenset | None = None
 
 
 # ----------------------------------------------------------------------------------------------- listing
@@ -159,26 +164,68 @@ def tflite_model_ops(model: bytes) -> tuple[list[str], list[str]]:
 
 
 # ----------------------------------------------------------------------------------------------- targets
+#: tf-text release bundled with each tensorflow/serving release older than 2.20 that we hold op lists for.
+#: Per the reports in issue 14 ("Op type not registered 'TFText>RoundRobinTrim'" on tensorflow/serving 2.19),
+#: the model server kept tf-text 2.12.1 from 2.12 through 2.19; from 2.20 on it matches its own release.
+SERVING_BUNDLED_TFTEXT = {(2, minor): "2.12.1" for minor in range(12, 20)}
+#: the TensorFlow core op list we hold for servers older than the exporting TensorFlow (a lower bound for
+#: 2.13-2.19: TensorFlow keeps the public ops of earlier releases registered)
+SERVING_CORE_OPS = "2.12.1"
+_RESOURCES = Path(__file__).resolve().parent.parent / "resources" / "serving_ops"
+
+
+def resource_op_names(filename: str) -> frozenset:
+    """Op names of a list in ``keras_bert_zoo/resources/serving_ops/`` (one per line, '#' comments)."""
+    path = _RESOURCES / filename
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
 def tf_serving_target(serving_version: str | None = None, tftext_ops=None) -> Target:
     """The ``tensorflow/serving:<serving_version>`` model server.
 
     Args:
         serving_version: the server release (default: the installed TensorFlow's major.minor, i.e. the
-            image matching what we export with). A server older than the exporting TensorFlow is refused:
-            graphs are only forward compatible (new ops and attrs are unknown to an older server).
-        tftext_ops: the op names of the tf-text release bundled with that server. Default: exact list of the
-            installed tensorflow-text when its major.minor equals ``serving_version``; for another release,
-            pass that release's list (``python -m keras_bert_zoo.export.ops --list-tftext-ops`` in an
-            environment with that tensorflow-text installed prints it).
+            image matching what we export with).
+        tftext_ops: the op names of the tf-text release bundled with that server. Default: the exact list of
+            the installed tensorflow-text when its major.minor equals ``serving_version``; for 2.12-2.19 the
+            list of tf-text 2.12.1 (``resources/serving_ops``); for another release pass that release's list
+            (``python -m keras_bert_zoo.export.ops --list-tftext-ops`` in an environment with that
+            tensorflow-text installed prints it).
+
+    For a server older than the exporting TensorFlow (2.12-2.19) the check is by op NAME: tf-text ops against
+    the bundled tf-text's list, TensorFlow ops against TensorFlow 2.12.1's list (ops TensorFlow added after
+    2.12 are refused for 2.13-2.19 too, as unverified). Not checked there: attributes added to existing ops
+    after that release, and kernel behaviour — graphs are only forward compatible, so load the export on
+    that server before relying on it. Releases older than 2.12 are refused: we hold no op list for them.
     """
     import tensorflow as tf
 
     exporting = _major_minor(tf.__version__)
     serving = _major_minor(serving_version) if serving_version else exporting
+    label = f"tensorflow/serving:{serving[0]}.{serving[1]}"
+    hint = ("TF Serving links only TensorFlow and its bundled tf-text ops; ops from other libraries need a "
+            "custom model server build (see saved_models/README.md)")
     if serving < exporting:
-        raise OpCompatibilityError(
-            f"TF Serving {serving[0]}.{serving[1]} is older than the TensorFlow {tf.__version__} used to "
-            f"export; use the tensorflow/serving:{exporting[0]}.{exporting[1]}.* image or newer")
+        bundled = SERVING_BUNDLED_TFTEXT.get(serving)
+        if bundled is None:
+            known = sorted(SERVING_BUNDLED_TFTEXT)
+            raise OpCompatibilityError(
+                f"no op list for TF Serving {serving[0]}.{serving[1]} (older than the TensorFlow "
+                f"{tf.__version__} used to export; op lists are held for {known[0][0]}.{known[0][1]}-"
+                f"{known[-1][0]}.{known[-1][1]}): use the tensorflow/serving:{exporting[0]}.{exporting[1]}.* "
+                f"image or newer")
+        core = resource_op_names(f"tensorflow-{SERVING_CORE_OPS}.txt")
+        tftext = frozenset(tftext_ops) if tftext_ops is not None else resource_op_names(
+            f"tensorflow_text-{bundled}.txt")
+        exact = serving == _major_minor(SERVING_CORE_OPS)
+        return Target(name=f"{label} (bundled tf-text {bundled}; TensorFlow ops checked by name against "
+                           f"TensorFlow {SERVING_CORE_OPS}" + ("" if exact else ", a lower bound") + ")",
+                      custom_ops=tftext, any_tf_op=False, core_ops=core,
+                      hint=hint + f". Only op names are checked for this older server: it may still refuse "
+                                  f"attributes TensorFlow added after {serving[0]}.{serving[1]}; export for "
+                                  f"tensorflow/serving:{exporting[0]}.{exporting[1]} or newer where you can, "
+                                  f"and load the model on the server before relying on it")
     if tftext_ops is None:
         installed = _major_minor(tftext_version())
         if installed != serving:
@@ -188,11 +235,8 @@ def tf_serving_target(serving_version: str | None = None, tftext_ops=None) -> Ta
                 f"keras_bert_zoo.export.ops --list-tftext-ops` where tensorflow-text=={serving[0]}.{serving[1]}.* "
                 f"is installed)")
         tftext_ops = tftext_op_names()
-    return Target(name=f"tensorflow/serving:{serving[0]}.{serving[1]} (bundled tf-text "
-                       f"{serving[0]}.{serving[1]})",
-                  custom_ops=frozenset(tftext_ops), any_tf_op=True,
-                  hint="TF Serving links only TensorFlow and its bundled tf-text ops; ops from other "
-                       "libraries need a custom model server build (see saved_models/README.md)")
+    return Target(name=f"{label} (bundled tf-text {serving[0]}.{serving[1]})",
+                  custom_ops=frozenset(tftext_ops), any_tf_op=True, hint=hint)
 
 
 def tflite_target(flex: bool = False) -> Target:
@@ -214,7 +258,8 @@ def _is_core_tf_op(name: str, tftext: frozenset) -> bool:
 def check_ops(ops: dict[str, list[str]] | list[str], target: Target, *, what: str = "the graph") -> None:
     """Raise :class:`OpCompatibilityError` when ``target`` lacks any op in ``ops`` (a SavedModel's graph ops).
 
-    Core TensorFlow ops pass on targets with ``any_tf_op``; any other op must be in ``target.custom_ops``.
+    Core TensorFlow ops pass on targets with ``any_tf_op`` or, by name, when in ``target.core_ops``; any other
+    op must be in ``target.custom_ops``.
     """
     where = ops if isinstance(ops, dict) else {op: [] for op in ops}
     tftext = tftext_op_names()
@@ -224,8 +269,12 @@ def check_ops(ops: dict[str, list[str]] | list[str], target: Target, *, what: st
             continue
         if target.any_tf_op and _is_core_tf_op(op, tftext):
             continue
+        if target.core_ops is not None and op in target.core_ops and op not in tftext:
+            continue
         kind = "tf-text op" if op in tftext else ("TensorFlow op" if _is_core_tf_op(op, tftext)
                                                  else "unregistered custom op")
+        if kind == "TensorFlow op" and target.core_ops is not None:
+            kind = "TensorFlow op newer than the target's op list"
         missing.append(f"  {op} ({kind}; used in {', '.join(where[op][:3]) or '?'})")
     if missing:
         raise OpCompatibilityError(f"{what} needs ops that {target.name} does not provide:\n"

@@ -10,6 +10,10 @@
 * ``assets.extra/tf_serving_warmup_requests``: PredictionLog records replayed by TF Serving at load time;
 * ``export_info.json`` in ``assets.extra``: versions, op listing, verification report.
 
+Every signature checks its inputs at run time before the task's graph sees them (rank, fixed dimensions, one
+batch size across inputs, packed shapes and id ranges): a bad request is an ``InvalidArgumentError`` naming
+the input (:mod:`keras_bert_zoo.export.input_checks`); valid requests get exactly the task's outputs.
+
     from keras_bert_zoo.export.saved_model import ServingModule, export_saved_model
     result = export_saved_model(task, "saved_models", "sentiment", 1, ["a sample text", "another one"])
     module = ServingModule(task)                      # the tf.Module the export saves
@@ -51,7 +55,7 @@ import tensorflow as tf
 
 from keras_bert_zoo import cache
 from keras_bert_zoo.export import ops as ops_lib
-from keras_bert_zoo.export import serving_requests, verify, warmup
+from keras_bert_zoo.export import input_checks, serving_requests, verify, warmup
 
 __all__ = ["ServingModule", "ExportResult", "ExportError", "export_saved_model", "version_dir",
            "sample_feed", "atomic_version_dir", "library_versions"]
@@ -84,17 +88,25 @@ class ServingModule(tf.Module):
         text_spec = task.serving_input_spec()
         packed_spec = task.packed_input_spec()
 
+        # Every signature checks its inputs' shapes (and the packed ids' ranges) at run time before the task's
+        # graph sees them: see input_checks (a scalar string used to crash the server in the tf-text kernels).
+        ranges = packed_value_ranges(task)
+        packed_aligned = [k for k in ("token_ids", "segment_ids", "padding_mask") if k in packed_spec]
+
         @tf.function(input_signature=[text_spec])
         def serving_default(inputs):
-            return dict(task.serving_fn(inputs))
+            return dict(task.serving_fn(input_checks.check_inputs(inputs, text_spec, verify.SERVING_SIGNATURE)))
 
         @tf.function(input_signature=[packed_spec])
         def serving_packed(packed):
-            return dict(task.packed_serving_fn(packed))
+            checked = input_checks.check_inputs(packed, packed_spec, verify.PACKED_SIGNATURE,
+                                                same_shape=packed_aligned, value_ranges=ranges)
+            return dict(task.packed_serving_fn(checked))
 
         @tf.function(input_signature=[text_spec])
         def preprocess(inputs):
-            return dict(task.preprocess(inputs))
+            return dict(task.preprocess(input_checks.check_inputs(inputs, text_spec,
+                                                                  verify.PREPROCESS_SIGNATURE)))
 
         self.serving_default, self.serving_packed, self.preprocess = serving_default, serving_packed, preprocess
         concrete = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
@@ -117,6 +129,17 @@ class ServingModule(tf.Module):
     def signatures(self) -> Mapping:
         """``{signature name: concrete function}`` (read-only)."""
         return self._signature_view
+
+
+def packed_value_ranges(task) -> dict:
+    """``{packed input: (low, high)}`` the serving_packed signature enforces: token ids inside the vocabulary,
+    segment ids inside the segment vocabulary, the padding mask 0/1 (from the task's backbone config)."""
+    config = getattr(getattr(task, "backbone", None), "config", None)
+    ranges = {"padding_mask": (0, 2)}
+    if config is not None:
+        ranges["token_ids"] = (0, int(config.vocab_size))
+        ranges["segment_ids"] = (0, int(config.type_vocab_size))
+    return ranges
 
 
 def version_dir(root: str | os.PathLike, name: str, version: int) -> Path:

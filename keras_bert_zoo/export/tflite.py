@@ -43,6 +43,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from keras_bert_zoo import compat
+from keras_bert_zoo.export import input_checks
 from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import verify
 from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, atomic_version_dir, library_versions,
@@ -96,7 +97,7 @@ class TFLiteRunner:
             InterpreterWithCustomOps = compat.tf_interpreter_with_custom_ops()
         else:
             from ai_edge_litert.interpreter import InterpreterWithCustomOps
-        self._runners = {}
+        self._runners, self._specs = {}, {}
         try:
             self.interpreter = InterpreterWithCustomOps(model_content=self.content, num_threads=num_threads,
                                                         custom_op_registerers=_tftext_registerers())
@@ -130,12 +131,37 @@ class TFLiteRunner:
                 arr = np.array([x.encode("utf-8") if isinstance(x, str) else x for x in arr.reshape(-1)],
                                dtype=object).reshape(arr.shape)
             feed[k] = arr
+        # The graph's Assert ops do not survive the TFLite conversion: check here, naming the input (the graph
+        # still refuses a bad shape, with a GATHER error: see export.input_checks).
+        input_checks.check_arrays(feed, self.input_specs(signature), signature)
+        empty = all(a.shape[0] == 0 for a in feed.values())
+        if empty:
+            # Some kernels (UNPACK in the encoder) refuse zero-element tensors: run one empty string and keep
+            # no row, so an empty batch gets empty outputs of the usual shapes and dtypes.
+            feed = {k: np.array([b""] if a.dtype == object else np.zeros((1,) + a.shape[1:], a.dtype),
+                                dtype=a.dtype) for k, a in feed.items()}
         try:
             out = self._runners[signature](**feed)
         except RuntimeError as err:
             self._raise_flex(err)
             raise
-        return {k: np.array(v) for k, v in out.items()}
+        return {k: np.array(v)[:0] if empty else np.array(v) for k, v in out.items()}
+
+    def input_specs(self, signature: str) -> dict:
+        """``{input name: tf.TensorSpec}`` of a signature, from the interpreter's input details (-1 -> None)."""
+        import tensorflow as tf
+
+        if signature not in self._runners:
+            self._runners[signature] = self.interpreter.get_signature_runner(signature)
+        if signature not in self._specs:
+            specs = {}
+            for name, d in self._runners[signature].get_input_details().items():
+                dtype = tf.string if d["dtype"] in (np.bytes_, np.object_, np.str_) else tf.as_dtype(d["dtype"])
+                # dimension 0 is the batch (free in every signature; LiteRT reports the last resized size)
+                shape = [None] + [None if n < 0 else int(n) for n in d["shape_signature"][1:]]
+                specs[name] = tf.TensorSpec(shape, dtype, name=name)
+            self._specs[signature] = specs
+        return self._specs[signature]
 
 
 def _tf_version():

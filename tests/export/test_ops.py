@@ -51,8 +51,12 @@ def test_serving_target_versions():
     major, minor = (int(x) for x in tf.__version__.split(".")[:2])
     target = ops_lib.tf_serving_target()
     assert "FastBertNormalize" in target.custom_ops
-    with pytest.raises(ops_lib.OpCompatibilityError, match="older than the TensorFlow"):
-        ops_lib.tf_serving_target(f"{major}.{minor - 1}")
+    # an older server: checked by op name against the lists in resources/serving_ops (2.12-2.19), else refused
+    older = ops_lib.tf_serving_target("2.19")
+    assert "FastBertNormalize" in older.custom_ops and "TFText>RoundRobinTrim" not in older.custom_ops
+    assert not older.any_tf_op and "MatMul" in older.core_ops
+    with pytest.raises(ops_lib.OpCompatibilityError, match="no op list for TF Serving 2.11"):
+        ops_lib.tf_serving_target("2.11")
     with pytest.raises(ops_lib.OpCompatibilityError, match="no tf-text op list"):
         ops_lib.tf_serving_target(f"{major}.{minor + 1}")
     # an explicit op list for a newer server that lacks an op
