@@ -8,6 +8,12 @@ Outputs (dict, float32):
     sequence_output   [batch, seq, hidden]
     pooled_output     [batch, hidden]           tanh pooler on the first token
     attention_scores  [batch, layers, heads, seq, seq]   only when return_attention_scores=True
+
+    from keras_bert_zoo import BertBackbone, BertConfig
+    backbone = BertBackbone(BertConfig.from_name("bert_uncased_L-2_H-128"), dtype="mixed_bfloat16")
+    out = backbone(backbone.dummy_inputs(batch_size=2, sequence_length=8))
+    out["sequence_output"].shape, out["sequence_output"].dtype            # (2, 8, 128), float32
+    backbone.save("backbone.keras")                   # keras.saving.load_model reloads it, policy included
 """
 
 import keras
@@ -71,7 +77,11 @@ class BertBackbone(keras.Model):
         }
         if return_attention_scores:
             outputs["attention_scores"] = ops.stack(scores, axis=1)
-        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        if dtype is not None:
+            # Keras's functional Model.__init__ drops ``dtype``: without this the backbone would report (and
+            # save, and reload as) the global policy while its layers compute in ``dtype``.
+            self.dtype_policy = dtype
 
         self.config = config
         self.return_attention_scores = return_attention_scores

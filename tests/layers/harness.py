@@ -9,9 +9,10 @@ checks, in order:
 2. **get_config / from_config**: the clone's config is equal and, with the weights copied, so are its outputs;
 3. **a ``.keras`` file** (``safe_mode=True``): the reloaded model gives the same outputs;
 4. **a training step** (``model.fit`` on one batch, MSE to zeros) under ``mixed_float16`` and
-   ``mixed_bfloat16`` (in float32 when ``run_mixed_precision=False``): the loss and outputs are finite, weights move, every variable stays float32, the layer
-   and its sublayers compute in the policy's dtype (LayerNorms pinned to float32 excepted), and the outputs
-   come back in float32 or in the compute dtype as ``float32_outputs`` says;
+   ``mixed_bfloat16`` (in float32 when ``run_mixed_precision=False``): the loss and outputs are finite, weights
+   move, every variable stays float32, the layer and its sublayers compute in the policy's dtype (LayerNorms
+   pinned to float32 excepted), and the outputs come back in float32 or in the compute dtype as
+   ``float32_outputs`` says;
 5. optionally the float32 step again with ``jit_compile=True`` (XLA), whose outputs match eager.
 
 ``input_data`` is a dict of the layer's call arguments, in call order: the first is passed positionally, the
@@ -138,7 +139,9 @@ def _fit_one_step(layer, input_data, call_kwargs, jit_compile=False):
     outputs = model(input_data)
     targets = keras.tree.map_structure(lambda o: np.zeros(tuple(o.shape), "float32"), outputs)
     loss = keras.tree.map_structure(lambda _: "mse", outputs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss, jit_compile=jit_compile)
+    # eager unless XLA is asked for: one step of a tiny layer is cheaper run than traced
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss, jit_compile=jit_compile,
+                  run_eagerly=not jit_compile)
     before = [_np(w).copy() for w in layer.trainable_weights]
     history = model.fit(input_data, targets, batch_size=len(next(iter(input_data.values()))), epochs=1,
                         verbose=0, shuffle=False)
