@@ -1,4 +1,10 @@
-"""Multi-head self-attention with a padding mask (keras.ops only)."""
+"""Multi-head self-attention with a padding mask (keras.ops only).
+
+    from keras_bert_zoo.layers import MultiHeadSelfAttention
+    attention = MultiHeadSelfAttention(hidden_size=32, num_heads=4, dropout=0.1)
+    out = attention(x, padding_mask=mask)                        # x [B, T, 32], mask [B, T] -> [B, T, 32]
+    out, probs = attention(x, padding_mask=mask, return_scores=True)   # probs float32 [B, 4, T, T]; padded keys 0
+"""
 
 import math
 
