@@ -13,6 +13,10 @@ from keras_bert_zoo.config import BertConfig
 TINY = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
                   max_position_embeddings=16, type_vocab_size=2)
 
+#: TINY with room for 64 positions, for the task tests whose raw-text examples pack to more than 16 tokens.
+#: Other sizes are ``TINY.replace(field=...)`` at the test that needs them, so each difference is visible.
+TINY_LONG = TINY.replace(max_position_embeddings=64)
+
 
 #: the pyproject extra that installs each optional test dependency (top-level module name -> extra)
 EXTRAS = {"torch": "test", "transformers": "test", "tokenizers": "test", "jax": "test", "sklearn": "test",
