@@ -50,6 +50,27 @@ def tiny_config():
     return TINY
 
 
+@pytest.fixture
+def checkpoint_opens(monkeypatch):
+    """A ``collections.Counter`` of ``(reader, path)`` for every file the importers open from here on: the
+    three readers of ``keras_bert_zoo.convert.common`` (small files, TF checkpoints, safetensors) counted."""
+    import collections
+
+    from keras_bert_zoo.convert import common
+
+    opened = collections.Counter()
+
+    def counting(name, real):
+        def wrapper(path, *args, **kwargs):
+            opened[(name, str(path))] += 1
+            return real(path, *args, **kwargs)
+        return wrapper
+
+    for name in ("read_file", "open_tf_checkpoint", "open_safetensors"):
+        monkeypatch.setattr(common, name, counting(name, getattr(common, name)))
+    return opened
+
+
 def packed_inputs(batch=3, seq=7, vocab=99, seed=0, pad_from=None):
     """Random valid packed inputs; row 1 is padded from ``pad_from`` when given."""
     rng = np.random.default_rng(seed)

@@ -208,25 +208,13 @@ def _checkpoint_dir(tmp_path, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["hf", "google"])
-def test_convert_path_opens_each_checkpoint_file_once(tmp_path, monkeypatch, fmt):
+def test_convert_path_opens_each_checkpoint_file_once(tmp_path, checkpoint_opens, fmt):
     """``bert-zoo convert DIR`` detects the format with presets.resolve and imports what resolve returned:
     detection (config.json / the TF checkpoint) and import must share the opened files."""
-    import collections
-
     from keras_bert_zoo import convert
-    from keras_bert_zoo.convert import common
 
     d = _checkpoint_dir(tmp_path, fmt)
-    opened = collections.Counter()
-
-    def counting(name, real):
-        def wrapper(path, *args, **kwargs):
-            opened[(name, str(path))] += 1
-            return real(path, *args, **kwargs)
-        return wrapper
-
-    for name in ("read_file", "open_tf_checkpoint", "open_safetensors"):
-        monkeypatch.setattr(common, name, counting(name, getattr(common, name)))
+    opened = checkpoint_opens
     files, detected = presets.resolve(str(d))             # what cli/convert.py calls
     assert detected == fmt and files.directory == d
     model, tokenizer = convert.load(detected, files, backbone_only=True)
