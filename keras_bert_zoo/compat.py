@@ -16,6 +16,12 @@ Shims:
 * :func:`op_library_op_names` / :func:`is_registered_op` — the op registry (``export.ops``);
 * :func:`set_tflite_custom_op_registerers`, :func:`tflite_calibrate_and_quantize`,
   :func:`tf_interpreter_with_custom_ops` — TFLite converter / interpreter entry points (``export.tflite``).
+
+Example::
+
+    from keras_bert_zoo import compat
+    compat.check_shim("tflite_calibrate_and_quantize")   # the Shim; ShimVersionError once TF leaves its range
+    compat.SHIMS["multi_worker_log_reduction"].supported   # the Keras range it was written for
 """
 
 from __future__ import annotations

@@ -216,30 +216,40 @@ def fetch_preset(name: str, cache_dir: str | None = None, progress: bool = True)
 
 
 def resolve(name_or_path, cache_dir: str | None = None, progress: bool = True) -> tuple:
-    """``(directory, format)`` for a preset name or a checkpoint directory."""
+    """``(files, format)`` for a preset name or a checkpoint directory.
+
+    ``files`` is the checkpoint's :class:`~keras_bert_zoo.convert.common.CheckpointFiles` (``files.directory``
+    is its path). Detecting a directory's format reads its config or opens its TF checkpoint; pass ``files``
+    on to ``convert.load(format, files)`` and the import reuses them, so each file is opened once::
+
+        files, fmt = presets.resolve("path/to/checkpoint")
+        model, tokenizer = convert.load(fmt, files, backbone_only=True)
+    """
     from keras_bert_zoo import convert
+    from keras_bert_zoo.convert.common import CheckpointFiles
 
     if isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).is_dir():
-        return Path(name_or_path), convert.detect_format(name_or_path)
+        files = CheckpointFiles(name_or_path)
+        return files, convert.detect_format(files)
     if not isinstance(name_or_path, str):
         raise PresetError(f"Expected a preset name or directory, got {name_or_path!r}")
     if name_or_path not in PRESETS and ("/" in name_or_path or os.sep in name_or_path):
         raise PresetError(f"{name_or_path}: no such directory, and not a preset name (known: {sorted(PRESETS)})")
-    return fetch_preset(name_or_path, cache_dir=cache_dir, progress=progress), _preset(name_or_path).format
+    directory = fetch_preset(name_or_path, cache_dir=cache_dir, progress=progress)
+    return CheckpointFiles(directory), _preset(name_or_path).format
 
 
 def from_preset(name_or_path, cache_dir: str | None = None, progress: bool = True, **kwargs):
     """``(model, tokenizer)`` from a preset name or a checkpoint directory of any supported format.
 
     Extra keyword arguments go to the format's importer; every format takes the same ones (``backbone_only``,
-    ``architecture``, ``lowercase``, ... see :mod:`keras_bert_zoo.convert`).
+    ``architecture``, ``lowercase``, ... see :mod:`keras_bert_zoo.convert`). Detection and import share the
+    opened files (see :func:`resolve`).
     """
     from keras_bert_zoo import convert
 
-    if isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).is_dir():
-        return convert.load("auto", name_or_path, **kwargs)  # detection and import share the opened files
-    directory, fmt = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
-    return convert.load(fmt, directory, **kwargs)
+    files, fmt = resolve(name_or_path, cache_dir=cache_dir, progress=progress)
+    return convert.load(fmt, files, **kwargs)
 
 
 def load_backbone(name_or_path, cache_dir: str | None = None, progress: bool = True, **kwargs):

@@ -13,6 +13,10 @@ from keras_bert_zoo.config import BertConfig
 TINY = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
                   max_position_embeddings=16, type_vocab_size=2)
 
+#: TINY with room for 64 positions, for the task tests whose raw-text examples pack to more than 16 tokens.
+#: Other sizes are ``TINY.replace(field=...)`` at the test that needs them, so each difference is visible.
+TINY_LONG = TINY.replace(max_position_embeddings=64)
+
 
 #: the pyproject extra that installs each optional test dependency (top-level module name -> extra)
 EXTRAS = {"torch": "test", "transformers": "test", "tokenizers": "test", "jax": "test", "sklearn": "test",
@@ -44,6 +48,27 @@ def require(module: str):
 @pytest.fixture
 def tiny_config():
     return TINY
+
+
+@pytest.fixture
+def checkpoint_opens(monkeypatch):
+    """A ``collections.Counter`` of ``(reader, path)`` for every file the importers open from here on: the
+    three readers of ``keras_bert_zoo.convert.common`` (small files, TF checkpoints, safetensors) counted."""
+    import collections
+
+    from keras_bert_zoo.convert import common
+
+    opened = collections.Counter()
+
+    def counting(name, real):
+        def wrapper(path, *args, **kwargs):
+            opened[(name, str(path))] += 1
+            return real(path, *args, **kwargs)
+        return wrapper
+
+    for name in ("read_file", "open_tf_checkpoint", "open_safetensors"):
+        monkeypatch.setattr(common, name, counting(name, getattr(common, name)))
+    return opened
 
 
 def packed_inputs(batch=3, seq=7, vocab=99, seed=0, pad_from=None):

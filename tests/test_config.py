@@ -3,6 +3,7 @@ import json
 import pytest
 
 from keras_bert_zoo.config import NAMED_CONFIGS, BertConfig, ConfigError
+from tests.conftest import TINY
 
 
 def test_small_berts_are_all_named():
@@ -50,7 +51,7 @@ def test_from_dict_names_unknown_keys():
 
 
 def test_hf_json_round_trip(tmp_path):
-    c = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37)
+    c = TINY
     c.to_hf_json(tmp_path / "config.json")
     assert BertConfig.from_hf_json(tmp_path / "config.json") == c
     data = json.loads((tmp_path / "config.json").read_text())

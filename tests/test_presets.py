@@ -184,3 +184,45 @@ def test_unknown_preset_and_registry():
     assert src.sha256 and len(src.sha256) == 64
     assert presets.PRESETS["bert_base_uncased"].format == "google"
     assert presets.PRESETS["bert_base_uncased_hf"].source.files[1].url.endswith("/model.safetensors")
+
+
+def _checkpoint_dir(tmp_path, fmt):
+    """A tiny HF or google-research checkpoint directory (backbone weights, vocabulary, config)."""
+    from keras_bert_zoo.convert import common, export_hf
+    from keras_bert_zoo.convert.google import GOOGLE_TABLE
+    from keras_bert_zoo.convert.table import export_weights
+    from tests.conftest import packed_inputs
+    from tests.convert.convert_helpers import write_tf_checkpoint
+
+    backbone = BertBackbone(TINY)
+    backbone(packed_inputs())
+    d = tmp_path / fmt
+    if fmt == "hf":
+        return export_hf(backbone, d, vocabulary=VOCAB, lowercase=True)
+    d.mkdir()
+    write_tf_checkpoint(d / "bert_model.ckpt",
+                        export_weights(backbone, GOOGLE_TABLE, TINY, common.ARCHITECTURES["BertModel"]))
+    TINY.to_google_json(d / "bert_config.json")
+    (d / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    return d
+
+
+@pytest.mark.parametrize("fmt", ["hf", "google"])
+def test_convert_path_opens_each_checkpoint_file_once(tmp_path, checkpoint_opens, fmt):
+    """``bert-zoo convert DIR`` detects the format with presets.resolve and imports what resolve returned:
+    detection (config.json / the TF checkpoint) and import must share the opened files."""
+    from keras_bert_zoo import convert
+
+    d = _checkpoint_dir(tmp_path, fmt)
+    opened = checkpoint_opens
+    files, detected = presets.resolve(str(d))             # what cli/convert.py calls
+    assert detected == fmt and files.directory == d
+    model, tokenizer = convert.load(detected, files, backbone_only=True)
+    assert isinstance(model, BertBackbone) and tokenizer.vocabulary == VOCAB
+    assert not {k: n for k, n in opened.items() if n > 1}, opened
+    assert opened[("open_tf_checkpoint" if fmt == "google" else "open_safetensors",
+                   str(d / ("bert_model.ckpt" if fmt == "google" else "model.safetensors")))] == 1, opened
+    # from_preset goes the same way
+    opened.clear()
+    presets.from_preset(str(d), backbone_only=True)
+    assert opened and max(opened.values()) == 1, opened

@@ -71,7 +71,8 @@ def main(argv):
         sys.exit(1)
     report = getattr(model, "load_report", None)
     if report is not None:
-        print(f"converted {directory} ({fmt}): {type(model).__name__}, {report.assigned} variables assigned"
+        print(f"converted {getattr(directory, 'directory', directory)} ({fmt}): {type(model).__name__}, "
+              f"{report.assigned} variables assigned"
               + (f", {len(report.skipped)} head weights skipped" if report.skipped else "")
               + (f", left at init: {report.initialised}" if report.initialised else ""))
     out = Path(FLAGS.out)

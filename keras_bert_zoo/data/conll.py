@@ -11,6 +11,13 @@ Public API:
     label_list(sentences)                   sorted label set with "O" first
     join_words(words) -> (text, char_starts)  the sentence text as the words joined by one space
     write_conll(path, sentences)            atomic write (used by tests and examples)
+
+Example::
+
+    from keras_bert_zoo.data.conll import label_list, read_conll
+    sentences = read_conll("train.txt")                  # CoNLL-2003: the word first, the NER tag last
+    labels = label_list(sentences)                       # ["O", "B-LOC", "B-MISC", ...]
+    sentences[0].words, sentences[0].tags, sentences[0].line
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ Public API:
         ``answers``: tuple of (text, char_start); empty for unanswerable questions.
     read_squad(path, check_answers=True) -> (examples, version)   version "1.1" or "2.0"
     char_to_byte(text, char_index) -> byte offset in UTF-8
+
+Example::
+
+    from keras_bert_zoo.data.squad import read_squad
+    examples, version = read_squad("dev-v2.0.json")      # version "2.0"
+    examples[0].question, examples[0].answers, examples[0].is_impossible
 """
 
 from __future__ import annotations

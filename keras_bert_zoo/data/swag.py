@@ -8,6 +8,12 @@ each choice is scored as the pair (``sent1``, ``sent2 + " " + ending_k``).
 Public API:
     ChoiceExample(context, choices, label, line)
     read_swag(path, num_choices=None, require_labels=True) -> list[ChoiceExample]
+
+Example::
+
+    from keras_bert_zoo.data.swag import read_swag
+    examples = read_swag("train.csv")                    # ChoiceExample(context, choices, label, line)
+    multiple_choice.fit(examples, epochs=1)              # tasks.MultipleChoice takes them as they are
 """
 
 from __future__ import annotations

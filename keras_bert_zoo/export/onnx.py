@@ -10,6 +10,11 @@ that block it. For ONNX, tokenize in the client (e.g. HF ``tokenizers``) and fee
 
 Needs the ``onnx`` extra (``tf2onnx``, ``onnx``, ``onnxruntime``); without it both functions raise
 :class:`MissingOnnxExtraError`, an ``ImportError`` whose message names the install command.
+
+Example::
+
+    from keras_bert_zoo.export.onnx import export_onnx_packed
+    report = export_onnx_packed(classifier, "model.onnx", ["a sample text", "another one"])
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ Functions:
     tftext_op_names()              the custom op names registered by the installed tensorflow-text
     tflite_model_ops(model_bytes)  (builtin op names, custom op codes) of a .tflite flatbuffer
     check_ops(ops, target)         raise OpCompatibilityError listing what the target lacks
+
+Example::
+
+    from keras_bert_zoo.export.ops import saved_model_ops
+    ops = saved_model_ops("saved_models/sentiment/1")    # {"FastWordpieceTokenizeWithOffsets": [...], ...}
+    sorted(ops)[:3]
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ Rules (stated once, used by the SavedModel and TFLite exporters):
 
 ``TOLERANCES`` holds the per-format values; a failed check raises :class:`VerificationError` naming every
 output that failed, with its max abs diff / agreement.
+
+Example (what ``export_saved_model`` runs before it renames the version directory into place)::
+
+    from keras_bert_zoo.export.verify import verify_saved_model
+    diffs = verify_saved_model("saved_models/sentiment/1", classifier, {"text": ["great", "awful"]})
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Multi-head self-attention with a padding mask (keras.ops only).
 
-    attention = MultiHeadSelfAttention(hidden_size=64, num_heads=4, dropout=0.1)
-    out = attention(x, padding_mask=mask)                          # x [B, T, 64], mask [B, T] -> [B, T, 64]
-    out, probs = attention(x, padding_mask=mask, return_scores=True)   # probs [B, 4, T, T] float32
+    from keras_bert_zoo.layers import MultiHeadSelfAttention
+    attention = MultiHeadSelfAttention(hidden_size=32, num_heads=4, dropout=0.1)
+    out = attention(x, padding_mask=mask)                        # x [B, T, 32], mask [B, T] -> [B, T, 32]
+    out, probs = attention(x, padding_mask=mask, return_scores=True)   # probs float32 [B, 4, T, T]; padded keys 0
 
 Two implementations of the same function: the explicit one (scores, masked float32 softmax, dropout on the
 probabilities, context) and the fused ``keras.ops.dot_product_attention`` (cuDNN flash attention on a GPU under

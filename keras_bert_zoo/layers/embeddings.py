@@ -1,4 +1,9 @@
-"""Token + learned absolute position + segment embeddings, LayerNorm and dropout (keras.ops only)."""
+"""Token + learned absolute position + segment embeddings, LayerNorm and dropout (keras.ops only).
+
+    from keras_bert_zoo.layers import BertEmbeddings
+    embeddings = BertEmbeddings(vocab_size=99, hidden_size=32, max_position_embeddings=16, type_vocab_size=2)
+    x = embeddings(token_ids, segment_ids)                       # int [B, T] each (T <= 16) -> [B, T, 32]
+"""
 
 import keras
 from keras import ops

@@ -1,4 +1,10 @@
-"""One post-LayerNorm transformer encoder block as in BERT (keras.ops only)."""
+"""One post-LayerNorm transformer encoder block as in BERT (keras.ops only).
+
+    from keras_bert_zoo.layers import TransformerEncoderBlock
+    block = TransformerEncoderBlock(hidden_size=32, num_heads=4, intermediate_size=37, activation="gelu")
+    h = block(x, padding_mask=mask)                              # x [B, T, 32], mask [B, T] -> [B, T, 32]
+    h, probs = block(x, padding_mask=mask, return_scores=True)   # probs [B, 4, T, T]
+"""
 
 import keras
 from keras import ops

@@ -1,8 +1,8 @@
 """Pooler and masked-LM head (tied to the token embedding), keras.ops only.
 
 There is no NSP layer here: next-sentence prediction is a plain ``keras.layers.Dense(2)`` on the pooled output,
-named ``nsp_head`` by the pretraining model (:class:`keras_bert_zoo.models.tasks.BertPretrainer`); task heads
-are likewise Dense layers of the task models.
+named ``nsp_head`` by the pretraining task (:class:`keras_bert_zoo.tasks.Pretrainer`); the other task heads are
+likewise Dense layers of the task models (:mod:`keras_bert_zoo.tasks`).
 
     from keras_bert_zoo.layers import MaskedLMHead, Pooler
     pooled = Pooler(hidden_size=32)(sequence)                              # [B, T, 32] -> [B, 32]

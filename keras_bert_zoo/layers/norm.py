@@ -1,4 +1,9 @@
-"""LayerNorm that always computes in float32 (stable under mixed_float16 / mixed_bfloat16)."""
+"""LayerNorm that always computes in float32 (stable under mixed_float16 / mixed_bfloat16).
+
+    from keras_bert_zoo.layers.norm import float32_layer_norm
+    norm = float32_layer_norm(1e-12, name="layer_norm")         # float32 variables and arithmetic
+    y = keras.ops.cast(norm(x), x.dtype)                         # callers cast back to their compute dtype
+"""
 
 import keras
 

@@ -9,9 +9,12 @@ Outputs (dict, float32):
     pooled_output     [batch, hidden]           tanh pooler on the first token
     attention_scores  [batch, layers, heads, seq, seq]   only when return_attention_scores=True
 
-    backbone = BertBackbone("bert_uncased_L-2_H-128")
-    out = backbone(backbone.dummy_inputs())            # {"sequence_output": [2, 8, 128], "pooled_output": [2, 128]}
-    backbone.enable_lora(8)                            # LoRA on the attention query/value kernels (see below)
+    from keras_bert_zoo import BertBackbone, BertConfig
+    backbone = BertBackbone(BertConfig.from_name("bert_uncased_L-2_H-128"), dtype="mixed_bfloat16")
+    out = backbone(backbone.dummy_inputs(batch_size=2, sequence_length=8))
+    out["sequence_output"].shape, out["sequence_output"].dtype            # (2, 8, 128), float32
+    backbone.save("backbone.keras")                   # keras.saving.load_model reloads it, policy included
+    backbone.enable_lora(8)                           # LoRA on the attention query/value kernels (below)
 
 LoRA (``enable_lora(rank, alpha=None, targets=("query", "value"))``): every target ``Dense`` of every encoder block
 gets Keras's low-rank update ``kernel + (alpha / rank) * A @ B`` (B starts at zero: the model is unchanged until
@@ -86,7 +89,11 @@ class BertBackbone(keras.Model):
         }
         if return_attention_scores:
             outputs["attention_scores"] = ops.stack(scores, axis=1)
-        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        if dtype is not None:
+            # Keras's functional Model.__init__ drops ``dtype``: without this the backbone would report (and
+            # save, and reload as) the global policy while its layers compute in ``dtype``.
+            self.dtype_policy = dtype
 
         self.config = config
         self.return_attention_scores = return_attention_scores

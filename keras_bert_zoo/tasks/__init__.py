@@ -12,6 +12,11 @@
 See :mod:`keras_bert_zoo.tasks.task` for the contract. ``get_task_class(task_type)`` imports the module of a
 task on first use (the CLI's ``--task``); ``task_models()`` maps the Hugging Face architecture names to the
 classes (what the converters build).
+
+Example::
+
+    from keras_bert_zoo.tasks import get_task_class
+    classifier = get_task_class("classify").from_preset("minilm_l6_h384_uncased", labels=["neg", "pos"])
 """
 
 from __future__ import annotations

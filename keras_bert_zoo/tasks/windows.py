@@ -29,6 +29,11 @@ Public API:
     tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
     featurize_in_chunks(fn, columns, chunk=256)   training features of many examples, windows concatenated
     add_per_row(ragged, row_values)     ragged + row_values[:, None] on the flat values (fast to trace)
+
+Example (a classifier on texts longer than its preprocessor's ``sequence_length``, a window every 64 tokens)::
+
+    packed, windows, b_offset = windowed_pack(preprocessor, tf.constant(long_texts), stride=64)
+    logits = mean_over_windows(classifier(packed), windows)     # [W, K] logits of the windows -> [B, K]
 """
 
 from __future__ import annotations

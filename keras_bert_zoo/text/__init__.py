@@ -5,6 +5,12 @@
     BertPreprocessor(tokenizer, sequence_length=128, truncate="longest_first")
                                                       strings -> token_ids / segment_ids / padding_mask
     load_vocabulary(path), count_words, train_vocabulary, write_vocabulary, read_text_lines   vocab helpers
+
+Example::
+
+    from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    tokenizer = WordPieceTokenizer("vocab.txt", lowercase=True)
+    packed = BertPreprocessor(tokenizer, sequence_length=16)(["hello world"])   # int32 [1, 16] each
 """
 
 from keras_bert_zoo.text.preprocessor import TRUNCATE_STRATEGIES, BertPreprocessor, truncated_lengths

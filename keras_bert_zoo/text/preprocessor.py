@@ -25,6 +25,12 @@ Truncation (``budget = T - 2`` for one segment, ``T - 3`` for pairs; single segm
 * ``waterfall`` — A keeps as much as fits, B gets the rest (tf-text's ``WaterfallTrimmer``).
 
 Only dense ops (gather/where/cumsum) after ``RaggedTensorToTensor``, so the packer converts to TFLite builtins.
+
+Example::
+
+    pre = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    packed = pre(tf.constant(["is this a question?"]))                     # packed["token_ids"]: int32 [1, 16]
+    pairs = pre((tf.constant(["a question?"]), tf.constant(["an answer."])))
 """
 
 import keras

@@ -14,6 +14,12 @@ sub-words that cover the corpus best.
 
 ``texts`` may be any iterable of strings or a ``tf.data.Dataset`` of scalar strings. For Chinese (or any text
 with many distinct characters) raise ``max_unique_chars`` so that every common ideograph gets its own token.
+
+Example::
+
+    from keras_bert_zoo.text.vocab import read_text_lines, train_vocabulary, write_vocabulary
+    tokens = train_vocabulary(read_text_lines(["corpus.txt"]), vocab_size=8000, lowercase=True)
+    write_vocabulary(tokens, "vocab.txt")                # [PAD], [UNK], [CLS], [SEP], [MASK] first
 """
 
 import collections

@@ -14,6 +14,12 @@ a :class:`FitConfig`, and
 
 Raises :class:`~keras_bert_zoo.train.callbacks.NanLossError` (after restoring the last good weights) when the
 loss becomes NaN/Inf.
+
+    from keras_bert_zoo.train.loop import FitConfig, fit_task
+    train_ds = classifier.make_dataset(texts, labels, batch_size=32, training=True)
+    result = fit_task(classifier, train_ds, None, "runs/sst2", FitConfig(epochs=2, batch_size=32),
+                      train_size=len(texts))
+    result.history[-1]["loss"], result.stopped_early            # per-epoch logs; False
 """
 
 from __future__ import annotations

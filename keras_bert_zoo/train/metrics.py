@@ -6,6 +6,12 @@ matrix. Multi-label: :func:`multilabel_report` (subset accuracy, Hamming loss, m
 Regression: :func:`regression_report` (MSE, MAE, Pearson, Spearman with average ranks for ties).
 Imbalance: :func:`class_weights` (``balanced``: n / (k * count_c)) and :func:`resample_indices`
 (over-sampling minority classes / under-sampling majority ones, deterministic for a seed).
+
+    from keras_bert_zoo.train.metrics import class_weights, classification_report, format_report
+    report = classification_report([0, 1, 1, 2], [0, 1, 2, 2], labels=["neg", "neu", "pos"])
+    report["accuracy"], report["macro_f1"]                  # 0.75, 0.777...
+    print(format_report(report))
+    class_weights([0, 0, 0, 1], num_classes=2)              # {0: 0.666..., 1: 2.0}, for fit(class_weight=...)
 """
 
 from __future__ import annotations

@@ -15,6 +15,12 @@
   trains), or an int ``k`` (only the top ``k`` encoder blocks + pooler train).
 
 Decoupled weight decay is applied by Keras with the base learning rate (not the layer-decayed one).
+
+    from keras_bert_zoo.train.optimizers import make_optimizer, set_trainable
+    set_trainable(classifier, "feature_extraction")             # frozen backbone, the head trains
+    optimizer = make_optimizer(learning_rate=3e-5, total_steps=2000, warmup_ratio=0.1, layer_decay=0.9,
+                               num_layers=classifier.backbone.config.num_layers)
+    classifier.compile(optimizer=optimizer)     # lr: 0 -> 3e-5 over 200 steps (10 %), then -> 0 at 2000
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ Optimizer: AdamW or LAMB on a linear warm-up + linear decay schedule, no weight 
 Mixed precision: build with ``dtype="mixed_bfloat16"``/``"mixed_float16"`` (float16 gets a loss-scale
 optimizer). XLA: ``jit_compile=True``. Checkpoints: a ``.keras`` file per epoch and ``BackupAndRestore`` so
 an interrupted run resumes from its last finished epoch with the optimizer state (same ``checkpoint_dir``).
+
+    from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer
+    from keras_bert_zoo.train.pretraining import fit_pretrainer, make_pretraining_optimizer
+    model = compile_pretrainer(build_pretrainer(config),
+                               make_pretraining_optimizer("lamb", learning_rate=1e-3, total_steps=10_000))
+    history = fit_pretrainer(model, dataset, steps_per_epoch=1000, epochs=10, checkpoint_dir="runs/pre")
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Every public layer serialises (get_config/from_config and a .keras file) with identical outputs.
+"""Every public layer through the shared harness (tests/layers/harness.py: shapes, config and .keras round trips,
+mixed-precision training steps, weight counts), then each layer's own behaviour.
 
-Backend-agnostic: also run under KERAS_BACKEND=jax by tests/test_backends.py.
+Shapes from TINY (tests/conftest.py): odd sizes catch transposes that square shapes hide. Backend-agnostic: also
+run under KERAS_BACKEND=jax by tests/test_backends.py.
 """
 
 import keras
@@ -9,8 +11,12 @@ import pytest
 
 from keras_bert_zoo.layers import (BertEmbeddings, MaskedLMHead, MultiHeadSelfAttention, Pooler,
                                    TransformerEncoderBlock)
+from keras_bert_zoo.layers.norm import float32_layer_norm
+from tests.conftest import TINY
+from tests.layers.harness import run_layer_test
 
-B, T, D, N, I, V = 3, 7, 32, 4, 37, 99
+B, T = 3, 7
+D, N, I, V = TINY.hidden_size, TINY.num_heads, TINY.intermediate_size, TINY.vocab_size
 
 
 def _ids(seed=0):
@@ -28,41 +34,74 @@ def _mask():
     return m
 
 
-def _cases():
+def test_embeddings_harness():
     ids, seg = _ids()
-    return [
-        ("embeddings", lambda: BertEmbeddings(V, D, max_position_embeddings=16, type_vocab_size=2, dropout=0.1),
-         [keras.Input((None,), dtype="int32"), keras.Input((None,), dtype="int32")], [ids, seg], {}),
-        ("attention", lambda: MultiHeadSelfAttention(D, N, dropout=0.1),
-         [keras.Input((None, D)), keras.Input((None,), dtype="int32")], [_hidden(), _mask()], "mask"),
-        ("block", lambda: TransformerEncoderBlock(D, N, I, dropout=0.1, attention_dropout=0.1),
-         [keras.Input((None, D)), keras.Input((None,), dtype="int32")], [_hidden(), _mask()], "mask"),
-        ("pooler", lambda: Pooler(D), [keras.Input((None, D))], [_hidden()], {}),
-        ("mlm_head", lambda: MaskedLMHead(V, D), [keras.Input((None, D))], [_hidden()], {}),
-    ]
+    run_layer_test(BertEmbeddings, dict(vocab_size=V, hidden_size=D, dropout=0.1,
+                                        max_position_embeddings=TINY.max_position_embeddings,
+                                        type_vocab_size=TINY.type_vocab_size),
+                   {"token_ids": ids, "segment_ids": seg}, (B, T, D),
+                   expected_num_trainable_weights=5)  # token, segment, position, LayerNorm gamma + beta
 
 
-def _wrap(layer, inputs, mode):
-    if mode == "mask":
-        out = layer(inputs[0], padding_mask=inputs[1])
-    else:
-        out = layer(*inputs)
-    return keras.Model(inputs, out)
+@pytest.mark.parametrize("return_scores", [False, True])
+def test_attention_harness(return_scores):
+    run_layer_test(MultiHeadSelfAttention, dict(hidden_size=D, num_heads=N, dropout=0.1),
+                   {"x": _hidden(), "padding_mask": _mask()},
+                   ((B, T, D), (B, N, T, T)) if return_scores else (B, T, D),
+                   call_kwargs={"return_scores": return_scores},
+                   float32_outputs=[False, True] if return_scores else False,  # the probabilities stay float32
+                   expected_num_trainable_weights=8)  # q, k, v, output: kernel + bias
 
 
-@pytest.mark.parametrize("name,make,inputs,values,mode", _cases(), ids=[c[0] for c in _cases()])
-def test_layer_round_trips_through_keras_file(tmp_path, name, make, inputs, values, mode):
-    layer = make()
-    model = _wrap(layer, inputs, mode)
-    expected = keras.ops.convert_to_numpy(model(values))
-    # get_config carries every constructor argument.
-    clone = type(layer).from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    restored = keras.saving.load_model(path, safe_mode=True)
-    got = keras.ops.convert_to_numpy(restored(values))
-    np.testing.assert_array_equal(got, expected)
+def test_encoder_block_harness():
+    run_layer_test(TransformerEncoderBlock, dict(hidden_size=D, num_heads=N, intermediate_size=I, dropout=0.1,
+                                                 attention_dropout=0.1),
+                   {"x": _hidden(), "padding_mask": _mask()}, (B, T, D),
+                   expected_num_trainable_weights=16)  # attention 8, 2 LayerNorms 4, two dense 4 (XLA: the backbone's)
+
+
+def test_pooler_harness():
+    run_layer_test(Pooler, dict(hidden_size=D), {"sequence": _hidden()}, (B, D), expected_num_trainable_weights=2)
+
+
+@pytest.mark.parametrize("positions", [False, True])
+def test_masked_lm_head_harness(positions):
+    data = {"sequence": _hidden()}
+    if positions:
+        data["mask_positions"] = np.array([[1, 3], [0, 2], [6, 6]], "int32")
+    run_layer_test(MaskedLMHead, dict(vocab_size=V, hidden_size=D), data, (B, 2 if positions else T, V),
+                   float32_outputs=True,  # logits
+                   expected_num_trainable_weights=6)  # transform 2, LayerNorm 2, output kernel + bias
+
+
+def test_float32_layer_norm_harness():
+    # a factory, not a class: the harness round-trips the LayerNormalization it returns; its mixed-precision
+    # contract (float32 whatever the policy) is the next test
+    run_layer_test(float32_layer_norm, dict(epsilon=TINY.layer_norm_eps, name="layer_norm"), {"x": _hidden()},
+                   (B, T, D), expected_num_trainable_weights=2, run_mixed_precision=False)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_float32_layer_norm_ignores_the_mixed_policy(policy):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        norm = float32_layer_norm(1e-12, name="layer_norm")
+        out = norm(keras.ops.cast(_hidden(), policy.split("_")[1]))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert norm.compute_dtype == "float32" and all(w.dtype == "float32" for w in norm.weights)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
+def test_masked_lm_head_shares_the_tied_embedding():
+    embeddings = BertEmbeddings(V, D, max_position_embeddings=TINY.max_position_embeddings)
+    ids, seg = _ids()
+    sequence = embeddings(ids, seg)
+    head = MaskedLMHead(V, D, token_embedding=embeddings.token_embedding)
+    head(sequence)
+    assert [w.name for w in head.trainable_weights if w.name == "output_kernel"] == []
+    assert any(w is embeddings.token_embedding.embeddings for w in head.trainable_weights)
 
 
 def test_attention_masks_padded_keys_and_returns_scores():

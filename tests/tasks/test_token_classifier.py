@@ -237,10 +237,10 @@ def test_featurize_in_chunks_graph_path_matches_eager(trained):
 
 
 def test_mixed_precision_head_keeps_float32_logits(tok):
-    from keras_bert_zoo import BertBackbone, BertConfig
+    from keras_bert_zoo import BertBackbone
+    from tests.conftest import TINY_LONG
 
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_layers=1, num_heads=4, intermediate_size=37,
-                     max_position_embeddings=64)
+    cfg = TINY_LONG.replace(vocab_size=tok.vocab_size, num_layers=1)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:

@@ -74,9 +74,9 @@ def tokenizer():
 def backbone(vocab_size, seed=0, max_positions=64, num_layers=2):
     import keras
 
-    from keras_bert_zoo import BertBackbone, BertConfig
+    from keras_bert_zoo import BertBackbone
+    from tests.conftest import TINY_LONG
 
     keras.utils.set_random_seed(seed)
-    cfg = BertConfig(vocab_size=vocab_size, hidden_size=32, num_layers=num_layers, num_heads=4, intermediate_size=37,
-                     max_position_embeddings=max_positions)
-    return BertBackbone(cfg)
+    return BertBackbone(TINY_LONG.replace(vocab_size=vocab_size, num_layers=num_layers,
+                                          max_position_embeddings=max_positions))

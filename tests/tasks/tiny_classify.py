@@ -47,25 +47,24 @@ def make_preset(directory, seed=0):
     """Write a tiny random BERT (vocab 99, hidden 32, 4 heads, intermediate 37) as a HF checkpoint dir."""
     import keras
 
-    from keras_bert_zoo import BertBackbone, BertConfig
+    from keras_bert_zoo import BertBackbone
     from keras_bert_zoo.convert import export_hf
+    from tests.conftest import TINY_LONG
 
     keras.utils.set_random_seed(seed)
-    config = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                        max_position_embeddings=64)
-    export_hf(BertBackbone(config), directory, vocabulary=vocabulary(), lowercase=True)
+    export_hf(BertBackbone(TINY_LONG), directory, vocabulary=vocabulary(), lowercase=True)
     return Path(directory)
 
 
 def tiny_backbone_and_tokenizer(seed=0, dropout=0.1):
     import keras
 
-    from keras_bert_zoo import BertBackbone, BertConfig
+    from keras_bert_zoo import BertBackbone
     from keras_bert_zoo.text import WordPieceTokenizer
+    from tests.conftest import TINY_LONG
 
     keras.utils.set_random_seed(seed)
-    config = BertConfig(vocab_size=99, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                        max_position_embeddings=64, hidden_dropout=dropout, attention_dropout=dropout)
+    config = TINY_LONG.replace(hidden_dropout=dropout, attention_dropout=dropout)
     return BertBackbone(config), WordPieceTokenizer(vocabulary(), lowercase=True)
 
 

@@ -51,9 +51,7 @@ def test_logits_match_hf_bert_for_pretraining(tmp_path):
     torch = require("torch")
     transformers = require("transformers")
     torch.manual_seed(0)
-    hf_config = transformers.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                        intermediate_size=37, max_position_embeddings=16, type_vocab_size=2,
-                                        hidden_act="gelu", layer_norm_eps=1e-12)
+    hf_config = transformers.BertConfig(**TINY.to_hf_dict())  # the same tiny shape on the HF side
     hf = transformers.BertForPreTraining(hf_config).eval()
     with torch.no_grad():   # random (non-zero) biases and LayerNorm params so nothing hides behind zeros
         for name, p in hf.named_parameters():

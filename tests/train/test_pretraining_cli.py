@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.conftest import TINY
+
 SENTENCES = ["the cat sat on the mat.", "a dog ran in the park!", "我们今天去北京。", "it was unbelievable?",
              "the sun is hot.", "cats and dogs play."]
 
@@ -28,9 +30,8 @@ def test_make_data_pretrain_and_continue(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     text = "\n\n".join(" ".join(SENTENCES[(i + k) % 6] for k in range(4)) for i in range(30))
     (tmp_path / "corpus.txt").write_text(text + "\n", encoding="utf-8")
-    (tmp_path / "config.json").write_text(json.dumps({
-        "vocab_size": len(vocab), "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 37,
-        "max_position_embeddings": 32}), encoding="utf-8")
+    config = TINY.replace(vocab_size=len(vocab), max_position_embeddings=32)  # the corpus's vocab, 32 tokens
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
 
     out = _bert_zoo("make-pretraining-data", "--input=corpus.txt", "--input_format=plain", "--vocab=vocab.txt",
                     "--output_dir=data", "--max_seq_length=32", "--max_predictions_per_seq=5", "--dupe_factor=2",
