@@ -1,4 +1,5 @@
-"""Every task trains and evaluates from `bert-zoo finetune` (subprocesses, tiny checkpoint, hand-made files).
+"""Every task trains, evaluates and exports from `bert-zoo finetune --export` (subprocesses, tiny checkpoint,
+hand-made files; the export's verification samples come from each task's own training file: issue 14 case 7).
 
 Classification is in the default run (tests/cli/test_finetune_cli.py); these four are slow (one CLI process
 each, ~1-2 minutes on 2 cores) and run with `pytest -m slow`.
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_finetune_cli import bert_zoo
-from tests.tasks.tiny_classify import make_preset
+from tests.tasks.tiny_classify import make_preset, write_csv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"
 
@@ -33,15 +34,18 @@ def _regression_file(path):
     ("qa", "squad_v2.json", "squad_v2.json", "f1", ["--sequence_length=48"]),
     ("choice", "swag_train.csv", "swag_train.csv", "accuracy", []),
     ("regress", None, None, "pearson", []),
+    ("classify", "pairs", "pairs", "accuracy", ["--pair_column=text_b"]),
 ])
 def test_task_trains_and_evaluates_from_the_cli(tmp_path, preset, task, train, eval_file, metric, extra):
     if train is None:
         train_path = eval_path = _regression_file(tmp_path / "sts.csv")
+    elif train == "pairs":
+        train_path = eval_path = write_csv(tmp_path / "pairs.csv", 24, pair=True)
     else:
         train_path, eval_path = FIXTURES / train, FIXTURES / eval_file
     out = tmp_path / task
     args = ["finetune", f"--task={task}", "--train", train_path, "--eval", eval_path, "--preset", preset,
-            "--out", out, "--batch_size=4", "--epochs=1"]
+            "--out", out, "--batch_size=4", "--epochs=1", "--export", tmp_path / "exports", "--export_name=m"]
     if not any(a.startswith("--sequence_length") for a in extra):
         args.append("--sequence_length=32")
     r = bert_zoo(*args, *extra, timeout=800)
@@ -50,3 +54,4 @@ def test_task_trains_and_evaluates_from_the_cli(tmp_path, preset, task, train, e
     from keras_bert_zoo.tasks import load_task
 
     assert load_task(out / "model.keras").task_type == task
+    assert "exported SavedModel" in r.stdout and (tmp_path / "exports" / "m" / "1" / "saved_model.pb").exists()
