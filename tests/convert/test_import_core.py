@@ -114,18 +114,9 @@ def test_options_a_format_cannot_honour_are_errors(tmp_path, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_one_import_opens_each_file_once(tmp_path, monkeypatch, fmt):
+def test_one_import_opens_each_file_once(tmp_path, checkpoint_opens, fmt):
     d, _ = make_checkpoint(tmp_path, fmt)
-    opened = collections.Counter()
-
-    def counting(name, real):
-        def wrapper(path, *args, **kwargs):
-            opened[(name, str(path))] += 1
-            return real(path, *args, **kwargs)
-        return wrapper
-
-    for name in ("read_file", "open_tf_checkpoint", "open_safetensors"):
-        monkeypatch.setattr(common, name, counting(name, getattr(common, name)))
+    opened = checkpoint_opens
     model, tokenizer = convert.load("auto", d, backbone_only=True)  # detection + import
     assert isinstance(model, BertBackbone) and tokenizer is not None
     twice = {k: n for k, n in opened.items() if n > 1}

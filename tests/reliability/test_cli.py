@@ -223,9 +223,11 @@ def test_quiet_environment_silences_tensorflow_unless_verbosity_or_user_setting(
 # ------------------------------------------------------------------------------------------------ 3. predict input
 @pytest.fixture(scope="module")
 def predict_module():
-    from keras_bert_zoo.cli import predict
+    # the reader module, not the command module: that one defines absl flags (--batch_size, --model ...) that
+    # another command module imported in the same test process (tests/reliability/test_runs.py) also defines
+    from keras_bert_zoo.cli import lines
 
-    return predict
+    return lines
 
 
 def _read(predict_module, data: bytes, fmt="auto", fields=("text",)):
