@@ -28,13 +28,15 @@ Empty batches (``[0]``) pass: the signatures return empty outputs of the usual r
 How the check survives the optimiser: the rank of an input whose declared rank is known is a constant to
 TensorFlow's graph optimiser (grappler folds ``Rank`` to 1 before the graph runs), so the rank is counted
 from the run-time shape vector instead (``sum(shape >= 0)``), which nothing can fold. Each input is passed on
-through a ``Reshape`` to its own run-time shape, which depends on the checks: on a valid input it is the
-identity (same values, same static shape as before, so outputs do not change), on a bad input the target
-shape has one element too many. The ``Assert`` ops give the message; the ``Reshape`` is what stops a graph
-whose ``Assert`` ops were dropped — the TFLite converter drops them — from running the tf-text kernels on a
-bad input: there the interpreter fails with a RESHAPE error (``num_input_elements != num_output_elements``)
-instead of crashing the process. :class:`~keras_bert_zoo.export.tflite.TFLiteRunner` checks the same rules
-in Python first, naming the input.
+through a ``Gather`` of its values at ``range(n)`` (then reshaped back), ``n`` the element count when the
+checks hold and one more when not: on a valid input it is the identity (same values, same static shape, so
+outputs do not change), on a bad input it fails even where the ``Assert`` ops (which give the message) were
+pruned. A lone ``Reshape`` would not do: grappler removes one between two rank-1 shapes.
+
+The TFLite export leaves these checks out (``ServingModule(check_inputs=False)``): the converter drops the
+``Assert`` ops, the guard ``Gather`` made the full-int8 calibrator fail on valid data, and in LiteRT the tf-text
+kernels refuse a wrongly shaped input themselves with a ``RuntimeError`` (no crash: see the catalogue).
+:class:`~keras_bert_zoo.export.tflite.TFLiteRunner` checks the same rules in Python first, naming the input.
 
 Dtypes, missing and unknown input names are checked by TensorFlow itself before the graph runs (a loaded
 signature raises ``InvalidArgumentError`` / ``TypeError``; TF Serving refuses the request the same way): a

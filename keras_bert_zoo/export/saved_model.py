@@ -79,10 +79,11 @@ class ServingModule(tf.Module):
     and the variables they capture.
 
     ``signatures`` maps each signature name to its concrete function; pass it to ``tf.saved_model.save``.
-    ``task`` follows the protocol in the module docstring.
+    ``task`` follows the protocol in the module docstring. ``check_inputs=False`` leaves out the run-time input
+    checks (:mod:`~keras_bert_zoo.export.input_checks`): the TFLite export does, see there.
     """
 
-    def __init__(self, task, name: str = "bert_zoo_serving"):
+    def __init__(self, task, name: str = "bert_zoo_serving", check_inputs: bool = True):
         super().__init__(name=name)
         self.preprocessor = task.preprocessor
         text_spec = task.serving_input_spec()
@@ -93,20 +94,23 @@ class ServingModule(tf.Module):
         ranges = packed_value_ranges(task)
         packed_aligned = [k for k in ("token_ids", "segment_ids", "padding_mask") if k in packed_spec]
 
+        def checked(inputs, specs, signature, **kwargs):
+            if not check_inputs:
+                return inputs
+            return input_checks.check_inputs(inputs, specs, signature, **kwargs)
+
         @tf.function(input_signature=[text_spec])
         def serving_default(inputs):
-            return dict(task.serving_fn(input_checks.check_inputs(inputs, text_spec, verify.SERVING_SIGNATURE)))
+            return dict(task.serving_fn(checked(inputs, text_spec, verify.SERVING_SIGNATURE)))
 
         @tf.function(input_signature=[packed_spec])
         def serving_packed(packed):
-            checked = input_checks.check_inputs(packed, packed_spec, verify.PACKED_SIGNATURE,
-                                                same_shape=packed_aligned, value_ranges=ranges)
-            return dict(task.packed_serving_fn(checked))
+            return dict(task.packed_serving_fn(checked(packed, packed_spec, verify.PACKED_SIGNATURE,
+                                                       same_shape=packed_aligned, value_ranges=ranges)))
 
         @tf.function(input_signature=[text_spec])
         def preprocess(inputs):
-            return dict(task.preprocess(input_checks.check_inputs(inputs, text_spec,
-                                                                  verify.PREPROCESS_SIGNATURE)))
+            return dict(task.preprocess(checked(inputs, text_spec, verify.PREPROCESS_SIGNATURE)))
 
         self.serving_default, self.serving_packed, self.preprocess = serving_default, serving_packed, preprocess
         concrete = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
