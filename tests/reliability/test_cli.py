@@ -405,7 +405,7 @@ def test_model_file_that_is_not_a_model_is_one_line(tmp_path):
     bogus = tmp_path / "model.keras"
     bogus.write_text("text,label\nhello,positive\n")
     r = bert_zoo("predict", "--model", bogus, stdin=b"hello\n")
-    assert_one_line_error(r, f"{bogus}: cannot be loaded as a Keras model")
+    assert_one_line_error(r, f"{bogus}: not a valid .keras archive")
 
 
 def test_input_missing_is_one_line(tmp_path):
