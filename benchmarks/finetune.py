@@ -1,0 +1,210 @@
+"""Fine-tuning and prediction throughput: ours (``TextClassifier.fit`` / ``predict`` on raw strings) vs Hugging Face
+transformers (torch, eager: BertTokenizerFast + BertForSequenceClassification + AdamW), same run, same recipe,
+same tweets, same threads, interleaved rounds.
+
+    python benchmarks/finetune.py --hf_dir /path/to/minilm_hf_dir --out benchmarks/results/finetune.json
+
+Recipe on both sides: MiniLM-L6-H384 (the same checkpoint), 3 classes, batch 32, at most --seq_len tokens,
+each batch padded to its longest text (ours: ``Task.trim``; HF: ``padding="longest"``, what its
+``DataCollatorWithPadding`` does), AdamW lr 5e-5, weight decay 0.01, linear warm-up/decay, clip-norm 1.0,
+dropout 0.1. Tokenization is inside the timed epoch on both sides (ours: the tf.data pipeline; HF: the Rust
+tokenizer per batch).
+
+Rounds: a warm-up round (tracing, allocation) of each, then --rounds rounds, each training ours and HF on the
+same fresh --round_examples tweets (order of the two alternating); a round's throughput = examples / epoch wall
+time (ours: from ``on_epoch_begin`` to ``on_epoch_end``, i.e. fit's set-up excluded, data pipeline included).
+Prediction: --predict_examples tweets, batch 64, both sides, alternating, --rounds times. Also reports the FLOPs
+of a training step (6 x tokens x matmul parameters + attention) and the fraction of the matmul GFLOP/s measured
+by benchmarks/matmul.py (--matmul_json) that it reaches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+
+def train_flops_per_sequence(config, length):
+    """Forward FLOPs x 3 of one sequence of ``length`` tokens through the encoder (matmuls + attention)."""
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_layers
+    per_layer = 2 * length * (4 * h * h + 2 * h * i) + 2 * 2 * length * length * h
+    return 3.0 * layers * per_layer
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="minilm_l6_h384_uncased")
+    parser.add_argument("--hf_dir", required=True, help="HF directory of the same checkpoint")
+    parser.add_argument("--seq_len", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--round_examples", type=int, default=640)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--predict_examples", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--matmul_json", default="benchmarks/results/matmul.json")
+    parser.add_argument("--corpus", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+    import torch
+    import transformers
+
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+    from keras_bert_zoo.tasks import TextClassifier
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    keras.utils.set_random_seed(args.seed)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    load_before = os.getloadavg()
+
+    splits = tweet_sentiment_splits(args.corpus, seed=args.seed)
+    train_texts, train_labels = splits["train"]
+    labels = sorted(set(train_labels))
+    label_id = {n: i for i, n in enumerate(labels)}
+    n_rounds = args.rounds + 1
+    need = n_rounds * args.round_examples
+    if need > len(train_texts):
+        raise SystemExit(f"--rounds x --round_examples = {need} > {len(train_texts)} training tweets")
+    slices = [(train_texts[r * args.round_examples:(r + 1) * args.round_examples],
+               train_labels[r * args.round_examples:(r + 1) * args.round_examples]) for r in range(n_rounds)]
+    predict_texts = splits["test"][0][:args.predict_examples]
+    total_steps = n_rounds * (args.round_examples // args.batch)
+
+    # ---- ours
+    task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.seq_len)
+    task.compile(total_steps=total_steps)
+    config = task.backbone.config
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds = time.perf_counter() - self.t0
+
+    def ours_round(texts, ys):
+        timer = EpochTimer()
+        task.fit(texts, ys, batch_size=args.batch, epochs=1, verbose=0, callbacks=[timer])
+        return timer.seconds
+
+    def ours_predict(texts):
+        t = time.perf_counter()
+        task.predict(texts, batch_size=64, verbose=0)
+        return time.perf_counter() - t
+
+    # ---- HF torch
+    tok = transformers.BertTokenizerFast.from_pretrained(args.hf_dir)
+    model = transformers.BertForSequenceClassification.from_pretrained(args.hf_dir, num_labels=len(labels))
+    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
+    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=5e-5)
+    sched = transformers.get_linear_schedule_with_warmup(opt, int(0.1 * total_steps), total_steps)
+    hf_lengths = []
+
+    def hf_round(texts, ys):
+        model.train()
+        t = time.perf_counter()
+        order = np.random.default_rng(len(hf_lengths)).permutation(len(texts))
+        for i in range(0, len(texts) - args.batch + 1, args.batch):
+            idx = order[i:i + args.batch]
+            enc = tok([texts[j] for j in idx], padding="longest", truncation=True, max_length=args.seq_len,
+                      return_tensors="pt")
+            hf_lengths.append(int(enc["input_ids"].shape[1]))
+            target = torch.tensor([label_id[ys[j]] for j in idx])
+            loss = model(**enc, labels=target).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+        return time.perf_counter() - t
+
+    def hf_predict(texts):
+        model.eval()
+        t = time.perf_counter()
+        with torch.inference_mode():
+            for i in range(0, len(texts), 64):
+                enc = tok(texts[i:i + 64], padding="longest", truncation=True, max_length=args.seq_len,
+                          return_tensors="pt")
+                model(**enc).logits.softmax(-1).numpy()
+        return time.perf_counter() - t
+
+    train = {"ours": ours_round, "hf_torch": hf_round}
+    predict = {"ours": ours_predict, "hf_torch": hf_predict}
+    fit_eps = {k: [] for k in train}
+    pred_eps = {k: [] for k in predict}
+    for r, (texts, ys) in enumerate(slices):
+        names = list(train) if r % 2 == 0 else list(train)[::-1]
+        for name in names:
+            seconds = train[name](texts, ys)
+            if r > 0:                                   # round 0 is the warm-up
+                fit_eps[name].append(len(texts) // args.batch * args.batch / seconds)
+        print(f"train round {r}: " + ", ".join(f"{k} {v[-1]:.1f} ex/s" for k, v in fit_eps.items() if v),
+              flush=True)
+    for name in predict:                                # warm-up
+        predict[name](predict_texts[:128])
+    for r in range(args.rounds):
+        for name in (list(predict) if r % 2 == 0 else list(predict)[::-1]):
+            pred_eps[name].append(len(predict_texts) / predict[name](predict_texts))
+        print(f"predict round {r}: " + ", ".join(f"{k} {v[-1]:.1f} ex/s" for k, v in pred_eps.items()), flush=True)
+
+    mean_len = float(np.mean(hf_lengths))
+    flops_step = args.batch * train_flops_per_sequence(config, mean_len)
+    peak = None
+    if args.matmul_json and os.path.exists(args.matmul_json):
+        with open(args.matmul_json) as f:
+            rows = json.load(f)["results"]
+        tf_fp32 = [r["gflops"] for r in rows if r["framework"] == "tensorflow" and r["dtype"] == "float32"]
+        peak = max(tf_fp32) if tf_fp32 else None
+    result = {"args": vars(args), "labels": labels, "mean_padded_length": round(mean_len, 1),
+              "train_flops_per_step": flops_step, "matmul_peak_gflops_tf_fp32": peak}
+    for name in train:
+        med = statistics.median(fit_eps[name])
+        step_s = args.batch / med
+        result[name] = {"train_examples_per_s": round(med, 2), "train_rounds": [round(v, 2) for v in fit_eps[name]],
+                        "predict_examples_per_s": round(statistics.median(pred_eps[name]), 1),
+                        "predict_rounds": [round(v, 1) for v in pred_eps[name]],
+                        "step_s": round(step_s, 4), "achieved_gflops": round(flops_step / step_s / 1e9, 1)}
+        if peak:
+            result[name]["fraction_of_matmul_peak"] = round(flops_step / step_s / 1e9 / peak, 3)
+    result["ratio_train"] = round(result["ours"]["train_examples_per_s"] / result["hf_torch"]["train_examples_per_s"], 3)
+    result["ratio_predict"] = round(result["ours"]["predict_examples_per_s"] /
+                                    result["hf_torch"]["predict_examples_per_s"], 3)
+    load_after = os.getloadavg()
+    result["load_average"] = [load_before, load_after]
+    table = "\n".join([
+        f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, {args.threads} "
+        f"threads; {platform.machine()}; TF {tf.__version__}, Keras {keras.__version__}, torch {torch.__version__}, "
+        f"transformers {transformers.__version__}; {args.preset}, batch {args.batch}, <= {args.seq_len} tokens "
+        f"(mean padded length {mean_len:.1f}), {args.rounds} rounds x {args.round_examples} tweets",
+        "", "| | train ex/s (median) | rounds | step GFLOP/s | of matmul peak | predict ex/s |", "|---|---|---|---|---|---|"]
+        + [f"| {name} | {result[name]['train_examples_per_s']:.1f} | {result[name]['train_rounds']} | "
+           f"{result[name]['achieved_gflops']} | {result[name].get('fraction_of_matmul_peak', '–')} | "
+           f"{result[name]['predict_examples_per_s']:.1f} |" for name in train]
+        + ["", f"ours / HF: training {result['ratio_train']:.2f}x, prediction {result['ratio_predict']:.2f}x"])
+    result["table"] = table
+    print("\n" + table)
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out + ".part", "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        os.replace(args.out + ".part", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

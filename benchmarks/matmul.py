@@ -1,0 +1,119 @@
+"""This machine's dense matmul throughput (GFLOP/s), fp32 and bf16, in TensorFlow and torch — the CPU limit a
+fine-tuning step is compared with (see benchmarks/finetune.py, which reports its step as a fraction of it).
+
+    python benchmarks/matmul.py --threads 2 --out benchmarks/results/matmul.json
+
+Shapes: square 1024/2048/4096 and the matmuls of a MiniLM-L6-H384 / BERT-base layer at 2,048 tokens (a batch of
+32 x 64): QKV [2048, H] x [H, 3H], FFN [2048, H] x [H, 4H] and back. Each (framework, dtype, shape) is timed in
+--rounds rounds, the frameworks alternating, each round the median of --calls calls after a warm-up; reported:
+the median over rounds. 2·M·N·K FLOPs per matmul.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SHAPES = {"square 1024": (1024, 1024, 1024), "square 2048": (2048, 2048, 2048), "square 4096": (4096, 4096, 4096),
+          "H384 QKV": (2048, 384, 1152), "H384 FFN up": (2048, 384, 1536), "H384 FFN down": (2048, 1536, 384),
+          "H768 QKV": (2048, 768, 2304), "H768 FFN up": (2048, 768, 3072)}
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
+    except (OSError, StopIteration):
+        return []
+    return sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--dtypes", default="float32,bfloat16")
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
+
+    def tf_runner(m, k, n, dtype):
+        a = tf.random.normal([m, k], dtype=tf.float32)
+        b = tf.random.normal([k, n], dtype=tf.float32)
+        a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+        fn = tf.function(lambda: tf.matmul(a, b))
+        return lambda: fn().numpy()
+
+    def torch_runner(m, k, n, dtype):
+        dt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+        a, b = torch.randn(m, k).to(dt), torch.randn(k, n).to(dt)
+        return lambda: torch.mm(a, b)
+
+    frameworks = {"tensorflow": tf_runner, "torch": torch_runner}
+    results = []
+    for shape_name in args.shapes.split(","):
+        m, k, n = SHAPES[shape_name]
+        flops = 2.0 * m * k * n
+        for dtype in args.dtypes.split(","):
+            runners = {name: make(m, k, n, dtype) for name, make in frameworks.items()}
+            per_round = {name: [] for name in runners}
+            for fn in runners.values():
+                fn()
+            for r in range(args.rounds):
+                names = list(runners) if r % 2 == 0 else list(runners)[::-1]
+                for name in names:
+                    times = []
+                    for _ in range(args.calls):
+                        t = time.perf_counter()
+                        runners[name]()
+                        times.append(time.perf_counter() - t)
+                    per_round[name].append(flops / statistics.median(times) / 1e9)
+            for name, values in per_round.items():
+                row = {"framework": name, "dtype": dtype, "shape": shape_name, "mkn": [m, k, n],
+                       "gflops": round(statistics.median(values), 1), "rounds": [round(v, 1) for v in values]}
+                results.append(row)
+                print(json.dumps(row), flush=True)
+
+    load_after = os.getloadavg()
+    lines = [f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, "
+             f"{args.threads} threads; {platform.machine()}; CPU flags {' '.join(cpu_flags())}; "
+             f"TF {tf.__version__}, torch {torch.__version__}", "",
+             "| shape (M, K, N) | " + " | ".join(f"{f} {d}" for d in args.dtypes.split(",") for f in frameworks)
+             + " |", "|---|" + "---|" * (len(frameworks) * len(args.dtypes.split(",")))]
+    for shape_name in args.shapes.split(","):
+        cells = []
+        for d in args.dtypes.split(","):
+            for f in frameworks:
+                row = next(r for r in results if r["shape"] == shape_name and r["dtype"] == d and r["framework"] == f)
+                cells.append(f"{row['gflops']:.1f}")
+        lines.append(f"| {shape_name} {tuple(SHAPES[shape_name])} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print("\n" + table)
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out + ".part", "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "load_average": [load_before, load_after], "cpu_flags": cpu_flags(),
+                       "numpy": np.__version__, "results": results, "table": table}, f, indent=1)
+        os.replace(args.out + ".part", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
