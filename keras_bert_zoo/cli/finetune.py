@@ -237,13 +237,18 @@ def run_finetune(config: FinetuneConfig):
     from keras_bert_zoo.train.metrics import resample_indices
     from keras_bert_zoo.cli.errors import check_writable_dir
 
+    from keras_bert_zoo import cache
+    from keras_bert_zoo.train.callbacks import RunClock
+
+    clock = RunClock()
     prepare_out_dir(config)
     check_writable_dir(config.out, "--out")       # fail now, not after training
     keras.utils.set_random_seed(config.seed)
     set_precision(config.mixed_precision)
     strategy = get_strategy(config.strategy) if config.strategy != "default" else None
     task_cls = get_task_class(config.task)
-    train = read_task_file(config.task, config.train, config.file_options)
+    with clock.phase("read data"):
+        train = read_task_file(config.task, config.train, config.file_options)
     task_args = dict(config.task_args)
     if config.task in ("classify", "tag") and "labels" not in task_args:
         task_args["labels"] = _labels_from(train, config)
@@ -253,11 +258,12 @@ def run_finetune(config: FinetuneConfig):
     def build():
         return task_cls.from_preset(config.preset, sequence_length=config.sequence_length, **task_args)
 
-    if strategy is not None:
-        with strategy.scope():
+    with clock.phase("build model"):
+        if strategy is not None:
+            with strategy.scope():
+                task = build()
+        else:
             task = build()
-    else:
-        task = build()
     if config.task == "classify" and not task.multi_label:
         seen = {str(v).strip() for v in train.y}
         unused = [n for n in task.labels if n not in seen]
@@ -275,32 +281,37 @@ def run_finetune(config: FinetuneConfig):
         if config.class_weight:
             table = balanced_weights(ids, len(task.labels), config.class_weight)
             weights = np.asarray([table[int(ids[i])] for i in idx], "float32")
-    if config.task in ("classify", "regress"):
-        reports_lib.warn_truncation(task, train)
-    train_ds = task.make_dataset(x, y, weights, batch_size=config.batch_size, training=True, seed=config.seed)
-    card = int(train_ds.cardinality().numpy())
-    train_size = card * config.batch_size if card > 0 else len(train)
-    val_ds = None
-    if config.eval:
-        val = read_task_file(config.task, config.eval, config.file_options)
-        val_ds = task.make_dataset(val.x, val.y, batch_size=config.batch_size, training=False)
-    fit_task(task, train_ds, val_ds, config.out, config.fit, train_size=train_size, strategy=strategy)
+    with clock.phase("datasets"):
+        if config.task in ("classify", "regress"):
+            reports_lib.warn_truncation(task, train)
+        train_ds = task.make_dataset(x, y, weights, batch_size=config.batch_size, training=True, seed=config.seed)
+        card = int(train_ds.cardinality().numpy())
+        train_size = card * config.batch_size if card > 0 else len(train)
+        val_ds = None
+        if config.eval:
+            val = read_task_file(config.task, config.eval, config.file_options)
+            val_ds = task.make_dataset(val.x, val.y, batch_size=config.batch_size, training=False)
+    with clock.fitting():
+        fit_task(task, train_ds, val_ds, config.out, config.fit, train_size=train_size, strategy=strategy,
+                 extra_callbacks=[clock], clock=clock)
     reports = {}
     if not is_chief():
         return task, reports
     model_path = os.path.join(config.out, "model.keras")
     tmp = os.path.join(config.out, f".model.{os.getpid()}.keras")
-    task.save(tmp)
-    os.replace(tmp, model_path)
-    print(f"saved the fine-tuned model to {model_path}")
-    if task.backbone.lora:
-        task.save_lora_weights(os.path.join(config.out, "lora.safetensors"))
-        print(f"saved the LoRA adapters and head to {os.path.join(config.out, 'lora.safetensors')}")
+    with clock.phase("save"):
+        task.save(tmp)
+        os.replace(tmp, model_path)
+        print(f"saved the fine-tuned model to {model_path}")
+        if task.backbone.lora:
+            task.save_lora_weights(os.path.join(config.out, "lora.safetensors"))
+            print(f"saved the LoRA adapters and head to {os.path.join(config.out, 'lora.safetensors')}")
     for name, path in (("eval", config.eval), ("test", config.test)):
         if path:
-            data = read_task_file(config.task, path, config.file_options)
-            report = reports_lib.evaluate_task_file(task, data, out_dir=os.path.join(config.out, name),
-                                                    batch_size=config.batch_size)
+            with clock.phase(f"{name} report"):
+                data = read_task_file(config.task, path, config.file_options)
+                report = reports_lib.evaluate_task_file(task, data, out_dir=os.path.join(config.out, name),
+                                                        batch_size=config.batch_size)
             reports[name] = report
             print(f"{name}: " + json.dumps({k: round(v, 4) for k, v in report.items() if isinstance(v, float)}))
     if config.attention_text:
@@ -315,9 +326,16 @@ def run_finetune(config: FinetuneConfig):
         from keras_bert_zoo.export import next_version
 
         version = next_version(config.export, name)
-        exported = task.export(os.path.join(config.export, name, str(version)),
-                               sample_inputs=train.serving_samples(8))
+        with clock.phase("export"):
+            exported = task.export(os.path.join(config.export, name, str(version)),
+                                   sample_inputs=train.serving_samples(8))
         print(f"exported SavedModel: {exported.path}")
+    work = sum(clock.phases.get(k, 0.0) for k in ("training steps", "validation", "eval report", "test report",
+                                                  "export"))
+    print(f"{clock.summary()} (overhead beyond training steps, validation, reports and export: "
+          f"{clock.total() - work:.0f} s)")
+    with cache.atomic_write(os.path.join(config.out, "timings.json"), "w", encoding="utf-8") as f:
+        json.dump({k: round(v, 3) for k, v in clock.phases.items()}, f, indent=1)
     return task, reports
 
 

@@ -10,6 +10,9 @@
   the same ``backup_dir``; the backup is deleted when training finishes.
 * :class:`EpochHistory` — appends each epoch's logs to a JSON-lines file (survives restarts; the training-curve
   plot reads it).
+* :class:`Throughput` — training examples/s of each epoch, printed and logged.
+* :class:`RunClock` — wall time of a whole run's phases (start-up, data, model, first step, training steps,
+  validation, saving, reports), so the fixed overhead of a run around its epochs is a number.
 
     from keras_bert_zoo.train import callbacks as cb
     model.fit(train, validation_data=val, callbacks=[
@@ -19,8 +22,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -161,3 +166,82 @@ def read_history(path) -> list[dict]:
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def process_age_seconds() -> float | None:
+    """Seconds since this process started (Linux ``/proc``; None elsewhere): the start-up before any code of ours."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class RunClock(keras.callbacks.Callback):
+    """Wall time of a run's phases, in seconds (``.phases``, in order of first use).
+
+    ``with clock.phase("save"): ...`` times a phase (repeated phases add up). Passed to ``fit`` as a callback it
+    records ``first step`` (tracing and the first batch), ``training steps`` (the other batches) and
+    ``validation``; around the fit, ``with clock.fitting(): ...`` adds the rest of its time as ``fit other``
+    (compile, fit's set-up, callbacks, epoch ends). ``start-up`` is the process's age when the clock was made
+    (interpreter, imports, flag parsing).
+    """
+
+    FIT_PARTS = ("first step", "training steps", "validation", "training curves")
+
+    def __init__(self):
+        super().__init__()
+        self.phases = {}
+        age = process_age_seconds()
+        if age is not None:
+            self.phases["start-up"] = age
+        self._batch_start = self._test_start = None
+        self._first_done = False
+
+    def add(self, name, seconds):
+        self.phases[name] = self.phases.get(name, 0.0) + float(seconds)
+
+    @contextlib.contextmanager
+    def phase(self, name):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    @contextlib.contextmanager
+    def fitting(self):
+        before = {k: self.phases.get(k, 0.0) for k in self.FIT_PARTS}
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            inner = sum(self.phases.get(k, 0.0) - before[k] for k in self.FIT_PARTS)
+            self.add("fit other", time.perf_counter() - start - inner)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        seconds = time.perf_counter() - self._batch_start
+        self.add("training steps" if self._first_done else "first step", seconds)
+        self._first_done = True
+
+    def on_test_begin(self, logs=None):
+        self._test_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        if self._test_start is not None:
+            self.add("validation", time.perf_counter() - self._test_start)
+            self._test_start = None
+
+    def total(self) -> float:
+        return sum(self.phases.values())
+
+    def summary(self) -> str:
+        """One line: ``run 145 s: start-up 12, read data 1, ...``."""
+        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.phases.items())
+        return f"run {self.total():.0f} s: {parts}"

@@ -65,8 +65,12 @@ class FitResult:
 
 
 def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int, strategy=None,
-             extra_callbacks=()):
-    """Compile ``task`` with the recipe and ``model.fit`` it; see the module docstring."""
+             extra_callbacks=(), clock=None):
+    """Compile ``task`` with the recipe and ``model.fit`` it; see the module docstring. ``clock``: a
+    :class:`~keras_bert_zoo.train.callbacks.RunClock` that times the training-curve plot (pass it in
+    ``extra_callbacks`` too to split the fit itself)."""
+    import contextlib
+
     import keras
 
     from keras_bert_zoo.train import callbacks as cb
@@ -125,10 +129,11 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
                    callbacks=callbacks, verbose=config.verbose)
     history = cb.read_history(out / "history.jsonl") if chief else []
     if history and chief:
-        try:
-            plot_training_curves(history, out / "training_curves.png")
-        except ValueError as err:
-            logger.warning("training curves not plotted: %s", err)
+        with clock.phase("training curves") if clock is not None else contextlib.nullcontext():
+            try:
+                plot_training_curves(history, out / "training_curves.png")
+            except ValueError as err:
+                logger.warning("training curves not plotted: %s", err)
     if guard.nan_detected:
         raise cb.NanLossError(guard.message)
     return FitResult(history=history, stopped_early=bool(early and early.stopped_epoch > 0), nan_message=None,

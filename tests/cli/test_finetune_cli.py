@@ -1,6 +1,7 @@
 """`bert-zoo finetune / evaluate / predict` end to end in subprocesses, on a tiny checkpoint written in the test."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -40,6 +41,12 @@ def test_finetune_then_predict_and_evaluate(files):
     assert list((out / "logs").rglob("events.out.tfevents*"))
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [0, 1] and "val_loss" in history[0]
+    # the run's phases (issue 16: the fixed overhead around the epochs is a number)
+    timings = json.loads((out / "timings.json").read_text())
+    for phase in ("start-up", "build model", "first step", "training steps", "validation", "fit other", "save",
+                  "eval report", "test report"):
+        assert timings[phase] > 0, phase
+    assert re.search(r"^run \d+ s: start-up [\d.]+, .*overhead beyond training steps", r.stdout, re.M)
 
     # predict: plain lines and JSON lines from stdin -> JSON lines with label + probabilities, one per line
     r = bert_zoo("predict", "--model", out / "model.keras", stdin='the film was great\n{"text": "awful and bad"}\n\n')
