@@ -1,0 +1,156 @@
+"""Why full-int8 TFLite is slower than dynamic-int8 on x86: latency and op profile of each quantization, with and
+without LiteRT's default delegate (XNNPACK), batch 1, real tweets, same run.
+
+    python benchmarks/tflite_int8.py --out benchmarks/results/tflite_int8.json
+
+Models: a MiniLM-L6-H384 classifier (the cached checkpoint, untrained 3-class head: latency and ops do not
+depend on the head's values) exported with the package's ServingModule and converted by
+``export.tflite.convert_saved_model``: fp32, dynamic int8, full int8 with the default float ops
+(``FULL_INT8_FLOAT_OPS``) and full int8 with every op that has an int8 kernel quantized (``()``). For each:
+the op types of the graph (how many QUANTIZE / DEQUANTIZE, which ops run in int8), the nodes the delegate took
+over, and the batch-1 latency p50 in interleaved rounds for: default (XNNPACK applied), XNNPACK with its latest
+features, and built-in kernels only (no delegate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+
+def op_profile(content: bytes) -> dict:
+    """Counts of builtin op types in the main subgraph, split by the type of their first input (int8 / float)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.Model.GetRootAsModel(content, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    counts = collections.Counter()
+    for g in range(m.SubgraphsLength()):
+        sg = m.Subgraphs(g)
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            oc = m.OperatorCodes(op.OpcodeIndex())
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            name = oc.CustomCode().decode() if code == schema.BuiltinOperator.CUSTOM else names.get(code, str(code))
+            first = op.Inputs(0) if op.InputsLength() else -1
+            dtype = types.get(sg.Tensors(first).Type(), "?") if first >= 0 else "-"
+            counts[f"{name}[{dtype}]"] += 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="minilm_l6_h384_uncased")
+    parser.add_argument("--seq_len", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--calls", type=int, default=20, help="batch-1 calls per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--representative", type=int, default=64)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps, OpResolverType
+
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+    from keras_bert_zoo.export.saved_model import ServingModule
+    from keras_bert_zoo.export.tflite import _tftext_registerers, convert_saved_model
+    from keras_bert_zoo.tasks import TextClassifier
+
+    load_before = os.getloadavg()
+    tweets = tweet_sentiment_splits()["test"][0]
+    rep, timing = tweets[:args.representative], tweets[args.representative:args.representative + args.calls]
+    task = TextClassifier.from_preset(args.preset, labels=["negative", "neutral", "positive"],
+                                      sequence_length=args.seq_len)
+    root = Path(tempfile.mkdtemp(prefix="kbz-int8-"))
+    module = ServingModule(task, check_inputs=False)
+    tf.saved_model.save(module, str(root / "sm"), signatures=module.signatures)
+    feeds = [{"text": rep[i:i + 8]} for i in range(0, len(rep), 8)]
+    variants = {"fp32": ("none", None), "dynamic int8": ("int8", None),
+                "full int8 (default float ops)": ("full_int8", None), "full int8 (all int8)": ("full_int8", ())}
+    models = {}
+    for label, (q, float_ops) in variants.items():
+        t0 = time.perf_counter()
+        kwargs = {} if float_ops is None else {"full_int8_float_ops": float_ops}
+        models[label] = convert_saved_model(root / "sm", q, feeds if q == "full_int8" else None, **kwargs)
+        print(f"{label}: converted in {time.perf_counter() - t0:.0f} s, {len(models[label]) / 1e6:.1f} MB", flush=True)
+
+    modes = {"XNNPACK (default)": {},
+             "XNNPACK latest features": {"experimental_default_delegate_latest_features": True},
+             "builtin kernels only": {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}}
+    runners, nodes = {}, {}
+    for label, content in models.items():
+        for mode, kwargs in modes.items():
+            interp = InterpreterWithCustomOps(model_content=content, num_threads=args.threads,
+                                              custom_op_registerers=_tftext_registerers(), **kwargs)
+            runner = interp.get_signature_runner("serving_default")
+            runners[(label, mode)] = runner
+            plan = collections.Counter(d["op_name"] for d in interp._get_ops_details())
+            delegated = sum(v for k, v in plan.items() if "delegate" in k.lower())
+            nodes[(label, mode)] = {"plan_nodes": sum(plan.values()), "delegate_nodes": delegated,
+                                    "top_ops": dict(plan.most_common(8))}
+    reference = {k: r(text=np.array([t.encode() for t in timing[:4]], dtype=object))["probabilities"]
+                 for k, r in runners.items()}
+    times = collections.defaultdict(list)
+    keys = list(runners)
+    for key in keys:                                   # warm-up
+        runners[key](text=np.array([timing[0].encode()], dtype=object))
+    for r in range(args.rounds):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            for t in timing:
+                feed = np.array([t.encode()], dtype=object)
+                t0 = time.perf_counter()
+                runners[key](text=feed)
+                times[key].append(time.perf_counter() - t0)
+        print(f"round {r + 1}/{args.rounds}, load {os.getloadavg()[0]:.2f}", flush=True)
+
+    results = []
+    fp32 = reference[("fp32", "XNNPACK (default)")]
+    for key in keys:
+        label, mode = key
+        results.append({"model": label, "mode": mode, "size_mb": round(len(models[label]) / 1e6, 2),
+                        "b1_p50_ms": round(1000 * statistics.median(times[key]), 2),
+                        "max_abs_prob_diff_vs_fp32": float(np.abs(reference[key] - fp32).max()),
+                        "execution_plan": nodes[key]})
+        print(json.dumps(results[-1]), flush=True)
+    profiles = {label: op_profile(content) for label, content in models.items()}
+    load_after = os.getloadavg()
+    lines = [f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, "
+             f"{args.threads} threads; {platform.machine()}; TF {tf.__version__}; seq len {args.seq_len}, batch 1, "
+             f"{args.rounds} rounds x {args.calls} tweets", "",
+             "| model | MB | " + " | ".join(f"{m} p50 ms" for m in modes) + " | max dprob vs fp32 "
+             "| plan nodes (delegate nodes), XNNPACK default |", "|---|---|" + "---|" * (len(modes) + 2)]
+    for label in models:
+        row = [r for r in results if r["model"] == label]
+        lines.append(f"| {label} | {row[0]['size_mb']} | " + " | ".join(f"{r['b1_p50_ms']:.1f}" for r in row)
+                     + f" | {row[0]['max_abs_prob_diff_vs_fp32']:.3g} | {row[0]['execution_plan']['plan_nodes']} "
+                     f"({row[0]['execution_plan']['delegate_nodes']}) |")
+    lines += ["", "op types (first input's type) per model:"]
+    for label, prof in profiles.items():
+        lines.append(f"- {label}: " + ", ".join(f"{k} {v}" for k, v in list(prof.items())[:14]))
+    table = "\n".join(lines)
+    print("\n" + table)
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out + ".part", "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "load_average": [load_before, load_after], "results": results,
+                       "op_profiles": profiles, "table": table}, f, indent=1)
+        os.replace(args.out + ".part", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
