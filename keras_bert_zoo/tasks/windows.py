@@ -107,8 +107,9 @@ class Windows(NamedTuple):
 
 def ragged_range(starts, lengths):
     """``tf.ragged.range(starts, starts + lengths)`` (int32 values, int64 row splits) with builtin ops
-    (``RaggedRange`` has no TFLite kernel)."""
-    lengths = tf.maximum(tf.cast(lengths, tf.int32), 0)
+    (``RaggedRange`` has no TFLite kernel). ``lengths`` must be >= 0 (not clamped here: the converter fuses
+    ``max(min(x, 6), 0)`` on int32 into a RELU6 that LiteRT has no int32 kernel for)."""
+    lengths = tf.cast(lengths, tf.int32)
     starts = tf.broadcast_to(tf.cast(starts, tf.int32), tf.shape(lengths))
     rows = tf.repeat(tf.range(tf.shape(lengths)[0], dtype=tf.int32), lengths)
     offset = tf.cumsum(lengths, exclusive=True) - starts                     # [R]
