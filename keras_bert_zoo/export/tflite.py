@@ -26,6 +26,11 @@ FastWordpieceTokenizeWithOffsets, ...): run it with
 
 (:class:`TFLiteRunner` does exactly that). Batch size is free: the signature runner resizes the string input.
 
+Tasks whose SavedModel outputs include strings cut from the input (the tagger's ``entity_texts``, the QA
+model's ``answer_text``) have a ``tflite_serving_fn``: the same span decoder, in TFLite builtins, returning
+character offsets (code points and UTF-16 units) instead of the strings; :class:`TFLiteView` makes the export
+(and its verification) use it. saved_models/README.md documents those outputs and a client.
+
 The export converts, checks ops (fails if any op needs Flex, unless ``flex=True``), verifies every output
 against the Keras task at batch size 1 and at the full sample batch (token ids exactly, floats within
 ``verify.TOLERANCES[quantize]``), and only then renames the temporary directory into place.

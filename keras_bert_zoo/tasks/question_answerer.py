@@ -27,6 +27,11 @@ the context, end exclusive, -1 when empty), ``score`` float32 [B] (best span log
 and ``nbest_texts`` / ``nbest_starts`` / ``nbest_ends`` / ``nbest_scores`` [B, n_best] (``nbest_scores`` = -1e9
 marks fewer than ``n_best`` candidates).
 
+TFLite (:meth:`QuestionAnswerer.tflite_serving_fn`, used by ``export_tflite``): the same decoder
+(:meth:`QuestionAnswerer.answer_spans`, TFLite builtins only) without the strings ``answer_text`` /
+``nbest_texts``, plus ``answer_start_utf16`` / ``answer_end_utf16`` / ``nbest_starts_utf16`` / ``nbest_ends_utf16``
+(UTF-16 code units, for Java / Kotlin strings). saved_models/README.md documents a client.
+
 Metrics (:func:`squad_scores`): exact match and F1 exactly as the official SQuAD evaluation scripts normalise
 answers (lower case, drop punctuation, drop the articles a/an/the, collapse whitespace); v2.0 also reports
 HasAns/NoAns and uses the v2.0 script's rules for empty answers.

@@ -26,6 +26,13 @@ the batch): ``entity_types`` / ``entity_texts`` string [B, E] (padding ""), ``en
 ``entity_ends`` int64 [B, E] (character offsets, end exclusive; padding -1), ``entity_scores`` float32 [B, E]
 (mean probability of the entity's word tags; padding 0) and ``num_entities`` int32 [B].
 
+TFLite (:meth:`TokenClassifier.tflite_serving_fn`, used by ``export_tflite``): the same decoder, built from TFLite
+builtins only, without the last step that slices ``entity_texts`` from the strings; instead it adds
+``entity_type_ids`` int32 [B, E] (index into :attr:`TokenClassifier.entity_type_names`; padding -1) and
+``entity_starts_utf16`` / ``entity_ends_utf16`` (UTF-16 code units, for Java / Kotlin strings). Character
+offsets are counted from the UTF-8 bytes in the graph (:func:`keras_bert_zoo.text.offsets.char_offsets`).
+saved_models/README.md documents the outputs and a client that turns them into entities.
+
 Example::
 
     ner = TokenClassifier.from_preset("bert_base_cased", labels=label_list(sentences), sequence_length=128)
