@@ -26,6 +26,11 @@ FastWordpieceTokenizeWithOffsets, ...): run it with
 
 (:class:`TFLiteRunner` does exactly that). Batch size is free: the signature runner resizes the string input.
 
+Tasks whose SavedModel outputs include strings cut from the input (the tagger's ``entity_texts``, the QA
+model's ``answer_text``) have a ``tflite_serving_fn``: the same span decoder, in TFLite builtins, returning
+character offsets (code points and UTF-16 units) instead of the strings; :class:`TFLiteView` makes the export
+(and its verification) use it. saved_models/README.md documents those outputs and a client.
+
 The export converts, checks ops (fails if any op needs Flex, unless ``flex=True``), verifies every output
 against the Keras task at batch size 1 and at the full sample batch (token ids exactly, floats within
 ``verify.TOLERANCES[quantize]``), and only then renames the temporary directory into place.
@@ -49,7 +54,7 @@ from keras_bert_zoo.export import verify
 from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, atomic_version_dir, library_versions,
                                                sample_feed, version_dir)
 
-__all__ = ["QUANTIZATIONS", "TFLiteRunner", "TFLiteExportResult", "convert_saved_model", "export_tflite",
+__all__ = ["QUANTIZATIONS", "TFLiteRunner", "TFLiteView", "TFLiteExportResult", "convert_saved_model", "export_tflite",
            "tflite_dir", "verify_tflite"]
 
 QUANTIZATIONS = ("none", "fp16", "int8", "full_int8")
@@ -164,6 +169,24 @@ class TFLiteRunner:
         return self._specs[signature]
 
 
+class TFLiteView:
+    """A task as the TFLite export sees it: the task itself, except that ``serving_fn`` is the task's
+    ``tflite_serving_fn`` when it has one. The tagger and the QA model have one: their SavedModel outputs
+    include strings sliced from the input (``entity_texts``, ``answer_text``), which no TFLite builtin can
+    cut; their TFLite ``serving_default`` returns the same spans as character offsets instead (see
+    saved_models/README.md). The export's verification compares the .tflite with this view's outputs."""
+
+    def __init__(self, task):
+        self.task = task
+
+    def serving_fn(self, inputs):
+        fn = getattr(self.task, "tflite_serving_fn", None) or self.task.serving_fn
+        return fn(inputs)
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+
 def _tf_version():
     import tensorflow as tf
 
@@ -216,6 +239,17 @@ def convert_saved_model(saved_model_dir: str | os.PathLike, quantize: str = "non
     return converter.convert()
 
 
+def _stack_rows(arrays, pad):
+    """Concatenate batch-1 outputs along the batch; [1, E] outputs of different widths (entities, ...) are
+    padded to the widest with the task's ``output_padding`` first, as the full batch pads them."""
+    if arrays[0].ndim >= 2 and len({a.shape[1:] for a in arrays}) > 1:
+        width = max(a.shape[1] for a in arrays)
+        pad = pad if pad is not None else (b"" if arrays[0].dtype.kind in "SO" else 0)
+        arrays = [np.concatenate([a, np.full((a.shape[0], width - a.shape[1]) + a.shape[2:], pad, a.dtype)], axis=1)
+                  for a in arrays]
+    return np.concatenate(arrays)
+
+
 def verify_tflite(model: bytes, task, feed: Mapping[str, list], tol: verify.Tolerance,
                   reference: Mapping | None = None) -> dict:
     """Compare both TFLite signatures with the Keras task, on the full sample batch and on batch size 1
@@ -229,7 +263,8 @@ def verify_tflite(model: bytes, task, feed: Mapping[str, list], tol: verify.Tole
     n = len(next(iter(feed.values())))
     rows = {sig: [runner(sig, **{k: [v[i]] for k, v in feed.items()}) for i in range(n)]
             for sig in TFLITE_SIGNATURES}
-    stacked = {sig: {k: np.concatenate([r[k] for r in rs]) for k in rs[0]} for sig, rs in rows.items()}
+    padding = getattr(task, "output_padding", {}) or {}
+    stacked = {sig: {k: _stack_rows([r[k] for r in rs], padding.get(k)) for k in rs[0]} for sig, rs in rows.items()}
     report["batch_1"] = verify.compare_signatures({s: reference[s] for s in TFLITE_SIGNATURES}, stacked, tol,
                                                   "TFLite (batch size 1)")
     return report
@@ -269,6 +304,7 @@ def export_tflite(task, root: str | os.PathLike, name: str, version: int, sample
         # full-int8 calibrator fail ("gather index out of bounds" on valid representative data), and in LiteRT
         # the tf-text kernels refuse a wrongly shaped input themselves with a RuntimeError (no crash: the
         # catalogue's litert_signature_runner cases). TFLiteRunner checks inputs in Python, naming them.
+        task = TFLiteView(task)
         module = ServingModule(task, check_inputs=False)
         tf.saved_model.save(module, str(sm_dir), signatures=module.signatures)
         t0 = time.perf_counter()

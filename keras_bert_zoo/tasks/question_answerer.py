@@ -27,6 +27,11 @@ the context, end exclusive, -1 when empty), ``score`` float32 [B] (best span log
 and ``nbest_texts`` / ``nbest_starts`` / ``nbest_ends`` / ``nbest_scores`` [B, n_best] (``nbest_scores`` = -1e9
 marks fewer than ``n_best`` candidates).
 
+TFLite (:meth:`QuestionAnswerer.tflite_serving_fn`, used by ``export_tflite``): the same decoder
+(:meth:`QuestionAnswerer.answer_spans`, TFLite builtins only) without the strings ``answer_text`` /
+``nbest_texts``, plus ``answer_start_utf16`` / ``answer_end_utf16`` / ``nbest_starts_utf16`` / ``nbest_ends_utf16``
+(UTF-16 code units, for Java / Kotlin strings). saved_models/README.md documents a client.
+
 Metrics (:func:`squad_scores`): exact match and F1 exactly as the official SQuAD evaluation scripts normalise
 answers (lower case, drop punctuation, drop the articles a/an/the, collapse whitespace); v2.0 also reports
 HasAns/NoAns and uses the v2.0 script's rules for empty answers.
@@ -54,6 +59,7 @@ from keras import ops
 from keras_bert_zoo.data.squad import QAExample, char_to_byte
 from keras_bert_zoo.tasks import windows as W
 from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.text.offsets import char_offsets
 
 #: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
 _no_autograph = tf.autograph.experimental.do_not_convert
@@ -185,7 +191,8 @@ class QuestionAnswerer(Task):
     hf_architecture = "BertForQuestionAnswering"
     task_type = "qa"
     text_inputs = ("question", "context")
-    output_padding = {"nbest_texts": b"", "nbest_starts": -1, "nbest_ends": -1, "nbest_scores": _NEG}
+    output_padding = {"nbest_texts": b"", "nbest_starts": -1, "nbest_ends": -1, "nbest_scores": _NEG,
+                      "nbest_starts_utf16": -1, "nbest_ends_utf16": -1}
     _config_args = ("stride", "max_query_length", "max_answer_length", "n_best", "version_2", "null_threshold")
 
     def __init__(self, backbone, *, preprocessor=None, stride=None, max_query_length=None, max_answer_length=30,
@@ -300,12 +307,12 @@ class QuestionAnswerer(Task):
     def _windows(self, questions, contexts):
         pre = self._require_preprocessor()
         q_ids, _, _ = W.tokenize_with_offsets(pre.tokenizer, questions)
-        q_ids = q_ids[:, :self.query_length]
+        q_ids = W.ragged_truncate(q_ids, self.query_length)
         c_ids, c_starts, c_ends = W.tokenize_with_offsets(pre.tokenizer, contexts)
         budget = pre.sequence_length - 3 - tf.cast(q_ids.row_lengths(), tf.int32)
         windows = W.make_windows(tf.cast(c_ids.row_lengths(), tf.int32), budget, self.window_stride)
         packed, b_offset = W.pack_windows(pre, W.window_values(c_ids, windows),
-                                          segment_a=tf.gather(q_ids, windows.example_index))
+                                          segment_a=W.ragged_gather_rows(q_ids, windows.example_index))
         return packed, windows, b_offset, c_starts, c_ends
 
     @_no_autograph
@@ -330,49 +337,77 @@ class QuestionAnswerer(Task):
         return packed, targets, tf.gather(tf.cast(example_weights, tf.float32), ex)
 
     def decode_windows(self, start_logits, end_logits, windows, b_offset, c_starts, c_ends, contexts):
-        """n-best span decoding over windows (pure TF); see the module docstring."""
+        """n-best span decoding over windows (pure TF); see the module docstring.
+
+        The one decoder of both exports: :meth:`answer_spans` (TFLite builtins) finds the spans and their
+        offsets; the SavedModel adds the answer strings, sliced from the contexts at the end."""
+        spans = self.answer_spans(start_logits, end_logits, windows, b_offset, c_starts, c_ends, contexts)
+        valid, byte_s, byte_e = spans.pop("_valid"), spans.pop("_byte_starts"), spans.pop("_byte_ends")
+        row = tf.tile(tf.range(tf.shape(contexts)[0])[:, None], [1, self.n_best])
+        texts = tf.strings.substr(tf.gather(contexts, row), byte_s, byte_e - byte_s, unit="BYTE")
+        answer_text = texts[:, 0]
+        if self.version_2:
+            answer_text = tf.where(spans["answer_start"] < 0, "", answer_text)
+        return {"answer_text": answer_text, "answer_start": spans["answer_start"],
+                "answer_end": spans["answer_end"], "score": spans["score"],
+                "null_score_diff": spans["null_score_diff"], "nbest_texts": tf.where(valid, texts, ""),
+                "nbest_starts": spans["nbest_starts"], "nbest_ends": spans["nbest_ends"],
+                "nbest_scores": spans["nbest_scores"]}
+
+    def answer_spans(self, start_logits, end_logits, windows, b_offset, c_starts, c_ends, contexts):
+        """The builtin-only part of :meth:`decode_windows`: ``answer_start`` / ``answer_end`` (code points),
+        ``answer_start_utf16`` / ``answer_end_utf16``, ``score``, ``null_score_diff``, ``nbest_starts`` /
+        ``nbest_ends`` (+ ``_utf16``) / ``nbest_scores``; and ``_valid`` / ``_byte_starts`` / ``_byte_ends``
+        [B, n_best] for the string slicing."""
         start_logits = tf.cast(start_logits, tf.float32)
         end_logits = tf.cast(end_logits, tf.float32)
         L = tf.shape(start_logits)[1]
         nw = tf.shape(windows.length)[0]
-        # valid context positions (start: also max context) as dense [W, L] masks
+        # valid context positions (start: also max context) as dense [W, L] masks (int32: TFLite slices no bool)
         rows = tf.repeat(tf.range(nw), windows.length)
-        pos = W.add_per_row(tf.ragged.range(windows.length), b_offset).flat_values
+        pos = W.add_per_row(W.ragged_range(0, windows.length), b_offset).flat_values
         idx = tf.stack([rows, pos], axis=1)
-        in_ctx = tf.scatter_nd(idx, tf.ones_like(pos, tf.bool), [nw, L])
-        maxc = tf.scatter_nd(idx, W.max_context_mask(windows).flat_values, [nw, L])
+        in_ctx = tf.scatter_nd(idx, tf.ones_like(pos, tf.int32), [nw, L])
+        maxc = tf.scatter_nd(idx, tf.cast(W.max_context_mask(windows).flat_values, tf.int32), [nw, L])
         i = tf.range(L)
-        span_ok = (i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + self.max_answer_length)  # [L(i), L(j)]
-        ok = maxc[:, :, None] & in_ctx[:, None, :] & span_ok[None]
-        score = start_logits[:, :, None] + end_logits[:, None, :]
+        span_ok = tf.cast((i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + self.max_answer_length),
+                          tf.int32)                                                    # [L(i), L(j)]
+        # expand_dims, not [:, :, None]: TFLite's STRIDED_SLICE takes no new axis on a 2-D dynamic tensor
+        ok = (tf.expand_dims(maxc, 2) * tf.expand_dims(in_ctx, 1) * tf.expand_dims(span_ok, 0)) > 0
+        score = tf.expand_dims(start_logits, 2) + tf.expand_dims(end_logits, 1)
         score = tf.where(ok, score, _NEG)
         k = tf.minimum(self.n_best, L * L)
         top, flat = tf.math.top_k(tf.reshape(score, [nw, -1]), k=k)                 # [W, k]
         si, ei = flat // L, flat % L
-        # per example: best n over its windows
+        # per example: best n over its windows. Its candidates in window order, then rank: [B, width]
         B = windows.num_examples
-        cand = tf.RaggedTensor.from_value_rowids(top, windows.example_index, nrows=B).merge_dims(1, 2)
-        cw = tf.RaggedTensor.from_value_rowids(tf.tile(tf.range(nw)[:, None], [1, k]), windows.example_index,
-                                               nrows=B).merge_dims(1, 2)
-        csi = tf.RaggedTensor.from_value_rowids(si, windows.example_index, nrows=B).merge_dims(1, 2)
-        cei = tf.RaggedTensor.from_value_rowids(ei, windows.example_index, nrows=B).merge_dims(1, 2)
+        ex = windows.example_index
+        per_example = tf.cast(W.sorted_row_lengths(ex, B), tf.int32)                  # windows per example
+        first_window = tf.cumsum(per_example, exclusive=True)
         n = self.n_best
-        dense = cand.to_tensor(default_value=_NEG, shape=[None, None])
-        dense = tf.pad(dense, [[0, 0], [0, tf.maximum(n - tf.shape(dense)[1], 0)]], constant_values=_NEG)
+        width = tf.maximum(tf.reduce_max(tf.concat([per_example, [0]], 0)) * k, n)
+        col = tf.expand_dims(tf.range(nw) - tf.gather(first_window, ex), 1) * k + tf.expand_dims(tf.range(k), 0)
+        at = tf.reshape(tf.stack([tf.broadcast_to(tf.expand_dims(ex, 1), tf.shape(col)), col], axis=-1), [-1, 2])
+
+        def spread(values, default):
+            base = tf.fill(tf.stack([B, width]), tf.constant(default, values.dtype))
+            return tf.tensor_scatter_nd_update(base, at, tf.reshape(values, [-1]))
+
+        dense = spread(top, _NEG)
         best, order = tf.math.top_k(dense, k=n)                                        # [B, n]
+        pick_at = order + tf.expand_dims(tf.range(B), 1) * width
 
-        def pick(r):
-            d = r.to_tensor(default_value=0)
-            d = tf.pad(d, [[0, 0], [0, tf.maximum(n - tf.shape(d)[1], 0)]])
-            return tf.gather(d, order, batch_dims=1)
+        def pick(values):
+            return tf.gather(tf.reshape(spread(values, 0), [-1]), pick_at)
 
-        bw, bsi, bei = pick(cw), pick(csi), pick(cei)
+        bw = pick(tf.tile(tf.expand_dims(tf.range(nw), 1), [1, k]))
+        bsi, bei = pick(si), pick(ei)
         valid = best > _NEG / 2
         # token index in the example, then byte offsets into the context
         tok_s = bsi - tf.gather(b_offset, bw) + tf.gather(windows.start, bw)
         tok_e = bei - tf.gather(b_offset, bw) + tf.gather(windows.start, bw)
         tok_s, tok_e = tf.where(valid, tok_s, 0), tf.where(valid, tok_e, 0)
-        row = tf.tile(tf.range(B)[:, None], [1, n])
+        row = tf.tile(tf.expand_dims(tf.range(B), 1), [1, n])
         ex_lengths = tf.cast(c_starts.row_lengths(), tf.int32)
         safe = tf.maximum(tf.gather(ex_lengths, row) - 1, 0)
         g_s = tf.cast(tf.gather(c_starts.row_starts(), row), tf.int32) + tf.minimum(tok_s, safe)
@@ -381,25 +416,37 @@ class QuestionAnswerer(Task):
         flat_e = tf.concat([c_ends.flat_values, tf.zeros([1], tf.int64)], 0)
         byte_s = tf.where(valid, tf.gather(flat_s, g_s), 0)
         byte_e = tf.where(valid, tf.gather(flat_e, g_e), 0)
-        ctx = tf.gather(contexts, row)
-        texts = tf.strings.substr(ctx, byte_s, byte_e - byte_s, unit="BYTE")
-        char_s = tf.strings.length(tf.strings.substr(ctx, tf.zeros_like(byte_s), byte_s, unit="BYTE"),
-                                   unit="UTF8_CHAR")
-        char_e = char_s + tf.strings.length(texts, unit="UTF8_CHAR")
-        char_s = tf.where(valid, tf.cast(char_s, tf.int64), -1)
-        char_e = tf.where(valid, tf.cast(char_e, tf.int64), -1)
-        null = tf.math.unsorted_segment_min(start_logits[:, 0] + end_logits[:, 0], windows.example_index, B)
+        flat_row = tf.reshape(row, [-1])
+        cs, us = char_offsets(contexts, flat_row, tf.reshape(byte_s, [-1]))
+        ce, ue = char_offsets(contexts, flat_row, tf.reshape(byte_e, [-1]))
+        none = tf.constant(-1, tf.int64)
+
+        def offsets(v):
+            return tf.where(valid, tf.reshape(v, tf.shape(row)), none)
+
+        char_s, char_e, u16_s, u16_e = offsets(cs), offsets(ce), offsets(us), offsets(ue)
+        null = tf.math.unsorted_segment_min(start_logits[:, 0] + end_logits[:, 0], ex, B)
         top1 = best[:, 0]
         diff = null - top1
-        answer_text, answer_start, answer_end = texts[:, 0], char_s[:, 0], char_e[:, 0]
+        answer = {"answer_start": char_s[:, 0], "answer_end": char_e[:, 0],
+                  "answer_start_utf16": u16_s[:, 0], "answer_end_utf16": u16_e[:, 0]}
         if self.version_2:
             empty = diff > self.null_threshold
-            answer_text = tf.where(empty, "", answer_text)
-            answer_start = tf.where(empty, tf.constant(-1, tf.int64), answer_start)
-            answer_end = tf.where(empty, tf.constant(-1, tf.int64), answer_end)
-        return {"answer_text": answer_text, "answer_start": answer_start, "answer_end": answer_end,
-                "score": top1, "null_score_diff": diff, "nbest_texts": tf.where(valid, texts, ""),
-                "nbest_starts": char_s, "nbest_ends": char_e, "nbest_scores": best}
+            answer = {key: tf.where(empty, none, v) for key, v in answer.items()}
+        return {**answer, "score": top1, "null_score_diff": diff, "nbest_starts": char_s, "nbest_ends": char_e,
+                "nbest_starts_utf16": u16_s, "nbest_ends_utf16": u16_e, "nbest_scores": best,
+                "_valid": valid, "_byte_starts": byte_s, "_byte_ends": byte_e}
+
+    @_no_autograph
+    def tflite_serving_fn(self, inputs):
+        """The TFLite ``serving_default`` graph: :meth:`serving_fn`'s outputs without the strings
+        (``answer_text``, ``nbest_texts``), plus UTF-16 offsets (see saved_models/README.md)."""
+        questions = tf.convert_to_tensor(inputs["question"], tf.string)
+        contexts = tf.convert_to_tensor(inputs["context"], tf.string)
+        packed, windows, b_offset, cs, ce = self._windows(questions, contexts)
+        out = self(self.trim(packed), training=False)
+        spans = self.answer_spans(out["start_logits"], out["end_logits"], windows, b_offset, cs, ce, contexts)
+        return {k: v for k, v in spans.items() if not k.startswith("_")}
 
     @_no_autograph
     def serving_fn(self, inputs):

@@ -26,6 +26,13 @@ the batch): ``entity_types`` / ``entity_texts`` string [B, E] (padding ""), ``en
 ``entity_ends`` int64 [B, E] (character offsets, end exclusive; padding -1), ``entity_scores`` float32 [B, E]
 (mean probability of the entity's word tags; padding 0) and ``num_entities`` int32 [B].
 
+TFLite (:meth:`TokenClassifier.tflite_serving_fn`, used by ``export_tflite``): the same decoder, built from TFLite
+builtins only, without the last step that slices ``entity_texts`` from the strings; instead it adds
+``entity_type_ids`` int32 [B, E] (index into :attr:`TokenClassifier.entity_type_names`; padding -1) and
+``entity_starts_utf16`` / ``entity_ends_utf16`` (UTF-16 code units, for Java / Kotlin strings). Character
+offsets are counted from the UTF-8 bytes in the graph (:func:`keras_bert_zoo.text.offsets.char_offsets`).
+saved_models/README.md documents the outputs and a client that turns them into entities.
+
 Example::
 
     ner = TokenClassifier.from_preset("bert_base_cased", labels=label_list(sentences), sequence_length=128)
@@ -44,6 +51,7 @@ import tensorflow as tf
 from keras_bert_zoo.data.conll import TAG_PATTERN, Sentence, join_words
 from keras_bert_zoo.tasks import windows as W
 from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
+from keras_bert_zoo.text.offsets import char_offsets
 from keras_bert_zoo.text.tokenizer import continuation_mask
 
 #: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
@@ -82,17 +90,20 @@ def chunk_entities(tag_ids, prefix_table, type_table, sep_type):
     Returns:
         ragged int32 [B, (E)] each for ``types``, ``begins`` and ``ends`` (inclusive, positions in the row).
     """
+    # TFLite builtins only (no ragged concat / from_value_rowids): the serving graph of the tagger runs this.
     tag_ids = tf.cast(tag_ids, tf.int32)
     nrows = tf.cast(tag_ids.nrows(), tf.int32)
-    p = tf.gather(tf.constant(prefix_table, tf.int32), tag_ids)
-    t = tf.gather(tf.constant(type_table, tf.int32), tag_ids)
-    pad = tf.zeros([nrows, 1], tf.int32)
-    p = tf.concat([p, pad], axis=1)                                 # an "O" after every row
-    t = tf.concat([t, pad + sep_type], axis=1)
-    rows = tf.cast(p.value_rowids(), tf.int32)
-    row_starts = tf.cast(p.row_starts(), tf.int32)
-    p, t = p.flat_values, t.flat_values
-    n = tf.shape(p)[0]
+    lengths = tf.cast(tag_ids.row_lengths(), tf.int32)
+    # an "O" after every row: row r's values move r places right, its "O" lands after them
+    rows = tf.repeat(tf.range(nrows), lengths + 1)
+    row_starts = tf.cast(tag_ids.row_starts(), tf.int32) + tf.range(nrows)
+    n = tf.reduce_sum(lengths + 1)
+    old_rows = tf.repeat(tf.range(nrows), lengths)
+    at = (tf.range(tf.shape(tag_ids.flat_values)[0]) + old_rows)[:, None]
+    p = tf.tensor_scatter_nd_update(tf.zeros([n], tf.int32), at,
+                                    tf.gather(tf.constant(prefix_table, tf.int32), tag_ids.flat_values))
+    t = tf.tensor_scatter_nd_update(tf.fill([n], tf.constant(sep_type, tf.int32)), at,
+                                    tf.gather(tf.constant(type_table, tf.int32), tag_ids.flat_values))
     prev_p = tf.concat([[0], p[:-1]], 0)
     prev_t = tf.concat([[-2], t[:-1]], 0)                          # seqeval starts with prev_type ""
     O, B, I, E, S = 0, 1, 2, 3, 4
@@ -117,8 +128,10 @@ def chunk_entities(tag_ids, prefix_table, type_table, sep_type):
     row = tf.gather(rows, begins)
     rs = tf.gather(row_starts, row)
 
+    row_lengths = W.sorted_row_lengths(row, nrows)
+
     def _ragged(v):
-        return tf.RaggedTensor.from_value_rowids(v, row, nrows=nrows)
+        return tf.RaggedTensor.from_row_lengths(v, row_lengths, validate=False)
 
     return _ragged(types), _ragged(begins - rs), _ragged(ends - rs)
 
@@ -221,7 +234,8 @@ class TokenClassifier(Task):
     task_type = "tag"
     text_inputs = ("text",)
     output_padding = {"entity_types": b"", "entity_texts": b"", "entity_starts": -1, "entity_ends": -1,
-                      "entity_scores": 0.0}
+                      "entity_scores": 0.0, "entity_type_ids": -1, "entity_starts_utf16": -1,
+                      "entity_ends_utf16": -1}
     _config_args = ("num_classes", "labels", "stride", "dropout")
 
     def __init__(self, backbone, num_classes=None, *, preprocessor=None, labels=None, stride=None, dropout=0.1,
@@ -422,21 +436,55 @@ class TokenClassifier(Task):
         return self.decode_entities(texts, ids, starts, ends, logits)
 
     def decode_entities(self, texts, ids, starts, ends, logits):
-        """Token logits (ragged [B, (N), C]) of raw ``texts`` -> padded entity tensors (see the module doc)."""
+        """Token logits (ragged [B, (N), C]) of raw ``texts`` -> padded entity tensors (see the module doc).
+
+        The one decoder of both exports: the TFLite signature (:meth:`tflite_serving_fn`) returns these
+        outputs but ``entity_texts``, the SavedModel (:meth:`serving_fn`) slices ``entity_texts`` from the
+        strings at the end. Everything else is TFLite builtins."""
+        spans = self.entity_spans(texts, ids, starts, ends, logits)
+        etext = tf.gather(texts, spans.pop("_rows"))
+        b0, b1 = spans.pop("_byte_starts"), spans.pop("_byte_ends")
+        texts_out = tf.strings.substr(etext, b0, b1 - b0, unit="BYTE")
+        out = {k: spans[k] for k in ("entity_types", "entity_starts", "entity_ends", "entity_scores",
+                                     "num_entities")}
+        out["entity_texts"] = self._pad_entities(spans["num_entities"], texts_out, "")
+        return out
+
+    @staticmethod
+    def _pad_entities(counts, values, default):
+        """Flat per-entity values (rows in order, ``counts`` [B] per row) -> [B, max(counts)] padded with
+        ``default`` (tensor_scatter_nd_update: a TFLite builtin; ragged to_tensor is not, for every dtype)."""
+        counts = tf.cast(counts, tf.int32)
+        b = tf.shape(counts)[0]
+        width = tf.maximum(tf.reduce_max(tf.concat([counts, [0]], 0)), 0)
+        rows = tf.repeat(tf.range(b), counts)
+        cols = W.ragged_range(0, counts).flat_values
+        base = tf.fill(tf.stack([b, width]), tf.constant(default, values.dtype))
+        return tf.tensor_scatter_nd_update(base, tf.stack([rows, cols], axis=1), values)
+
+    def entity_spans(self, texts, ids, starts, ends, logits):
+        """The builtin-only part of :meth:`decode_entities`: padded ``entity_types`` (string, from a
+        constant table), ``entity_type_ids`` (index into :attr:`entity_type_names`; padding -1),
+        ``entity_starts`` / ``entity_ends`` (code points), ``entity_starts_utf16`` / ``entity_ends_utf16``
+        (UTF-16 code units), ``entity_scores``, ``num_entities``; and, flat per entity, ``_rows`` /
+        ``_byte_starts`` / ``_byte_ends`` for the string slicing."""
         scheme = self._require_labels()
         flat = logits.flat_values                                                      # [tokens, C]
-        tags = logits.with_flat_values(tf.argmax(flat, axis=-1, output_type=tf.int32))
-        tag_prob = logits.with_flat_values(tf.reduce_max(tf.nn.softmax(flat, axis=-1), axis=-1))
+        tags = tf.argmax(flat, axis=-1, output_type=tf.int32)
+        tag_prob = tf.reduce_max(tf.nn.softmax(flat, axis=-1), axis=-1)
         # words = tokens that are not "##" continuations (a row's first token always starts a word)
         cont = tf.gather(self._continuation(), ids.flat_values)
-        is_first_in_row = tf.equal(tf.ragged.range(ids.row_lengths()).flat_values, 0)
-        word_start = ids.with_flat_values(tf.logical_or(tf.logical_not(cont), is_first_in_row))
-        gword = tf.cumsum(tf.cast(word_start.flat_values, tf.int32)) - 1                   # global word id
-        num_words = tf.reduce_sum(tf.cast(word_start.flat_values, tf.int32))
-        word_end = tf.math.unsorted_segment_max(ends.flat_values, gword, num_words)
-        w_tags = tf.ragged.boolean_mask(tags, word_start)
-        w_start = tf.ragged.boolean_mask(starts, word_start)
-        w_prob = tf.ragged.boolean_mask(tag_prob, word_start)
+        is_first_in_row = tf.equal(W.ragged_range(0, ids.row_lengths()).flat_values, 0)
+        word_start = tf.logical_or(tf.logical_not(cont), is_first_in_row)
+        gword = tf.cumsum(tf.cast(word_start, tf.int32)) - 1                               # global word id
+        num_words = tf.reduce_sum(tf.cast(word_start, tf.int32))
+        # int32 segment max (TFLite has no int64 one); byte offsets fit
+        word_end = tf.cast(tf.math.unsorted_segment_max(tf.cast(ends.flat_values, tf.int32), gword, num_words),
+                           tf.int64)
+        mask = ids.with_flat_values(word_start)
+        w_tags = W.ragged_mask(ids.with_flat_values(tags), mask)
+        w_start = W.ragged_mask(starts, mask)
+        w_prob = W.ragged_mask(ids.with_flat_values(tag_prob), mask)
         types, b, e = chunk_entities(w_tags, scheme.prefix, scheme.type_ids, scheme.sep_type)
         row_word0 = tf.cast(w_tags.row_starts(), tf.int32)
         erow = tf.cast(types.value_rowids(), tf.int32)
@@ -446,24 +494,40 @@ class TokenClassifier(Task):
         byte_end = tf.gather(word_end, ge)
         csum = tf.concat([[0.0], tf.cumsum(w_prob.flat_values)], 0)
         score = (tf.gather(csum, ge + 1) - tf.gather(csum, gb)) / tf.cast(ge - gb + 1, tf.float32)
-        etext = tf.gather(texts, erow)
-        span = tf.strings.substr(etext, byte_start, byte_end - byte_start, unit="BYTE")
-        cstart = tf.strings.length(tf.strings.substr(etext, tf.zeros_like(byte_start), byte_start, unit="BYTE"),
-                                   unit="UTF8_CHAR")
-        cend = cstart + tf.strings.length(span, unit="UTF8_CHAR")
-        type_names = tf.constant(scheme.types)
-
-        def pad(values, default):
-            return types.with_flat_values(values).to_tensor(default_value=default)
-
+        cstart, ustart = char_offsets(texts, erow, byte_start)
+        cend, uend = char_offsets(texts, erow, byte_end)
+        counts = tf.cast(types.row_lengths(), tf.int32)
+        n_types = len(scheme.types)
+        type_ids = self._pad_entities(counts, types.flat_values, n_types)              # padding: n_types
+        names = tf.constant(list(scheme.types) + [""])
+        pad = self._pad_entities
         return {
-            "entity_types": pad(tf.gather(type_names, types.flat_values), ""),
-            "entity_texts": pad(span, ""),
-            "entity_starts": pad(tf.cast(cstart, tf.int64), -1),
-            "entity_ends": pad(tf.cast(cend, tf.int64), -1),
-            "entity_scores": pad(score, 0.0),
-            "num_entities": tf.cast(types.row_lengths(), tf.int32),
+            "entity_types": tf.gather(names, type_ids),
+            "entity_type_ids": tf.where(type_ids == n_types, -1, type_ids),
+            "entity_starts": pad(counts, cstart, -1),
+            "entity_ends": pad(counts, cend, -1),
+            "entity_starts_utf16": pad(counts, ustart, -1),
+            "entity_ends_utf16": pad(counts, uend, -1),
+            "entity_scores": pad(counts, score, 0.0),
+            "num_entities": counts,
+            "_rows": erow, "_byte_starts": byte_start, "_byte_ends": byte_end,
         }
+
+    @property
+    def entity_type_names(self) -> list:
+        """Entity type names, index = ``entity_type_ids`` of the TFLite outputs (seqeval's types, sorted)."""
+        return list(self._require_labels().types)
+
+    @_no_autograph
+    def tflite_serving_fn(self, inputs):
+        """The TFLite ``serving_default`` graph: :meth:`serving_fn`'s outputs without ``entity_texts`` (no
+        string slicing), plus ``entity_type_ids`` and UTF-16 offsets (see saved_models/README.md)."""
+        texts = inputs["text"] if isinstance(inputs, dict) else inputs
+        texts = tf.convert_to_tensor(texts, tf.string)
+        self._require_labels()
+        ids, starts, ends, logits = self.token_logits(texts)
+        spans = self.entity_spans(texts, ids, starts, ends, logits)
+        return {k: v for k, v in spans.items() if not k.startswith("_")}
 
     def postprocess(self, outputs):
         """Packed inputs (one window each) -> per-position ``logits``, ``probabilities``, ``label_ids``."""

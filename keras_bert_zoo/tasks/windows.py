@@ -29,6 +29,12 @@ Public API:
     tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
     featurize_in_chunks(fn, columns, chunk=256)   training features of many examples, windows concatenated
     add_per_row(ragged, row_values)     ragged + row_values[:, None] on the flat values (fast to trace)
+    ragged_range / ragged_gather_rows / ragged_truncate / ragged_mask / sorted_row_lengths
+                                        ragged building blocks with TFLite builtins only (see below)
+
+Everything the serving graphs use is written with TFLite builtin ops (plus the tf-text kernels of the
+tokenizer): no ``RaggedRange``, ``RaggedGather``, ``DenseBincount`` (``RaggedTensor.from_value_rowids``) or
+int64 segment reductions, so the tagger and QA models convert to TFLite without Flex.
 
 Example (a classifier on texts longer than its preprocessor's ``sequence_length``, a window every 64 tokens)::
 
@@ -44,7 +50,8 @@ import tensorflow as tf
 
 __all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
            "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
-           "packed_token_index", "featurize_in_chunks", "add_per_row", "with_known_cardinality"]
+           "packed_token_index", "featurize_in_chunks", "add_per_row", "with_known_cardinality", "ragged_range",
+           "ragged_gather_rows", "ragged_truncate", "ragged_mask", "sorted_row_lengths"]
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer glue
@@ -89,13 +96,61 @@ class Windows(NamedTuple):
     @property
     def positions(self):
         """Ragged ``[W, (n)]``: the index in its example of every token of every window."""
-        return tf.ragged.range(self.start, self.start + self.length)
+        return ragged_range(self.start, self.length)
 
     @property
     def global_positions(self):
         """Ragged ``[W, (n)]``: index into the flattened tokens of the whole batch."""
         row_starts = tf.cumsum(self.lengths, exclusive=True)
         return add_per_row(self.positions, tf.gather(row_starts, self.example_index))
+
+
+def ragged_range(starts, lengths):
+    """``tf.ragged.range(starts, starts + lengths)`` (int32 values, int64 row splits) with builtin ops
+    (``RaggedRange`` has no TFLite kernel). ``lengths`` must be >= 0 (not clamped here: the converter fuses
+    ``max(min(x, 6), 0)`` on int32 into a RELU6 that LiteRT has no int32 kernel for)."""
+    lengths = tf.cast(lengths, tf.int32)
+    starts = tf.broadcast_to(tf.cast(starts, tf.int32), tf.shape(lengths))
+    rows = tf.repeat(tf.range(tf.shape(lengths)[0], dtype=tf.int32), lengths)
+    offset = tf.cumsum(lengths, exclusive=True) - starts                     # [R]
+    values = tf.range(tf.reduce_sum(lengths), dtype=tf.int32) - tf.gather(offset, rows)
+    return tf.RaggedTensor.from_row_lengths(values, tf.cast(lengths, tf.int64), validate=False)
+
+
+def ragged_gather_rows(ragged, indices):
+    """``tf.gather(ragged, indices)`` for a ragged ``[R, (n)]`` (ragged rank 1) with builtin ops."""
+    indices = tf.cast(indices, tf.int32)
+    lengths = tf.gather(tf.cast(ragged.row_lengths(), tf.int32), indices)
+    starts = tf.gather(tf.cast(ragged.row_starts(), tf.int32), indices)
+    where = ragged_range(starts, lengths)
+    return where.with_flat_values(tf.gather(ragged.flat_values, where.flat_values))
+
+
+def ragged_truncate(ragged, limit: int):
+    """``ragged[:, :limit]`` for a ragged ``[R, (n)]`` with builtin ops."""
+    lengths = tf.minimum(tf.cast(ragged.row_lengths(), tf.int32), limit)
+    where = ragged_range(tf.cast(ragged.row_starts(), tf.int32), lengths)
+    return where.with_flat_values(tf.gather(ragged.flat_values, where.flat_values))
+
+
+def ragged_mask(ragged, mask):
+    """``tf.ragged.boolean_mask(ragged, mask)`` (``mask`` ragged bool of the same row lengths) with builtin ops
+    (the tf version sums int64 segments)."""
+    keep = tf.cast(mask.flat_values, tf.int64)
+    kept_before = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(keep)], axis=0)
+    index = tf.reshape(tf.where(mask.flat_values), [-1])
+    return tf.RaggedTensor.from_row_splits(tf.gather(ragged.flat_values, index),
+                                           tf.gather(kept_before, tf.cast(ragged.row_splits, tf.int64)),
+                                           validate=False)
+
+
+def sorted_row_lengths(value_rowids, nrows):
+    """Row lengths (int64 [nrows]) of non-decreasing ``value_rowids``: what ``RaggedTensor.from_value_rowids``
+    computes with ``bincount`` (no TFLite kernel), here an int32 segment sum. Use
+    ``tf.RaggedTensor.from_row_lengths(values, sorted_row_lengths(rowids, nrows))``."""
+    rowids = tf.cast(value_rowids, tf.int32)
+    ones = tf.ones_like(rowids)
+    return tf.cast(tf.math.unsorted_segment_sum(ones, rowids, tf.cast(nrows, tf.int32)), tf.int64)
 
 
 def add_per_row(ragged, row_values):
@@ -121,7 +176,7 @@ def make_windows(lengths, max_tokens, stride) -> Windows:
     over = tf.maximum(lengths - max_tokens, 0)
     num = 1 + (over + stride - 1) // stride                                      # [B]
     example_index = tf.repeat(tf.range(tf.shape(lengths)[0], dtype=tf.int32), num)
-    k = tf.ragged.range(num).flat_values                                         # window number in its example
+    k = ragged_range(0, num).flat_values                                         # window number in its example
     start = k * tf.gather(stride, example_index)
     length = tf.minimum(tf.gather(max_tokens, example_index), tf.gather(lengths, example_index) - start)
     return Windows(example_index, start, tf.maximum(length, 0), lengths)
@@ -160,7 +215,7 @@ def pack_windows(preprocessor, windows_b, segment_a=None):
 def packed_token_index(windows: Windows, b_offset, sequence_length: int):
     """int32 [W, T]: for each packed position, the index of the example token there (-1 for [CLS], [SEP],
     the first segment and padding)."""
-    pos = add_per_row(tf.ragged.range(windows.length), b_offset)                 # packed positions of B tokens
+    pos = add_per_row(ragged_range(0, windows.length), b_offset)                 # packed positions of B tokens
     tok = windows.positions
     w = tf.shape(windows.length)[0]
     rows = tf.repeat(tf.range(w), windows.length)
@@ -198,22 +253,26 @@ def mean_over_windows(values, windows: Windows):
 
 
 def _context_key(windows: Windows):
-    pos = tf.ragged.range(windows.length)                                        # position in window
-    n = tf.repeat(tf.cast(windows.length, tf.int64), windows.length)             # per token (flat)
-    p = tf.cast(pos.flat_values, tf.int64)
+    """(score, window) per token occurrence: score = min(left, right) * 4096 + window length (int32, i.e.
+    min(left, right) + 0.01 * n for n < 4096 in the same order), ties -> the first window."""
+    pos = ragged_range(0, windows.length)                                        # position in window
+    n = tf.repeat(tf.cast(windows.length, tf.int32), windows.length)             # per token (flat)
+    p = pos.flat_values
     context = tf.minimum(p, n - 1 - p)
-    w = tf.repeat(tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int64), windows.length)
-    # score = min(left, right) + 0.01 * n, ties -> first window; packed into one int64 key.
-    return pos.with_flat_values((context * 4096 + n) * (1 << 30) + ((1 << 30) - 1 - w))
+    w = tf.repeat(tf.range(tf.shape(windows.length)[0], dtype=tf.int32), windows.length)
+    return pos, context * 4096 + n, w
 
 
 def max_context_mask(windows: Windows):
     """Ragged bool [W, (n)]: True where this window is the token's max-context window."""
-    key = _context_key(windows)
+    pos, score, w = _context_key(windows)
     gp = windows.global_positions.flat_values
     total = tf.reduce_sum(windows.lengths)
-    best = tf.math.unsorted_segment_max(key.flat_values, gp, total)
-    return key.with_flat_values(tf.equal(key.flat_values, tf.gather(best, gp)))
+    # two int32 segment reductions (TFLite has no int64 ones): the best score, then the first window with it
+    best = tf.math.unsorted_segment_max(score, gp, total)
+    best_here = tf.equal(score, tf.gather(best, gp))
+    first = tf.math.unsorted_segment_min(tf.where(best_here, w, tf.int32.max), gp, total)
+    return pos.with_flat_values(tf.logical_and(best_here, tf.equal(w, tf.gather(first, gp))))
 
 
 def tokens_from_windows(values, windows: Windows, b_offset):
@@ -223,7 +282,7 @@ def tokens_from_windows(values, windows: Windows, b_offset):
     t = tf.shape(values)[1]
     flat_values = tf.reshape(values, tf.concat([[-1], tf.shape(values)[2:]], 0))
     w_rows = tf.cast(tf.range(tf.shape(windows.length)[0]), tf.int32)
-    flat_index = add_per_row(tf.ragged.range(windows.length), b_offset + w_rows * t).flat_values
+    flat_index = add_per_row(ragged_range(0, windows.length), b_offset + w_rows * t).flat_values
     occ = tf.gather(flat_values, flat_index)                                     # [occurrences, ...]
     mask = max_context_mask(windows).flat_values
     gp = windows.global_positions.flat_values

@@ -96,3 +96,25 @@ def test_windowed_pack_with_the_real_preprocessor():
 def test_window_needs_room():
     with pytest.raises(tf.errors.InvalidArgumentError):
         W.make_windows(tf.constant([5]), 0, 1)
+
+
+def test_builtin_ragged_helpers_match_tf_ragged_ops():
+    """The TFLite-friendly building blocks equal the tf.ragged ops they replace (random rows, empty rows too)."""
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(0, 5, size=9)
+    lengths[[0, 4]] = 0
+    rt = tf.RaggedTensor.from_row_lengths(tf.constant(rng.integers(0, 50, size=int(lengths.sum())), tf.int32),
+                                          tf.constant(lengths, tf.int64))
+    starts = tf.constant(rng.integers(-3, 9, size=9), tf.int32)
+    assert W.ragged_range(starts, lengths).to_list() == tf.ragged.range(starts, starts + lengths).to_list()
+    assert W.ragged_range(0, lengths).to_list() == tf.ragged.range(lengths).to_list()
+    idx = tf.constant([3, 0, 3, 8, 4, 1], tf.int32)
+    assert W.ragged_gather_rows(rt, idx).to_list() == tf.gather(rt, idx).to_list()
+    assert W.ragged_truncate(rt, 2).to_list() == rt[:, :2].to_list()
+    mask = rt.with_flat_values(rt.flat_values % 3 == 0)
+    assert W.ragged_mask(rt, mask).to_list() == tf.ragged.boolean_mask(rt, mask).to_list()
+    rowids = tf.constant([0, 0, 2, 2, 2, 5], tf.int32)
+    assert W.sorted_row_lengths(rowids, 7).numpy().tolist() == tf.RaggedTensor.from_value_rowids(
+        rowids, rowids, nrows=7).row_lengths().numpy().tolist()
+    empty = tf.zeros([0], tf.int32)
+    assert W.ragged_range(empty, empty).to_list() == [] and W.sorted_row_lengths(empty, 2).numpy().tolist() == [0, 0]
