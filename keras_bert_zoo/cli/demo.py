@@ -44,10 +44,10 @@ flags.DEFINE_bool("baseline", True, "Also train the TF-IDF + logistic-regression
 flags.DEFINE_float("time_budget_min", 40.0, "--lang zh: the whole run's time budget in minutes, split over the "
                    "phases by fixed fractions (demo_zh.BUDGET_FRACTIONS: pretraining 45%, sentiment 15%, NER 25%, "
                    "the rest 15%).")
-flags.DEFINE_string("pretrain_size", "bert_uncased_L-4_H-256", "--lang zh: named BERT size (bert-zoo info) to "
+flags.DEFINE_string("pretrain_size", "bert_uncased_L-2_H-128", "--lang zh: named BERT size (bert-zoo info) to "
                     "pretrain from scratch (the vocabulary size is the learned vocabulary's).")
 flags.DEFINE_float("pretrain_learning_rate", 1e-3, "--lang zh: peak pretraining learning rate.")
-flags.DEFINE_list("lr_grid", ["1e-4", "3e-4"], "--lang zh: fine-tuning learning rates tried per arm (the best "
+flags.DEFINE_list("lr_grid", ["3e-4", "1e-3"], "--lang zh: fine-tuning learning rates tried per arm (the best "
                   "on validation is kept).")
 flags.DEFINE_integer("max_pretrain_documents", 0, "--lang zh: cap on pretraining documents (0: all).")
 flags.DEFINE_integer("max_train_examples", 0, "--lang zh: cap on fine-tuning examples per task (0: all).")
