@@ -145,7 +145,7 @@ def chinese_vocabulary(texts, min_char_count=2, wordpiece_tokens=2000):
     vocab = set(tokens)
     total = sum(counts.values())
     missing = sum(n for c, n in counts.items() if c not in vocab)
-    cjk = [c for c in counts if is_isolated_char(c) and not _is_punct(c)]
+    cjk = {c for c in counts if is_isolated_char(c) and not _is_punct(c)}
     info = {"distinct_characters": len(counts), "distinct_cjk_characters": len(cjk),
             "characters_seen_at_least_min_count": keep, "min_char_count": min_char_count,
             "cjk_tokens": sum(1 for t in tokens if len(t) == 1 and t in counts and t in cjk),
