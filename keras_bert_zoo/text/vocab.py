@@ -10,6 +10,7 @@ sub-words that cover the corpus best.
     count_words(texts, lowercase=True, strip_accents=None)        -> collections.Counter of words
     train_vocabulary(texts, vocab_size=8000, lowercase=True, ...)  -> list of tokens (specials first)
     write_vocabulary(tokens, path)                                  atomic vocab.txt write
+    drop_unreachable_continuations(tokens)                          without ``##c`` for CJK / punctuation c
     read_text_lines(paths)                                          non-empty lines of UTF-8 text files
 
 ``texts`` may be any iterable of strings or a ``tf.data.Dataset`` of scalar strings. For Chinese (or any text
@@ -89,6 +90,28 @@ def train_vocabulary(texts, vocab_size=8000, lowercase=True, strip_accents=None,
             seen.add(token)
             out.append(token)
     return out
+
+
+def is_isolated_char(char: str) -> bool:
+    """Whether the basic tokenizer always makes ``char`` a word of its own: a CJK ideograph (the reference's
+    ``_is_chinese_char`` ranges) or punctuation (``_is_punctuation``: ASCII symbols and Unicode category P*)."""
+    import unicodedata
+
+    cp = ord(char)
+    if (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F
+            or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF
+            or 0x2F800 <= cp <= 0x2FA1F):
+        return True
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+def drop_unreachable_continuations(tokens):
+    """``tokens`` without the ``##c`` pieces of characters the tokenizer always isolates (CJK ideographs,
+    punctuation): the WordPiece learner adds ``##c`` for every character it keeps, but such a ``c`` is always a
+    whole word, so ``##c`` can never be produced (for Chinese that is half the vocabulary)."""
+    return [t for t in tokens if not (len(t) == 3 and t.startswith("##") and is_isolated_char(t[2]))]
 
 
 def write_vocabulary(tokens, path):
