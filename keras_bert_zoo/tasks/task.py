@@ -13,7 +13,9 @@ With a preprocessor, ``fit`` / ``evaluate`` / ``predict`` / ``train_on_batch`` /
 ``text_pair``, ``question`` / ``context``, ``context`` / ``choice_k``), a tuple of two lists for pairs, or a
 ``tf.data.Dataset`` of such strings (batched or not, with or without targets). The preprocessor is mapped
 into ``tf.data`` (:meth:`make_dataset`): training batches are grouped by length and every batch is cut to
-its longest example (exact for BERT). Packed dicts and datasets of packed dicts pass through untouched.
+its longest example (exact for BERT). Packed dicts and datasets of packed dicts pass through untouched. The
+serving graphs cut the same way (:meth:`packed_serving_fn`, :meth:`trim`): ``predict`` and every export run the
+backbone on each batch's longest real sequence.
 
 ``predict`` on raw strings returns the task's named outputs — exactly what the exported SavedModel's
 ``serving_default`` signature returns for the same strings (e.g. ``probabilities``, ``label_ids``,
