@@ -215,3 +215,24 @@ def test_trim_rule():
     choices = tf.constant([[[1, 1, 0, 0], [1, 1, 1, 0]]])             # [B, K, T]: the longest over all choices
     assert Task.trim({"token_ids": choices, "segment_ids": choices, "padding_mask": choices})[
         "token_ids"].shape == (1, 2, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantize", ["none", "int8", "full_int8"])
+def test_tflite_with_the_cut_runs_in_litert(quantize, tmp_path):
+    """The .tflite is converted from the same ServingModule (dynamic length after the cut): it runs in LiteRT
+    at batch 1 and 32, and matches the uncut Keras task within the quantization's tolerance."""
+    from keras_bert_zoo.export import tflite, verify
+
+    task = _make("classify")
+    samples = SHORT + [LONG]
+    result = tflite.export_tflite(task, tmp_path, "trim", 1, samples, quantize=quantize,
+                                  representative_texts=samples * 2)
+    runner = tflite.TFLiteRunner(result.path)
+    mixed = [(SHORT + [LONG])[i % 5] for i in range(32)]
+    for name, texts in (("one_short", ["hello world"]), ("one_long", [LONG]), ("short_32", (SHORT * 8)[:32]),
+                        ("mixed_32", mixed)):
+        with untrimmed():
+            want = _np(task.serving_fn({"text": tf.constant(texts)}))
+        got = runner("serving_default", text=texts)
+        verify.compare_outputs(want, got, verify.TOLERANCES[quantize], what=f"TFLite {quantize} {name}")
