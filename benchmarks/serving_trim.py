@@ -140,7 +140,7 @@ def main():
     for v in variants:
         t0 = time.perf_counter()
         for b in b1 + b32:
-            out = loaded[v](text=b)
+            loaded[v](text=b)
         warm = time.perf_counter() - t0
         probs = np.concatenate([loaded[v](text=b)["probabilities"].numpy() for b in b32])
         ref = probs if ref is None else ref
