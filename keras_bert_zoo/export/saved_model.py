@@ -10,6 +10,12 @@
 * ``assets.extra/tf_serving_warmup_requests``: PredictionLog records replayed by TF Serving at load time;
 * ``export_info.json`` in ``assets.extra``: versions, op listing, verification report.
 
+``serving_default`` and ``serving_packed`` run the backbone on the request's own length: the task's
+``packed_serving_fn`` cuts the packed batch after the last position where any row's padding mask is 1
+(:meth:`~keras_bert_zoo.tasks.Task.trim`; exact for BERT, padding is masked), so a batch of tweets runs ~25
+positions, not the preprocessor's ``sequence_length``. Tasks with per-position packed outputs (QA and token
+classification ``serving_packed``) are not cut there; their raw-string graphs cut their windows themselves.
+
 Every signature checks its inputs at run time before the task's graph sees them (rank, fixed dimensions, one
 batch size across inputs, packed shapes and id ranges): a bad request is an ``InvalidArgumentError`` naming
 the input (:mod:`keras_bert_zoo.export.input_checks`); valid requests get exactly the task's outputs.

@@ -112,7 +112,9 @@ class MaskedLM(Task):
         return packed
 
     def packed_serving_fn(self, packed):
-        """packed ids + ``mask_positions`` [B, P] + ``num_masks`` [B] -> the serving outputs."""
+        """packed ids + ``mask_positions`` [B, P] + ``num_masks`` [B] -> the serving outputs (the batch cut to
+        its longest real sequence first, keeping every position ``mask_positions`` points at)."""
+        packed = self.trim(packed)
         keys = INPUT_KEYS + (("mask_positions",) if self.use_mask_positions else ())
         logits = self({k: packed[k] for k in keys}, training=False)
         if not self.use_mask_positions:

@@ -193,6 +193,8 @@ class QuestionAnswerer(Task):
     text_inputs = ("question", "context")
     output_padding = {"nbest_texts": b"", "nbest_starts": -1, "nbest_ends": -1, "nbest_scores": _NEG,
                       "nbest_starts_utf16": -1, "nbest_ends_utf16": -1}
+    #: serving_packed returns start / end logits per position: not cut (see Task.trim_packed_serving)
+    trim_packed_serving = False
     _config_args = ("stride", "max_query_length", "max_answer_length", "n_best", "version_2", "null_threshold")
 
     def __init__(self, backbone, *, preprocessor=None, stride=None, max_query_length=None, max_answer_length=30,
@@ -509,10 +511,10 @@ class QuestionAnswerer(Task):
         features = W.featurize_in_chunks(self.featurize, tuple(parts), chunk=64)
         return tf.data.Dataset.from_tensor_slices(features), int(features[0]["token_ids"].shape[0])
 
-    @staticmethod
-    def _trim_batch(packed, *rest):
-        longest = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(packed["padding_mask"], tf.int32), -1)), 1)
-        return ({k: v[:, :longest] for k, v in packed.items()},) + rest
+    def _trim_batch(self, packed, *rest):
+        """(packed windows, targets[, weights]) -> the same with the packed windows cut by :meth:`trim`
+        (the targets are positions [b], not per-position rows: they stay)."""
+        return (self.trim(packed),) + rest
 
     def make_dataset(self, x, y=None, sample_weight=None, *, batch_size: int = 32, training: bool = False,
                      seed: int = 0):

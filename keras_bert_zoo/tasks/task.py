@@ -13,7 +13,9 @@ With a preprocessor, ``fit`` / ``evaluate`` / ``predict`` / ``train_on_batch`` /
 ``text_pair``, ``question`` / ``context``, ``context`` / ``choice_k``), a tuple of two lists for pairs, or a
 ``tf.data.Dataset`` of such strings (batched or not, with or without targets). The preprocessor is mapped
 into ``tf.data`` (:meth:`make_dataset`): training batches are grouped by length and every batch is cut to
-its longest example (exact for BERT). Packed dicts and datasets of packed dicts pass through untouched.
+its longest example (exact for BERT). Packed dicts and datasets of packed dicts pass through untouched. The
+serving graphs cut the same way (:meth:`packed_serving_fn`, :meth:`trim`): ``predict`` and every export run the
+backbone on each batch's longest real sequence.
 
 ``predict`` on raw strings returns the task's named outputs — exactly what the exported SavedModel's
 ``serving_default`` signature returns for the same strings (e.g. ``probabilities``, ``label_ids``,
@@ -208,7 +210,15 @@ class Task(keras.Model):
         """Model outputs -> dict of named tensors (pure TF)."""
         return outputs if isinstance(outputs, dict) else {"outputs": outputs}
 
+    #: :meth:`packed_serving_fn` cuts the packed batch to its longest real sequence (:meth:`trim`) before the model
+    #: runs. False for tasks whose packed outputs are per position (``[B, T, ...]``: QA, token classification):
+    #: there the values at padding positions are the model's outputs on ``[PAD]`` tokens, which a cut cannot
+    #: reproduce (their raw-string ``serving_fn`` cuts the windows itself: its outputs are spans, not positions).
+    trim_packed_serving: bool = True
+
     def packed_serving_fn(self, packed: Mapping) -> dict:
+        if self.trim_packed_serving:
+            packed = self.trim(packed)
         return self.postprocess(self({k: packed[k] for k in self.packed_input_spec()}, training=False))
 
     def serving_fn(self, inputs: Mapping) -> dict:
@@ -271,8 +281,18 @@ class Task(keras.Model):
 
     @staticmethod
     def trim(packed: Mapping) -> dict:
-        """Cut ``token_ids``/``segment_ids``/``padding_mask`` to the batch's longest real sequence."""
-        longest = tf.reduce_max(tf.reduce_sum(tf.cast(packed["padding_mask"], tf.int32), axis=-1))
+        """Cut ``token_ids``/``segment_ids``/``padding_mask`` (``[B, T]``, or ``[B, K, T]``) to the batch's longest
+        real sequence: up to the last position where any row's ``padding_mask`` is 1, + 1 (at least 1; and past
+        every position ``mask_positions`` points at, when given). Other entries pass unchanged. Exact for BERT:
+        the positions cut are padding in every row, and padding is masked out of attention. Used by training
+        batches and by every serving graph (:meth:`packed_serving_fn`), so a request of short texts runs the
+        backbone on its own length, not the preprocessor's ``sequence_length``."""
+        mask = tf.convert_to_tensor(packed["padding_mask"])
+        seq = tf.shape(mask)[-1]
+        real = tf.reduce_any(tf.not_equal(tf.reshape(mask, [-1, seq]), 0), axis=0)                 # [T]
+        longest = tf.reduce_max(tf.where(real, tf.range(1, seq + 1), 0))   # last real position + 1 (0 if none)
+        if "mask_positions" in packed:
+            longest = tf.maximum(longest, tf.reduce_max(tf.cast(packed["mask_positions"], tf.int32)) + 1)
         longest = tf.maximum(longest, 1)
         return {k: (v[..., :longest] if k in INPUT_KEYS else v) for k, v in packed.items()}
 
@@ -454,18 +474,11 @@ class Task(keras.Model):
         return super().evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
                                 steps=steps, callbacks=callbacks, return_dict=return_dict, **kwargs)
 
-    def _predict_batch(self, inputs):
-        """serving_fn, with the packed batch cut to its longest example when the task packs one row per input
-        (same outputs, less work)."""
-        if type(self).serving_fn is Task.serving_fn and "mask_positions" not in self.packed_input_spec():
-            return self.packed_serving_fn(self.trim(self.preprocess(inputs)))
-        return self.serving_fn(inputs)
-
     def _serving(self):
-        # one trace for every batch size and length
+        # one trace for every batch size and length (serving_fn cuts each batch to its longest example itself)
         if self._serving_function is None:
             # pure TF graph code: no AutoGraph conversion (faster tracing, Python control flow is trace-time)
-            self._serving_function = tf.function(self._predict_batch, input_signature=[self.serving_input_spec()],
+            self._serving_function = tf.function(self.serving_fn, input_signature=[self.serving_input_spec()],
                                                  autograph=False)
         return self._serving_function
 
@@ -488,7 +501,7 @@ class Task(keras.Model):
             feeds = [{k: tf.constant(v[i:i + batch_size], tf.string) for k, v in feats.items()}
                      for i in range(0, n, batch_size)]
         # a graph pays for its tracing only over several batches; a few batches run eagerly
-        fn = self._serving() if len(feeds) > 2 else self._predict_batch
+        fn = self._serving() if len(feeds) > 2 else self.serving_fn
         outs = [{k: np.asarray(v) for k, v in fn(feed).items()} for feed in feeds]
         return self._concat(outs)
 

@@ -149,7 +149,7 @@ class TextClassifier(Task):
 
         packed, windows, _ = windowed_pack(self._require_preprocessor(), tf.convert_to_tensor(inputs["text"]),
                                            self.window_stride)
-        logits = self(packed, training=False)                                  # [W, K]
+        logits = self(self.trim(packed), training=False)                       # [W, K]
         return self.postprocess(mean_over_windows(logits, windows))           # [B, K]
 
     def postprocess(self, logits):

@@ -236,6 +236,8 @@ class TokenClassifier(Task):
     output_padding = {"entity_types": b"", "entity_texts": b"", "entity_starts": -1, "entity_ends": -1,
                       "entity_scores": 0.0, "entity_type_ids": -1, "entity_starts_utf16": -1,
                       "entity_ends_utf16": -1}
+    #: serving_packed returns logits per position: not cut (see Task.trim_packed_serving)
+    trim_packed_serving = False
     _config_args = ("num_classes", "labels", "stride", "dropout")
 
     def __init__(self, backbone, num_classes=None, *, preprocessor=None, labels=None, stride=None, dropout=0.1,
@@ -592,10 +594,11 @@ class TokenClassifier(Task):
                              tf.constant(w)))
         return tf.data.Dataset.from_tensor_slices((packed, labels, weights)), int(labels.shape[0])
 
-    @staticmethod
-    def _trim_batch(packed, labels, weights):
-        longest = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(packed["padding_mask"], tf.int32), -1)), 1)
-        return ({k: v[:, :longest] for k, v in packed.items()}, labels[:, :longest], weights[:, :longest])
+    def _trim_batch(self, packed, labels, weights):
+        """(packed, labels, weights) windows -> all three cut to the packed windows' length after :meth:`trim`."""
+        packed = self.trim(packed)
+        longest = tf.shape(packed["padding_mask"])[-1]
+        return packed, labels[:, :longest], weights[:, :longest]
 
     def make_dataset(self, x, y=None, sample_weight=None, *, batch_size: int = 32, training: bool = False,
                      seed: int = 0):
