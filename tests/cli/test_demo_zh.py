@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from keras_bert_zoo.cli import demo_zh
+from tests.conftest import require
 
 
 def bert_zoo(*args, timeout=900, cwd=None):
@@ -87,7 +88,7 @@ def test_drop_unreachable_continuations():
 def test_entity_metric_matches_seqeval():
     """The package's entity metric (keras_bert_zoo.tasks.token_classifier.entity_scores) has seqeval's
     (default, lenient) semantics on character BIO tags; seqeval is the test-only reference."""
-    seqeval = pytest.importorskip("seqeval.metrics")
+    seqeval = require("seqeval.metrics")
     from keras_bert_zoo.tasks.token_classifier import entity_scores
 
     gold = [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "B-ORG", "I-ORG"],
@@ -132,7 +133,7 @@ def test_crf_features_window_and_bigrams():
 
 
 def test_crf_baseline_runs_when_installed():
-    pytest.importorskip("sklearn_crfsuite")
+    require("sklearn_crfsuite")
     train = [("江泽民在北京", ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"]),
              ("李鹏在上海", ["B-PER", "I-PER", "O", "B-LOC", "I-LOC"])] * 5
     scores, pred = demo_zh.crf_char_baseline(train, train[:2], max_iterations=20)
