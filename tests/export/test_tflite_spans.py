@@ -132,6 +132,7 @@ def test_tagger_tflite_equals_python_predictions(tagger, tagger_tflite):
     assert empty["num_entities"].shape == (0,)
 
 
+@pytest.mark.slow   # a second TFLite conversion (~35 s here): the default run keeps the tagger's
 def test_qa_tflite_equals_python_predictions(qa, qa_tflite):
     _no_flex(qa_tflite)
     client = _client()
