@@ -223,8 +223,11 @@ def prepare_out_dir(config: FinetuneConfig):
                 os.remove(path)
 
 
-def run_finetune(config: FinetuneConfig):
-    """Everything `bert-zoo finetune` does, from a :class:`FinetuneConfig`; returns (task, reports)."""
+def run_finetune(config: FinetuneConfig, include_startup: bool = False):
+    """Everything `bert-zoo finetune` does, from a :class:`FinetuneConfig`; returns (task, reports).
+
+    ``include_startup``: count the process's age (interpreter, imports, flags) as the run's ``start-up`` phase
+    in ``timings.json`` (the CLI does; a call inside a longer-lived process should not)."""
     import keras
     import numpy as np
 
@@ -240,7 +243,7 @@ def run_finetune(config: FinetuneConfig):
     from keras_bert_zoo import cache
     from keras_bert_zoo.train.callbacks import RunClock
 
-    clock = RunClock()
+    clock = RunClock(include_startup=include_startup)
     prepare_out_dir(config)
     check_writable_dir(config.out, "--out")       # fail now, not after training
     keras.utils.set_random_seed(config.seed)
@@ -345,6 +348,6 @@ def main(argv):
 
     def finetune():
         check_paths()
-        return run_finetune(config_from_flags())
+        return run_finetune(config_from_flags(), include_startup=True)
 
     run_command("finetune", finetune)

@@ -187,15 +187,16 @@ class RunClock(keras.callbacks.Callback):
     records ``first step`` (tracing and the first batch), ``training steps`` (the other batches) and
     ``validation``; around the fit, ``with clock.fitting(): ...`` adds the rest of its time as ``fit other``
     (compile, fit's set-up, callbacks, epoch ends). ``start-up`` is the process's age when the clock was made
-    (interpreter, imports, flag parsing).
+    (interpreter, imports, flag parsing); ``include_startup=False`` leaves it out (a clock of one call inside a
+    longer-lived process).
     """
 
     FIT_PARTS = ("first step", "training steps", "validation", "training curves")
 
-    def __init__(self):
+    def __init__(self, include_startup: bool = True):
         super().__init__()
         self.phases = {}
-        age = process_age_seconds()
+        age = process_age_seconds() if include_startup else None
         if age is not None:
             self.phases["start-up"] = age
         self._batch_start = self._test_start = None
