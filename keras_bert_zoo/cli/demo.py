@@ -42,13 +42,15 @@ flags.DEFINE_bool("baseline", True, "Also train the TF-IDF + logistic-regression
                   "--lang zh: the character TF-IDF + LR and (if installed) the character CRF.")
 # --lang zh only (keras_bert_zoo.cli.demo_zh)
 flags.DEFINE_float("time_budget_min", 40.0, "--lang zh: the whole run's time budget in minutes, split over the "
-                   "phases by fixed fractions (demo_zh.BUDGET_FRACTIONS: pretraining 45%, sentiment 15%, NER 25%, "
-                   "the rest 15%).")
+                   "phases by fixed fractions (demo_zh.BUDGET_FRACTIONS: pretraining 35%, sentiment 15%, NER 30%, "
+                   "the rest 20%: corpora, vocabulary, evaluation, baselines, exports).")
 flags.DEFINE_string("pretrain_size", "bert_uncased_L-2_H-128", "--lang zh: named BERT size (bert-zoo info) to "
                     "pretrain from scratch (the vocabulary size is the learned vocabulary's).")
 flags.DEFINE_float("pretrain_learning_rate", 1e-3, "--lang zh: peak pretraining learning rate.")
-flags.DEFINE_list("lr_grid", ["3e-4", "1e-3"], "--lang zh: fine-tuning learning rates tried per arm (the best "
-                  "on validation is kept).")
+flags.DEFINE_list("lr_grid", ["1e-4", "3e-4"], "--lang zh: sentiment fine-tuning learning rates tried per "
+                  "arm (the best on validation is kept).")
+flags.DEFINE_list("ner_lr_grid", ["3e-4", "1e-3"], "--lang zh: NER fine-tuning learning rates tried per arm (the "
+                  "best on validation is kept).")
 flags.DEFINE_integer("max_pretrain_documents", 0, "--lang zh: cap on pretraining documents (0: all).")
 flags.DEFINE_integer("max_train_examples", 0, "--lang zh: cap on fine-tuning examples per task (0: all).")
 flags.DEFINE_integer("max_eval_examples", 0, "--lang zh: cap on validation and test examples per task (0: all).")
@@ -60,8 +62,8 @@ FLAGS = flags.FLAGS
 #: flags of one language's path only (the others apply to both)
 EN_FLAGS = ("preset", "corpus", "train_examples", "val_examples", "test_examples", "epochs", "learning_rate",
             "class_weight", "export_name")
-ZH_FLAGS = ("time_budget_min", "pretrain_size", "pretrain_learning_rate", "lr_grid", "max_pretrain_documents",
-            "max_train_examples", "max_eval_examples", "curve_points", "tflite")
+ZH_FLAGS = ("time_budget_min", "pretrain_size", "pretrain_learning_rate", "lr_grid", "ner_lr_grid",
+            "max_pretrain_documents", "max_train_examples", "max_eval_examples", "curve_points", "tflite")
 
 ATTENTION_EXAMPLE = "I love how smooth the self-driving car felt, but the app keeps crashing"
 
@@ -194,14 +196,16 @@ def zh_config_from_flags():
     """The flags of `bert-zoo demo --lang zh` as one demo_zh.ZhDemoConfig."""
     from keras_bert_zoo.cli.demo_zh import ZhDemoConfig
 
-    try:
-        grid = tuple(float(v) for v in FLAGS.lr_grid)
-    except ValueError:
-        raise UsageError(f"--lr_grid must be numbers, got {','.join(FLAGS.lr_grid)}") from None
+    grids = {}
+    for name in ("lr_grid", "ner_lr_grid"):
+        try:
+            grids[name] = tuple(float(v) for v in FLAGS[name].value)
+        except ValueError:
+            raise UsageError(f"--{name} must be numbers, got {','.join(FLAGS[name].value)}") from None
     return ZhDemoConfig(out=FLAGS.out or "runs/demo_zh", export=FLAGS.export or "",
                         time_budget_min=FLAGS.time_budget_min, pretrain_size=FLAGS.pretrain_size,
                         sequence_length=FLAGS.sequence_length or 128, batch_size=FLAGS.batch_size,
-                        pretrain_learning_rate=FLAGS.pretrain_learning_rate, lr_grid=grid,
+                        pretrain_learning_rate=FLAGS.pretrain_learning_rate, **grids,
                         max_pretrain_documents=FLAGS.max_pretrain_documents,
                         max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples,
                         curve_points=FLAGS.curve_points, baseline=FLAGS.baseline, tflite=FLAGS.tflite,
