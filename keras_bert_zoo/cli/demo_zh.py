@@ -509,6 +509,36 @@ def _measure_step_seconds(task, train_ds, steps=24):
     return (marks[-1] - marks[0]) / max(len(marks) - 1, 1)
 
 
+def training_dataset(kind, task, train, cfg):
+    """The endless, shuffled, length-grouped training batches of a task (sentiment: (texts, labels); ner:
+    Sentences)."""
+    if kind == "sentiment":
+        return task.make_dataset(train[0], train[1], batch_size=cfg.batch_size, training=True,
+                                 seed=cfg.seed).repeat()
+    return task.make_dataset(train, batch_size=cfg.batch_size, training=True, seed=cfg.seed).repeat()
+
+
+def finetune_run(kind, cfg, backbone, tokenizer, train_ds, val, lr, steps, run_s, run_dir):
+    """One fine-tuning run (one arm, one learning rate): ``steps`` steps of warm-up + linear decay from ``lr``
+    -> (task, {"learning_rate", "validation", "fit_seconds", ...}). ``val`` chooses the LR (a sample of the
+    validation split)."""
+    from keras_bert_zoo.train.loop import FitConfig, fit_task
+    from keras_bert_zoo.train.pretraining import TimeBudget
+
+    task = _make_task(kind, backbone, tokenizer, cfg)
+    fit = FitConfig(epochs=1, batch_size=cfg.batch_size, learning_rate=lr, warmup_ratio=0.1, weight_decay=0.01,
+                    clipnorm=1.0, steps_per_epoch=steps, backup=False, tensorboard=False, verbose=0)
+    budget = TimeBudget(run_s * 1.5)     # a safety net: the steps were sized to run_s
+    t = time.perf_counter()
+    result = fit_task(task, train_ds, None, run_dir, fit, train_size=steps * cfg.batch_size,
+                      extra_callbacks=[budget])
+    fit_s = time.perf_counter() - t
+    last = result.history[-1] if result.history else {}
+    return task, {"learning_rate": lr, "validation": _validation_score(kind, task, val),
+                  "fit_seconds": round(fit_s, 1), "stopped_by_time_budget": budget.stopped_early,
+                  "steps_planned": steps, "train_loss": float(last.get("loss", float("nan")))}
+
+
 def finetune_task(kind, cfg, pretrained, tokenizer, train, val, run_s, out: Path):
     """Both arms over the task's LR grid -> ({arm: {"task", "learning_rate", "grid": [...]}}, steps) (the
     best run kept). Every run has the same number of steps: ``run_s`` over the measured step time."""
@@ -522,17 +552,9 @@ def finetune_task(kind, cfg, pretrained, tokenizer, train, val, run_s, out: Path
     else:
         val = _sample(val, cfg.selection_examples, cfg.seed + 1)
 
-    from keras_bert_zoo.train.loop import FitConfig, fit_task
-    from keras_bert_zoo.train.pretraining import TimeBudget
-
     probe = _make_task(kind, _backbone_factory(pretrained, "random_init", cfg.seed)(), tokenizer, cfg)
-    if kind == "sentiment":
-        train_ds = probe.make_dataset(train[0], train[1], batch_size=cfg.batch_size, training=True,
-                                      seed=cfg.seed).repeat()
-        n_train = len(train[0])
-    else:
-        train_ds = probe.make_dataset(train, batch_size=cfg.batch_size, training=True, seed=cfg.seed).repeat()
-        n_train = len(train)
+    train_ds = training_dataset(kind, probe, train, cfg)
+    n_train = len(train[0]) if kind == "sentiment" else len(train)
     step_s = _measure_step_seconds(probe, train_ds)
     steps = max(2, int(run_s / step_s))
     batches = -(-n_train // cfg.batch_size)
@@ -546,21 +568,9 @@ def finetune_task(kind, cfg, pretrained, tokenizer, train, val, run_s, out: Path
         best = None
         grid = []
         for lr in grid_lrs:
-            task = _make_task(kind, make(), tokenizer, cfg)
-            run_dir = out / kind / arm / f"lr{lr:g}"
-            fit = FitConfig(epochs=1, batch_size=cfg.batch_size, learning_rate=lr, warmup_ratio=0.1,
-                            weight_decay=0.01, clipnorm=1.0, steps_per_epoch=steps, backup=False,
-                            tensorboard=False, verbose=0)
-            budget = TimeBudget(run_s * 1.5)     # a safety net: the steps were sized to run_s
-            t = time.perf_counter()
-            result = fit_task(task, train_ds, None, run_dir, fit, train_size=steps * cfg.batch_size,
-                              extra_callbacks=[budget])
-            fit_s = time.perf_counter() - t
-            score = _validation_score(kind, task, val)
-            last = result.history[-1] if result.history else {}
-            row = {"learning_rate": lr, "validation": score, "fit_seconds": round(fit_s, 1),
-                   "stopped_by_time_budget": budget.stopped_early, "steps_planned": steps,
-                   "train_loss": float(last.get("loss", float("nan")))}
+            task, row = finetune_run(kind, cfg, make(), tokenizer, train_ds, val, lr, steps, run_s,
+                                     out / kind / arm / f"lr{lr:g}")
+            score, fit_s = row["validation"], row["fit_seconds"]
             grid.append(row)
             print(f"  {kind} {arm:11s} lr {lr:g}: validation {'accuracy' if kind == 'sentiment' else 'entity F1'} "
                   f"{score:.4f}  ({fit_s:.0f} s)", flush=True)

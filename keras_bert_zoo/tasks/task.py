@@ -568,10 +568,11 @@ class Task(keras.Model):
                overwrite: bool = False, **export_args):
         """Write a verified raw-strings-in export of this task to ``path``.
 
-        ``format="saved_model"``: ``path`` is the TF Serving version directory (``.../<name>/<version>``);
-        ``format="tflite"``: ``path`` is the ``.tflite`` file (``quantize``: none, fp16, dynamic_int8,
-        full_int8). ``sample_inputs`` (raw inputs as ``fit`` takes them; default: a few built-in strings)
-        drive the verification. ``export_args`` are the exporter's named options (tolerance, target, ...).
+        ``path`` is a TF Serving version directory ``<root>/<name>/<version>``: the SavedModel goes there;
+        ``format="tflite"`` writes ``<root>/<name>-tflite-<quantize>/<version>/model.tflite`` (``quantize``:
+        none, fp16, int8 (dynamic range), full_int8); the result's ``path`` says where. ``sample_inputs`` (raw
+        inputs as ``fit`` takes them; default: a few built-in strings) drive the verification.
+        ``export_args`` are the exporter's named options (tolerance, target, ...).
         """
         from keras_bert_zoo import export as export_lib
 

@@ -1,0 +1,117 @@
+"""Downstream metric vs pretraining time for `bert-zoo demo --lang zh` (issue 13): fine-tune sentiment and NER
+from the backbone snapshots a demo run saved at its curve points, with the run's own protocol (the same steps
+per run, the learning rate its pretrained arm chose, the same validation sample and test split).
+
+    bert-zoo demo --lang zh --out runs/demo_zh                      # saves runs/demo_zh/snapshots/
+    python benchmarks/zh_curve.py --run runs/demo_zh --tasks sentiment,ner --snapshots 1,3 \\
+        --out benchmarks/results/zh_curve.json
+
+The points at pretraining time 0 (random initialisation) and at the end of pretraining are the demo's own runs
+(read from its summary.json: validation score of its grid at the same learning rate, and the test score when
+that learning rate is the one the arm kept); the snapshots in between are fine-tuned here. ``--snapshots``: which
+curve points (1-based indices into the saved snapshots, the last one excluded; default: all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", required=True, help="the demo's --out directory")
+    parser.add_argument("--tasks", default="sentiment,ner")
+    parser.add_argument("--snapshots", default="", help="1-based curve points to fine-tune from (default: all "
+                        "but the last, which is the demo's own pretrained arm)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    from keras_bert_zoo.cli import demo_zh as Z
+    from keras_bert_zoo.config import BertConfig
+    from keras_bert_zoo.data import chinese
+    from keras_bert_zoo.models.backbone import BertBackbone
+    from keras_bert_zoo.text import WordPieceTokenizer
+    from keras_bert_zoo.text.tokenizer import load_vocabulary
+
+    run = Path(args.run)
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    c = dict(summary["config"])
+    for key in ("lr_grid", "ner_lr_grid"):
+        if key in c:
+            c[key] = tuple(c[key])
+    cfg = Z.ZhDemoConfig(**c)
+    vocab = load_vocabulary(run / "vocab.txt")
+    tokenizer = WordPieceTokenizer(vocab, lowercase=True)
+    config = BertConfig.from_name(cfg.pretrain_size).replace(vocab_size=len(vocab))
+    curve = [p for p in summary["pretraining"]["curve"] if p.get("snapshot")]
+    middle = curve[:-1]
+    chosen = [int(i) for i in args.snapshots.split(",") if i] or list(range(1, len(middle) + 1))
+    points = [middle[i - 1] for i in chosen]
+
+    sent = chinese.sentiment_splits(seed=cfg.seed)
+    ner = chinese.peoples_daily_ner_splits(seed=cfg.seed)
+    data = {}
+    s_train = Z._sample(list(zip(*sent["train"])), cfg.max_train_examples, cfg.seed)
+    s_val = Z._sample(list(zip(*sent["val"])), cfg.max_eval_examples, cfg.seed)
+    s_test = Z._sample(list(zip(*sent["test"])), cfg.max_eval_examples, cfg.seed)
+    s_train, s_val, s_test = ([list(x) for x in zip(*rows)] for rows in (s_train, s_val, s_test))
+    s_sel = [list(x) for x in zip(*Z._sample(list(zip(*s_val)), cfg.selection_examples, cfg.seed + 1))]
+    data["sentiment"] = (s_train, s_sel, s_test)
+    n_train, n_val, n_test = (Z._ner_sentences(Z._sample(ner[k], cap, cfg.seed)) for k, cap in
+                              (("train", cfg.max_train_examples), ("val", cfg.max_eval_examples),
+                               ("test", cfg.max_eval_examples)))
+    data["ner"] = (n_train, Z._sample(n_val, cfg.selection_examples, cfg.seed + 1), n_test)
+
+    results = {"run": str(run), "pretraining_seconds_total": summary["pretraining"]["train_seconds"],
+               "tasks": {}}
+    for kind in [k for k in args.tasks.split(",") if k]:
+        ft = summary["finetuning"][kind]
+        steps, lr = ft["steps_per_run"], ft["pretrained"]["learning_rate"]
+        metric = "accuracy" if kind == "sentiment" else "entity_f1"
+        run_s = ft["steps_per_run"] * ft.get("step_seconds_measured", 0.1)
+        train, val, test = data[kind]
+
+        def demo_point(arm, seconds, pstep):
+            grid = {r["learning_rate"]: r for r in ft[arm]["grid"]}
+            row = {"pretraining_seconds": seconds, "pretraining_steps": pstep, "source": f"demo ({arm} arm)",
+                   "learning_rate": lr, "validation": grid[lr]["validation"] if lr in grid else None}
+            if ft[arm]["learning_rate"] == lr:
+                row["test"] = summary["table"][kind][arm][metric]
+            return row
+
+        rows = [demo_point("random_init", 0.0, 0)]
+        for p in points:
+            backbone = BertBackbone(config)
+            backbone.load_weights(str(run / "snapshots" / p["snapshot"]))
+            t = time.perf_counter()
+            task, row = Z.finetune_run(kind, cfg, backbone, tokenizer, Z.training_dataset(
+                kind, Z._make_task(kind, BertBackbone(config), tokenizer, cfg), train, cfg), val, lr, steps,
+                run_s, Path(os.environ.get("TMPDIR", "/tmp")) / f"zh_curve_{kind}_{p['steps']}")
+            if kind == "sentiment":
+                test_score = Z._sentiment_test_report(task, test, None)["accuracy"]
+            else:
+                test_score = Z._ner_test_report(task, test, None)["entity_f1"]
+            rows.append({"pretraining_seconds": p["train_seconds"], "pretraining_steps": p["steps"],
+                         "heldout_mlm_accuracy": p["heldout_mlm_accuracy"], "source": p["snapshot"],
+                         "learning_rate": lr, "validation": row["validation"], "test": test_score,
+                         "fit_seconds": round(time.perf_counter() - t, 1)})
+            print(f"{kind} from {p['snapshot']} ({p['train_seconds']:.0f} s of pretraining): validation "
+                  f"{row['validation']:.4f}  test {test_score:.4f}", flush=True)
+        last = curve[-1]
+        final = demo_point("pretrained", last["train_seconds"], last["steps"])
+        final["heldout_mlm_accuracy"] = last["heldout_mlm_accuracy"]
+        rows.append(final)
+        results["tasks"][kind] = {"metric": metric, "steps_per_run": steps, "learning_rate": lr, "points": rows}
+    print(json.dumps(results, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
