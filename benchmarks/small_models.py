@@ -72,6 +72,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save_dir", default=None, help="save each trained arm's model.keras here")
+    parser.add_argument("--reuse", action="store_true", help="load the arms saved in --save_dir by an earlier run "
+                        "instead of training them (re-measure sizes and latency on a quiet machine)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -106,9 +108,12 @@ def main(argv=None):
     for arm in arms:
         keras.utils.set_random_seed(args.seed)
         t0 = time.perf_counter()
+        saved = Path(args.save_dir or ".") / arm / "model.keras"
         if arm == "teacher":
             task, fit_s = teacher, None
             trainable = None
+        elif args.reuse:
+            task, fit_s, trainable = load_task(saved), None, None
         elif arm == "distilled":
             task = student_from_teacher(teacher, layers)
             distiller = Distiller(teacher, task, temperature=args.temperature, alpha=args.alpha)
@@ -142,8 +147,8 @@ def main(argv=None):
             row.update({"fit_seconds": round(fit_s, 1),
                         "train_examples_per_second": round(args.epochs * len(train[0]) / fit_s, 1)})
         row.update(scores(task, test_texts, test_labels))
-        if args.save_dir:
-            path = Path(args.save_dir) / arm / "model.keras"
+        if args.save_dir and not args.reuse:
+            path = saved
             path.parent.mkdir(parents=True, exist_ok=True)
             task.save(str(path))
             if arm == "lora":

@@ -54,7 +54,7 @@ from keras_bert_zoo.export import verify
 from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, atomic_version_dir, library_versions,
                                                sample_feed, version_dir)
 
-__all__ = ["QUANTIZATIONS", "TFLiteRunner", "TFLiteView", "TFLiteExportResult", "convert_saved_model", "export_tflite",
+__all__ = ["QUANTIZATIONS", "LITERT_HINT", "require_litert", "TFLiteRunner", "TFLiteView", "TFLiteExportResult", "convert_saved_model", "export_tflite",
            "tflite_dir", "verify_tflite"]
 
 QUANTIZATIONS = ("none", "fp16", "int8", "full_int8")
@@ -84,6 +84,21 @@ def _tftext_registerers():
     from tensorflow_text.core.pybinds import tflite_registrar
 
     return tflite_registrar.SELECT_TFTEXT_OPS
+
+
+LITERT_HINT = "pip install 'keras_bert_zoo[litert]'"
+
+
+def require_litert():
+    """Fail in one line, naming the extra, when the LiteRT interpreter (``ai-edge-litert``) is missing: every
+    TFLite export is verified by running it there."""
+    import importlib
+
+    try:
+        importlib.import_module("ai_edge_litert.interpreter")
+    except ImportError:
+        raise ExportError(f"TFLite export needs the LiteRT interpreter to verify the model, and ai-edge-litert "
+                          f"is not installed: {LITERT_HINT}") from None
 
 
 class TFLiteRunner:
@@ -284,6 +299,7 @@ def export_tflite(task, root: str | os.PathLike, name: str, version: int, sample
     """
     import tensorflow as tf
 
+    require_litert()                     # before converting: the verification needs the interpreter
     final = tflite_dir(root, name, version, quantize)
     feed = sample_feed(task, sample_texts, sample_pairs)
     tolerance = tolerance or verify.TOLERANCES[quantize]

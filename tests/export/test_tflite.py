@@ -107,6 +107,28 @@ def test_full_int8_rejects_unknown_float_op_names(tiny_task, tmp_path):
     assert list((tmp_path / "tiny-tflite-full_int8").iterdir()) == []
 
 
+def test_missing_litert_is_one_line_before_converting(tiny_task, tmp_path, monkeypatch):
+    # a fresh `pip install -e '.[demo]'` lacked ai-edge-litert: the demo converted for a minute, then recorded
+    # "ModuleNotFoundError: No module named 'ai_edge_litert'"; now the export says what to install, at once
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(tflite.ExportError, match=r"ai-edge-litert is not installed: pip install "
+                                                 r"'keras_bert_zoo\[litert\]'") as err:
+        tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS)
+    assert "\n" not in str(err.value) and list(tmp_path.iterdir()) == []          # nothing written
+
+
+def test_the_demo_extra_brings_litert():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert "litert" in extras["demo"][0] and "ai-edge-litert" in extras["litert"]
+
+
 @pytest.mark.slow   # the default run covers atomic failure through the SavedModel tests
 def test_failed_tflite_verification_leaves_nothing(tiny_task, tmp_path):
     with pytest.raises(verify.VerificationError, match="probabilities"):
