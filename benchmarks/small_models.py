@@ -53,6 +53,39 @@ def count(variables):
     return int(sum(np.prod(v.shape) for v in variables))
 
 
+def balanced_weights(train_labels, labels):
+    """Per-example weights of the demo's balanced class weights (so every arm trains as the teacher did)."""
+    from keras_bert_zoo.train.metrics import class_weights
+
+    ids = np.asarray([labels.index(y) for y in train_labels])
+    table = class_weights(ids, len(labels), "balanced")
+    return np.asarray([table[int(c)] for c in ids], "float32")
+
+
+def step_time_probe(preset, labels, texts, targets, *, lora_rank, sequence_length, steps, seed=0):
+    """Seconds per training step of full fine-tuning vs LoRA on the same batches, interleaved step by step
+    (after 3 untimed warm-up steps each): ``{"full": median_s, "lora": median_s}``."""
+    from keras_bert_zoo.tasks import TextClassifier
+
+    models = {}
+    for name in ("full", "lora"):
+        task = TextClassifier.from_preset(preset, labels=labels, sequence_length=sequence_length)
+        if name == "lora":
+            task.enable_lora(lora_rank)
+        task.compile(total_steps=steps + 3)
+        models[name] = task
+    batches = list(models["full"].make_dataset(texts, targets, batch_size=32, training=True, seed=seed)
+                   .repeat().take(steps + 3))
+    times = {name: [] for name in models}
+    for i, (x, y) in enumerate(batches):
+        for name in (("full", "lora") if i % 2 == 0 else ("lora", "full")):
+            t = time.perf_counter()
+            models[name].train_on_batch(x, y)
+            if i >= 3:
+                times[name].append(time.perf_counter() - t)
+    return {name: round(statistics.median(v), 4) for name, v in times.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--teacher", help="the fine-tuned teacher's model.keras (arms teacher, distilled)")
@@ -67,6 +100,8 @@ def main(argv=None):
     parser.add_argument("--lora_learning_rate", type=float, default=5e-4)
     parser.add_argument("--train_examples", type=int, default=0, help="stratified subset (0: all)")
     parser.add_argument("--sequence_length", type=int, default=64)
+    parser.add_argument("--probe_steps", type=int, default=0, help="with the lora arm: also time this many "
+                        "training steps of full fine-tuning vs LoRA, interleaved (a quiet machine)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency_calls", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
@@ -85,8 +120,6 @@ def main(argv=None):
     from keras_bert_zoo.export.tflite import TFLiteRunner
     from keras_bert_zoo.tasks import TextClassifier, load_task
     from keras_bert_zoo.tasks.distiller import Distiller, student_from_teacher
-    from keras_bert_zoo.train.metrics import class_weights
-
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     load_before = os.getloadavg()
@@ -96,10 +129,7 @@ def main(argv=None):
     test_texts, test_labels = list(splits["test"][0]), list(splits["test"][1])
     labels = sorted(set(splits["train"][1]))
     layers = [int(i) for i in args.student_layers.split(",")]
-    # balanced class weights, as the demo (and so the teacher) trains
-    ids = np.asarray([labels.index(y) for y in train[1]])
-    table = class_weights(ids, len(labels), "balanced")
-    weights = np.asarray([table[int(c)] for c in ids], "float32")
+    weights = balanced_weights(train[1], labels)
     arms = [a for a in args.arms.split(",") if a]
     teacher = load_task(args.teacher) if {"teacher", "distilled"} & set(arms) else None
     print(f"train {len(train[0])} tweets, test {len(test_texts)}; arms {arms}", flush=True)
@@ -183,7 +213,13 @@ def main(argv=None):
         base = results["teacher"]["tflite_int8_b1_p50_ms"]
         for arm in results:
             results[arm]["speedup_vs_teacher_b1"] = round(base / results[arm]["tflite_int8_b1_p50_ms"], 2)
-    out = {"args": vars(args), "train_examples": len(train[0]), "test_examples": len(test_texts),
+    probe = None
+    if args.probe_steps and "lora" in arms:
+        probe = step_time_probe(args.preset, labels, train[0], train[1], lora_rank=args.lora_rank,
+                                sequence_length=args.sequence_length, steps=args.probe_steps, seed=args.seed)
+        print(f"step time (median of {args.probe_steps}, interleaved): {probe}", flush=True)
+    out = {"args": vars(args), "step_seconds_full_vs_lora": probe, "train_examples": len(train[0]),
+           "test_examples": len(test_texts),
            "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                        "load_average_before": load_before, "load_average_after": os.getloadavg()},
            "results": results}

@@ -57,17 +57,11 @@ def main(argv=None):
 
     sent = chinese.sentiment_splits(seed=cfg.seed)
     ner = chinese.peoples_daily_ner_splits(seed=cfg.seed)
-    data = {}
-    s_train = Z._sample(list(zip(*sent["train"])), cfg.max_train_examples, cfg.seed)
-    s_val = Z._sample(list(zip(*sent["val"])), cfg.max_eval_examples, cfg.seed)
-    s_test = Z._sample(list(zip(*sent["test"])), cfg.max_eval_examples, cfg.seed)
-    s_train, s_val, s_test = ([list(x) for x in zip(*rows)] for rows in (s_train, s_val, s_test))
-    s_sel = [list(x) for x in zip(*Z._sample(list(zip(*s_val)), cfg.selection_examples, cfg.seed + 1))]
-    data["sentiment"] = (s_train, s_sel, s_test)
-    n_train, n_val, n_test = (Z._ner_sentences(Z._sample(ner[k], cap, cfg.seed)) for k, cap in
-                              (("train", cfg.max_train_examples), ("val", cfg.max_eval_examples),
-                               ("test", cfg.max_eval_examples)))
-    data["ner"] = (n_train, Z._sample(n_val, cfg.selection_examples, cfg.seed + 1), n_test)
+    used = Z.finetune_splits(cfg, sent, ner)           # the demo's own data and validation samples
+    s_train, s_val, s_test = used["sentiment"]
+    n_train, n_val, n_test = (Z._ner_sentences(p) for p in used["ner"])
+    data = {"sentiment": (s_train, Z.selection_sample("sentiment", s_val, cfg), s_test),
+            "ner": (n_train, Z.selection_sample("ner", n_val, cfg), n_test)}
 
     results = {"run": str(run), "pretraining_seconds_total": summary["pretraining"]["train_seconds"],
                "tasks": {}}

@@ -259,6 +259,22 @@ def _sample(items, n, seed):
     return [items[i] for i in idx]
 
 
+def finetune_splits(cfg, sent, ner) -> dict:
+    """The demo's fine-tuning data, capped as ``cfg`` says (seeded subsets): ``{"sentiment": (train, val, test)}``
+    each ``[texts, labels]``, and ``{"ner": (train, val, test)}`` each a list of ``(text, tags)`` paragraphs."""
+    caps = (("train", cfg.max_train_examples), ("val", cfg.max_eval_examples), ("test", cfg.max_eval_examples))
+    sentiment = tuple([list(c) for c in zip(*_sample(list(zip(*sent[k])), cap, cfg.seed))] for k, cap in caps)
+    return {"sentiment": sentiment, "ner": tuple(_sample(ner[k], cap, cfg.seed) for k, cap in caps)}
+
+
+def selection_sample(kind, val, cfg):
+    """The validation sample every fine-tuning run of ``kind`` is scored on (``cfg.selection_examples`` of
+    ``val``: ``[texts, labels]`` for sentiment, NER sentences for ner)."""
+    if kind == "sentiment":
+        return [list(c) for c in zip(*_sample(list(zip(*val)), cfg.selection_examples, cfg.seed + 1))]
+    return _sample(val, cfg.selection_examples, cfg.seed + 1)
+
+
 class _Clock:
     def __init__(self):
         self.phases = {}
@@ -550,11 +566,7 @@ def finetune_task(kind, cfg, pretrained, tokenizer, train, val, run_s, out: Path
 
     # the tagger does not use the pooler: Keras says so at every step of the first call
     warnings.filterwarnings("ignore", message=r".*Gradients do not exist for variables \['pooler.*")
-    if kind == "sentiment":
-        pairs = _sample(list(zip(*val)), cfg.selection_examples, cfg.seed + 1)
-        val = [list(c) for c in zip(*pairs)]
-    else:
-        val = _sample(val, cfg.selection_examples, cfg.seed + 1)
+    val = selection_sample(kind, val, cfg)
 
     probe = _make_task(kind, _backbone_factory(pretrained, "random_init", cfg.seed)(), tokenizer, cfg)
     train_ds = training_dataset(kind, probe, train, cfg)
@@ -566,7 +578,13 @@ def finetune_task(kind, cfg, pretrained, tokenizer, train, val, run_s, out: Path
     _validation_score(kind, probe, val)
     val_s = time.perf_counter() - t_val
     probe_share = (time.perf_counter() - t_probe) / (len(ARMS) * len(grid_lrs))
-    steps = max(2, int((run_s - probe_share - first_s - val_s) / step_s))
+    fitting = int((run_s - probe_share - first_s - val_s) / step_s)
+    steps = max(2, fitting)
+    if fitting < 2:
+        fixed = probe_share + first_s + val_s
+        print(f"  {kind}: a run's budget ({run_s:.0f} s) does not cover its fixed costs ({fixed:.0f} s: first "
+              f"step, validation, probe share): every run takes the minimum of 2 steps and the demo will exceed "
+              f"--time_budget_min", flush=True)
     batches = -(-n_train // cfg.batch_size)
     print(f"  {kind}: {n_train} training examples ({batches} batches of {cfg.batch_size}); {step_s * 1000:.0f} ms "
           f"per step, {first_s + val_s:.0f} s first step + validation measured -> {steps} steps per run ({steps / batches:.2f} epochs; budget {run_s:.0f} s per "
@@ -704,13 +722,8 @@ def run_zh_demo(cfg: ZhDemoConfig) -> dict:
         all_docs = len(docs)
         docs = _sample(docs, cfg.max_pretrain_documents, cfg.seed)
         random.Random(cfg.seed).shuffle(docs)
-        s_train = _sample(list(zip(*sent["train"])), cfg.max_train_examples, cfg.seed)
-        s_val = _sample(list(zip(*sent["val"])), cfg.max_eval_examples, cfg.seed)
-        s_test = _sample(list(zip(*sent["test"])), cfg.max_eval_examples, cfg.seed)
-        s_train, s_val, s_test = ([list(c) for c in zip(*rows)] for rows in (s_train, s_val, s_test))
-        n_train = _sample(ner["train"], cfg.max_train_examples, cfg.seed)
-        n_val = _sample(ner["val"], cfg.max_eval_examples, cfg.seed)
-        n_test = _sample(ner["test"], cfg.max_eval_examples, cfg.seed)
+        used = finetune_splits(cfg, sent, ner)
+        (s_train, s_val, s_test), (n_train, n_val, n_test) = used["sentiment"], used["ner"]
         entity_counts = collections.Counter(t[2:] for _, tags in ner["train"] for t in tags if t.startswith("B-"))
         summary["corpora"] = {
             "sentiment": {"lines": corpus.lines, "duplicate_lines_dropped": corpus.duplicates,

@@ -12,13 +12,21 @@ From raw text with dynamic masking (new masks every epoch):
 Continued pretraining of a checkpoint (a preset name, a checkpoint directory the converters read, or a
 ``.keras`` backbone/pretrainer): ``--init_from=NAME_OR_PATH`` (its vocabulary is used unless --vocab).
 
-Writes ``output_dir/backbone.keras``, ``pretrainer.keras``, ``vocab.txt``, ``summary.json`` (throughput, final
-metrics) and, per epoch, ``output_dir/checkpoints/`` (re-running the same command resumes there).
+Writes ``output_dir/backbone.keras``, ``pretrainer.keras``, ``summary.json`` (throughput, final metrics), the same
+weights as a Hugging Face checkpoint (``config.json``, ``model.safetensors``, ``vocab.txt``,
+``tokenizer_config.json`` with the casing) — so ``output_dir`` is a ``--preset`` for ``bert-zoo finetune`` /
+``demo`` / ``convert`` and an ``--init_from`` for the next pretraining run — and, per epoch,
+``output_dir/checkpoints/`` (re-running the same command resumes there).
+
+Continued pretraining, then fine-tuning on the same domain:
+
+    bert-zoo pretrain --init_from=minilm_l6_h384_uncased --corpus=tweets.txt --corpus_format=plain \\
+        --max_seq_length=64 --output_dir=runs/cpt --steps_per_epoch=100 --epochs=4
+    bert-zoo finetune --preset=runs/cpt --train=train.csv --eval=val.csv --out=runs/clf
 """
 
 import json
 import os
-import shutil
 
 from absl import flags
 
@@ -107,6 +115,7 @@ def _save(model, path):
 def main(argv):
     del argv
 
+    from keras_bert_zoo.convert.hf import export_hf
     from keras_bert_zoo.data import corpus
     from keras_bert_zoo.data import pretraining as P
     from keras_bert_zoo.tasks.pretrainer import compile_pretrainer
@@ -144,12 +153,8 @@ def main(argv):
                                       tokens_per_step=_BATCH.value * _MAX_SEQ.value)
     _save(model, os.path.join(_OUTPUT.value, "pretrainer.keras"))
     _save(model.backbone, os.path.join(_OUTPUT.value, "backbone.keras"))
-    vocab_out = os.path.join(_OUTPUT.value, "vocab.txt")
-    if _VOCAB.value and os.path.abspath(_VOCAB.value) != os.path.abspath(vocab_out):
-        shutil.copyfile(_VOCAB.value, vocab_out)
-    elif not _VOCAB.value:
-        with open(vocab_out, "w", encoding="utf-8") as f:
-            f.write("\n".join(vocabulary) + "\n")
+    # the directory is also a checkpoint every command reads (--preset / --init_from DIR): Hugging Face files
+    export_hf(model, _OUTPUT.value, vocabulary=vocabulary, lowercase=_LOWERCASE.value)
     summary = {"final": {k: v[-1] for k, v in history.history.items()}, **info,
                "config": model.backbone.config.to_dict(), "batch_size": _BATCH.value,
                "max_seq_length": _MAX_SEQ.value}

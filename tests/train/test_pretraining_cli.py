@@ -43,9 +43,25 @@ def test_make_data_pretrain_and_continue(tmp_path):
               "--epochs=2", "--nojit_compile", cwd=tmp_path)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["tokens_per_second"] > 0 and summary["final"]["loss"] > 0
-    assert {"backbone.keras", "pretrainer.keras", "vocab.txt", "checkpoints"} <= set(os.listdir(tmp_path / "run"))
+    assert {"backbone.keras", "pretrainer.keras", "vocab.txt", "checkpoints", "config.json", "model.safetensors",
+            "tokenizer_config.json"} <= set(os.listdir(tmp_path / "run"))
     # continued pretraining of the saved backbone, dynamic masking from the raw corpus
     _bert_zoo("pretrain", "--init_from=run/backbone.keras", "--corpus=corpus.txt", "--corpus_format=plain",
               "--vocab=vocab.txt", "--output_dir=run2", "--batch_size=8", "--max_seq_length=32",
               "--max_predictions_per_seq=5", "--steps_per_epoch=5", "--epochs=1", "--nojit_compile", cwd=tmp_path)
-    assert (tmp_path / "run2" / "backbone.keras").exists()
+    # ... and of the output directory as a checkpoint (what finetune --preset reads), no --vocab needed
+    _bert_zoo("pretrain", "--init_from=run2", "--corpus=corpus.txt", "--corpus_format=plain", "--output_dir=run3",
+              "--batch_size=8", "--max_seq_length=32", "--max_predictions_per_seq=5", "--steps_per_epoch=2",
+              "--epochs=1", "--nojit_compile", cwd=tmp_path)
+    import keras
+    import numpy as np
+
+    from keras_bert_zoo import presets
+
+    saved = keras.saving.load_model(str(tmp_path / "run3" / "backbone.keras"), safe_mode=True)
+    loaded, tokenizer = presets.from_preset(str(tmp_path / "run3"), backbone_only=True)
+    assert tokenizer.lowercase and list(tokenizer.vocabulary) == vocab
+    assert len(loaded.weights) == len(saved.weights)
+    for a, b in zip(loaded.weights, saved.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert json.loads((tmp_path / "run3" / "summary.json").read_text())["final"]["loss"] > 0
