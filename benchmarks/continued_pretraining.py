@@ -65,6 +65,8 @@ def main(argv=None):
     parser.add_argument("--learning_rate", type=float, default=8e-5)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--sequence_length", type=int, default=64)
+    parser.add_argument("--arms", default="without,with", help="'with' alone re-uses nothing: give the "
+                        "'without' numbers of an earlier run with the same seeds to compare")
     parser.add_argument("--save_dir", required=True, help="the pretraining output directory goes here (reused "
                         "when it already holds a finished run)")
     parser.add_argument("--out", default=None)
@@ -94,6 +96,8 @@ def main(argv=None):
     runs = []
     for seed in args.seeds:
         for arm, source in (("without", args.preset), ("with", str(cpt_dir))):
+            if arm not in args.arms.split(","):
+                continue
             keras.utils.set_random_seed(seed)
             task = TextClassifier.from_preset(source, labels=labels, sequence_length=args.sequence_length)
             task.compile(learning_rate=args.learning_rate)
@@ -108,10 +112,12 @@ def main(argv=None):
     summary = {}
     for arm in ("without", "with"):
         rows = [r for r in runs if r["arm"] == arm]
-        summary[arm] = {m: {"mean": round(statistics.mean(r[m] for r in rows), 4),
-                            "per_seed": [round(r[m], 4) for r in rows]} for m in ("accuracy", "macro_f1")}
-    summary["paired_macro_f1_gain"] = [round(w["macro_f1"] - o["macro_f1"], 4) for o, w in
-                                       zip(runs[0::2], runs[1::2])]
+        if rows:
+            summary[arm] = {m: {"mean": round(statistics.mean(r[m] for r in rows), 4),
+                                "per_seed": [round(r[m], 4) for r in rows]} for m in ("accuracy", "macro_f1")}
+    if len(summary) == 2:
+        summary["paired_macro_f1_gain"] = [round(w - o, 4) for o, w in zip(summary["without"]["macro_f1"]["per_seed"],
+                                                                           summary["with"]["macro_f1"]["per_seed"])]
     out = {"args": vars(args), "corpus_tweets": len(corpus_texts), "train_examples": len(train[0]),
            "test_examples": len(test_texts), "pretraining": pretraining, "runs": runs, "summary": summary,
            "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),

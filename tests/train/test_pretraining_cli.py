@@ -57,8 +57,10 @@ def test_make_data_pretrain_and_continue(tmp_path):
     import numpy as np
 
     from keras_bert_zoo import presets
+    from keras_bert_zoo.models.backbone import BertBackbone
 
     saved = keras.saving.load_model(str(tmp_path / "run3" / "backbone.keras"), safe_mode=True)
+    assert isinstance(saved, BertBackbone)
     loaded, tokenizer = presets.from_preset(str(tmp_path / "run3"), backbone_only=True)
     assert tokenizer.lowercase and list(tokenizer.vocabulary) == vocab
     assert len(loaded.weights) == len(saved.weights)
