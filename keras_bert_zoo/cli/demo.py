@@ -35,7 +35,10 @@ flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_integer("epochs", 1, "Epochs.")
 flags.DEFINE_float("learning_rate", 8e-5, "Peak learning rate.")
 flags.DEFINE_string("class_weight", "balanced", "'balanced' or 'none'.")
-flags.DEFINE_integer("seed", 0, "Seed of the split and the training.")
+flags.DEFINE_integer("seed", 0, "Seed of the training (initialisation, dropout, batch order); --lang zh: also of "
+                     "the splits.")
+flags.DEFINE_integer("split_seed", 0, "Seed of the train/val/test split and subsets (fixed by default, so runs "
+                     "with different --seed values are scored on the same test tweets).")
 flags.DEFINE_string("export", "saved_models", "SavedModel export root ('' to skip).")
 flags.DEFINE_string("export_name", "tweet_sentiment", "Model name under the export root.")
 flags.DEFINE_bool("baseline", True, "Also train the TF-IDF + logistic-regression baseline (scikit-learn); "
@@ -112,10 +115,10 @@ def run_demo():
     out = FLAGS.out or "runs/demo_tweet_sentiment"
     sequence_length = FLAGS.sequence_length or 64
     os.makedirs(out, exist_ok=True)
-    splits = tweet_sentiment_splits(FLAGS.corpus, seed=FLAGS.seed)
-    train = _subset(splits["train"], FLAGS.train_examples, FLAGS.seed)
-    val = _subset(splits["val"], FLAGS.val_examples, FLAGS.seed)
-    test = _subset(splits["test"], FLAGS.test_examples, FLAGS.seed)
+    splits = tweet_sentiment_splits(FLAGS.corpus, seed=FLAGS.split_seed)
+    train = _subset(splits["train"], FLAGS.train_examples, FLAGS.split_seed)
+    val = _subset(splits["val"], FLAGS.val_examples, FLAGS.split_seed)
+    test = _subset(splits["test"], FLAGS.test_examples, FLAGS.split_seed)
     print(f"tweets: train {len(train[0])} (of {len(splits['train'][0])}), val {len(val[0])}, test {len(test[0])}")
 
     labels = sorted(set(splits["train"][1]))
