@@ -578,8 +578,7 @@ class Task(keras.Model):
 
         self._require_preprocessor()
         feed = self.features(sample_inputs if sample_inputs is not None else self.default_samples())
-        task = self.merged_lora() if self.backbone.lora else self   # plain kernels: faster, quantizable
-        return export_lib.export_task(task, path, format=format, feed=feed, quantize=quantize,
+        return export_lib.export_task(self.serving_copy(), path, format=format, feed=feed, quantize=quantize,
                                       overwrite=overwrite, **export_args)
 
     # ------------------------------------------------------------------ LoRA
@@ -644,24 +643,45 @@ class Task(keras.Model):
 
     def merged_lora(self):
         """A copy of this task without LoRA whose kernels are the LoRA-updated ones (``W + alpha/r * A B``):
-        the same outputs, plain Dense layers (what ``export`` ships)."""
-        lora = self.backbone.lora
-        if not lora:
+        the same outputs, plain Dense layers."""
+        if not self.backbone.lora:
             raise TaskError("LoRA is not enabled on this task")
+        return self._rebuilt(dtype=None)
+
+    def serving_copy(self):
+        """What :meth:`export` ships: this task, or where it has LoRA adapters or computes in a mixed policy
+        (``mixed_bfloat16`` / ``mixed_float16`` training), a copy with the adapters merged into plain kernels
+        that computes in float32 with the same (float32) variables -- the precision servers and TFLite run and
+        the exports are verified at (1e-5)."""
+        mixed = self.backbone.dtype_policy.compute_dtype != "float32"
+        if not self.backbone.lora and not mixed:
+            return self
+        return self._rebuilt(dtype="float32" if mixed else None)
+
+    def _rebuilt(self, dtype):
+        """A copy without LoRA (kernels merged where it had it), computing in ``dtype`` (None: unchanged)."""
         config = self.get_config()
-        config["backbone"]["config"]["lora"] = None
+        config["backbone"] = dict(config["backbone"], config=dict(config["backbone"]["config"], lora=None))
+        if dtype is not None:
+            config["backbone"]["config"]["dtype"] = dtype
         config["preprocessor"] = None    # shared below: its vocabulary is an asset, not part of the config
-        merged = type(self).from_config(config)
-        merged.preprocessor = self.preprocessor
+        policy = keras.config.dtype_policy()
+        if dtype is not None:   # also the layers that take the global policy (a mixed one while training)
+            keras.config.set_dtype_policy(dtype)
+        try:
+            copy = type(self).from_config(config)
+        finally:
+            keras.config.set_dtype_policy(policy)
+        copy.preprocessor = self.preprocessor
         values = {v.path: v for v in self.weights}
-        for layer in self.backbone.lora_layers():
+        for layer in (self.backbone.lora_layers() if self.backbone.lora else ()):
             kernel = next(w for w in layer.weights if w.name == "kernel")
             values[kernel.path] = layer.kernel
-        for variable in merged.weights:
+        for variable in copy.weights:
             if variable.path not in values:
-                raise TaskError(f"merging LoRA: no value for {variable.path}")
+                raise TaskError(f"copying {self.name}: no value for {variable.path}")
             variable.assign(keras.ops.convert_to_tensor(values[variable.path], variable.dtype))
-        return merged
+        return copy
 
     def default_samples(self):
         """A few raw inputs for export verification when the caller gives none."""
