@@ -1,0 +1,30 @@
+"""`bert-zoo demo` (English tweets) end to end on small subsets, with the recipe's flags (slow): the run
+writes its reports and summary, and a model fine-tuned under mixed_bfloat16 exports a verified SavedModel."""
+
+import json
+
+import pytest
+
+from tests.cli.test_demo_zh import bert_zoo
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_demo_en_bf16_layer_decay_exports(tmp_path):
+    out, export = tmp_path / "run", tmp_path / "exports"
+    r = bert_zoo("demo", "--train_examples=96", "--val_examples=32", "--test_examples=64", "--epochs=1",
+                 "--mixed_precision=mixed_bfloat16", "--layer_decay=0.9", "--learning_rate=1e-4", "--seed=3",
+                 "--nobaseline", f"--out={out}", f"--export={export}", timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["train_examples"] == 96 and summary["test_examples"] == 64
+    assert (summary["mixed_precision"], summary["layer_decay"], summary["seed"]) == ("mixed_bfloat16", 0.9, 3)
+    assert 0.0 <= summary["minilm"]["accuracy"] <= 1.0
+    assert summary["saved_model"].endswith("tweet_sentiment/1")
+    assert (export / "tweet_sentiment" / "1" / "saved_model.pb").exists()
+    assert (out / "test").is_dir() and (out / "model.keras").exists()
+
+
+def test_demo_refuses_en_flags_with_lang_zh():
+    r = bert_zoo("demo", "--lang=zh", "--layer_decay=0.9", timeout=120)
+    assert r.returncode != 0 and "--layer_decay" in r.stderr and "do not apply to --lang=zh" in r.stderr
