@@ -65,20 +65,36 @@ def balanced_weights(train_labels, labels):
 def step_time_probe(preset, labels, texts, targets, *, lora_rank, sequence_length, steps, seed=0):
     """Seconds per training step of full fine-tuning vs LoRA on the same batches, interleaved step by step
     (after 3 untimed warm-up steps each): ``{"full": median_s, "lora": median_s}``."""
+    return interleaved_step_times(preset, labels, texts, targets, {"full": {}, "lora": {"lora_rank": lora_rank}},
+                                  sequence_length=sequence_length, steps=steps, seed=seed)
+
+
+def interleaved_step_times(preset, labels, texts, targets, variants, *, sequence_length, steps, seed=0):
+    """Median seconds per training step (batch 32) of each variant ``{name: {"policy": dtype policy,
+    "lora_rank": r}}`` (both optional) on the same batches, the variants' order alternating step by step, after
+    3 untimed warm-up steps each: ``{name: median_s}``."""
+    import keras
+
     from keras_bert_zoo.tasks import TextClassifier
 
     models = {}
-    for name in ("full", "lora"):
-        task = TextClassifier.from_preset(preset, labels=labels, sequence_length=sequence_length)
-        if name == "lora":
-            task.enable_lora(lora_rank)
+    for name, variant in variants.items():
+        keras.config.set_dtype_policy(variant.get("policy", "float32"))
+        try:
+            task = TextClassifier.from_preset(preset, labels=labels, sequence_length=sequence_length)
+        finally:
+            keras.config.set_dtype_policy("float32")
+        if variant.get("lora_rank"):
+            task.enable_lora(variant["lora_rank"])
         task.compile(total_steps=steps + 3)
         models[name] = task
-    batches = list(models["full"].make_dataset(texts, targets, batch_size=32, training=True, seed=seed)
+    first = next(iter(models.values()))
+    batches = list(first.make_dataset(texts, targets, batch_size=32, training=True, seed=seed)
                    .repeat().take(steps + 3))
+    names = list(models)
     times = {name: [] for name in models}
     for i, (x, y) in enumerate(batches):
-        for name in (("full", "lora") if i % 2 == 0 else ("lora", "full")):
+        for name in (names if i % 2 == 0 else names[::-1]):
             t = time.perf_counter()
             models[name].train_on_batch(x, y)
             if i >= 3:

@@ -1,0 +1,53 @@
+"""Fine-tuning step time of MiniLM-L6 on tweets, float32 vs mixed_bfloat16 (issue 12's bf16 recipe): the same
+batches (batch 32, the demo's length-grouped batches, T <= 64), the two models alternating step by step, median
+after 3 warm-up steps each. Worth it where oneDNN has bf16 dot products (AVX512-BF16, AMX); elsewhere bf16 is
+converted to fp32 inside the kernels and is no faster (issue-16 note).
+
+    python benchmarks/precision_step.py --steps 20 --out benchmarks/results/precision_step.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from small_models import interleaved_step_times  # noqa: E402  (benchmarks/ is the script's directory)
+
+
+def cpu_flags() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            line = next(ln for ln in f if ln.startswith("flags"))
+    except (OSError, StopIteration):
+        return []
+    return sorted(f for f in line.split() if f.startswith(("avx512", "amx")))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="minilm_l6_h384_uncased")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--train_examples", type=int, default=5000, help="tweets the batches are drawn from")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+
+    texts, labels = tweet_sentiment_splits(None, seed=0)["train"]
+    texts, labels = texts[:args.train_examples], labels[:args.train_examples]
+    times = interleaved_step_times(args.preset, sorted(set(labels)), texts, labels,
+                                   {"float32": {}, "mixed_bfloat16": {"policy": "mixed_bfloat16"}},
+                                   sequence_length=64, steps=args.steps)
+    result = {"args": vars(args), "step_seconds": times, "speedup_bf16": round(times["float32"] /
+                                                                               times["mixed_bfloat16"], 3),
+              "cpu_flags": cpu_flags(), "load_average": os.getloadavg()}
+    print(json.dumps(result, indent=2))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
