@@ -117,7 +117,7 @@ def main(argv):
                      "ours_all": [round(t, 2) for t in times["ours"]],
                      "keras_hub_all": [round(t, 2) for t in times["keras_hub"]]})
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\n| backend | XLA | size | batch x seq | ours seq/s | keras-hub seq/s | ours / keras-hub |")
+    print("\n| backend | XLA | size | batch x seq | ours seq/s | keras-hub seq/s | ours / keras-hub |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['backend']} | {r['xla']} | {r['size']} | {r['batch']}x{r['seq']} | {r['ours_seq_per_s']} | "
