@@ -34,7 +34,8 @@ flags.DEFINE_integer("sequence_length", None, "Packed sequence length (default: 
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_integer("epochs", 1, "Epochs.")
 flags.DEFINE_float("learning_rate", 8e-5, "Peak learning rate.")
-flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1.0: off), as in `bert-zoo finetune`.")
+flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1.0: off), as in `bert-zoo finetune`.",
+                  lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
                   "Compute dtype policy of the fine-tuning, as in `bert-zoo finetune` (bf16 pays off on CPUs "
                   "with AVX512-BF16 or AMX).")

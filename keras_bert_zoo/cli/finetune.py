@@ -38,7 +38,8 @@ flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch (default: the w
 flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
 flags.DEFINE_float("warmup_ratio", 0.1, "Fraction of the updates spent warming up.")
 flags.DEFINE_float("weight_decay", 0.01, "AdamW weight decay (not on LayerNorm/biases).")
-flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1.0: off).")
+flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1.0: off).", lower_bound=0.0,
+                   upper_bound=1.0)
 flags.DEFINE_integer("grad_accum", 1, "Gradient accumulation steps.")
 flags.DEFINE_float("clipnorm", 1.0, "Global gradient-norm clipping (0: off).")
 flags.DEFINE_string("trainable", "all", "all | feature_extraction | K (top K encoder blocks train).")

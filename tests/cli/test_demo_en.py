@@ -28,3 +28,9 @@ def test_demo_en_bf16_layer_decay_exports(tmp_path):
 def test_demo_refuses_en_flags_with_lang_zh():
     r = bert_zoo("demo", "--lang=zh", "--layer_decay=0.9", timeout=120)
     assert r.returncode != 0 and "--layer_decay" in r.stderr and "do not apply to --lang=zh" in r.stderr
+
+
+def test_demo_refuses_a_layer_decay_out_of_range():
+    r = bert_zoo("demo", "--layer_decay=-1", timeout=120)
+    assert r.returncode != 0 and "--layer_decay=-1" in r.stderr and "[0.0, 1.0]" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
