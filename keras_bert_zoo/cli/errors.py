@@ -15,8 +15,13 @@ import os
 import sys
 import traceback
 
-__all__ = ["FlagError", "run_command", "user_error_types", "check_input_file", "check_model_path",
+__all__ = ["UsageError", "FlagError", "run_command", "user_error_types", "check_input_file", "check_model_path",
            "check_writable_dir"]
+
+
+class UsageError(ValueError):
+    """The one error class of a bad command line: a flag value that cannot work, a missing or conflicting flag,
+    a flag the chosen task does not use. The message names the flag; `run_command` prints it as one line."""
 
 
 class FlagError(ValueError):
