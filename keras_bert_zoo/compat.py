@@ -19,9 +19,11 @@ Shims:
 
 Example::
 
-    from keras_bert_zoo import compat
-    compat.check_shim("tflite_calibrate_and_quantize")   # the Shim; ShimVersionError once TF leaves its range
-    compat.SHIMS["multi_worker_log_reduction"].supported   # the Keras range it was written for
+    >>> from keras_bert_zoo import compat
+    >>> compat.check_shim("tflite_calibrate_and_quantize").package   # ShimVersionError once TF leaves its range
+    'tensorflow'
+    >>> compat.SHIMS["multi_worker_log_reduction"].supported        # the Keras range it was written for
+    'keras>=3.10,<3.16'
 """
 
 from __future__ import annotations

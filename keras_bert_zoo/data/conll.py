@@ -14,10 +14,12 @@ Public API:
 
 Example::
 
-    from keras_bert_zoo.data.conll import label_list, read_conll
-    sentences = read_conll("train.txt")                  # CoNLL-2003: the word first, the NER tag last
-    labels = label_list(sentences)                       # ["O", "B-LOC", "B-MISC", ...]
-    sentences[0].words, sentences[0].tags, sentences[0].line
+    >>> from keras_bert_zoo.data.conll import label_list, read_conll
+    >>> sentences = read_conll("train.txt")              # CoNLL-2003: the word first, the NER tag last
+    >>> label_list(sentences)[:4]
+    ['O', 'B-LOC', 'I-LOC', 'B-MISC']
+    >>> sentences[0].words[:3], sentences[0].tags[:3], sentences[0].line
+    (('EU', 'rejects', 'German'), ('B-ORG', 'O', 'B-MISC'), 3)
 """
 
 from __future__ import annotations

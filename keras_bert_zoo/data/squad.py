@@ -12,9 +12,12 @@ Public API:
 
 Example::
 
-    from keras_bert_zoo.data.squad import read_squad
-    examples, version = read_squad("dev-v2.0.json")      # version "2.0"
-    examples[0].question, examples[0].answers, examples[0].is_impossible
+    >>> from keras_bert_zoo.data.squad import read_squad
+    >>> examples, version = read_squad("dev-v2.0.json")
+    >>> version
+    '2.0'
+    >>> examples[0].question, examples[0].answers, examples[0].is_impossible
+    ('Which team won Super Bowl 50?', (('Denver Broncos', 127),), False)
 """
 
 from __future__ import annotations

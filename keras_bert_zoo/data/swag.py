@@ -11,9 +11,12 @@ Public API:
 
 Example::
 
-    from keras_bert_zoo.data.swag import read_swag
-    examples = read_swag("train.csv")                    # ChoiceExample(context, choices, label, line)
-    multiple_choice.fit(examples, epochs=1)              # tasks.MultipleChoice takes them as they are
+    >>> from keras_bert_zoo.data.swag import read_swag
+    >>> examples = read_swag("train.csv")       # tasks.MultipleChoice.fit takes them as they are
+    >>> examples[0].label, examples[0].line, len(examples[0].choices)
+    (0, 2, 4)
+    >>> examples[0].choices[0]
+    'A drum line passes by walking down the street playing their instruments.'
 """
 
 from __future__ import annotations

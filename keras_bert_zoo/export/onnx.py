@@ -13,8 +13,16 @@ Needs the ``onnx`` extra (``tf2onnx``, ``onnx``, ``onnxruntime``); without it bo
 
 Example::
 
-    from keras_bert_zoo.export.onnx import export_onnx_packed
-    report = export_onnx_packed(classifier, "model.onnx", ["a sample text", "another one"])
+    >>> from keras_bert_zoo import BertBackbone, BertConfig
+    >>> from keras_bert_zoo.export.onnx import export_onnx_packed
+    >>> from keras_bert_zoo.tasks import TextClassifier
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> classifier = TextClassifier(BertBackbone(config), num_classes=2, preprocessor=BertPreprocessor(
+    ...     WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16))
+    >>> report = export_onnx_packed(classifier, "model.onnx", ["a sample text", "another one"])
+    >>> report["logits"]["max_abs_diff"] < 1e-4                  # onnxruntime vs Keras on the samples
+    True
 """
 
 from __future__ import annotations

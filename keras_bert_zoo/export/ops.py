@@ -26,9 +26,18 @@ Functions:
 
 Example::
 
-    from keras_bert_zoo.export.ops import saved_model_ops
-    ops = saved_model_ops("saved_models/sentiment/1")    # {"FastWordpieceTokenizeWithOffsets": [...], ...}
-    sorted(ops)[:3]
+    >>> import tensorflow as tf
+    >>> from keras_bert_zoo.export.ops import check_saved_model, saved_model_ops, tf_serving_target, tftext_op_names
+    >>> from keras_bert_zoo.text import WordPieceTokenizer
+    >>> module = tf.Module()
+    >>> module.tokenizer = WordPieceTokenizer("vocab.txt", lowercase=True)
+    >>> module.serve = tf.function(lambda s: module.tokenizer(s).to_tensor(),
+    ...                            input_signature=[tf.TensorSpec([None], tf.string)])
+    >>> tf.saved_model.save(module, "tokenizer_model")
+    >>> ops = saved_model_ops("tokenizer_model")         # {op name: functions using it}
+    >>> sorted(name for name in ops if name in tftext_op_names())
+    ['FastBertNormalize', 'FastWordpieceTokenizeWithOffsets', 'TFText>ByteSplitWithOffsets']
+    >>> _ = check_saved_model("tokenizer_model", tf_serving_target("2.20"))      # TF Serving 2.20 has them all
 """
 
 from __future__ import annotations

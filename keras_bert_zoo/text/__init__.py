@@ -8,9 +8,11 @@
 
 Example::
 
-    from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
-    tokenizer = WordPieceTokenizer("vocab.txt", lowercase=True)
-    packed = BertPreprocessor(tokenizer, sequence_length=16)(["hello world"])   # int32 [1, 16] each
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> tokenizer = WordPieceTokenizer("vocab.txt", lowercase=True)
+    >>> packed = BertPreprocessor(tokenizer, sequence_length=16)(["hello world"])   # int32 [1, 16] each
+    >>> packed["token_ids"].numpy()[0, :5]                                        # [CLS] hello world [SEP]
+    array([ 101, 7592, 2088,  102,    0], dtype=int32)
 """
 
 from keras_bert_zoo.text.preprocessor import TRUNCATE_STRATEGIES, BertPreprocessor, truncated_lengths

@@ -13,8 +13,10 @@ registrar provides). Offsets must lie on character boundaries (the tokenizer's a
 
 Example::
 
-    cp, u16 = char_offsets(tf.constant(["é😀x"]), rows=tf.constant([0]), byte_offsets=tf.constant([6]))
-    # cp = [2] (Python: "é😀x"[:2] == "é😀"), u16 = [3] (Kotlin: "é😀x".substring(0, 3))
+    >>> import tensorflow as tf
+    >>> cp, u16 = char_offsets(tf.constant(["é😀x"]), rows=tf.constant([0]), byte_offsets=tf.constant([6]))
+    >>> int(cp[0]), int(u16[0])      # Python: "é😀x"[:2] == "é😀"; Kotlin: "é😀x".substring(0, 3)
+    (2, 3)
 """
 
 from __future__ import annotations

@@ -28,9 +28,15 @@ Only dense ops (gather/where/cumsum) after ``RaggedTensorToTensor``, so the pack
 
 Example::
 
-    pre = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
-    packed = pre(tf.constant(["is this a question?"]))                     # packed["token_ids"]: int32 [1, 16]
-    pairs = pre((tf.constant(["a question?"]), tf.constant(["an answer."])))
+    >>> import tensorflow as tf
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> pre = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> packed = pre(tf.constant(["is this a question?"]))
+    >>> packed["token_ids"].shape
+    TensorShape([1, 16])
+    >>> pairs = pre((tf.constant(["a question?"]), tf.constant(["an answer."])))
+    >>> pairs["segment_ids"].numpy()[0, :9]                 # [CLS] a question ? [SEP] an answer . [SEP]
+    array([0, 0, 0, 0, 0, 1, 1, 1, 1], dtype=int32)
 """
 
 import keras

@@ -18,9 +18,12 @@ with many distinct characters) raise ``max_unique_chars`` so that every common i
 
 Example::
 
-    from keras_bert_zoo.text.vocab import read_text_lines, train_vocabulary, write_vocabulary
-    tokens = train_vocabulary(read_text_lines(["corpus.txt"]), vocab_size=8000, lowercase=True)
-    write_vocabulary(tokens, "vocab.txt")                # [PAD], [UNK], [CLS], [SEP], [MASK] first
+    >>> from keras_bert_zoo.text.vocab import read_text_lines, train_vocabulary, write_vocabulary
+    >>> tokens = train_vocabulary(read_text_lines(["corpus.txt"]), vocab_size=8000, lowercase=True)
+    >>> tokens[:5]                                        # the special tokens first
+    ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
+    >>> write_vocabulary(tokens, "my_vocab.txt")              # one token a line; returns the path
+    'my_vocab.txt'
 """
 
 import collections
