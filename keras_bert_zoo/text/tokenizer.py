@@ -242,6 +242,20 @@ class WordPieceTokenizer(keras.layers.Layer):
         })
         return config
 
+    @classmethod
+    def from_config(cls, config):
+        """A tokenizer from its config, WITHOUT its vocabulary: Keras then reads it from the saved assets
+        (``load_assets``). A config naming a vocabulary is refused, whatever ``safe_mode``: a loader never opens a
+        path (or reads tokens) that a config from someone else names (a path could be ``/etc/passwd`` or a FIFO
+        that blocks the load forever)."""
+        vocabulary = config.get("vocabulary")
+        if vocabulary is not None:
+            what = f"the path {vocabulary!r}" if isinstance(vocabulary, (str, bytes, os.PathLike)) else (
+                f"a {type(vocabulary).__name__}")
+            raise ValueError(f"WordPieceTokenizer config: field 'vocabulary' holds {what}; a saved tokenizer's "
+                             f"vocabulary is its asset ({VOCAB_ASSET}), never named by the config: refusing to load")
+        return cls(**config)
+
     def save_assets(self, dir_path):
         self._require_vocab()
         path = os.path.join(dir_path, VOCAB_ASSET)
