@@ -3,11 +3,11 @@
 import hashlib
 import http.server
 import io
+import pathlib
 import threading
 import zipfile
 
 import numpy as np
-import pathlib
 
 import pytest
 
