@@ -110,6 +110,70 @@ def _keep_tokens(keep, row_splits, *flat_values):
     return tuple(tf.gather(v, keep_index) for v in flat_values), tf.gather(kept_before, row_splits)
 
 
+def _original_offsets(byte_splitter, strings, norm_map, starts, ends):
+    """Maps [start, end) in the normalised strings to byte offsets in the original strings."""
+    norm_map = tf.cast(norm_map, tf.int64)
+    row_ids = starts.value_rowids()
+    map_base = tf.gather(norm_map.row_starts(), row_ids)
+    orig_start = tf.gather(norm_map.flat_values, map_base + starts.flat_values)
+    # End: the original code point holding the token's last normalised byte, up to its end. Unchanged
+    # characters map byte to byte (the last byte maps to a continuation or ASCII byte: end = pos + 1);
+    # rewritten characters map every output byte to their lead byte (end = pos + UTF-8 length).
+    last = tf.gather(norm_map.flat_values, map_base + tf.maximum(ends.flat_values - 1, starts.flat_values))
+    orig_bytes = byte_splitter.split(strings)
+    orig_base = tf.gather(orig_bytes.row_starts(), row_ids)
+    byte = tf.cast(tf.gather(orig_bytes.flat_values, orig_base + last), tf.int64)
+    length = tf.where(byte >= 0xF0, 4, tf.where(byte >= 0xE0, 3, tf.where(byte >= 0xC0, 2, 1)))
+    length = tf.cast(length, tf.int64)
+    orig_end = last + length
+    return starts.with_flat_values(orig_start), ends.with_flat_values(orig_end)
+
+
+def _merge_special_tokens(byte_splitter, specials, strings, ids, starts, ends):
+    """Each ``[PAD] [UNK] [CLS] [SEP] [MASK]`` written in the original text -> its one id.
+
+    A literal special token always starts with the punctuation ``[`` (a token of its own) and ends with ``]``,
+    so it is the run of tokens whose original byte offsets lie in ``[s, s + len)`` where the token at ``s``
+    is followed, byte for byte in the ORIGINAL string, by the special token (case-sensitive, like HF's added
+    tokens with ``normalized=False``). ``specials``: [(token, id)] of the vocabulary's special tokens. Gathers
+    and comparisons only (TFLite builtins)."""
+    if not specials:
+        return ids, starts, ends
+    flat_ids, flat_starts, flat_ends = ids.flat_values, starts.flat_values, ends.flat_values
+    row = ids.value_rowids()
+    orig = byte_splitter.split(strings)
+    flat_bytes = tf.cast(orig.flat_values, tf.int32)
+    last_byte = tf.maximum(tf.shape(flat_bytes, out_type=tf.int64)[0] - 1, 0)
+    flat_bytes = tf.concat([flat_bytes, tf.zeros([1], tf.int32)], axis=0)  # gathers below never go OOB
+    base = tf.gather(tf.cast(orig.row_starts(), tf.int64), row)
+    room = tf.gather(tf.cast(orig.row_lengths(), tf.int64), row) - flat_starts   # bytes left in the row
+    new_ids, span_end = flat_ids, tf.fill(tf.shape(flat_starts), tf.constant(-1, tf.int64))
+    for token, token_id in specials:
+        pattern = token.encode("utf-8")
+        match = room >= len(pattern)
+        for j, byte in enumerate(pattern):
+            at = tf.minimum(base + flat_starts + j, last_byte)
+            match = tf.logical_and(match, tf.equal(tf.gather(flat_bytes, at), byte))
+        new_ids = tf.where(match, tf.constant(token_id, tf.int32), new_ids)
+        span_end = tf.where(match, flat_starts + len(pattern), span_end)
+    # Tokens that start inside a matched span (at most len - 1 of them: each token spans >= 1 byte) go.
+    longest = max(len(t.encode("utf-8")) for t, _ in specials)
+    n = tf.shape(flat_ids, out_type=tf.int64)[0]
+    position = tf.range(n, dtype=tf.int64)
+    inside = tf.zeros_like(position, tf.bool)
+    for k in range(1, longest):
+        prev = tf.maximum(position - k, 0)
+        covered = tf.logical_and(tf.equal(tf.gather(row, prev), row),
+                                 flat_starts < tf.gather(span_end, prev))
+        inside = tf.logical_or(inside, tf.logical_and(position >= k, covered))
+    new_ends = tf.where(span_end >= 0, span_end, flat_ends)
+    (new_ids, new_starts, new_ends), splits = _keep_tokens(tf.logical_not(inside),
+                                                           tf.cast(ids.row_splits, tf.int64),
+                                                           new_ids, flat_starts, new_ends)
+    return tuple(tf.RaggedTensor.from_row_splits(v, splits, validate=False)
+                 for v in (new_ids, new_starts, new_ends))
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
 class WordPieceTokenizer(keras.layers.Layer):
     """Reference-exact BERT WordPiece tokenizer as a Keras layer (see the module docstring).
@@ -314,9 +378,11 @@ class WordPieceTokenizer(keras.layers.Layer):
             ids = ids.with_flat_values(tf.gather(self._to_vocab_id, ids.flat_values))
         ids, starts, ends = self._apply_char_limit(normalized, ids, starts, ends)
         if want_offsets or specials:
-            starts, ends = self._original_offsets(strings, norm_map, starts, ends)
+            starts, ends = _original_offsets(self._byte_splitter, strings, norm_map, starts, ends)
         if specials:
-            ids, starts, ends = self._merge_special_tokens(strings, ids, starts, ends)
+            specials_in_vocab = [(t, self._index[t]) for t in SPECIAL_TOKENS if t in self._index]
+            ids, starts, ends = _merge_special_tokens(self._byte_splitter, specials_in_vocab, strings, ids,
+                                                      starts, ends)
         if scalar:
             ids, starts, ends = ids[0], starts[0], ends[0]
         return ids, starts, ends
@@ -371,68 +437,6 @@ class WordPieceTokenizer(keras.layers.Layer):
             return tf.RaggedTensor.from_row_splits(values, new_splits, validate=False)
 
         return ragged(new_ids), ragged(new_starts), ragged(new_ends)
-
-    def _original_offsets(self, strings, norm_map, starts, ends):
-        """Maps [start, end) in the normalised strings to byte offsets in the original strings."""
-        norm_map = tf.cast(norm_map, tf.int64)
-        row_ids = starts.value_rowids()
-        map_base = tf.gather(norm_map.row_starts(), row_ids)
-        orig_start = tf.gather(norm_map.flat_values, map_base + starts.flat_values)
-        # End: the original code point holding the token's last normalised byte, up to its end. Unchanged
-        # characters map byte to byte (the last byte maps to a continuation or ASCII byte: end = pos + 1);
-        # rewritten characters map every output byte to their lead byte (end = pos + UTF-8 length).
-        last = tf.gather(norm_map.flat_values, map_base + tf.maximum(ends.flat_values - 1, starts.flat_values))
-        orig_bytes = self._byte_splitter.split(strings)
-        orig_base = tf.gather(orig_bytes.row_starts(), row_ids)
-        byte = tf.cast(tf.gather(orig_bytes.flat_values, orig_base + last), tf.int64)
-        length = tf.where(byte >= 0xF0, 4, tf.where(byte >= 0xE0, 3, tf.where(byte >= 0xC0, 2, 1)))
-        length = tf.cast(length, tf.int64)
-        orig_end = last + length
-        return starts.with_flat_values(orig_start), ends.with_flat_values(orig_end)
-
-    def _merge_special_tokens(self, strings, ids, starts, ends):
-        """Each ``[PAD] [UNK] [CLS] [SEP] [MASK]`` written in the original text -> its one id.
-
-        A literal special token always starts with the punctuation ``[`` (a token of its own) and ends with ``]``,
-        so it is the run of tokens whose original byte offsets lie in ``[s, s + len)`` where the token at ``s``
-        is followed, byte for byte in the ORIGINAL string, by the special token (case-sensitive, like HF's added
-        tokens with ``normalized=False``). Gathers and comparisons only (TFLite builtins)."""
-        specials = [(t, self._index[t]) for t in SPECIAL_TOKENS if t in self._index]
-        if not specials:
-            return ids, starts, ends
-        flat_ids, flat_starts, flat_ends = ids.flat_values, starts.flat_values, ends.flat_values
-        row = ids.value_rowids()
-        orig = self._byte_splitter.split(strings)
-        flat_bytes = tf.cast(orig.flat_values, tf.int32)
-        last_byte = tf.maximum(tf.shape(flat_bytes, out_type=tf.int64)[0] - 1, 0)
-        flat_bytes = tf.concat([flat_bytes, tf.zeros([1], tf.int32)], axis=0)  # gathers below never go OOB
-        base = tf.gather(tf.cast(orig.row_starts(), tf.int64), row)
-        room = tf.gather(tf.cast(orig.row_lengths(), tf.int64), row) - flat_starts   # bytes left in the row
-        new_ids, span_end = flat_ids, tf.fill(tf.shape(flat_starts), tf.constant(-1, tf.int64))
-        for token, token_id in specials:
-            pattern = token.encode("utf-8")
-            match = room >= len(pattern)
-            for j, byte in enumerate(pattern):
-                at = tf.minimum(base + flat_starts + j, last_byte)
-                match = tf.logical_and(match, tf.equal(tf.gather(flat_bytes, at), byte))
-            new_ids = tf.where(match, tf.constant(token_id, tf.int32), new_ids)
-            span_end = tf.where(match, flat_starts + len(pattern), span_end)
-        # Tokens that start inside a matched span (at most len - 1 of them: each token spans >= 1 byte) go.
-        longest = max(len(t.encode("utf-8")) for t, _ in specials)
-        n = tf.shape(flat_ids, out_type=tf.int64)[0]
-        position = tf.range(n, dtype=tf.int64)
-        inside = tf.zeros_like(position, tf.bool)
-        for k in range(1, longest):
-            prev = tf.maximum(position - k, 0)
-            covered = tf.logical_and(tf.equal(tf.gather(row, prev), row),
-                                     flat_starts < tf.gather(span_end, prev))
-            inside = tf.logical_or(inside, tf.logical_and(position >= k, covered))
-        new_ends = tf.where(span_end >= 0, span_end, flat_ends)
-        (new_ids, new_starts, new_ends), splits = _keep_tokens(tf.logical_not(inside),
-                                                               tf.cast(ids.row_splits, tf.int64),
-                                                               new_ids, flat_starts, new_ends)
-        return tuple(tf.RaggedTensor.from_row_splits(v, splits, validate=False)
-                     for v in (new_ids, new_starts, new_ends))
 
     def detokenize(self, ids):
         """ids ragged/dense int [B, N] -> string [B]: pieces joined with spaces, ``##`` pieces merged.
