@@ -254,28 +254,12 @@ def model_variables(model) -> dict:
     return out
 
 
-def load_weights(model, reader: TensorReader, table: WeightTable, config, groups: Iterable[str],
-                 skip_groups: Iterable[str] = ()) -> LoadReport:
-    """Assign every variable of ``model`` from ``reader`` through ``table``, or raise before assigning any.
-
-    Args:
-        model: our keras model (built).
-        reader: the source tensors.
-        table: the format's weight table.
-        config: the :class:`BertConfig` the model was built from (hooks need heads / head size).
-        groups: the table groups the model has.
-        skip_groups: groups whose source weights may be present but are deliberately not loaded
-            (``backbone_only``); they are logged, not errors.
-    """
-    groups = set(groups)
-    rows = table.expand(config, groups)
-    skip_rows = table.expand(config, set(skip_groups) - groups)
-    variables = model_variables(model)
+def _plan_assignments(rows, variables, reader, config, report):
+    """Match the table rows to the model's variables and the reader's tensors: -> (plan [(source, variable,
+    hook)], missing, misshaped, errors, covered variable paths); optional rows without a source tensor are
+    recorded in ``report.initialised``."""
     available = set(reader.names())
-    missing, misshaped, unexpected, errors = [], [], [], []
-    report = LoadReport()
-    plan = []
-    covered = set()
+    plan, missing, misshaped, errors, covered = [], [], [], [], set()
     for source, target, rule in rows:
         if target not in variables:
             errors.append(f"table row {source!r} -> {target!r}: the model has no variable {target!r}")
@@ -294,9 +278,13 @@ def load_weights(model, reader: TensorReader, table: WeightTable, config, groups
             misshaped.append(f"  {source}  expected shape {list(expected)}  found {list(found)}  (for {target})")
             continue
         plan.append((source, var, rule.hook))
-    uncovered = sorted(set(variables) - covered)
-    if uncovered:
-        errors.append(f"no table row for model variables {uncovered}")
+    return plan, missing, misshaped, errors, covered
+
+
+def _unused_sources(reader, table, rows, skip_rows, report) -> tuple:
+    """Source tensors no row uses: skipped (``skip_groups``) and ignored ones go to ``report``; -> (unexpected
+    lines, tie errors)."""
+    available = set(reader.names())
     used = {s for s, _, _ in rows}
     skippable = {s for s, _, _ in skip_rows}
     for alias, tied_to in table.tied:  # an alias goes wherever the tensor it is tied to goes
@@ -304,6 +292,7 @@ def load_weights(model, reader: TensorReader, table: WeightTable, config, groups
             used.add(alias)
         elif tied_to in skippable:
             skippable.add(alias)
+    unexpected, errors = [], []
     for name in sorted(available - used):
         if name in skippable:
             report.skipped.append(name)
@@ -317,22 +306,53 @@ def load_weights(model, reader: TensorReader, table: WeightTable, config, groups
             if a.shape != b.shape or not np.array_equal(a, b):
                 errors.append(f"{alias} is not tied to {tied_to} (values differ); untied output embeddings "
                               f"are not supported")
+    return unexpected, errors
+
+
+def _load_error(reader, model, table, missing, misshaped, unexpected, errors) -> WeightLoadError:
+    first = (misshaped or missing or unexpected or errors)[0].strip().replace("  ", " ")
+    counts = ", ".join(f"{len(v)} {k}" for k, v in (("mis-shaped", misshaped), ("missing", missing),
+                                                     ("unexpected", unexpected), ("other", errors)) if v)
+    parts = [f"Cannot load {reader.description} into {model.name} ({table.format} format); "
+             f"nothing was assigned ({counts}; first: {first})."]
+    if missing:
+        parts.append(f"Missing weights ({len(missing)}):\n" + "\n".join(missing))
+    if misshaped:
+        parts.append(f"Mis-shaped weights ({len(misshaped)}) — does the config match the "
+                     f"checkpoint?\n" + "\n".join(misshaped))
+    if unexpected:
+        parts.append(f"Unexpected weights ({len(unexpected)}) — pass backbone_only=True to load only the "
+                     f"encoder, or pick the matching task:\n" + "\n".join(unexpected))
+    parts.extend(errors)
+    return WeightLoadError("\n".join(parts))
+
+
+def load_weights(model, reader: TensorReader, table: WeightTable, config, groups: Iterable[str],
+                 skip_groups: Iterable[str] = ()) -> LoadReport:
+    """Assign every variable of ``model`` from ``reader`` through ``table``, or raise before assigning any.
+
+    Args:
+        model: our keras model (built).
+        reader: the source tensors.
+        table: the format's weight table.
+        config: the :class:`BertConfig` the model was built from (hooks need heads / head size).
+        groups: the table groups the model has.
+        skip_groups: groups whose source weights may be present but are deliberately not loaded
+            (``backbone_only``); they are logged, not errors.
+    """
+    groups = set(groups)
+    rows = table.expand(config, groups)
+    skip_rows = table.expand(config, set(skip_groups) - groups)
+    variables = model_variables(model)
+    report = LoadReport()
+    plan, missing, misshaped, errors, covered = _plan_assignments(rows, variables, reader, config, report)
+    uncovered = sorted(set(variables) - covered)
+    if uncovered:
+        errors.append(f"no table row for model variables {uncovered}")
+    unexpected, tie_errors = _unused_sources(reader, table, rows, skip_rows, report)
+    errors.extend(tie_errors)
     if missing or misshaped or unexpected or errors:
-        first = (misshaped or missing or unexpected or errors)[0].strip().replace("  ", " ")
-        counts = ", ".join(f"{len(v)} {k}" for k, v in (("mis-shaped", misshaped), ("missing", missing),
-                                                         ("unexpected", unexpected), ("other", errors)) if v)
-        parts = [f"Cannot load {reader.description} into {model.name} ({table.format} format); "
-                 f"nothing was assigned ({counts}; first: {first})."]
-        if missing:
-            parts.append(f"Missing weights ({len(missing)}):\n" + "\n".join(missing))
-        if misshaped:
-            parts.append(f"Mis-shaped weights ({len(misshaped)}) — does the config match the "
-                         f"checkpoint?\n" + "\n".join(misshaped))
-        if unexpected:
-            parts.append(f"Unexpected weights ({len(unexpected)}) — pass backbone_only=True to load only the "
-                         f"encoder, or pick the matching task:\n" + "\n".join(unexpected))
-        parts.extend(errors)
-        raise WeightLoadError("\n".join(parts))
+        raise _load_error(reader, model, table, missing, misshaped, unexpected, errors)
     values = [(var, np.asarray(hook.to_ours(reader.get(source), config), dtype=var.dtype))
               for source, var, hook in plan]
     for var, value in values:
