@@ -57,6 +57,77 @@ def _detect_format(path: str, file_format: str | None) -> str:
     return "csv"
 
 
+def _add_row(data: LabelledData, row: dict, line: int, path: str, columns: tuple, require_labels: bool):
+    """Append one row (a dict by column) to ``data``; ``columns``: (text, pair or None, label or None)."""
+    text_column, pair_column, label_column = columns
+    for col in (text_column, pair_column, label_column if require_labels else None):
+        if col and row.get(col) is None:
+            raise LabelledFileError(f"{path}:{line}: column {col!r} is missing in this row")
+    data.texts.append(str(row[text_column]))
+    if pair_column:
+        data.pairs.append(str(row[pair_column]))
+    if label_column:
+        if label_column in row and row[label_column] is not None:
+            value = row[label_column]
+            if isinstance(value, str):
+                value = value.strip()
+                if not value and require_labels:
+                    raise LabelledFileError(f"{path}:{line}: empty value in column {label_column!r}")
+            data.labels.append(value)
+        elif require_labels:
+            raise LabelledFileError(f"{path}:{line}: column {label_column!r} is missing in this row")
+        else:
+            data.labels.append(None)
+    data.lines.append(line)
+
+
+def _jsonl_rows(text: str, path: str):
+    """(row dict, line) of each non-blank line of a JSON-lines text."""
+    for i, line_text in enumerate(text.splitlines(), start=1):
+        if not line_text.strip():
+            continue
+        try:
+            row = json.loads(line_text)
+        except json.JSONDecodeError as err:
+            raise LabelledFileError(f"{path}:{i}: invalid JSON: {err.msg}") from err
+        if not isinstance(row, dict):
+            raise LabelledFileError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
+        yield row, i
+
+
+def _read_delimited(data: LabelledData, text: str, path: str, fmt: str, columns: tuple, require_labels: bool):
+    """Add the rows of a CSV / TSV text to ``data``, checking the header, row widths and stray quotes."""
+    label_column = columns[2]
+    wanted = [c for c in (columns[0], columns[1], label_column if require_labels else None) if c]
+    delimiter = "\t" if fmt == "tsv" else ","
+    records = csv_records(text, path, delimiter, error=LabelledFileError)
+    try:
+        header = [h.strip() for h in next(records).fields]
+    except StopIteration:
+        raise LabelledFileError(f"{path}: the file is empty") from None
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise LabelledFileError(f"{path}:1: missing column(s) {missing} in the header; found columns {header}")
+    spanning = []
+    for record in records:
+        row, line = record.fields, record.line
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) < len(header):
+            short = [h for h in header[len(row):] if h in wanted]
+            if short:
+                raise LabelledFileError(f"{path}:{line}: row has {len(row)} fields, expected {len(header)}; "
+                                        f"column(s) {short} missing")
+        if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
+            raise LabelledFileError(f"{path}:{line}: row has {len(row)} fields, expected {len(header)} (the "
+                                    f"header's columns {header}); quote a field that contains "
+                                    f"{'a tab' if fmt == 'tsv' else 'a comma'}")
+        if record.end_line > record.line:
+            spanning.append(record)
+        _add_row(data, dict(zip(header, row)), line, path, columns, require_labels)
+    _check_quotes(data, spanning, text, header, label_column if require_labels else None, path, delimiter)
+
+
 def read_labelled_file(path, text_column="text", pair_column=None, label_column="label",
                        file_format=None, require_labels=True) -> LabelledData:
     """Read a CSV / TSV / JSONL file of texts (+ pairs) (+ labels), with errors naming file, line and column."""
@@ -75,70 +146,12 @@ def read_labelled_file(path, text_column="text", pair_column=None, label_column=
     fmt = _detect_format(path, file_format)
     data = LabelledData(path=path, pairs=[] if pair_column else None, labels=[] if label_column else None,
                         replaced_utf8=replaced, replaced_lines=replaced_lines)
-    wanted = [c for c in (text_column, pair_column, label_column if require_labels else None) if c]
-
-    def add(row, line):
-        for col in wanted:
-            value = row.get(col)
-            if value is None:
-                raise LabelledFileError(f"{path}:{line}: column {col!r} is missing in this row")
-        data.texts.append(str(row[text_column]))
-        if pair_column:
-            data.pairs.append(str(row[pair_column]))
-        if label_column:
-            if label_column in row and row[label_column] is not None:
-                value = row[label_column]
-                if isinstance(value, str):
-                    value = value.strip()
-                    if not value and require_labels:
-                        raise LabelledFileError(f"{path}:{line}: empty value in column {label_column!r}")
-                data.labels.append(value)
-            elif require_labels:
-                raise LabelledFileError(f"{path}:{line}: column {label_column!r} is missing in this row")
-            else:
-                data.labels.append(None)
-        data.lines.append(line)
-
+    columns = (text_column, pair_column, label_column)
     if fmt == "jsonl":
-        for i, line_text in enumerate(text.splitlines(), start=1):
-            if not line_text.strip():
-                continue
-            try:
-                row = json.loads(line_text)
-            except json.JSONDecodeError as err:
-                raise LabelledFileError(f"{path}:{i}: invalid JSON: {err.msg}") from err
-            if not isinstance(row, dict):
-                raise LabelledFileError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
-            add(row, i)
+        for row, line in _jsonl_rows(text, path):
+            _add_row(data, row, line, path, columns, require_labels)
     elif fmt in ("csv", "tsv"):
-        delimiter = "\t" if fmt == "tsv" else ","
-        records = csv_records(text, path, delimiter, error=LabelledFileError)
-        try:
-            header = next(records).fields
-        except StopIteration:
-            raise LabelledFileError(f"{path}: the file is empty") from None
-        header = [h.strip() for h in header]
-        missing = [c for c in wanted if c not in header]
-        if missing:
-            raise LabelledFileError(f"{path}:1: missing column(s) {missing} in the header; found columns {header}")
-        spanning = []
-        for record in records:
-            row, line = record.fields, record.line
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) < len(header):
-                short = [h for h in header[len(row):] if h in wanted]
-                if short:
-                    raise LabelledFileError(f"{path}:{line}: row has {len(row)} fields, expected {len(header)}; "
-                                            f"column(s) {short} missing")
-            if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
-                raise LabelledFileError(f"{path}:{line}: row has {len(row)} fields, expected {len(header)} (the "
-                                        f"header's columns {header}); quote a field that contains "
-                                        f"{'a tab' if fmt == 'tsv' else 'a comma'}")
-            if record.end_line > record.line:
-                spanning.append(record)
-            add(dict(zip(header, row)), line)
-        _check_quotes(data, spanning, text, header, label_column if require_labels else None, path, delimiter)
+        _read_delimited(data, text, path, fmt, columns, require_labels)
     else:
         raise LabelledFileError(f"{path}: unknown file format {fmt!r} (expected csv, tsv or jsonl)")
     if not data.texts:
