@@ -13,7 +13,8 @@ into its config dataclass::
 
 Shared flags: ``--out`` (output directory), ``--sequence_length`` (packed tokens per example, [CLS]/[SEP]
 included), ``--mixed_precision`` (``float32``, ``mixed_bfloat16`` or ``mixed_float16``), ``--seed``,
-``--batch_size``. Old spellings of a command (``--output_dir``, ``--max_seq_length``, ...) stay one release as
+``--batch_size``, ``--task_module`` (modules that register task types of their own: the commands that build or
+load a task import them first). Old spellings of a command (``--output_dir``, ``--max_seq_length``, ...) stay one release as
 aliases: :func:`define_alias` defines one, and :func:`resolve_aliases` (called once in ``main``) copies its value
 to the new flag with a one-line deprecation notice on stderr. Giving both spellings is a usage error.
 
@@ -41,6 +42,9 @@ SHARED = {
     "mixed_precision": ("enum", "float32", "Keras dtype policy of training: " + ", ".join(MIXED_PRECISION) + "."),
     "seed": ("integer", 0, "Random seed."),
     "batch_size": ("integer", 32, "Batch size (global, across replicas)."),
+    "task_module": ("list", None, "Python modules to import first (comma separated): each registers its own task "
+                                  "types with keras_bert_zoo.tasks.registry.register_task (a task defined outside "
+                                  "the package)."),
 }
 
 _ALIASES: dict = {}     # old name -> new name, for the flags of the command that is running
@@ -66,6 +70,8 @@ def define(*names: str, flag_values=flags.FLAGS, required=(), **overrides):
                                  flag_values=flag_values)
         elif kind == "enum":
             flags.DEFINE_enum(name, default, list(MIXED_PRECISION), help_text, flag_values=flag_values)
+        elif kind == "list":
+            flags.DEFINE_list(name, default, help_text, flag_values=flag_values)
         if name in required:
             flags.mark_flag_as_required(name, flag_values=flag_values)
 
