@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import pkgutil
 from typing import Any, Callable
 
@@ -160,13 +161,12 @@ def load_builtin_tasks() -> None:
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:
         return
-    import keras_bert_zoo.tasks as package
-
+    package = __name__.rpartition(".")[0]          # keras_bert_zoo.tasks, this module's package
     _BUILTINS_LOADED = True            # set first: a module that looks a task up while it loads sees no loop
     try:
-        for info in pkgutil.iter_modules(package.__path__):
+        for info in pkgutil.iter_modules([os.path.dirname(__file__)]):
             if not info.ispkg and not info.name.startswith("_"):
-                importlib.import_module(f"{package.__name__}.{info.name}")
+                importlib.import_module(f"{package}.{info.name}")
     except BaseException:
         _BUILTINS_LOADED = False
         raise
