@@ -139,12 +139,15 @@ def _check_flags():
 
 
 def config_from_flags() -> FinetuneConfig:
-    """The flags, read once (TensorFlow-free: checked against the task's TaskSpec when the run starts)."""
+    """The flags, read once. The paths are checked before TensorFlow is imported (train.loop imports it), so such
+    a mistake fails at once; the task options are checked against the task's TaskSpec when the run starts."""
     from keras_bert_zoo.data.task_files import FileOptions
-    from keras_bert_zoo.train.loop import FitConfig
 
     options.resolve_aliases()
     _check_flags()
+    check_paths({name: FLAGS[name].value for name in ("train", "eval", "test")}, FLAGS.out)
+    from keras_bert_zoo.train.loop import FitConfig
+
     task_args = {name: FLAGS[name].value for name in CONSTRUCTOR_FLAGS if FLAGS[name].present}
     if "labels" in task_args:
         task_args["labels"] = list(task_args["labels"])
@@ -165,15 +168,15 @@ def config_from_flags() -> FinetuneConfig:
                           attention_head=FLAGS.attention_head, export=FLAGS.export, export_name=FLAGS.export_name)
 
 
-def check_paths(config: FinetuneConfig):
-    """The input files exist and --out is writable: checked before TensorFlow is imported, so such a mistake
-    fails at once (one line naming the flag), not after the imports or the training."""
+def check_paths(inputs: dict, out: str):
+    """The input files ({flag name: path}) exist and ``out`` is writable: one line naming the flag, not an error
+    after the imports or the training."""
     from keras_bert_zoo.cli.errors import check_input_file, check_writable_dir
 
-    for name in ("train", "eval", "test"):
-        if getattr(config, name):
-            check_input_file(getattr(config, name), f"--{name}")
-    check_writable_dir(config.out, "--out")
+    for name, path in inputs.items():
+        if path:
+            check_input_file(path, f"--{name}")
+    check_writable_dir(out, "--out")
 
 
 def task_spec(config: FinetuneConfig):
@@ -346,6 +349,4 @@ def run_finetune(config: FinetuneConfig, include_startup: bool = False):
 def main(argv):
     """Flags -> one FinetuneConfig (paths checked before TensorFlow loads) -> :func:`run_finetune`."""
     del argv
-    config = config_from_flags()
-    check_paths(config)
-    return run_finetune(config, include_startup=True)
+    return run_finetune(config_from_flags(), include_startup=True)

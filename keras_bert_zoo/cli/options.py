@@ -50,6 +50,14 @@ SHARED = {
 _ALIASES: dict = {}     # old name -> new name, for the flags of the command that is running
 
 
+def _caller() -> str:
+    """The module that called our caller: the command module the flags belong to (its --help lists them)."""
+    import inspect
+
+    frame = inspect.currentframe().f_back.f_back
+    return frame.f_globals.get("__name__", "__main__")
+
+
 def define(*names: str, flag_values=flags.FLAGS, required=(), **overrides):
     """Define the shared flags ``names`` on ``flag_values``.
 
@@ -59,19 +67,20 @@ def define(*names: str, flag_values=flags.FLAGS, required=(), **overrides):
     unknown = sorted(set(names) - set(SHARED))
     if unknown:
         raise ValueError(f"unknown shared flag(s) {unknown}; shared flags: {sorted(SHARED)}")
+    module = _caller()
     for name in names:
         kind, default, help_text = SHARED[name]
         default = overrides.get(name, default)
         help_text = overrides.get(f"{name}_help", help_text)
+        common = dict(flag_values=flag_values, module_name=module)
         if kind == "string":
-            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_string(name, default, help_text, **common)
         elif kind == "integer":
-            flags.DEFINE_integer(name, default, help_text, lower_bound=1 if name != "seed" else None,
-                                 flag_values=flag_values)
+            flags.DEFINE_integer(name, default, help_text, lower_bound=1 if name != "seed" else None, **common)
         elif kind == "enum":
-            flags.DEFINE_enum(name, default, list(MIXED_PRECISION), help_text, flag_values=flag_values)
+            flags.DEFINE_enum(name, default, list(MIXED_PRECISION), help_text, **common)
         elif kind == "list":
-            flags.DEFINE_list(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_list(name, default, help_text, **common)
         if name in required:
             flags.mark_flag_as_required(name, flag_values=flag_values)
 
@@ -80,7 +89,7 @@ def define_alias(old: str, new: str, flag_values=flags.FLAGS):
     """``--old`` as a deprecated spelling of the (already defined) flag ``--new``, for one release."""
     target = flag_values[new]
     flags.DEFINE(target.parser, old, None, f"Deprecated: use --{new}.", serializer=target.serializer,
-                 flag_values=flag_values)
+                 flag_values=flag_values, module_name=_caller())
     _ALIASES[old] = new
 
 
