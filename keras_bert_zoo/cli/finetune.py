@@ -349,4 +349,4 @@ def run_finetune(config: FinetuneConfig, include_startup: bool = False):
 def main(argv):
     """Flags -> one FinetuneConfig (paths checked before TensorFlow loads) -> :func:`run_finetune`."""
     del argv
-    return run_finetune(config_from_flags(), include_startup=True)
+    run_finetune(config_from_flags(), include_startup=True)
