@@ -9,14 +9,17 @@ into its config dataclass::
                    sequence_length=128, out_help="Output directory.")
 
     def main(argv):
-        config = FinetuneConfig(out=FLAGS.out, ...)
+        options.resolve_aliases()
+        run_finetune(FinetuneConfig(out=FLAGS.out, ...))
 
 Shared flags: ``--out`` (output directory), ``--sequence_length`` (packed tokens per example, [CLS]/[SEP]
 included), ``--mixed_precision`` (``float32``, ``mixed_bfloat16`` or ``mixed_float16``), ``--seed``,
 ``--batch_size``, ``--task_module`` (modules that register task types of their own: the commands that build or
-load a task import them first). Old spellings of a command (``--output_dir``, ``--max_seq_length``, ...) stay one release as
-aliases: :func:`define_alias` defines one, and :func:`resolve_aliases` (called once in ``main``) copies its value
-to the new flag with a one-line deprecation notice on stderr. Giving both spellings is a usage error.
+load a task import them first). Old spellings of a command (``--output_dir``, ``--output``, ``--root``,
+``--max_seq_length``) stay one release as aliases: :func:`define_alias` defines one, and :func:`resolve_aliases`
+(called once in ``main``) copies its value to the new flag with a one-line deprecation notice on stderr. Giving
+both spellings is a usage error. The flags belong to the command module that calls :func:`define` (its
+``--help`` lists them).
 
 Only the chosen command's module is imported (see :mod:`keras_bert_zoo.cli.main`), so each command defines
 its own copy of the shared flags without collisions.
