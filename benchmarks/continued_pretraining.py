@@ -39,8 +39,8 @@ def pretrain(args, texts, out_dir: Path) -> dict:
     corpus = Path(tempfile.mkdtemp(prefix="kbz-cpt-")) / "tweets.txt"
     corpus.write_text("\n\n".join(" ".join(t.split()) for t in texts) + "\n", encoding="utf-8")
     cmd = [sys.executable, "-m", "keras_bert_zoo.cli.main", "pretrain", f"--init_from={args.preset}",
-           f"--corpus={corpus}", "--corpus_format=plain", f"--output_dir={out_dir}",
-           f"--max_seq_length={args.sequence_length}", f"--max_predictions_per_seq={args.max_predictions}",
+           f"--corpus={corpus}", "--corpus_format=plain", f"--out={out_dir}",
+           f"--sequence_length={args.sequence_length}", f"--max_predictions_per_seq={args.max_predictions}",
            f"--batch_size={args.batch_size}", f"--steps_per_epoch={args.pretrain_steps // args.pretrain_epochs}",
            f"--epochs={args.pretrain_epochs}", f"--learning_rate={args.pretrain_learning_rate}",
            f"--warmup_steps={max(1, args.pretrain_steps // 10)}", f"--seed={args.seeds[0]}"]

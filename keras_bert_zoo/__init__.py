@@ -56,10 +56,9 @@ def register_keras_classes():
     """Import every module that registers Keras-serialisable classes (tasks, layers, optimizers)."""
     import importlib
 
-    from keras_bert_zoo import tasks
+    from keras_bert_zoo.tasks.registry import load_builtin_tasks
 
-    for class_name in tasks.TASK_CLASSES:
-        getattr(tasks, class_name)
+    load_builtin_tasks()
     importlib.import_module("keras_bert_zoo.train.optimizers")
 
 

@@ -6,18 +6,18 @@ task.json) -> one .keras file of the current task models (same weights, vocabula
 
 
 
-
-def run_convert_task(argv):
-    from keras_bert_zoo.tasks import TaskError
+def run_convert_task(source: str, out: str):
+    """Rebuild the 0.1 task directory ``source`` and save it as the .keras file ``out``."""
     from keras_bert_zoo.tasks.legacy import convert_legacy_task
 
-    if len(argv) != 3 or not argv[2].endswith(".keras"):
-        raise TaskError("usage: bert-zoo convert-task OLD_TASK_DIR OUT.keras")
-    task = convert_legacy_task(argv[1], argv[2])
-    print(f"converted {argv[1]} ({task.task_type}, {type(task).__name__}) -> {argv[2]}")
+    task = convert_legacy_task(source, out)
+    print(f"converted {source} ({task.task_type}, {type(task).__name__}) -> {out}")
+    return task
 
 
 def main(argv):
-    from keras_bert_zoo.cli.errors import run_command
+    from keras_bert_zoo.cli.errors import UsageError
 
-    run_command("convert-task", lambda: run_convert_task(list(argv)))
+    if len(argv) != 3 or not argv[2].endswith(".keras"):
+        raise UsageError("usage: bert-zoo convert-task OLD_TASK_DIR OUT.keras")
+    run_convert_task(argv[1], argv[2])

@@ -11,10 +11,13 @@ lines of ``--unlabelled`` (one text per line) add teacher-only targets. Writes `
 student, an ordinary classifier for predict / evaluate / export) and the eval/test reports.
 """
 
+import dataclasses
 import json
 import os
 
 from absl import flags
+
+from keras_bert_zoo.cli import options
 
 flags.DEFINE_string("teacher", None, "The fine-tuned teacher (…/model.keras from `bert-zoo finetune`).")
 flags.DEFINE_string("student", "layers:0,2,4", "layers:I,J,... | size:NAME | a preset name or checkpoint directory.")
@@ -22,20 +25,43 @@ flags.DEFINE_string("train", None, "Labelled training file (CSV/TSV/JSONL, as fo
 flags.DEFINE_string("unlabelled", None, "Optional text file, one text per line: soft targets only.")
 flags.DEFINE_string("eval", None, "Optional labelled validation file (reports).")
 flags.DEFINE_string("test", None, "Optional labelled test file (reports).")
-flags.DEFINE_string("out", None, "Output directory (model.keras, reports).")
+options.define("out", "batch_size", "sequence_length", "seed", sequence_length=None,
+               out_help="Output directory (model.keras, reports).",
+               sequence_length_help="Student sequence length (default: the teacher's).")
 flags.DEFINE_boolean("overwrite", False, "Replace a finished run in --out.")
 flags.DEFINE_float("temperature", 2.0, "Softening temperature T.")
 flags.DEFINE_float("alpha", 0.5, "Weight of the hard-label loss (1 - alpha on the soft term).")
 flags.DEFINE_integer("epochs", 3, "Epochs.")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (AdamW, warm-up + linear decay).")
-flags.DEFINE_integer("sequence_length", None, "Student sequence length (default: the teacher's).")
 flags.DEFINE_string("text_column", "text", "Column / field of the text.")
 flags.DEFINE_string("label_column", "label", "Column / field of the label.")
 flags.DEFINE_string("file_format", None, "csv, tsv or jsonl (default: by extension).")
-flags.DEFINE_integer("seed", 0, "Random seed.")
 
 FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig:
+    """One `bert-zoo distill` run (the flags of the same names)."""
+
+    teacher: str
+    train: str
+    out: str
+    student: str = "layers:0,2,4"
+    unlabelled: str | None = None
+    eval: str | None = None
+    test: str | None = None
+    overwrite: bool = False
+    temperature: float = 2.0
+    alpha: float = 0.5
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    sequence_length: int | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    file_format: str | None = None
+    seed: int = 0
 
 
 def make_student(teacher, spec: str, sequence_length: int):
@@ -62,65 +88,69 @@ def make_student(teacher, spec: str, sequence_length: int):
     return TextClassifier.from_preset(spec, sequence_length=sequence_length, **args)
 
 
-def run_distill():
-    from keras_bert_zoo.cli.errors import check_input_file, check_model_path, check_writable_dir
+def _check(config: DistillConfig) -> str:
+    """Paths before TensorFlow is imported (wrong ones fail at once); returns the student's model path."""
+    from keras_bert_zoo.cli.errors import UsageError, check_input_file, check_model_path, check_writable_dir
 
-    check_model_path(FLAGS.teacher, "--teacher")          # before TensorFlow: wrong paths fail at once
-    check_input_file(FLAGS.train, "--train")
+    check_model_path(config.teacher, "--teacher")
+    check_input_file(config.train, "--train")
     for name in ("unlabelled", "eval", "test"):
-        if FLAGS[name].value:
-            check_input_file(FLAGS[name].value, f"--{name}")
-    if not FLAGS.out:
-        from keras_bert_zoo.cli.errors import FlagError
+        if getattr(config, name):
+            check_input_file(getattr(config, name), f"--{name}")
+    if not config.out:
+        raise UsageError("--out is required")
+    check_writable_dir(config.out, "--out")
+    model_path = os.path.join(config.out, "model.keras")
+    if os.path.exists(model_path) and not config.overwrite:
+        raise UsageError(f"{config.out} holds a finished run (model.keras); pass --overwrite to replace it")
+    return model_path
 
-        raise FlagError("--out is required")
-    check_writable_dir(FLAGS.out, "--out")
-    model_path = os.path.join(FLAGS.out, "model.keras")
-    if os.path.exists(model_path) and not FLAGS.overwrite:
-        from keras_bert_zoo.cli.errors import FlagError
 
-        raise FlagError(f"{FLAGS.out} holds a finished run (model.keras); pass --overwrite to replace it")
-
+def run_distill(config: DistillConfig):
+    """Distil the teacher into the student, save it, write the eval/test reports; returns the student."""
+    model_path = _check(config)
     import keras
 
     from keras_bert_zoo import reports
-    from keras_bert_zoo.data.task_files import FileOptions, read_task_file, read_text_lines
-    from keras_bert_zoo.tasks import TaskError, load_task
+    from keras_bert_zoo.data.task_files import FileOptions, read_text_lines
+    from keras_bert_zoo.tasks import TaskError, TextClassifier, load_task, registry
     from keras_bert_zoo.tasks.distiller import Distiller
 
-    keras.utils.set_random_seed(FLAGS.seed)
-    teacher = load_task(FLAGS.teacher)
-    if teacher.task_type != "classify":
-        raise TaskError(f"{FLAGS.teacher}: distillation takes a classify model, this one is {teacher.task_type!r}")
-    options = FileOptions(text_column=FLAGS.text_column, label_column=FLAGS.label_column,
-                          file_format=FLAGS.file_format, pair_column="text_pair" if teacher.pairs else None)
-    train = read_task_file("classify", FLAGS.train, options)
-    unlabelled = read_text_lines(FLAGS.unlabelled) if FLAGS.unlabelled else None
+    keras.utils.set_random_seed(config.seed)
+    teacher = load_task(config.teacher)
+    if not isinstance(teacher, TextClassifier):
+        raise TaskError(f"{config.teacher}: distillation takes a classify model, this one is {teacher.task_type!r}")
+    spec = registry.spec_of(TextClassifier)      # the student is a classifier: the files are classify files
+    file_options = FileOptions(text_column=config.text_column, label_column=config.label_column,
+                               file_format=config.file_format, pair_column="text_pair" if teacher.pairs else None)
+    train = spec.read(config.train, file_options)
+    unlabelled = read_text_lines(config.unlabelled) if config.unlabelled else None
     if unlabelled is not None and teacher.pairs:
         raise TaskError("--unlabelled takes single texts; the teacher classifies pairs")
-    student = make_student(teacher, FLAGS.student, FLAGS.sequence_length or teacher.sequence_length)
-    distiller = Distiller(teacher, student, temperature=FLAGS.temperature, alpha=FLAGS.alpha)
-    distiller.compile(learning_rate=FLAGS.learning_rate)
-    fit_args = dict(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size)
-    if FLAGS.eval:
-        dev = read_task_file("classify", FLAGS.eval, options)
+    student = make_student(teacher, config.student, config.sequence_length or teacher.sequence_length)
+    distiller = Distiller(teacher, student, temperature=config.temperature, alpha=config.alpha)
+    distiller.compile(learning_rate=config.learning_rate)
+    fit_args = dict(epochs=config.epochs, batch_size=config.batch_size)
+    if config.eval:
+        dev = spec.read(config.eval, file_options)
         fit_args["validation_data"] = (dev.x, dev.y)
     print(f"teacher {teacher.count_params():,} parameters, student {student.count_params():,}; "
           f"{len(train)} labelled + {len(unlabelled or [])} unlabelled texts")
     distiller.fit(train.x, train.y, unlabelled=unlabelled, **fit_args)
-    tmp = os.path.join(FLAGS.out, f".model.{os.getpid()}.keras")
+    tmp = os.path.join(config.out, f".model.{os.getpid()}.keras")
     student.save(tmp)
     os.replace(tmp, model_path)
     print(f"saved the student to {model_path}")
-    for name, path in (("eval", FLAGS.eval), ("test", FLAGS.test)):
+    for name, path in (("eval", config.eval), ("test", config.test)):
         if path:
-            report = reports.evaluate_task_file(student, read_task_file("classify", path, options),
-                                                out_dir=os.path.join(FLAGS.out, name), batch_size=FLAGS.batch_size)
+            report = reports.evaluate_task_file(student, spec.read(path, file_options),
+                                                out_dir=os.path.join(config.out, name), batch_size=config.batch_size)
             print(f"{name}: " + json.dumps({k: round(v, 4) for k, v in report.items() if isinstance(v, float)}))
+    return student
 
 
 def main(argv):
     del argv
-    from keras_bert_zoo.cli.errors import run_command
-
-    run_command("distill", run_distill)
+    options.resolve_aliases()
+    names = [f.name for f in dataclasses.fields(DistillConfig)]
+    run_distill(DistillConfig(**{name: FLAGS[name].value for name in names}))

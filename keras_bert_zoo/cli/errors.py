@@ -2,10 +2,11 @@
 
     run_command("finetune", lambda: run_finetune(config))
 
-Errors the package raises for bad input (files, options, checkpoints, exports) and the OS errors of reading
-and writing files print as ``bert-zoo COMMAND: error: <message>``; the Python traceback is shown only when
-``BERT_ZOO_TRACEBACK=1`` is set or absl's ``--verbosity`` is 1 or more. Anything else is a bug and keeps its
-traceback.
+Errors the package raises on purpose for bad input (:class:`UsageError` for the command line; the error classes
+of files, options, checkpoints and exports: :func:`user_error_types`) and the OS errors of reading and writing
+files print as ``bert-zoo COMMAND: error: <message>``; the Python traceback is shown only when
+``BERT_ZOO_TRACEBACK=1`` is set or absl's ``--verbosity`` is 1 or more. Anything else (a ValueError or KeyError
+from inside the package or a library) is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,31 +16,53 @@ import os
 import sys
 import traceback
 
-__all__ = ["UsageError", "FlagError", "run_command", "user_error_types", "check_input_file", "check_model_path",
+__all__ = ["UsageError", "run_command", "user_error_types", "check_input_file", "check_model_path",
            "check_writable_dir"]
 
 
 class UsageError(ValueError):
     """The one error class of a bad command line: a flag value that cannot work, a missing or conflicting flag,
-    a flag the chosen task does not use. The message names the flag; `run_command` prints it as one line."""
+    a flag the chosen task does not use, a missing input file or an unwritable output directory. The message
+    names the flag; `run_command` prints it as one line. The path checks below raise it before TensorFlow is
+    imported, so such a mistake costs no start-up time."""
 
 
-class FlagError(ValueError):
-    """A flag value that cannot work (a missing file, an unwritable directory); the message names the flag.
-    Raised by the checks below before TensorFlow is imported, so such a mistake costs no start-up time."""
+#: the error classes the package raises on purpose for bad input, by module (looked up among the modules that
+#: are loaded: a class whose module was never imported cannot have been raised)
+USER_ERRORS = {
+    "keras_bert_zoo.config": ("ConfigError",),
+    "keras_bert_zoo.cache": ("DownloadError",),
+    "keras_bert_zoo.presets": ("PresetError",),
+    "keras_bert_zoo.convert.common": ("ConversionError",),
+    "keras_bert_zoo.convert.table": ("WeightLoadError",),
+    "keras_bert_zoo.data.textfile": ("TextFileError",),
+    "keras_bert_zoo.data.labelled": ("LabelledFileError",),
+    "keras_bert_zoo.data.task_files": ("TaskFileError",),
+    "keras_bert_zoo.data.conll": ("ConllError",),
+    "keras_bert_zoo.data.squad": ("SquadError",),
+    "keras_bert_zoo.data.swag": ("SwagError",),
+    "keras_bert_zoo.data.corpus": ("CorpusError",),
+    "keras_bert_zoo.data.chinese": ("ChineseCorpusError",),
+    "keras_bert_zoo.data.pretraining": ("PretrainingDataError",),
+    "keras_bert_zoo.train.callbacks": ("NanLossError",),
+    "keras_bert_zoo.export.saved_model": ("ExportError",),
+    "keras_bert_zoo.export.ops": ("OpCompatibilityError",),
+    "keras_bert_zoo.export.verify": ("VerificationError",),
+    "keras_bert_zoo.export.onnx": ("MissingOnnxExtraError",),
+    "keras_bert_zoo.export.input_checks": ("InputCheckError",),
+    "keras_bert_zoo.export.serving_requests": ("RequestError",),
+    "keras_bert_zoo.tasks.task": ("TaskError",),
+    "keras_bert_zoo.cli.lines": ("PredictInputError",),
+}
 
 
 def user_error_types() -> tuple:
-    """Exception classes that mean "bad input", not "bug" (imported lazily: only what is loaded)."""
-    types = [ValueError, OSError, KeyError, UnicodeError]
-    modules = {
-        "keras_bert_zoo.train.callbacks": ("NanLossError",),
-        "keras_bert_zoo.export.saved_model": ("ExportError",),
-        "keras_bert_zoo.export.ops": ("OpCompatibilityError",),
-        "keras_bert_zoo.export.verify": ("VerificationError",),
-        "keras_bert_zoo.export.onnx": ("MissingOnnxExtraError",),
-    }
-    for module, names in modules.items():
+    """Exception classes that mean "bad input", not "bug": :class:`UsageError`, the package's own error classes
+    for bad files, options, checkpoints and exports (:data:`USER_ERRORS`), and ``OSError`` (a file that cannot be
+    read or written). Anything else — a ``ValueError``, ``KeyError``, ``TypeError`` from inside the package or a
+    library — is a bug and keeps its traceback."""
+    types = [UsageError, OSError]
+    for module, names in USER_ERRORS.items():
         mod = sys.modules.get(module)
         for name in names:
             if mod is not None and hasattr(mod, name):
@@ -92,8 +115,6 @@ def run_command(command: str, fn):
         if _verbose():
             traceback.print_exc()
         message = str(err).strip() or type(err).__name__
-        if isinstance(err, KeyError) and err.args:
-            message = str(err.args[0])
         first, _, rest = message.partition("\n")
         print(f"bert-zoo {command}: error: {first}" + (f"\n{rest}" if rest else ""), file=sys.stderr)
         sys.exit(1)
@@ -109,17 +130,17 @@ def check_writable_dir(path, flag: str):
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as err:
-        raise FlagError(f"{flag} {path}: cannot write there ({err.strerror or type(err).__name__})") from None
+        raise UsageError(f"{flag} {path}: cannot write there ({err.strerror or type(err).__name__})") from None
 
 
 def check_input_file(path, flag: str):
     """``path`` must be an existing regular file (not a directory)."""
     if not path:
-        raise FlagError(f"{flag} is required")
+        raise UsageError(f"{flag} is required")
     if os.path.isdir(path):
-        raise FlagError(f"{flag} {path}: is a directory, not a file")
+        raise UsageError(f"{flag} {path}: is a directory, not a file")
     if not os.path.exists(path):
-        raise FlagError(f"{flag} {path}: no such file")
+        raise UsageError(f"{flag} {path}: no such file")
 
 
 def check_model_path(path, flag: str = "--model"):
@@ -127,10 +148,10 @@ def check_model_path(path, flag: str = "--model"):
     `bert-zoo finetune --out` write); checked before TensorFlow loads. Whether the file really holds a task is
     for the loader to say."""
     if not path:
-        raise FlagError(f"{flag} is required")
+        raise UsageError(f"{flag} is required")
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "model.keras")):
-            raise FlagError(f"{flag} {path}: a directory without model.keras (give the .keras file written by "
+            raise UsageError(f"{flag} {path}: a directory without model.keras (give the .keras file written by "
                             f"task.save, or the --out directory of `bert-zoo finetune`)")
     elif not os.path.exists(path):
-        raise FlagError(f"{flag} {path}: no such file (expected a .keras file written by task.save)")
+        raise UsageError(f"{flag} {path}: no such file (expected a .keras file written by task.save)")

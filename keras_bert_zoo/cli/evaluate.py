@@ -2,54 +2,73 @@
 
     bert-zoo evaluate --model runs/sentiment/model.keras --data test.csv --out runs/sentiment/test
 
-Prints the metrics; with --out writes the task's reports (:mod:`keras_bert_zoo.reports`).
+Prints the metrics; with --out writes the task's reports (the evaluator of its TaskSpec, through
+:mod:`keras_bert_zoo.reports`).
 """
 
+import dataclasses
 import json
 
 from absl import flags
 
+from keras_bert_zoo.cli import options
+
 flags.DEFINE_string("model", None, "A task saved by `bert-zoo finetune` (…/model.keras, or its directory).")
 flags.DEFINE_string("data", None, "File in the same format as the training file.")
-flags.DEFINE_string("out", None, "Directory for the reports (optional).")
-flags.DEFINE_integer("batch_size", 64, "Batch size.")
-flags.DEFINE_string("text_column", "text", "classify/regress: column / field of the text.")
-flags.DEFINE_string("pair_column", None, "classify/regress: column / field of the second text.")
-flags.DEFINE_string("label_column", "label", "classify/regress: column / field of the label.")
-flags.DEFINE_string("file_format", None, "classify/regress: csv, tsv or jsonl (default: by extension).")
-flags.DEFINE_integer("word_column", 0, "tag: CoNLL column of the words.")
-flags.DEFINE_integer("tag_column", -1, "tag: CoNLL column of the tags.")
+options.define("out", "batch_size", "task_module", batch_size=64, out_help="Directory for the reports (optional).")
+flags.DEFINE_string("text_column", "text", "File option (classify/regress): column / field of the text.")
+flags.DEFINE_string("pair_column", None, "File option (classify/regress): column / field of the second text.")
+flags.DEFINE_string("label_column", "label", "File option (classify/regress): column / field of the label.")
+flags.DEFINE_string("file_format", None, "File option (classify/regress): csv, tsv or jsonl (default: by extension).")
+flags.DEFINE_integer("word_column", 0, "File option (tag): CoNLL column of the words.")
+flags.DEFINE_integer("tag_column", -1, "File option (tag): CoNLL column of the tags.")
 
 FLAGS = flags.FLAGS
 
+FILE_FLAGS = ("text_column", "pair_column", "label_column", "file_format", "word_column", "tag_column")
 
-def run_evaluate():
-    from keras_bert_zoo.cli.errors import check_input_file, check_model_path
 
-    check_model_path(FLAGS.model)          # before TensorFlow is imported: a wrong path fails at once
-    check_input_file(FLAGS.data, "--data")
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    """One `bert-zoo evaluate` run. ``file_options``: the file options given (the rest: the task's defaults)."""
+
+    model: str
+    data: str
+    out: str | None = None
+    batch_size: int = 64
+    file_options: dict = dataclasses.field(default_factory=dict)
+    task_modules: tuple = ()
+
+
+def run_evaluate(config: EvaluateConfig) -> dict:
+    """Paths checked before TensorFlow is imported (a wrong path fails at once), then the report."""
+    from keras_bert_zoo.cli.errors import check_input_file, check_model_path, check_writable_dir
+
+    check_model_path(config.model)
+    check_input_file(config.data, "--data")
     from keras_bert_zoo import reports
-    from keras_bert_zoo.data.task_files import FileOptions, read_task_file
-    from keras_bert_zoo.tasks import load_task
+    from keras_bert_zoo.data.task_files import FileOptions
+    from keras_bert_zoo.tasks import load_task, registry
     from keras_bert_zoo.train.metrics import format_report
 
-    task = load_task(FLAGS.model)
-    if FLAGS.out:
-        from keras_bert_zoo.cli.errors import check_writable_dir
-
-        check_writable_dir(FLAGS.out, "--out")   # fail now, not after evaluating
-    names = ("text_column", "pair_column", "label_column", "file_format", "word_column", "tag_column")
-    options = FileOptions(**{n: getattr(FLAGS, n) for n in names if FLAGS[n].present})
-    if task.task_type in ("classify", "regress") and task.pairs and not options.pair_column:
-        options = FileOptions(**{**options.__dict__, "pair_column": "text_pair"})
-    report = reports.evaluate_task_file(task, read_task_file(task.task_type, FLAGS.data, options),
-                                        out_dir=FLAGS.out, batch_size=FLAGS.batch_size)
+    registry.import_task_modules(config.task_modules)
+    task = load_task(config.model)
+    if config.out:
+        check_writable_dir(config.out, "--out")   # fail now, not after evaluating
+    file_options = dict(config.file_options)
+    if getattr(task, "pairs", False) and not file_options.get("pair_column"):
+        file_options["pair_column"] = "text_pair"
+    spec = registry.spec_of(task)
+    report = reports.evaluate_task_file(task, spec.read(config.data, FileOptions(**file_options)),
+                                        out_dir=config.out, batch_size=config.batch_size)
     text = format_report(report)
     print(text if text else json.dumps(report, indent=2, default=str))
+    return report
 
 
 def main(argv):
     del argv
-    from keras_bert_zoo.cli.errors import run_command
-
-    run_command("evaluate", run_evaluate)
+    options.resolve_aliases()
+    run_evaluate(EvaluateConfig(model=FLAGS.model, data=FLAGS.data, out=FLAGS.out, batch_size=FLAGS.batch_size,
+                                file_options={n: FLAGS[n].value for n in FILE_FLAGS if FLAGS[n].present},
+                                task_modules=tuple(FLAGS.task_module or ())))

@@ -7,24 +7,28 @@
 
 --model is a file written by ``task.save`` (``bert-zoo finetune --out``); the export is ``task.export``.
 Sample inputs for verification (and warm-up requests, and full-int8 calibration unless --representative_file
-is given) come from --samples_file (a file in the task's own training format, or plain text lines for
+is given) come from --samples_file (a file in the task's own training format, or a .txt file of text lines for
 single-text tasks) or the task's built-in samples. --version defaults to the next free version number.
-SavedModels go to <root>/<name>/<version>/, TFLite files to <root>/<name>-tflite-<quant>/<version>/model.tflite.
+SavedModels go to <out>/<name>/<version>/, TFLite files to <out>/<name>-tflite-<quant>/<version>/model.tflite.
 The command prints the path and the verification summary as JSON; it exits non-zero, leaving nothing on
 disk, when the op check or the verification fails.
 """
 
+import dataclasses
 import json
 import sys
 
 from absl import flags
 
+from keras_bert_zoo.cli import options
+
 flags.DEFINE_string("model", None, "A task saved by task.save / bert-zoo finetune (model.keras).")
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "Export format.")
 flags.DEFINE_enum("quantize", "none", ["none", "fp16", "int8", "full_int8"], "TFLite quantization.")
-flags.DEFINE_string("name", None, "Model name (directory under --root; TF Serving's model name).")
+flags.DEFINE_string("name", None, "Model name (directory under --out; TF Serving's model name).")
 flags.DEFINE_integer("version", None, "Version number (default: the next free one; TF Serving serves the highest).")
-flags.DEFINE_string("root", "saved_models", "Export root.")
+options.define("out", "task_module", out="saved_models", out_help="Export root (TF Serving's model base path).")
+options.define_alias("root", "out")
 flags.DEFINE_string("samples_file", None, "Texts to verify with (default: a built-in multilingual set).")
 flags.DEFINE_string("text_column", "text", "Column of --samples_file / --representative_file (CSV/TSV/JSONL).")
 flags.DEFINE_string("pair_column", None, "Second-segment column for pair tasks.")
@@ -46,79 +50,128 @@ flags.DEFINE_boolean("overwrite", False, "Replace an existing version directory.
 
 FLAGS = flags.FLAGS
 
-def read_samples(task, path, limit):
-    """Raw serving inputs from a task file (its training format) or, for single-text tasks, text lines."""
-    from keras_bert_zoo.data.task_files import FileOptions, TaskFileError, read_task_file, read_text_lines
 
-    structured = path.endswith((".csv", ".tsv", ".jsonl", ".json", ".conll", ".txt")) and not (
-        path.endswith(".txt") and len(task.text_inputs) == 1)
-    if structured:
-        options = FileOptions(text_column=FLAGS.text_column, pair_column=FLAGS.pair_column) \
-            if task.task_type in ("classify", "regress") else FileOptions()
-        return read_task_file(task.task_type, path, options, require_targets=False).serving_samples(limit)
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """One `bert-zoo export` run (the flags of the same names)."""
+
+    model: str
+    name: str
+    format: str = "saved_model"
+    quantize: str = "none"
+    version: int | None = None
+    out: str = "saved_models"
+    samples_file: str | None = None
+    text_column: str = "text"
+    pair_column: str | None = None
+    max_samples: int = 32
+    representative_file: str | None = None
+    max_representative: int = 256
+    full_int8_float_ops: tuple | None = None
+    float_atol: float | None = None
+    float_rtol: float | None = None
+    min_agreement: float | None = None
+    flex: bool = False
+    serving_version: str | None = None
+    fresh_process_check: bool = True
+    overwrite: bool = False
+    task_modules: tuple = ()
+
+
+def read_samples(task, path, limit, config: ExportConfig):
+    """Raw serving inputs from a task file (its training format, read by the task's TaskSpec) or, for single-text
+    tasks, a .txt file of text lines."""
+    from keras_bert_zoo.data.task_files import FileOptions, TaskFileError, read_text_lines
+    from keras_bert_zoo.tasks import registry
+
+    if not (path.endswith(".txt") and len(task.text_inputs) == 1):       # the task's own file format
+        spec = registry.spec_of(task)
+        columns = {"text_column": config.text_column, "pair_column": config.pair_column}
+        options = FileOptions(**{k: v for k, v in columns.items() if k in spec.file_options})
+        return spec.read(path, options, require_targets=False).serving_samples(limit)
     if len(task.text_inputs) != 1:
         raise TaskFileError(f"{path}: the task takes inputs {list(task.text_inputs)}; give a file in its "
                             f"training format")
     return {task.text_inputs[0]: read_text_lines(path)[:limit]}
 
 
-def run_export():
-    from keras_bert_zoo.cli.errors import FlagError, check_input_file, check_model_path, check_writable_dir
+def _check(config: ExportConfig):
+    """The flags, before TensorFlow is imported: a wrong path or combination fails at once."""
+    from keras_bert_zoo.cli.errors import UsageError, check_input_file, check_model_path
 
-    check_model_path(FLAGS.model)          # before TensorFlow is imported: a wrong path fails at once
-    if not FLAGS.name:
-        raise FlagError("--name is required (the model's directory under --root)")
+    check_model_path(config.model)
+    if not config.name:
+        raise UsageError("--name is required (the model's directory under --out)")
     for flag in ("samples_file", "representative_file"):
-        if FLAGS[flag].value:
-            check_input_file(FLAGS[flag].value, f"--{flag}")
-    if FLAGS.format == "saved_model" and FLAGS.quantize != "none":
-        raise FlagError("--quantize applies to --format tflite only")
+        if getattr(config, flag):
+            check_input_file(getattr(config, flag), f"--{flag}")
+    if config.format == "saved_model" and config.quantize != "none":
+        raise UsageError("--quantize applies to --format tflite only")
+
+
+def _tolerance(config: ExportConfig):
+    """The verification tolerance with the --float_atol / --float_rtol / --min_agreement overrides, or None."""
+    from keras_bert_zoo.export import verify
+
+    if (config.float_atol, config.float_rtol, config.min_agreement) == (None, None, None):
+        return None
+    base = verify.TOLERANCES["saved_model" if config.format == "saved_model" else config.quantize]
+    tolerance = verify.Tolerance(
+        base.float_atol if config.float_atol is None else config.float_atol,
+        base.min_agreement if config.min_agreement is None else config.min_agreement,
+        base.float_rtol if config.float_rtol is None else config.float_rtol)
+    print(f"bert-zoo export: verification tolerance overridden: {tolerance} (default {base})", file=sys.stderr)
+    return tolerance
+
+
+def run_export(config: ExportConfig) -> dict:
+    """Load the task, export and verify it; prints and returns the summary."""
+    from keras_bert_zoo.cli.errors import check_writable_dir
+
+    _check(config)
     from keras_bert_zoo.export import next_version
     from keras_bert_zoo.export import ops as ops_lib
-    from keras_bert_zoo.export import verify
     from keras_bert_zoo.export.tflite import FULL_INT8_FLOAT_OPS
-    from keras_bert_zoo.tasks import load_task
+    from keras_bert_zoo.tasks import load_task, registry
 
-    task = load_task(FLAGS.model)
-    check_writable_dir(FLAGS.root, "--root")     # fail now, not after tracing and converting
-    tolerance = None
-    if (FLAGS.float_atol, FLAGS.float_rtol, FLAGS.min_agreement) != (None, None, None):
-        base = verify.TOLERANCES["saved_model" if FLAGS.format == "saved_model" else FLAGS.quantize]
-        tolerance = verify.Tolerance(
-            base.float_atol if FLAGS.float_atol is None else FLAGS.float_atol,
-            base.min_agreement if FLAGS.min_agreement is None else FLAGS.min_agreement,
-            base.float_rtol if FLAGS.float_rtol is None else FLAGS.float_rtol)
-        print(f"bert-zoo export: verification tolerance overridden: {tolerance} (default {base})", file=sys.stderr)
-    samples = read_samples(task, FLAGS.samples_file, FLAGS.max_samples) if FLAGS.samples_file else None
-    name_dir = FLAGS.name if FLAGS.format == "saved_model" else f"{FLAGS.name}-tflite-{FLAGS.quantize}"
-    version = FLAGS.version or next_version(FLAGS.root, name_dir)
-    path = f"{FLAGS.root}/{FLAGS.name}/{version}"
-    if FLAGS.format == "saved_model":
-        result = task.export(path, sample_inputs=samples, target=ops_lib.tf_serving_target(FLAGS.serving_version),
-                             tolerance=tolerance, fresh_process_check=FLAGS.fresh_process_check,
-                             overwrite=FLAGS.overwrite)
+    registry.import_task_modules(config.task_modules)
+    task = load_task(config.model)
+    check_writable_dir(config.out, "--out")     # fail now, not after tracing and converting
+    tolerance = _tolerance(config)
+    samples = read_samples(task, config.samples_file, config.max_samples, config) if config.samples_file else None
+    name_dir = config.name if config.format == "saved_model" else f"{config.name}-tflite-{config.quantize}"
+    version = config.version or next_version(config.out, name_dir)
+    path = f"{config.out}/{config.name}/{version}"
+    if config.format == "saved_model":
+        result = task.export(path, sample_inputs=samples, target=ops_lib.tf_serving_target(config.serving_version),
+                             tolerance=tolerance, fresh_process_check=config.fresh_process_check,
+                             overwrite=config.overwrite)
         summary = {"path": str(result.path), "format": "saved_model", "tftext_ops": result.info["tftext_ops"],
                    "verification": result.verification}
     else:
         extra = {}
-        if FLAGS.representative_file:
-            rep = read_samples(task, FLAGS.representative_file, FLAGS.max_representative)
-            extra["representative_texts"] = rep
+        if config.representative_file:
+            extra["representative_texts"] = read_samples(task, config.representative_file,
+                                                         config.max_representative, config)
         float_ops = FULL_INT8_FLOAT_OPS
-        if FLAGS.full_int8_float_ops is not None:
-            float_ops = () if FLAGS.full_int8_float_ops in ([], ["none"]) else tuple(
-                op.strip().upper() for op in FLAGS.full_int8_float_ops)
-        result = task.export(path, format="tflite", sample_inputs=samples, quantize=FLAGS.quantize,
-                             flex=FLAGS.flex, full_int8_float_ops=float_ops, tolerance=tolerance,
-                             overwrite=FLAGS.overwrite, **extra)
-        summary = {"path": str(result.path), "format": "tflite", "quantize": FLAGS.quantize,
+        if config.full_int8_float_ops is not None:
+            float_ops = () if list(config.full_int8_float_ops) in ([], ["none"]) else tuple(
+                op.strip().upper() for op in config.full_int8_float_ops)
+        result = task.export(path, format="tflite", sample_inputs=samples, quantize=config.quantize,
+                             flex=config.flex, full_int8_float_ops=float_ops, tolerance=tolerance,
+                             overwrite=config.overwrite, **extra)
+        summary = {"path": str(result.path), "format": "tflite", "quantize": config.quantize,
                    "size_bytes": result.size_bytes, "custom_ops": result.custom_ops,
                    "verification": result.verification}
     print(json.dumps(summary, indent=1, ensure_ascii=False))
+    return summary
 
 
 def main(argv):
     del argv
-    from keras_bert_zoo.cli.errors import run_command
-
-    run_command("export", run_export)
+    options.resolve_aliases()
+    names = [f.name for f in dataclasses.fields(ExportConfig) if f.name != "task_modules"]
+    values = {name: FLAGS[name].value for name in names}
+    if values["full_int8_float_ops"] is not None:
+        values["full_int8_float_ops"] = tuple(values["full_int8_float_ops"])
+    run_export(ExportConfig(**values, task_modules=tuple(FLAGS.task_module or ())))

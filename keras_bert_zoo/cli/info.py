@@ -4,7 +4,7 @@ from absl import flags
 
 from keras_bert_zoo.config import NAMED_CONFIGS
 
-FLAGS = flags.DEFINE_string("name", None, "Only this size (default: all).")
+_NAME = flags.DEFINE_string("name", None, "Only this size (default: all).")
 
 
 def count_params(config):
@@ -15,11 +15,20 @@ def count_params(config):
     return embeddings + layers * block + d * d + d
 
 
-def main(argv):
-    del argv
-    names = [FLAGS.value] if FLAGS.value else sorted(NAMED_CONFIGS)
+def run_info(name=None):
+    """Print the named sizes (or only ``name``) with their shapes and parameter counts."""
+    from keras_bert_zoo.cli.errors import UsageError
+
+    if name is not None and name not in NAMED_CONFIGS:
+        raise UsageError(f"--name {name!r}: not a named size; see bert-zoo info")
+    names = [name] if name else sorted(NAMED_CONFIGS)
     print(f"{'name':34} {'L':>3} {'H':>5} {'A':>3} {'I':>5} {'vocab':>7} {'params':>13}")
     for name in names:
         c = NAMED_CONFIGS[name]
         print(f"{name:34} {c.num_layers:>3} {c.hidden_size:>5} {c.num_heads:>3} {c.intermediate_size:>5} "
               f"{c.vocab_size:>7} {count_params(c):>13,}")
+
+
+def main(argv):
+    del argv
+    run_info(_NAME.value)

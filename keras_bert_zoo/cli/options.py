@@ -9,13 +9,17 @@ into its config dataclass::
                    sequence_length=128, out_help="Output directory.")
 
     def main(argv):
-        config = FinetuneConfig(out=FLAGS.out, ...)
+        options.resolve_aliases()
+        run_finetune(FinetuneConfig(out=FLAGS.out, ...))
 
 Shared flags: ``--out`` (output directory), ``--sequence_length`` (packed tokens per example, [CLS]/[SEP]
 included), ``--mixed_precision`` (``float32``, ``mixed_bfloat16`` or ``mixed_float16``), ``--seed``,
-``--batch_size``. Old spellings of a command (``--output_dir``, ``--max_seq_length``, ...) stay one release as
-aliases: :func:`define_alias` defines one, and :func:`resolve_aliases` (called once in ``main``) copies its value
-to the new flag with a one-line deprecation notice on stderr. Giving both spellings is a usage error.
+``--batch_size``, ``--task_module`` (modules that register task types of their own: the commands that build or
+load a task import them first). Old spellings of a command (``--output_dir``, ``--output``, ``--root``,
+``--max_seq_length``) stay one release as aliases: :func:`define_alias` defines one, and :func:`resolve_aliases`
+(called once in ``main``) copies its value to the new flag with a one-line deprecation notice on stderr. Giving
+both spellings is a usage error. The flags belong to the command module that calls :func:`define` (its
+``--help`` lists them).
 
 Only the chosen command's module is imported (see :mod:`keras_bert_zoo.cli.main`), so each command defines
 its own copy of the shared flags without collisions.
@@ -41,9 +45,20 @@ SHARED = {
     "mixed_precision": ("enum", "float32", "Keras dtype policy of training: " + ", ".join(MIXED_PRECISION) + "."),
     "seed": ("integer", 0, "Random seed."),
     "batch_size": ("integer", 32, "Batch size (global, across replicas)."),
+    "task_module": ("list", None, "Python modules to import first (comma separated): each registers its own task "
+                                  "types with keras_bert_zoo.tasks.registry.register_task (a task defined outside "
+                                  "the package)."),
 }
 
 _ALIASES: dict = {}     # old name -> new name, for the flags of the command that is running
+
+
+def _caller() -> str:
+    """The module that called our caller: the command module the flags belong to (its --help lists them)."""
+    import inspect
+
+    frame = inspect.currentframe().f_back.f_back
+    return frame.f_globals.get("__name__", "__main__")
 
 
 def define(*names: str, flag_values=flags.FLAGS, required=(), **overrides):
@@ -55,17 +70,20 @@ def define(*names: str, flag_values=flags.FLAGS, required=(), **overrides):
     unknown = sorted(set(names) - set(SHARED))
     if unknown:
         raise ValueError(f"unknown shared flag(s) {unknown}; shared flags: {sorted(SHARED)}")
+    module = _caller()
     for name in names:
         kind, default, help_text = SHARED[name]
         default = overrides.get(name, default)
         help_text = overrides.get(f"{name}_help", help_text)
+        common = dict(flag_values=flag_values, module_name=module)
         if kind == "string":
-            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_string(name, default, help_text, **common)
         elif kind == "integer":
-            flags.DEFINE_integer(name, default, help_text, lower_bound=1 if name != "seed" else None,
-                                 flag_values=flag_values)
+            flags.DEFINE_integer(name, default, help_text, lower_bound=1 if name != "seed" else None, **common)
         elif kind == "enum":
-            flags.DEFINE_enum(name, default, list(MIXED_PRECISION), help_text, flag_values=flag_values)
+            flags.DEFINE_enum(name, default, list(MIXED_PRECISION), help_text, **common)
+        elif kind == "list":
+            flags.DEFINE_list(name, default, help_text, **common)
         if name in required:
             flags.mark_flag_as_required(name, flag_values=flag_values)
 
@@ -74,7 +92,7 @@ def define_alias(old: str, new: str, flag_values=flags.FLAGS):
     """``--old`` as a deprecated spelling of the (already defined) flag ``--new``, for one release."""
     target = flag_values[new]
     flags.DEFINE(target.parser, old, None, f"Deprecated: use --{new}.", serializer=target.serializer,
-                 flag_values=flag_values)
+                 flag_values=flag_values, module_name=_caller())
     _ALIASES[old] = new
 
 

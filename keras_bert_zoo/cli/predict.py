@@ -9,17 +9,21 @@ Input: plain text (one text per line), or JSON lines (one object per line with t
 "probabilities": {...}}.
 """
 
+import dataclasses
 import os
 import sys
 
 from absl import flags
 
+from keras_bert_zoo.cli import options
+
 flags.DEFINE_string("model", None, "A task saved by `bert-zoo finetune` (…/model.keras, or its directory).")
 flags.DEFINE_string("input", "-", "Input file ('-' for stdin).")
-flags.DEFINE_string("output", "-", "Output file ('-' for stdout), written atomically.")
+options.define("out", "batch_size", "task_module", out="-",
+               out_help="Output file ('-' for stdout), written atomically.")
 flags.DEFINE_enum("format", "auto", ["auto", "text", "jsonl"],
                   "Input format: text lines, JSON lines, or auto (a line starting with '{' is JSON).")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
+options.define_alias("output", "out")
 
 FLAGS = flags.FLAGS
 
@@ -30,12 +34,12 @@ Input (--format): ``text`` is one text per line (the task's first input; a line 
 {"question": ..., "context": ...} (other fields are copied to the output, e.g. an "id"); ``auto`` (default)
 reads a line starting with "{" as JSON and any other line as text. A line that should be JSON but is not, a
 JSON object without one of the task's input fields, or a text line for a task that takes several inputs is an
-error naming the line (and the field); with --output nothing is written then.
+error naming the line (and the field); with --out nothing is written then.
 
 Output: exactly one JSON object per input line, in order, e.g. {"text": ..., "label": "positive", "score": 0.93,
 "probabilities": {...}}. A blank line gives {"text": "", "empty": true} (every input field empty, no
 prediction), so output line N always belongs to input line N; a warning names the blank lines. Invalid UTF-8 is
-replaced with U+FFFD (as the file readers do) with a warning naming the line. --output is written atomically:
+replaced with U+FFFD (as the file readers do) with a warning naming the line. --out is written atomically:
 the file appears complete, or (after an error or Ctrl-C) not at all. Lines are predicted in chunks of
 8 x --batch_size (one line at a time when typing at a terminal); on stdout the chunks before a bad line stay
 printed.
@@ -44,47 +48,64 @@ printed.
 from keras_bert_zoo.cli.lines import LineReader, predict_lines
 
 
-def run_predict():
-    """Checks every flag before TensorFlow is imported (a wrong path fails at once), then predicts."""
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """One `bert-zoo predict` run: ``input`` / ``out`` are paths, ``"-"`` for stdin / stdout."""
+
+    model: str
+    input: str = "-"
+    out: str = "-"
+    format: str = "auto"
+    batch_size: int = 32
+    task_modules: tuple = ()
+
+
+def _open_out(stack, config: PredictConfig):
+    """stdout, or the atomic temporary file of --out (created now: an unwritable --out fails before the model
+    loads)."""
+    from keras_bert_zoo import cache
+    from keras_bert_zoo.cli.errors import UsageError
+
+    if config.out == "-":
+        return sys.stdout
+    if os.path.isdir(config.out):
+        raise UsageError(f"--out {config.out}: is a directory")
+    try:
+        return stack.enter_context(cache.atomic_write(config.out, "w", encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"--out {config.out}: cannot write there ({err.strerror or type(err).__name__})") from None
+
+
+def run_predict(config: PredictConfig) -> int:
+    """Checks every path before TensorFlow is imported (a wrong path fails at once), then predicts; returns the
+    number of lines."""
     import contextlib
 
-    from keras_bert_zoo import cache
-    from keras_bert_zoo.cli.errors import FlagError, check_input_file, check_model_path
+    from keras_bert_zoo.cli.errors import UsageError, check_input_file, check_model_path
 
-    check_model_path(FLAGS.model)
-    if FLAGS.batch_size < 1:
-        raise FlagError(f"--batch_size must be at least 1, got {FLAGS.batch_size}")
-    if FLAGS.input != "-":
-        check_input_file(FLAGS.input, "--input")
+    check_model_path(config.model)
+    if config.input != "-":
+        check_input_file(config.input, "--input")
     with contextlib.ExitStack() as stack:
-        if FLAGS.output == "-":
-            out = sys.stdout
-        else:
-            if os.path.isdir(FLAGS.output):
-                raise FlagError(f"--output {FLAGS.output}: is a directory")
-            # the temporary file is created now: an unwritable --output fails before the model loads
-            try:
-                out = stack.enter_context(cache.atomic_write(FLAGS.output, "w", encoding="utf-8"))
-            except OSError as err:
-                raise FlagError(f"--output {FLAGS.output}: cannot write there "
-                                f"({err.strerror or type(err).__name__})") from None
-        from keras_bert_zoo.tasks import load_task
+        out = _open_out(stack, config)
+        from keras_bert_zoo.tasks import load_task, registry
 
-        task = load_task(FLAGS.model)
+        registry.import_task_modules(config.task_modules)
+        task = load_task(config.model)
         if not task.text_inputs:
-            raise FlagError(f"--model {FLAGS.model}: a {type(task).__name__} takes no text inputs; predict runs a "
-                            f"fine-tuned task model")
-        if FLAGS.input == "-":
+            raise UsageError(f"--model {config.model}: a {type(task).__name__} takes no text inputs; predict runs a "
+                             f"fine-tuned task model")
+        if config.input == "-":
             stream, source = sys.stdin.buffer, "<stdin>"
         else:                                  # opened once the model is loaded (a FIFO's writer waits)
-            stream, source = stack.enter_context(open(FLAGS.input, "rb")), FLAGS.input
+            stream, source = stack.enter_context(open(config.input, "rb")), config.input
         interactive = stream.isatty() if hasattr(stream, "isatty") else False
-        reader = LineReader(stream, FLAGS.format, task.text_inputs, source)
-        predict_lines(task, reader, out, FLAGS.batch_size, 1 if interactive else 8 * FLAGS.batch_size)
+        reader = LineReader(stream, config.format, task.text_inputs, source)
+        return predict_lines(task, reader, out, config.batch_size, 1 if interactive else 8 * config.batch_size)
 
 
 def main(argv):
     del argv
-    from keras_bert_zoo.cli.errors import run_command
-
-    run_command("predict", run_predict)
+    options.resolve_aliases()
+    run_predict(PredictConfig(model=FLAGS.model, input=FLAGS.input, out=FLAGS.out, format=FLAGS.format,
+                              batch_size=FLAGS.batch_size, task_modules=tuple(FLAGS.task_module or ())))

@@ -23,16 +23,21 @@ def _source(preset):
     return ("zip " if src.archive else "url ") + src.files[0].url.split("/")[2]
 
 
-def main(argv):
-    del argv
+def run_presets(cache_dir=None, fetch=None):
+    """Print the preset table (or fetch one preset and print its directory)."""
     from keras_bert_zoo import presets
 
-    if FLAGS.fetch:
-        print(presets.fetch_preset(FLAGS.fetch, cache_dir=FLAGS.cache_dir))
+    if fetch:
+        print(presets.fetch_preset(fetch, cache_dir=cache_dir))
         return
-    rows = presets.list_presets(cache_dir=FLAGS.cache_dir)
+    rows = presets.list_presets(cache_dir=cache_dir)
     width = max(len(r[0]) for r in rows)
-    print(f"cache: {presets.cache_root(FLAGS.cache_dir)}")
+    print(f"cache: {presets.cache_root(cache_dir)}")
     print(f"{'name':<{width}}  {'format':<9} {'cached':<6}  source")
     for name, fmt, cached, _ in rows:
         print(f"{name:<{width}}  {fmt:<9} {'yes' if cached else 'no':<6}  {_source(presets.PRESETS[name])}")
+
+
+def main(argv):
+    del argv
+    run_presets(cache_dir=FLAGS.cache_dir, fetch=FLAGS.fetch)

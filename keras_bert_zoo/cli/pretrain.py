@@ -3,7 +3,7 @@
 From TFRecord shards (static masking, `bert-zoo make-pretraining-data`):
 
     bert-zoo pretrain --data=data/pretrain --config=bert_uncased_L-4_H-256_A-4 --vocab=vocab.txt \\
-        --output_dir=runs/pretrain --batch_size=64 --max_seq_length=128 --steps_per_epoch=1000 --epochs=10
+        --out=runs/pretrain --batch_size=64 --sequence_length=128 --steps_per_epoch=1000 --epochs=10
 
 From raw text with dynamic masking (new masks every epoch):
 
@@ -12,46 +12,80 @@ From raw text with dynamic masking (new masks every epoch):
 Continued pretraining of a checkpoint (a preset name, a checkpoint directory the converters read, or a
 ``.keras`` backbone/pretrainer): ``--init_from=NAME_OR_PATH`` (its vocabulary is used unless --vocab).
 
-Writes ``output_dir/backbone.keras``, ``pretrainer.keras``, ``summary.json`` (throughput, final metrics), the same
+Writes ``out/backbone.keras``, ``pretrainer.keras``, ``summary.json`` (throughput, final metrics), the same
 weights as a Hugging Face checkpoint (``config.json``, ``model.safetensors``, ``vocab.txt``,
-``tokenizer_config.json`` with the casing) — so ``output_dir`` is a ``--preset`` for ``bert-zoo finetune`` /
+``tokenizer_config.json`` with the casing) — so ``out`` is a ``--preset`` for ``bert-zoo finetune`` /
 ``demo`` / ``convert`` and an ``--init_from`` for the next pretraining run — and, per epoch,
-``output_dir/checkpoints/`` (re-running the same command resumes there).
+``out/checkpoints/`` (re-running the same command resumes there).
 
 Continued pretraining, then fine-tuning on the same domain:
 
     bert-zoo pretrain --init_from=minilm_l6_h384_uncased --corpus=tweets.txt --corpus_format=plain \\
-        --max_seq_length=64 --output_dir=runs/cpt --steps_per_epoch=100 --epochs=4
+        --sequence_length=64 --out=runs/cpt --steps_per_epoch=100 --epochs=4
     bert-zoo finetune --preset=runs/cpt --train=train.csv --eval=val.csv --out=runs/clf
 """
 
+import dataclasses
 import json
 import os
 
 from absl import flags
 
-_DATA = flags.DEFINE_string("data", None, "TFRecord shards: a directory or a glob (static mode).")
-_CORPUS = flags.DEFINE_list("corpus", None, "Raw corpus files (dynamic mode).")
-_CORPUS_FORMAT = flags.DEFINE_enum("corpus_format", "bert", ["bert", "plain"], "Format of --corpus.")
-_VOCAB = flags.DEFINE_string("vocab", None, "vocab.txt (required unless --init_from brings one).")
-_LOWERCASE = flags.DEFINE_bool("lowercase", True, "Lower-case (dynamic mode tokenization).")
-_CONFIG = flags.DEFINE_string("config", None, "Named size (bert-zoo info) or a config JSON (HF or Google).")
-_INIT = flags.DEFINE_string("init_from", None, "Continue pretraining this preset / checkpoint dir / .keras file.")
-_OUTPUT = flags.DEFINE_string("output_dir", None, "Output directory.", required=True)
-_BATCH = flags.DEFINE_integer("batch_size", 32, "Global batch size.")
-_MAX_SEQ = flags.DEFINE_integer("max_seq_length", 128, "Padded sequence length.")
-_MAX_PRED = flags.DEFINE_integer("max_predictions_per_seq", 20, "Padded number of predictions.")
-_WWM = flags.DEFINE_bool("whole_word_masking", False, "Dynamic mode: mask whole words.")
-_STEPS = flags.DEFINE_integer("steps_per_epoch", 1000, "Steps per epoch (checkpoint interval).")
-_EPOCHS = flags.DEFINE_integer("epochs", 10, "Epochs.")
-_LR = flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate.")
-_WARMUP = flags.DEFINE_integer("warmup_steps", None, "Warm-up steps (default 1% of all steps).")
-_OPT = flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
-_WD = flags.DEFINE_float("weight_decay", 0.01, "Decoupled weight decay (not on LayerNorm / bias).")
-_PRECISION = flags.DEFINE_enum("mixed_precision", "none", ["none", "bfloat16", "float16"], "Mixed precision.")
-_JIT = flags.DEFINE_bool("jit_compile", True, "Compile the train step with XLA.")
-_BUDGET = flags.DEFINE_float("time_budget_s", None, "Stop after this many seconds.")
-_SEED = flags.DEFINE_integer("seed", 12345, "Seed for dynamic pairs/masks and shuffling.")
+from keras_bert_zoo.cli import options
+from keras_bert_zoo.cli.errors import UsageError
+
+flags.DEFINE_string("data", None, "TFRecord shards: a directory or a glob (static mode).")
+flags.DEFINE_list("corpus", None, "Raw corpus files (dynamic mode).")
+flags.DEFINE_enum("corpus_format", "bert", ["bert", "plain"], "Format of --corpus.")
+flags.DEFINE_string("vocab", None, "vocab.txt (required unless --init_from brings one).")
+flags.DEFINE_bool("lowercase", True, "Lower-case (dynamic mode tokenization).")
+flags.DEFINE_string("config", None, "Named size (bert-zoo info) or a config JSON (HF or Google).")
+flags.DEFINE_string("init_from", None, "Continue pretraining this preset / checkpoint dir / .keras file.")
+options.define("out", "batch_size", "sequence_length", "mixed_precision", "seed", seed=12345,
+               sequence_length_help="Padded sequence length.",
+               seed_help="Seed for dynamic pairs/masks and shuffling.")
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Padded number of predictions.")
+flags.DEFINE_bool("whole_word_masking", False, "Dynamic mode: mask whole words.")
+flags.DEFINE_integer("steps_per_epoch", 1000, "Steps per epoch (checkpoint interval).")
+flags.DEFINE_integer("epochs", 10, "Epochs.")
+flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate.")
+flags.DEFINE_integer("warmup_steps", None, "Warm-up steps (default 1% of all steps).")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
+flags.DEFINE_float("weight_decay", 0.01, "Decoupled weight decay (not on LayerNorm / bias).")
+flags.DEFINE_bool("jit_compile", True, "Compile the train step with XLA.")
+flags.DEFINE_float("time_budget_s", None, "Stop after this many seconds.")
+options.define_alias("output_dir", "out")
+options.define_alias("max_seq_length", "sequence_length")
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    """One `bert-zoo pretrain` run (the flags of the same names)."""
+
+    out: str
+    data: str | None = None
+    corpus: tuple | None = None
+    corpus_format: str = "bert"
+    vocab: str | None = None
+    lowercase: bool = True
+    config: str | None = None
+    init_from: str | None = None
+    batch_size: int = 32
+    sequence_length: int = 128
+    max_predictions_per_seq: int = 20
+    whole_word_masking: bool = False
+    steps_per_epoch: int = 1000
+    epochs: int = 10
+    learning_rate: float = 1e-4
+    warmup_steps: int | None = None
+    optimizer: str = "adamw"
+    weight_decay: float = 0.01
+    mixed_precision: str = "float32"
+    jit_compile: bool = True
+    time_budget_s: float | None = None
+    seed: int = 12345
 
 
 def _config(value):
@@ -66,41 +100,42 @@ def _config(value):
     return BertConfig.from_name(value)
 
 
-def _initial_model(vocab_size):
-    """(pretrainer, vocabulary or None) for --init_from or --config."""
+def _continued(init_from):
+    """(pretrainer, vocabulary or None) of --init_from: a .keras file, a preset or a checkpoint directory."""
     import keras
 
-
+    from keras_bert_zoo import presets
     from keras_bert_zoo.models.backbone import BertBackbone
-    from keras_bert_zoo.tasks.pretrainer import Pretrainer
+    from keras_bert_zoo.tasks import task_models
+    from keras_bert_zoo.tasks.pretrainer import Pretrainer, build_pretrainer
+
+    if init_from.endswith(".keras"):
+        loaded = keras.saving.load_model(init_from, safe_mode=True)
+        if isinstance(loaded, Pretrainer):
+            return loaded, None
+        return build_pretrainer(loaded if isinstance(loaded, BertBackbone) else loaded.backbone), None
+    model, tokenizer = presets.from_preset(init_from, model_classes=task_models())
+    if isinstance(model, Pretrainer):
+        return model, getattr(tokenizer, "vocabulary", None)
+    backbone = model if isinstance(model, BertBackbone) else model.backbone
+    return build_pretrainer(backbone), getattr(tokenizer, "vocabulary", None)
+
+
+def _initial_model(run: PretrainConfig, vocab_size):
+    """(pretrainer, vocabulary or None) for --init_from or --config."""
     from keras_bert_zoo.tasks.pretrainer import build_pretrainer
 
-    dtype = None if _PRECISION.value == "none" else f"mixed_{_PRECISION.value}"
-    if _INIT.value:
-        if _INIT.value.endswith(".keras"):
-            loaded = keras.saving.load_model(_INIT.value, safe_mode=True)
-            if isinstance(loaded, Pretrainer):
-                return loaded, None
-            if not isinstance(loaded, BertBackbone):
-                loaded = loaded.backbone
-            return build_pretrainer(loaded), None
-        from keras_bert_zoo import presets
-
-        from keras_bert_zoo.tasks import task_models
-
-        model, tokenizer = presets.from_preset(_INIT.value, model_classes=task_models())
-        if isinstance(model, Pretrainer):
-            return model, getattr(tokenizer, "vocabulary", None)
-        backbone = model if isinstance(model, BertBackbone) else model.backbone
-        return build_pretrainer(backbone), getattr(tokenizer, "vocabulary", None)
-    if not _CONFIG.value:
-        raise SystemExit("pretrain: give --config (from scratch) or --init_from (continued pretraining)")
-    config = _config(_CONFIG.value)
+    if run.init_from:
+        return _continued(run.init_from)
+    if not run.config:
+        raise UsageError("give --config (from scratch) or --init_from (continued pretraining)")
+    config = _config(run.config)
     if vocab_size is not None and config.vocab_size != vocab_size:
         config = config.replace(vocab_size=vocab_size)
-    if config.max_position_embeddings < _MAX_SEQ.value:
-        raise SystemExit(f"pretrain: max_seq_length {_MAX_SEQ.value} > max_position_embeddings "
-                         f"{config.max_position_embeddings}")
+    if config.max_position_embeddings < run.sequence_length:
+        raise UsageError(f"--sequence_length {run.sequence_length} > max_position_embeddings "
+                         f"{config.max_position_embeddings} of --config {run.config}")
+    dtype = None if run.mixed_precision == "float32" else run.mixed_precision
     return build_pretrainer(config, dtype=dtype), None
 
 
@@ -112,52 +147,70 @@ def _save(model, path):
         model.save(str(tmp))
 
 
-def main(argv):
-    del argv
-
-    from keras_bert_zoo.convert.hf import export_hf
+def _dataset(run: PretrainConfig, vocabulary):
+    """The MLM + NSP batches: TFRecord shards (--data) or dynamic masking of a raw corpus (--corpus)."""
     from keras_bert_zoo.data import corpus
     from keras_bert_zoo.data import pretraining as P
+    from keras_bert_zoo.text import WordPieceTokenizer
+
+    config = P.PretrainingDataConfig(max_seq_length=run.sequence_length,
+                                     max_predictions_per_seq=run.max_predictions_per_seq,
+                                     whole_word_masking=run.whole_word_masking)
+    ids = P.TokenIds.from_vocabulary(vocabulary)
+    if run.data:
+        return P.tfrecord_dataset(run.data, config, run.batch_size, pad_id=ids.pad_id, seed=run.seed)
+    tokenizer = WordPieceTokenizer(vocabulary, lowercase=run.lowercase)
+    docs = list(P.tokenize_documents(corpus.iter_documents(list(run.corpus), run.corpus_format), tokenizer, ids))
+    return P.dynamic_dataset(docs, ids, config, run.batch_size, seed=run.seed)
+
+
+def run_pretrain(run: PretrainConfig) -> dict:
+    """Pretrain, save (Keras files, a Hugging Face checkpoint, summary.json); returns the summary."""
+    from keras_bert_zoo import cache
+    from keras_bert_zoo.convert.hf import export_hf
     from keras_bert_zoo.tasks.pretrainer import compile_pretrainer
-    from keras_bert_zoo.text import WordPieceTokenizer, load_vocabulary
+    from keras_bert_zoo.text import load_vocabulary
     from keras_bert_zoo.train import pretraining as TP
 
-    if bool(_DATA.value) == bool(_CORPUS.value):
-        raise SystemExit("pretrain: give exactly one of --data (TFRecord shards) or --corpus (raw text)")
-    os.makedirs(_OUTPUT.value, exist_ok=True)
-    vocabulary = load_vocabulary(_VOCAB.value) if _VOCAB.value else None
-    model, init_vocab = _initial_model(len(vocabulary) if vocabulary else None)
+    if not run.out:
+        raise UsageError("--out is required")
+    if bool(run.data) == bool(run.corpus):
+        raise UsageError("give exactly one of --data (TFRecord shards) or --corpus (raw text)")
+    os.makedirs(run.out, exist_ok=True)
+    vocabulary = load_vocabulary(run.vocab) if run.vocab else None
+    model, init_vocab = _initial_model(run, len(vocabulary) if vocabulary else None)
     vocabulary = vocabulary or (list(init_vocab) if init_vocab is not None else None)
     if vocabulary is None:
-        raise SystemExit("pretrain: no vocabulary: give --vocab")
+        raise UsageError("no vocabulary: give --vocab")
     if len(vocabulary) != model.backbone.config.vocab_size:
-        raise SystemExit(f"pretrain: the vocabulary has {len(vocabulary)} tokens, the model "
+        raise UsageError(f"--vocab: the vocabulary has {len(vocabulary)} tokens, the model "
                          f"{model.backbone.config.vocab_size}")
-    config = P.PretrainingDataConfig(max_seq_length=_MAX_SEQ.value, max_predictions_per_seq=_MAX_PRED.value,
-                                     whole_word_masking=_WWM.value)
-    ids = P.TokenIds.from_vocabulary(vocabulary)
-    if _DATA.value:
-        dataset = P.tfrecord_dataset(_DATA.value, config, _BATCH.value, pad_id=ids.pad_id, seed=_SEED.value)
-    else:
-        tokenizer = WordPieceTokenizer(vocabulary, lowercase=_LOWERCASE.value)
-        docs = list(P.tokenize_documents(corpus.iter_documents(_CORPUS.value, _CORPUS_FORMAT.value), tokenizer,
-                                         ids))
-        dataset = P.dynamic_dataset(docs, ids, config, _BATCH.value, seed=_SEED.value)
-    total = _STEPS.value * _EPOCHS.value
-    optimizer = TP.make_pretraining_optimizer(_OPT.value, learning_rate=_LR.value, total_steps=total,
-                                              warmup_steps=_WARMUP.value, weight_decay=_WD.value)
-    compile_pretrainer(model, optimizer, jit_compile=_JIT.value)
-    history, info = TP.fit_pretrainer(model, dataset, _STEPS.value, _EPOCHS.value,
-                                      checkpoint_dir=os.path.join(_OUTPUT.value, "checkpoints"),
-                                      time_budget_s=_BUDGET.value,
-                                      tokens_per_step=_BATCH.value * _MAX_SEQ.value)
-    _save(model, os.path.join(_OUTPUT.value, "pretrainer.keras"))
-    _save(model.backbone, os.path.join(_OUTPUT.value, "backbone.keras"))
+    dataset = _dataset(run, vocabulary)
+    optimizer = TP.make_pretraining_optimizer(run.optimizer, learning_rate=run.learning_rate,
+                                              total_steps=run.steps_per_epoch * run.epochs,
+                                              warmup_steps=run.warmup_steps, weight_decay=run.weight_decay)
+    compile_pretrainer(model, optimizer, jit_compile=run.jit_compile)
+    history, info = TP.fit_pretrainer(model, dataset, run.steps_per_epoch, run.epochs,
+                                      checkpoint_dir=os.path.join(run.out, "checkpoints"),
+                                      time_budget_s=run.time_budget_s,
+                                      tokens_per_step=run.batch_size * run.sequence_length)
+    _save(model, os.path.join(run.out, "pretrainer.keras"))
+    _save(model.backbone, os.path.join(run.out, "backbone.keras"))
     # the directory is also a checkpoint every command reads (--preset / --init_from DIR): Hugging Face files
-    export_hf(model, _OUTPUT.value, vocabulary=vocabulary, lowercase=_LOWERCASE.value)
+    export_hf(model, run.out, vocabulary=vocabulary, lowercase=run.lowercase)
     summary = {"final": {k: v[-1] for k, v in history.history.items()}, **info,
-               "config": model.backbone.config.to_dict(), "batch_size": _BATCH.value,
-               "max_seq_length": _MAX_SEQ.value}
-    with open(os.path.join(_OUTPUT.value, "summary.json"), "w", encoding="utf-8") as f:
+               "config": model.backbone.config.to_dict(), "batch_size": run.batch_size,
+               "max_seq_length": run.sequence_length}
+    with cache.atomic_write(os.path.join(run.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1, default=float)
     print(json.dumps(summary, indent=1, default=float))
+    return summary
+
+
+def main(argv):
+    del argv
+    options.resolve_aliases()
+    names = [f.name for f in dataclasses.fields(PretrainConfig)]
+    values = {name: FLAGS[name].value for name in names}
+    values["corpus"] = tuple(values["corpus"]) if values["corpus"] else None
+    run_pretrain(PretrainConfig(**values))

@@ -9,9 +9,11 @@
     TextEmbedder       "embed"      sentence embeddings                                (BertModel + pooling)
     Pretrainer         "pretrain"   masked LM + next-sentence prediction               (BertForPreTraining)
 
-See :mod:`keras_bert_zoo.tasks.task` for the contract. ``get_task_class(task_type)`` imports the module of a
-task on first use (the CLI's ``--task``); ``task_models()`` maps the Hugging Face architecture names to the
-classes (what the converters build).
+See :mod:`keras_bert_zoo.tasks.task` for the contract. Each task module registers its tasks' :class:`TaskSpec`
+(class, CLI name, Hugging Face architecture, file reader, evaluator, CLI flags) with
+:func:`~keras_bert_zoo.tasks.registry.register_task` at its end; ``get_task_class(task_type)`` (the CLI's
+``--task``), ``task_names()``, ``task_models()`` (the Hugging Face architecture names -> classes, what the
+converters build) and ``read_task_file(task_type, path)`` look tasks up there (:mod:`keras_bert_zoo.tasks.registry`).
 
 Example::
 
@@ -21,49 +23,12 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-
+from keras_bert_zoo.tasks.registry import (TaskSpec, get_spec, get_task_class, read_task_file, register_task,
+                                           spec_of, task_models, task_names)
 from keras_bert_zoo.tasks.task import Task, TaskError
 
-__all__ = ["Task", "TaskError", "get_task_class", "task_names", "task_models", "load_task", "TASK_CLASSES"]
-
-#: public class name -> (module, task_type, Hugging Face architecture or None)
-TASK_CLASSES = {
-    "TextClassifier": ("keras_bert_zoo.tasks.text_classifier", "classify", "BertForSequenceClassification"),
-    "TextRegressor": ("keras_bert_zoo.tasks.text_classifier", "regress", None),
-    "TokenClassifier": ("keras_bert_zoo.tasks.token_classifier", "tag", "BertForTokenClassification"),
-    "QuestionAnswerer": ("keras_bert_zoo.tasks.question_answerer", "qa", "BertForQuestionAnswering"),
-    "MultipleChoice": ("keras_bert_zoo.tasks.multiple_choice", "choice", "BertForMultipleChoice"),
-    "MaskedLM": ("keras_bert_zoo.tasks.masked_lm", "fill_mask", "BertForMaskedLM"),
-    "TextEmbedder": ("keras_bert_zoo.tasks.text_embedder", "embed", None),
-    "Pretrainer": ("keras_bert_zoo.tasks.pretrainer", "pretrain", "BertForPreTraining"),
-}
-
-
-def _load(class_name: str) -> type:
-    module, _, _ = TASK_CLASSES[class_name]
-    return getattr(importlib.import_module(module), class_name)
-
-
-def get_task_class(task_type: str) -> type:
-    """The task class whose ``task_type`` is ``task_type`` (e.g. ``"classify"``)."""
-    for class_name, (_, name, _) in TASK_CLASSES.items():
-        if name == task_type:
-            return _load(class_name)
-    raise TaskError(f"unknown task {task_type!r}; known tasks: {', '.join(task_names())}")
-
-
-def task_names() -> list[str]:
-    return sorted(name for _, name, _ in TASK_CLASSES.values())
-
-
-def task_models() -> dict:
-    """Hugging Face architecture name -> task class (``BertModel`` is the backbone)."""
-    from keras_bert_zoo.models.backbone import BertBackbone
-
-    out = {"BertModel": BertBackbone}
-    out.update({arch: _load(cls) for cls, (_, _, arch) in TASK_CLASSES.items() if arch})
-    return out
+__all__ = ["Task", "TaskError", "TaskSpec", "register_task", "get_spec", "spec_of", "get_task_class", "task_names",
+           "task_models", "read_task_file", "load_task"]
 
 
 def _check_keras_archive(path: str) -> dict:
@@ -152,8 +117,9 @@ def load_task(path) -> Task:
     if not os.path.isfile(path):
         raise TaskError(f"{path}: no such file (expected a .keras file written by task.save)")
     _check_keras_archive(path)
-    for class_name in TASK_CLASSES:          # register every task class before deserialising
-        _load(class_name)
+    from keras_bert_zoo.tasks.registry import load_builtin_tasks
+
+    load_builtin_tasks()                     # register every task class before deserialising
     try:
         task = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - re-raised with the file named
@@ -164,6 +130,11 @@ def load_task(path) -> Task:
 
 
 def __getattr__(name):
-    if name in TASK_CLASSES:
-        return _load(name)
+    """A registered task class by its class name (``keras_bert_zoo.tasks.TextClassifier``)."""
+    if name[:1].isupper():
+        from keras_bert_zoo.tasks.registry import specs
+
+        for spec in specs():
+            if spec.task_class.__name__ == name:
+                return spec.task_class
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,9 @@
 The 0.1 format held a packed-input model (``BertClassifier``, ``BertTokenClassifier``, ...) whose classes no
 longer exist; its weights file has the same layer structure as the task model that replaces it, so the
 converter rebuilds that task from ``task.json`` and the saved backbone config and loads the weights as they
-are (all of them, or it fails naming what did not fit).
+are (all of them, or it fails naming what did not fit). Which 0.1 class each task replaces, and which
+arguments it takes from task.json, is the ``legacy`` field of the task's
+:class:`~keras_bert_zoo.tasks.registry.TaskSpec`.
 """
 
 from __future__ import annotations
@@ -23,29 +25,22 @@ from keras_bert_zoo.tasks.task import TaskError
 
 __all__ = ["convert_legacy_task", "is_legacy_task_dir"]
 
-#: 0.1 task_type -> (0.1 model class, task class name, task.json "config" keys the new class takes)
-_LEGACY = {
-    "classify": ("BertClassifier", "TextClassifier", ("pairs", "multi_label", "threshold", "label_separator",
-                                                      "window_stride")),
-    "regress": ("BertClassifier", "TextRegressor", ("pairs",)),
-    "tag": ("BertTokenClassifier", "TokenClassifier", ("stride",)),
-    "qa": ("BertQuestionAnswerer", "QuestionAnswerer", ("stride", "max_query_length", "max_answer_length", "n_best",
-                                                        "version_2", "null_threshold")),
-    "choice": ("BertMultipleChoice", "MultipleChoice", ("num_choices",)),
-    "fill_mask": ("BertMaskedLM", "MaskedLM", ("top_k", "mask_token", "masked_lm_prob", "seed")),
-    "embed": ("Functional", "TextEmbedder", ("scale",)),
-}
-
-
 def is_legacy_task_dir(path) -> bool:
     path = Path(path)
     return path.is_dir() and (path / "task.json").is_file() and (path / "model.keras").is_file()
 
 
+def _legacy_spec(directory, task_type):
+    from keras_bert_zoo.tasks.registry import specs
+
+    for spec in specs():
+        if spec.name == task_type and spec.legacy is not None:
+            return spec
+    raise TaskError(f"{directory}/task.json: unknown task_type {task_type!r}")
+
+
 def convert_legacy_task(directory, out_path=None):
     """Rebuild the task saved in a 0.1 directory; with ``out_path``, also save it there (one ``.keras`` file)."""
-    import importlib
-
     from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 
     directory = Path(directory)
@@ -58,39 +53,25 @@ def convert_legacy_task(directory, out_path=None):
             weights = z.read("model.weights.h5")
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise TaskError(f"{directory}: unreadable 0.1 task ({type(err).__name__}: {err})") from None
-    task_type = meta.get("task_type")
-    if task_type not in _LEGACY:
-        raise TaskError(f"{directory}/task.json: unknown task_type {task_type!r}")
-    old_class, new_class, keys = _LEGACY[task_type]
-    if model_config.get("class_name") != old_class:
-        raise TaskError(f"{directory}/model.keras holds a {model_config.get('class_name')}, expected {old_class}")
+    spec = _legacy_spec(directory, meta.get("task_type"))
+    legacy, new_class = spec.legacy, spec.task_class.__name__
+    if model_config.get("class_name") != legacy.model_class:
+        raise TaskError(f"{directory}/model.keras holds a {model_config.get('class_name')}, expected "
+                        f"{legacy.model_class}")
     cfg = model_config["config"]
     backbone_cfg = cfg.get("backbone")
     if backbone_cfg is None:          # 0.1 embedder: a plain functional model around the backbone
         backbone_cfg = next(layer for layer in cfg["layers"] if layer["class_name"] == "BertBackbone")
-        pooling = next(layer for layer in cfg["layers"] if layer["class_name"] == "EmbeddingPooling")["config"]
     import keras_bert_zoo.models.backbone  # noqa: F401  (registers BertBackbone)
 
     backbone = keras.saving.deserialize_keras_object(backbone_cfg)
     tokenizer = WordPieceTokenizer(str(directory / "vocab.txt"), **meta.get("tokenizer", {}))
     preprocessor = BertPreprocessor(tokenizer, sequence_length=meta["sequence_length"],
                                     truncate=meta.get("truncate", "longest_first"))
-    args = {k: v for k, v in meta.get("config", {}).items() if k in keys}
-    if task_type in ("classify", "tag"):
-        args["labels"] = meta["labels"]
-    if task_type in ("classify", "regress", "tag", "choice"):
-        args["dropout"] = cfg.get("dropout", 0.1)
-    if task_type == "choice":
-        args["num_choices"] = cfg["num_choices"]
-    if task_type == "fill_mask":
-        args["use_mask_positions"] = cfg.get("use_mask_positions", True)
-    if task_type == "embed":
-        args.update(pooling=pooling["mode"], normalize=pooling["normalize"])
-    module = {"TextClassifier": "text_classifier", "TextRegressor": "text_classifier",
-              "TokenClassifier": "token_classifier", "QuestionAnswerer": "question_answerer",
-              "MultipleChoice": "multiple_choice", "MaskedLM": "masked_lm", "TextEmbedder": "text_embedder"}[new_class]
-    task_cls = getattr(importlib.import_module(f"keras_bert_zoo.tasks.{module}"), new_class)
-    task = task_cls(backbone, preprocessor=preprocessor, **args)
+    args = {k: v for k, v in meta.get("config", {}).items() if k in legacy.config_keys}
+    if legacy.args is not None:
+        args.update(legacy.args(meta, cfg))
+    task = spec.task_class(backbone, preprocessor=preprocessor, **args)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.weights.h5")
         with open(path, "wb") as f:

@@ -192,3 +192,16 @@ class MaskedLM(Task):
 
 def _s(v):
     return v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v)
+
+
+# ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)
+from keras_bert_zoo.data import task_files as _files  # noqa: E402
+from keras_bert_zoo.tasks.registry import LegacyFormat, TaskSpec, register_task  # noqa: E402
+
+_EVAL = "keras_bert_zoo.tasks.evaluation:"   # the built-in evaluators
+
+register_task(TaskSpec(
+    name="fill_mask", task_class=MaskedLM, hf_architecture="BertForMaskedLM", reader=_files.lines_reader,
+    evaluator=_EVAL + "evaluate_masked_lm",
+    legacy=LegacyFormat("BertMaskedLM", ("top_k", "mask_token", "masked_lm_prob", "seed"),
+                        lambda meta, cfg: {"use_mask_positions": cfg.get("use_mask_positions", True)})))

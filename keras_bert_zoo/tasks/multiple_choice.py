@@ -129,3 +129,17 @@ class MultipleChoice(Task):
     def default_samples(self):
         return {"context": ["A man is sitting on a roof.", "她在厨房里"],
                 **{f"choice_{k}": [f"He starts choice {k}.", f"选择 {k}"] for k in range(self.num_choices)}}
+
+
+# ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)
+from keras_bert_zoo.data import task_files as _files  # noqa: E402
+from keras_bert_zoo.tasks.registry import LegacyFormat, TaskSpec, register_task  # noqa: E402
+
+_EVAL = "keras_bert_zoo.tasks.evaluation:"   # the built-in evaluators
+
+register_task(TaskSpec(
+    name="choice", task_class=MultipleChoice, hf_architecture="BertForMultipleChoice", reader=_files.swag_reader,
+    file_options=("num_choices",), evaluator=_EVAL + "evaluate_choices", task_flags=("dropout",),
+    args_from_data=lambda train, args: {"num_choices": train.extra["num_choices"]},
+    legacy=LegacyFormat("BertMultipleChoice", ("num_choices",),
+                        lambda meta, cfg: {"dropout": cfg.get("dropout", 0.1), "num_choices": cfg["num_choices"]})))

@@ -160,3 +160,9 @@ def compile_pretrainer(model: Pretrainer, optimizer=None, nsp_weight=1.0, jit_co
     model.compile(optimizer=optimizer, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     return model
+
+
+# ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)
+from keras_bert_zoo.tasks.registry import TaskSpec, register_task  # noqa: E402
+
+register_task(TaskSpec(name="pretrain", task_class=Pretrainer, hf_architecture="BertForPreTraining"))

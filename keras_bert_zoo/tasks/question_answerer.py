@@ -545,3 +545,16 @@ class QuestionAnswerer(Task):
     def _one_batch(self, x, y, sample_weight):
         ds, num = self._window_dataset(x, y, sample_weight)
         return next(iter(ds.batch(max(num, 1)).map(self._trim_batch)))
+
+
+# ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)
+from keras_bert_zoo.data import task_files as _files  # noqa: E402
+from keras_bert_zoo.tasks.registry import LegacyFormat, TaskSpec, register_task  # noqa: E402
+
+_EVAL = "keras_bert_zoo.tasks.evaluation:"   # the built-in evaluators
+
+register_task(TaskSpec(
+    name="qa", task_class=QuestionAnswerer, hf_architecture="BertForQuestionAnswering", reader=_files.squad_reader,
+    evaluator=_EVAL + "evaluate_answerer",
+    legacy=LegacyFormat("BertQuestionAnswerer", ("stride", "max_query_length", "max_answer_length", "n_best",
+                                                 "version_2", "null_threshold"))))

@@ -220,3 +220,39 @@ class TextRegressor(Task):
 
     def decode(self, outputs):
         return [{"score": round(float(s), 6)} for s in outputs["score"]]
+
+
+# ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)
+from keras_bert_zoo.data import task_files as _files  # noqa: E402
+from keras_bert_zoo.tasks.registry import LegacyFormat, TaskSpec, register_task  # noqa: E402
+
+_EVAL = "keras_bert_zoo.tasks.evaluation:"   # the built-in evaluators
+
+
+def _classifier_args(train, args):
+    """pairs when the file has a second text; labels (the sorted names in the file) unless given."""
+    out = {"pairs": "text_pair" in train.x}
+    if args.get("labels") is None:
+        names = set()
+        for value in train.y:
+            names.update(split_labels(value, args.get("label_separator", ",")) if args.get("multi_label")
+                         else [str(value).strip()])
+        out["labels"] = sorted(names)
+    return out
+
+
+register_task(TaskSpec(
+    name="classify", task_class=TextClassifier, hf_architecture="BertForSequenceClassification",
+    reader=_files.labelled_reader, file_options=_files.LABELLED_OPTIONS, evaluator=_EVAL + "evaluate_classifier",
+    task_flags=("dropout", "labels", "multi_label", "label_separator", "window_stride"),
+    cli_flags=("class_weight", "resample", "attention_text", "attention_layer", "attention_head"),
+    args_from_data=_classifier_args,
+    check_data=_EVAL + "labelled_data_warnings",
+    legacy=LegacyFormat("BertClassifier", ("pairs", "multi_label", "threshold", "label_separator", "window_stride"),
+                        lambda meta, cfg: {"labels": meta["labels"], "dropout": cfg.get("dropout", 0.1)})))
+register_task(TaskSpec(
+    name="regress", task_class=TextRegressor, reader=_files.regression_reader, file_options=_files.LABELLED_OPTIONS,
+    evaluator=_EVAL + "evaluate_regressor", task_flags=("dropout",),
+    cli_flags=("attention_text", "attention_layer", "attention_head"),
+    args_from_data=lambda train, args: {"pairs": "text_pair" in train.x}, check_data=_EVAL + "labelled_data_warnings",
+    legacy=LegacyFormat("BertClassifier", ("pairs",), lambda meta, cfg: {"dropout": cfg.get("dropout", 0.1)})))

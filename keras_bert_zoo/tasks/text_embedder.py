@@ -185,3 +185,22 @@ def retrieval_scores(anchor_embeddings: np.ndarray, positive_embeddings: np.ndar
     rank = 1 + (sim > true[:, None]).sum(axis=1)
     return {"top1_accuracy": float((rank == 1).mean()), "mrr": float((1.0 / rank).mean()),
             "mean_pair_cosine": float(true.mean()), "num_pairs": int(len(ea))}
+
+
+# ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)
+from keras_bert_zoo.data import task_files as _files  # noqa: E402
+from keras_bert_zoo.tasks.registry import LegacyFormat, TaskSpec, register_task  # noqa: E402
+
+_EVAL = "keras_bert_zoo.tasks.evaluation:"   # the built-in evaluators
+
+
+def _legacy_pooling(meta, cfg):
+    """The pooling of a 0.1 embedder: its EmbeddingPooling layer's mode and normalisation."""
+    pooling = next(layer for layer in cfg["layers"] if layer["class_name"] == "EmbeddingPooling")["config"]
+    return {"pooling": pooling["mode"], "normalize": pooling["normalize"]}
+
+
+register_task(TaskSpec(
+    name="embed", task_class=TextEmbedder, reader=_files.pairs_reader,
+    file_options=("anchor_column", "positive_column"),
+    evaluator=_EVAL + "evaluate_embedder", legacy=LegacyFormat("Functional", ("scale",), _legacy_pooling)))

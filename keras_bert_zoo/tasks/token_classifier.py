@@ -617,3 +617,26 @@ class TokenClassifier(Task):
     def _one_batch(self, x, y, sample_weight):
         ds, num = self._window_dataset(x, y, sample_weight)
         return next(iter(ds.batch(max(num, 1)).map(self._trim_batch)))
+
+
+# ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)
+from keras_bert_zoo.data import task_files as _files  # noqa: E402
+from keras_bert_zoo.tasks.registry import LegacyFormat, TaskSpec, register_task  # noqa: E402
+
+_EVAL = "keras_bert_zoo.tasks.evaluation:"   # the built-in evaluators
+
+
+def _tagger_args(train, args):
+    """labels (the tags of the file, B-/I- pairs complete) unless given."""
+    from keras_bert_zoo.data.conll import label_list
+
+    return {} if args.get("labels") is not None else {"labels": label_list(train.records)}
+
+
+register_task(TaskSpec(
+    name="tag", task_class=TokenClassifier, hf_architecture="BertForTokenClassification",
+    reader=_files.conll_reader, file_options=("word_column", "tag_column"), evaluator=_EVAL + "evaluate_tagger",
+    task_flags=("dropout", "labels"), cli_flags=("attention_text", "attention_layer", "attention_head"),
+    args_from_data=_tagger_args,
+    legacy=LegacyFormat("BertTokenClassifier", ("stride",),
+                        lambda meta, cfg: {"labels": meta["labels"], "dropout": cfg.get("dropout", 0.1)})))

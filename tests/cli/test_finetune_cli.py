@@ -2,19 +2,11 @@
 
 import json
 import re
-import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.cli.runner import bert_zoo
 from tests.tasks.tiny_classify import make_preset, write_csv
-
-
-def bert_zoo(*args, stdin=None, timeout=400):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_finetune_cli import bert_zoo
+from tests.cli.runner import bert_zoo
 from tests.tasks.tiny_classify import make_preset, write_csv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"

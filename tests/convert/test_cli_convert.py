@@ -1,9 +1,6 @@
 """`bert-zoo convert` and `bert-zoo presets`, run as real subprocesses (the absl flags stay in their process)."""
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,13 +10,11 @@ from keras_bert_zoo.convert import export_hf
 from keras_bert_zoo.tasks import TextClassifier
 
 from convert_helpers import TINY, packed_inputs, tiny_vocab_tokens
+from tests.cli.runner import bert_zoo, environment
 
 
 def _run(args, env_extra=None):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env_extra or {}))
-    proc = subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
-    return proc
+    return bert_zoo(*args, env=environment(**(env_extra or {})), timeout=300)
 
 
 def test_convert_hf_to_keras_file(tmp_path):

@@ -1,12 +1,10 @@
 """`bert-zoo export` on a saved task directory."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.cli.runner import bert_zoo
 from tests.export.conftest import SAMPLE_TEXTS
 
 
@@ -18,15 +16,7 @@ def saved_task(tiny_task, tmp_path_factory):
 
 
 def _run(args, cwd):
-    return subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", "export"] + args, cwd=cwd,
-                          capture_output=True, text=True, timeout=600,
-                          env=_ENV)
-
-
-# a minimal environment, but the same package: keep PYTHONPATH (a checkout run with PYTHONPATH=<checkout>
-# must not fall back to whichever tree the venv's editable install points at)
-_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin",
-        **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}}
+    return bert_zoo("export", *args, cwd=cwd)
 
 
 @pytest.mark.slow   # ~80 s on 2 shared cores: a subprocess import + save + convert + verify
@@ -34,7 +24,7 @@ def test_cli_tflite_int8(saved_task, tmp_path):
     samples = tmp_path / "samples.txt"
     samples.write_text("\n".join(SAMPLE_TEXTS), encoding="utf-8")
     out = _run(["--model", str(saved_task), "--format", "tflite", "--quantize", "int8", "--name", "tiny",
-                "--version", "2", "--root", str(tmp_path / "exports"), "--samples_file", str(samples)], tmp_path)
+                "--version", "2", "--out", str(tmp_path / "exports"), "--samples_file", str(samples)], tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout[out.stdout.index("{"):])
     assert summary["path"].endswith("tiny-tflite-int8/2/model.tflite")
@@ -48,7 +38,7 @@ def test_cli_tflite_int8(saved_task, tmp_path):
 @pytest.mark.slow
 def test_cli_tolerance_override_is_applied_and_reported(saved_task, tmp_path):
     out = _run(["--model", str(saved_task), "--format", "tflite", "--quantize", "int8", "--name", "tiny",
-                "--root", str(tmp_path / "exports"), "--float_atol", "0", "--min_agreement", "1"], tmp_path)
+                "--out", str(tmp_path / "exports"), "--float_atol", "0", "--min_agreement", "1"], tmp_path)
     assert out.returncode != 0
     assert "tolerance overridden: Tolerance(float_atol=0.0, min_agreement=1.0" in out.stderr
     assert "probabilities: max abs diff" in out.stderr and "> 0" in out.stderr
@@ -58,7 +48,7 @@ def test_cli_tolerance_override_is_applied_and_reported(saved_task, tmp_path):
 @pytest.mark.slow
 def test_cli_saved_model(saved_task, tmp_path):
     out = _run(["--model", str(saved_task), "--format", "saved_model", "--name", "tiny", "--version", "1",
-                "--root", str(tmp_path)], tmp_path)
+                "--out", str(tmp_path)], tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout[out.stdout.index("{"):])
     assert (tmp_path / "tiny" / "1" / "saved_model.pb").is_file()

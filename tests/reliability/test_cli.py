@@ -23,23 +23,20 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "keras_bert_zoo" / "cli"
 
 from keras_bert_zoo.cli.main import COMMANDS  # noqa: E402 - TensorFlow-free
+from tests.cli import runner  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 def _env(**extra):
-    """The caller's environment without the variables that would hide what a user sees (the tests' own
-    TF_CPP_MIN_LOG_LEVEL=3, CUDA_VISIBLE_DEVICES, BERT_ZOO_TRACEBACK), with this checkout first on the path."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES", "BERT_ZOO_TRACEBACK")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    env.update(extra)
-    return env
+    """The environment a user has (no TF_CPP_MIN_LOG_LEVEL, CUDA_VISIBLE_DEVICES, BERT_ZOO_TRACEBACK), with this
+    checkout first on the path."""
+    return runner.environment(as_user=True, **extra)
 
 
 def bert_zoo(*args, stdin=None, cwd=None, importtime=False, timeout=600):
-    cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-m", "keras_bert_zoo.cli.main"]
-    return subprocess.run(cmd + [str(a) for a in args], input=stdin, capture_output=True, cwd=cwd, env=_env(),
-                          timeout=timeout)
+    """`bert-zoo ARGS` as a user runs it: bytes out (the cases check invalid UTF-8 and stray output)."""
+    return runner.bert_zoo(*args, stdin=stdin, cwd=cwd, importtime=importtime, timeout=timeout, as_user=True,
+                           text=False)
 
 
 def text(stream: bytes) -> str:
@@ -193,12 +190,53 @@ def test_bad_flag_value_is_one_line_naming_it():
 
 def test_missing_required_flags_are_one_line_naming_them(tmp_path):
     """Before: 'FATAL Flags parsing error:' and one line per flag, then a hint line."""
-    r = bert_zoo("make-pretraining-data", f"--vocab={tmp_path / 'vocab.txt'}", importtime=True)
-    assert_one_line_error(r, "missing required flag(s): --input, --output_dir", status=2)
+    r = bert_zoo("make-pretraining-data", importtime=True)
+    assert_one_line_error(r, "missing required flag(s): --input, --vocab", status=2)
     assert_tf_free(r)
 
 
 # ------------------------------------------------------------------------------------------------ 2. noise
+def test_old_flag_spellings_are_aliases_with_a_one_line_notice(tmp_path):
+    """Issue 25: one spelling per flag (--out, --sequence_length); an old one works one more release."""
+    r = bert_zoo("predict", "--model", tmp_path / "nope.keras", "--output", tmp_path / "p.jsonl", importtime=True)
+    err = text(r.stderr).strip().splitlines()
+    assert r.returncode == 1 and len(err) == 2, err
+    assert err[0] == "bert-zoo: --output is deprecated and will be removed in the next release; use --out"
+    assert err[1].startswith(f"bert-zoo predict: error: --model {tmp_path / 'nope.keras'}: no such file")
+    assert_tf_free(r)
+    r = bert_zoo("predict", "--model", tmp_path / "nope.keras", "--output", "a", "--out", "b", importtime=True)
+    assert_one_line_error(r, "--output and --out are the same flag")
+
+
+def test_mixed_precision_has_one_value_set():
+    """Before: finetune took any string, demo float32|mixed_*, pretrain none|bfloat16|float16."""
+    for command in ("finetune", "pretrain"):
+        r = bert_zoo(command, "--mixed_precision=bfloat16", importtime=True)
+        assert_one_line_error(r, "--mixed_precision=bfloat16", "float32|mixed_bfloat16|mixed_float16", status=2)
+        assert_tf_free(r)
+
+
+def test_only_errors_raised_on_purpose_are_one_line(capsys):
+    """Issue 25: a bad-input error of the package is one line; an internal ValueError / KeyError is a bug and keeps
+    its traceback (before, every ValueError and KeyError became a one-line 'user error')."""
+    from keras_bert_zoo.cli.errors import UsageError, run_command
+    from keras_bert_zoo.data.task_files import TaskFileError
+
+    def fail(err):
+        def fn():
+            raise err
+        return fn
+
+    for err in (UsageError("--flag: bad"), TaskFileError("x.csv:3: bad row"), FileNotFoundError(2, "gone")):
+        with pytest.raises(SystemExit) as exit_info:
+            run_command("x", fail(err))
+        assert exit_info.value.code == 1
+        assert capsys.readouterr().err.count("\n") == 1
+    for err in (ValueError("internal"), KeyError("k"), TypeError("t")):
+        with pytest.raises(type(err)):
+            run_command("x", fail(err))
+
+
 def test_quiet_environment_silences_tensorflow_unless_verbosity_or_user_setting(monkeypatch):
     import warnings
 
@@ -334,7 +372,7 @@ def test_predict_bad_line_midway_leaves_no_output_file(saved_task, tmp_path):
     src.write_text("".join(json.dumps({"text": f"the film was good {i}"}) + "\n" for i in range(10))
                    + '{"txt": "typo"}\n', encoding="utf-8")
     out = tmp_path / "out" / "predictions.jsonl"
-    r = bert_zoo("predict", "--model", saved_task, "--input", src, "--output", out, "--batch_size=1")
+    r = bert_zoo("predict", "--model", saved_task, "--input", src, "--out", out, "--batch_size=1")
     assert_one_line_error(r, f"{src}:11: missing field(s) ['text']")
     assert not out.exists() and list(out.parent.iterdir()) == []
 
@@ -346,7 +384,7 @@ def test_predict_sigint_exits_130_with_one_line_and_no_partial_output(saved_task
     os.mkfifo(fifo)
     out = tmp_path / "predictions.jsonl"
     cmd = [sys.executable, "-m", "keras_bert_zoo.cli.main", "predict", "--model", str(saved_task), "--input",
-           str(fifo), "--output", str(out), "--batch_size=1"]
+           str(fifo), "--out", str(out), "--batch_size=1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     opened = threading.Event()
 
@@ -372,7 +410,7 @@ def test_predict_sigint_exits_130_with_one_line_and_no_partial_output(saved_task
 def test_export_prints_no_tensorflow_noise(saved_task, tmp_path):
     """Before: a cuInit line, three 'signature renaming' INFO lines, two 'Sharding callback duration' lines,
     'Assets written to' and 'Writing fingerprint' on stderr."""
-    r = bert_zoo("export", "--model", saved_task, "--name", "tiny", "--root", tmp_path / "exports")
+    r = bert_zoo("export", "--model", saved_task, "--name", "tiny", "--out", tmp_path / "exports")
     err = text(r.stderr)
     assert r.returncode == 0, err[-3000:]
     assert json.loads(r.stdout.decode())["path"].endswith("tiny/1")
@@ -424,8 +462,8 @@ def test_out_not_writable_is_one_line_before_any_work(readonly_dir, tmp_path):
     """Before: finetune trained first and failed writing (a PermissionError after the TensorFlow import)."""
     model = tmp_path / "m.keras"
     model.write_bytes(b"")
-    r = bert_zoo("predict", "--model", model, "--output", readonly_dir / "p.jsonl", stdin=b"x\n", importtime=True)
-    assert_one_line_error(r, f"--output {readonly_dir / 'p.jsonl'}: cannot write there")
+    r = bert_zoo("predict", "--model", model, "--out", readonly_dir / "p.jsonl", stdin=b"x\n", importtime=True)
+    assert_one_line_error(r, f"--out {readonly_dir / 'p.jsonl'}: cannot write there")
     assert_tf_free(r)
     train = tmp_path / "train.csv"
     train.write_text("text,label\ngood,positive\n")

@@ -19,7 +19,8 @@ from keras_bert_zoo.data.conll import ConllError, read_conll
 from keras_bert_zoo.data.labelled import LabelledFileError, read_labelled_file
 from keras_bert_zoo.data.squad import SquadError, read_squad
 from keras_bert_zoo.data.swag import SwagError, read_swag
-from keras_bert_zoo.data.task_files import TaskFileError, read_task_file
+from keras_bert_zoo.data.task_files import TaskFileError
+from keras_bert_zoo.tasks import read_task_file
 from keras_bert_zoo.data.textfile import MAX_FIELD_CHARS
 from tests.conftest import TINY, require
 from tests.convert.convert_helpers import tiny_vocab_tokens

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from keras_bert_zoo.cli.finetune import FinetuneConfig, UsageError, prepare_out_dir, run_finetune
+from keras_bert_zoo.cli.errors import UsageError
+from keras_bert_zoo.cli.finetune import FinetuneConfig, prepare_out_dir, run_finetune
 from keras_bert_zoo.data.task_files import FileOptions
 from keras_bert_zoo.tasks import TaskError, TextClassifier
 from keras_bert_zoo.train.loop import FitConfig
@@ -27,8 +28,7 @@ def _config(setup, out, epochs=1, **kw):
                           batch_size=8, fit=FitConfig(epochs=epochs, batch_size=8, learning_rate=1e-3,
                                                       tensorboard=False),
                           file_options=FileOptions(),
-                          task_args={"dropout": 0.1, "multi_label": False, "label_separator": ",",
-                                     "window_stride": 0, "pairs": False, **kw.pop("task_args", {})}, **kw)
+                          task_args={"dropout": 0.1, **kw.pop("task_args", {})}, **kw)
 
 
 def _history(out):

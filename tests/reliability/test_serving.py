@@ -225,8 +225,10 @@ def test_serving_case(child_results, case):
     result = child_results["results"].get(case["id"])
     assert result is not None, (f"no result: the child died (exit {child_results['returncode']}) at case "
                                 f"{child_results['last_started']}")
+    assert result["id"] == case["id"] and isinstance(result["ok"], bool), result   # a complete record
     if case["expect"] is not None:
         assert result["ok"], f"{result.get('error')}: {result.get('message')}"
+        assert result["batch"], "the signature returned no outputs"
         assert set(result["batch"].values()) == {case["expect"]}, result["batch"]
         return
     assert not result["ok"], f"a bad request returned outputs {result['batch']}"

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from keras_bert_zoo import reports
 from keras_bert_zoo.data.labelled import LabelledFileError, read_labelled_file
-from keras_bert_zoo.data.task_files import FileOptions, TaskFileError, read_task_file
+from keras_bert_zoo.data.task_files import FileOptions, TaskFileError
+from keras_bert_zoo.tasks import read_task_file
 from keras_bert_zoo.tasks import TaskError, TextClassifier, TextRegressor, get_task_class, load_task
 from keras_bert_zoo.text import BertPreprocessor
 from keras_bert_zoo.train.loop import FitConfig, fit_task

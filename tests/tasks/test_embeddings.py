@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import tiny5b
 from keras_bert_zoo import reports
-from keras_bert_zoo.data.task_files import read_task_file
+from keras_bert_zoo.tasks import read_task_file
 from keras_bert_zoo.tasks import TextEmbedder, get_task_class
 from keras_bert_zoo.text import BertPreprocessor
 

@@ -2,11 +2,10 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.cli.runner import bert_zoo
 from tests.conftest import TINY
 
 SENTENCES = ["the cat sat on the mat.", "a dog ran in the park!", "我们今天去北京。", "it was unbelievable?",
@@ -14,11 +13,9 @@ SENTENCES = ["the cat sat on the mat.", "a dog ran in the park!", "我们今天�
 
 
 def _bert_zoo(*args, cwd):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-m", "keras_bert_zoo.cli.main", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = bert_zoo(*args, cwd=cwd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout
+    return proc
 
 
 @pytest.mark.slow
@@ -33,13 +30,16 @@ def test_make_data_pretrain_and_continue(tmp_path):
     config = TINY.replace(vocab_size=len(vocab), max_position_embeddings=32)  # the corpus's vocab, 32 tokens
     (tmp_path / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
 
-    out = _bert_zoo("make-pretraining-data", "--input=corpus.txt", "--input_format=plain", "--vocab=vocab.txt",
-                    "--output_dir=data", "--max_seq_length=32", "--max_predictions_per_seq=5", "--dupe_factor=2",
-                    "--num_shards=2", "--whole_word_masking", cwd=tmp_path)
+    # the old spellings --output_dir / --max_seq_length still work, with a one-line deprecation notice each
+    proc = _bert_zoo("make-pretraining-data", "--input=corpus.txt", "--input_format=plain", "--vocab=vocab.txt",
+                     "--output_dir=data", "--max_seq_length=32", "--max_predictions_per_seq=5", "--dupe_factor=2",
+                     "--num_shards=2", "--whole_word_masking", cwd=tmp_path)
+    assert "--output_dir is deprecated" in proc.stderr and "--max_seq_length is deprecated" in proc.stderr
+    out = proc.stdout
     meta = json.loads(out[out.index("{"):])
     assert meta["examples"] > 50 and meta["num_shards"] == 2
-    _bert_zoo("pretrain", "--data=data", "--vocab=vocab.txt", "--config=config.json", "--output_dir=run",
-              "--batch_size=8", "--max_seq_length=32", "--max_predictions_per_seq=5", "--steps_per_epoch=5",
+    _bert_zoo("pretrain", "--data=data", "--vocab=vocab.txt", "--config=config.json", "--out=run",
+              "--batch_size=8", "--sequence_length=32", "--max_predictions_per_seq=5", "--steps_per_epoch=5",
               "--epochs=2", "--nojit_compile", cwd=tmp_path)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["tokens_per_second"] > 0 and summary["final"]["loss"] > 0
@@ -47,11 +47,11 @@ def test_make_data_pretrain_and_continue(tmp_path):
             "tokenizer_config.json"} <= set(os.listdir(tmp_path / "run"))
     # continued pretraining of the saved backbone, dynamic masking from the raw corpus
     _bert_zoo("pretrain", "--init_from=run/backbone.keras", "--corpus=corpus.txt", "--corpus_format=plain",
-              "--vocab=vocab.txt", "--output_dir=run2", "--batch_size=8", "--max_seq_length=32",
+              "--vocab=vocab.txt", "--out=run2", "--batch_size=8", "--sequence_length=32",
               "--max_predictions_per_seq=5", "--steps_per_epoch=5", "--epochs=1", "--nojit_compile", cwd=tmp_path)
     # ... and of the output directory as a checkpoint (what finetune --preset reads), no --vocab needed
-    _bert_zoo("pretrain", "--init_from=run2", "--corpus=corpus.txt", "--corpus_format=plain", "--output_dir=run3",
-              "--batch_size=8", "--max_seq_length=32", "--max_predictions_per_seq=5", "--steps_per_epoch=2",
+    _bert_zoo("pretrain", "--init_from=run2", "--corpus=corpus.txt", "--corpus_format=plain", "--out=run3",
+              "--batch_size=8", "--sequence_length=32", "--mixed_precision=float32", "--max_predictions_per_seq=5", "--steps_per_epoch=2",
               "--epochs=1", "--nojit_compile", cwd=tmp_path)
     import keras
     import numpy as np
