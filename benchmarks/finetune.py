@@ -23,21 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-
-def train_flops_per_sequence(config, length):
-    """Forward FLOPs x 3 of one sequence of ``length`` tokens through the encoder (matmuls + attention)."""
-    h, i, layers = config.hidden_size, config.intermediate_size, config.num_layers
-    per_layer = 2 * length * (4 * h * h + 2 * h * i) + 2 * 2 * length * length * h
-    return 3.0 * layers * per_layer
+from _common import (interleaved, load_average, machine, median, ratio, timed, train_flops_per_sequence,
+                     write_json)
 
 
 def main(argv=None):
@@ -63,12 +56,13 @@ def main(argv=None):
 
     from keras_bert_zoo.data.corpora import tweet_sentiment_splits
     from keras_bert_zoo.tasks import TextClassifier
+    from keras_bert_zoo.train.clocks import StepClock
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     keras.utils.set_random_seed(args.seed)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    load_before = os.getloadavg()
+    load_before = load_average()
 
     splits = tweet_sentiment_splits(args.corpus, seed=args.seed)
     train_texts, train_labels = splits["train"]
@@ -88,22 +82,13 @@ def main(argv=None):
     task.compile(total_steps=total_steps)
     config = task.backbone.config
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds = time.perf_counter() - self.t0
-
     def ours_round(texts, ys):
-        timer = EpochTimer()
-        task.fit(texts, ys, batch_size=args.batch, epochs=1, verbose=0, callbacks=[timer])
-        return timer.seconds
+        clock = StepClock(skip=0)             # from the start of the epoch: fit's set-up excluded
+        task.fit(texts, ys, batch_size=args.batch, epochs=1, verbose=0, callbacks=[clock])
+        return clock.seconds
 
     def ours_predict(texts):
-        t = time.perf_counter()
-        task.predict(texts, batch_size=64, verbose=0)
-        return time.perf_counter() - t
+        return timed(task.predict, texts, batch_size=64, verbose=0)[0]
 
     # ---- HF torch
     tok = transformers.BertTokenizerFast.from_pretrained(args.hf_dir)
@@ -116,8 +101,10 @@ def main(argv=None):
     hf_lengths = []
 
     def hf_round(texts, ys):
+        return timed(hf_epoch, texts, ys)[0]
+
+    def hf_epoch(texts, ys):
         model.train()
-        t = time.perf_counter()
         order = np.random.default_rng(len(hf_lengths)).permutation(len(texts))
         for i in range(0, len(texts) - args.batch + 1, args.batch):
             idx = order[i:i + args.batch]
@@ -131,36 +118,38 @@ def main(argv=None):
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-        return time.perf_counter() - t
 
     def hf_predict(texts):
+        return timed(hf_predict_all, texts)[0]
+
+    def hf_predict_all(texts):
         model.eval()
-        t = time.perf_counter()
         with torch.inference_mode():
             for i in range(0, len(texts), 64):
                 enc = tok(texts[i:i + 64], padding="longest", truncation=True, max_length=args.seq_len,
                           return_tensors="pt")
                 model(**enc).logits.softmax(-1).numpy()
-        return time.perf_counter() - t
 
     train = {"ours": ours_round, "hf_torch": hf_round}
     predict = {"ours": ours_predict, "hf_torch": hf_predict}
-    fit_eps = {k: [] for k in train}
-    pred_eps = {k: [] for k in predict}
-    for r, (texts, ys) in enumerate(slices):
-        names = list(train) if r % 2 == 0 else list(train)[::-1]
-        for name in names:
-            seconds = train[name](texts, ys)
-            if r > 0:                                   # round 0 is the warm-up
-                fit_eps[name].append(len(texts) // args.batch * args.batch / seconds)
-        print(f"train round {r}: " + ", ".join(f"{k} {v[-1]:.1f} ex/s" for k, v in fit_eps.items() if v),
-              flush=True)
+
+    def train_rate(fn):
+        def run(r):
+            texts, ys = slices[r]
+            return len(texts) // args.batch * args.batch / fn(texts, ys)
+        return run
+
+    def progress(kind):
+        return lambda r, values: print(f"{kind} round {r}: " + ", ".join(f"{k} {v:.1f} ex/s" for k, v in
+                                                                         values.items()), flush=True)
+
+    # round 0 is the warm-up (tracing, allocation); then the implementations alternate
+    fit_eps = interleaved({name: train_rate(fn) for name, fn in train.items()}, args.rounds, warmup=1,
+                          on_round=progress("train"))
     for name in predict:                                # warm-up
         predict[name](predict_texts[:128])
-    for r in range(args.rounds):
-        for name in (list(predict) if r % 2 == 0 else list(predict)[::-1]):
-            pred_eps[name].append(len(predict_texts) / predict[name](predict_texts))
-        print(f"predict round {r}: " + ", ".join(f"{k} {v[-1]:.1f} ex/s" for k, v in pred_eps.items()), flush=True)
+    pred_eps = interleaved({name: (lambda _, fn=fn: len(predict_texts) / fn(predict_texts))
+                            for name, fn in predict.items()}, args.rounds, on_round=progress("predict"))
 
     mean_len = float(np.mean(hf_lengths))
     flops_step = args.batch * train_flops_per_sequence(config, mean_len)
@@ -173,22 +162,23 @@ def main(argv=None):
     result = {"args": vars(args), "labels": labels, "mean_padded_length": round(mean_len, 1),
               "train_flops_per_step": flops_step, "matmul_peak_gflops_tf_fp32": peak}
     for name in train:
-        med = statistics.median(fit_eps[name])
+        med = median(fit_eps[name])
         step_s = args.batch / med
         result[name] = {"train_examples_per_s": round(med, 2), "train_rounds": [round(v, 2) for v in fit_eps[name]],
-                        "predict_examples_per_s": round(statistics.median(pred_eps[name]), 1),
+                        "predict_examples_per_s": round(median(pred_eps[name]), 1),
                         "predict_rounds": [round(v, 1) for v in pred_eps[name]],
                         "step_s": round(step_s, 4), "achieved_gflops": round(flops_step / step_s / 1e9, 1)}
         if peak:
             result[name]["fraction_of_matmul_peak"] = round(flops_step / step_s / 1e9 / peak, 3)
-    result["ratio_train"] = round(result["ours"]["train_examples_per_s"] / result["hf_torch"]["train_examples_per_s"], 3)
-    result["ratio_predict"] = round(result["ours"]["predict_examples_per_s"] /
-                                    result["hf_torch"]["predict_examples_per_s"], 3)
-    load_after = os.getloadavg()
+    result["ratio_train"] = ratio(result["ours"]["train_examples_per_s"], result["hf_torch"]["train_examples_per_s"])
+    result["ratio_predict"] = ratio(result["ours"]["predict_examples_per_s"],
+                                    result["hf_torch"]["predict_examples_per_s"])
+    load_after = load_average()
     result["load_average"] = [load_before, load_after]
+    result["machine"] = machine(threads=args.threads)
     table = "\n".join([
         f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, {args.threads} "
-        f"threads; {platform.machine()}; TF {tf.__version__}, Keras {keras.__version__}, torch {torch.__version__}, "
+        f"threads; {result['machine']['cpu']}; TF {tf.__version__}, Keras {keras.__version__}, torch {torch.__version__}, "
         f"transformers {transformers.__version__}; {args.preset}, batch {args.batch}, <= {args.seq_len} tokens "
         f"(mean padded length {mean_len:.1f}), {args.rounds} rounds x {args.round_examples} tweets",
         "", "| | train ex/s (median) | rounds | step GFLOP/s | of matmul peak | predict ex/s |", "|---|---|---|---|---|---|"]
@@ -199,10 +189,7 @@ def main(argv=None):
     result["table"] = table
     print("\n" + table)
     if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out + ".part", "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
-        os.replace(args.out + ".part", args.out)
+        write_json(args.out, result, indent=1)
     return 0
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -37,16 +36,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
+from _common import cpu_model, interleaved, load_average, machine, ratio, timed, write_json
+
 
 def percentile(values, q):
     return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
 def time_pass(fn, batches, sink):
-    for b in batches:
-        t = time.perf_counter()
-        fn(b)
-        sink.append(time.perf_counter() - t)
+    sink.extend(timed(fn, b)[0] for b in batches)
 
 
 def summarize(times):
@@ -120,7 +118,7 @@ def main(argv=None):
     # Same thread budget for TensorFlow (SavedModel / Keras) as for torch and TFLite.
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    load_before = os.getloadavg()
+    load_before = load_average()
     task = load_task(args)
     tweets, tweet_labels = tweet_test_split(args)
     n_test = min(args.test_examples, len(tweets))
@@ -140,21 +138,19 @@ def main(argv=None):
     keras_fn = tf.function(lambda s: task.serving_fn({"text": s})["probabilities"])
     artifacts["keras (tf.function)"] = (lambda texts: keras_fn(tf.constant(texts)).numpy(), None)
 
-    t0 = time.perf_counter()
-    sm = export_saved_model(task, root, name, 1, samples, fresh_process_check=False)
-    print(f"SavedModel exported + verified in {time.perf_counter() - t0:.0f}s: {sm.path}", flush=True)
+    seconds, sm = timed(export_saved_model, task, root, name, 1, samples, fresh_process_check=False)
+    print(f"SavedModel exported + verified in {seconds:.0f}s: {sm.path}", flush=True)
     loaded = tf.saved_model.load(str(sm.path))
     serving = loaded.signatures["serving_default"]
     artifacts["SavedModel fp32"] = (lambda texts: serving(text=tf.constant(texts))["probabilities"].numpy(),
                                     dir_size(sm.path))
     for q in [q for q in args.quantizations.split(",") if q]:
-        t0 = time.perf_counter()
         rep = timing_texts[:args.representative] if q == "full_int8" else None
         label = f"TFLite {'fp32' if q == 'none' else q}"
         try:
-            res = export_tflite(task, root, name, 1, samples, quantize=q, representative_texts=rep)
+            seconds, res = timed(export_tflite, task, root, name, 1, samples, quantize=q, representative_texts=rep)
             model, size = res.path, res.size_bytes
-            print(f"TFLite {q} exported + verified in {time.perf_counter() - t0:.0f}s: {res.path} "
+            print(f"TFLite {q} exported + verified in {seconds:.0f}s: {res.path} "
                   f"({res.size_bytes / 1e6:.1f} MB)", flush=True)
         except VerificationError as err:
             # The exporter refused it (nothing written). Convert the same signatures in memory anyway, so the
@@ -231,12 +227,16 @@ def main(argv=None):
     for label in labels:                       # warm-up: first calls (tracing, allocation) are not timed
         for b in b1[:2] + b32[:1]:
             artifacts[label][0](b)
-    for r in range(args.repeats):
-        order = labels[r % len(labels):] + labels[:r % len(labels)]
-        for label in order:
+
+    def one_round(label):
+        def run(_):
             time_pass(artifacts[label][0], b1, times[label]["batch_1"])
             time_pass(artifacts[label][0], b32, times[label]["batch_32"])
-        print(f"round {r + 1}/{args.repeats} done, load {os.getloadavg()[0]:.2f}", flush=True)
+        return run
+
+    interleaved({label: one_round(label) for label in labels}, args.repeats, order="rotate",
+                on_round=lambda r, _: print(f"round {r + 1}/{args.repeats} done, load {load_average()[0]:.2f}",
+                                            flush=True))
 
     for label, (fn, size) in artifacts.items():
         row = {"artifact": label, "size_mb": round(size / 1e6, 2) if size else None,
@@ -255,12 +255,12 @@ def main(argv=None):
     ortf = next(r for r in results if r["artifact"].startswith("ONNX Runtime fp32"))
     for r in results:
         for b in ("batch_1", "batch_32"):
-            r[b]["ratio_to_hf_p50"] = round(r[b]["p50_ms"] / hf[b]["p50_ms"], 3)
-            r[b]["ratio_to_ort_p50"] = round(r[b]["p50_ms"] / ortf[b]["p50_ms"], 3)
+            r[b]["ratio_to_hf_p50"] = ratio(r[b]["p50_ms"], hf[b]["p50_ms"])
+            r[b]["ratio_to_ort_p50"] = ratio(r[b]["p50_ms"], ortf[b]["p50_ms"])
 
-    load_after = os.getloadavg()
+    load_after = load_average()
     lines = [f"load average before/after {load_before[0]:.1f}/{load_after[0]:.1f} on {os.cpu_count()} cores; "
-             f"seq len {args.seq_len}, {args.threads} threads (TF/torch/TFLite), {platform.processor() or platform.machine()}, "
+             f"seq len {args.seq_len}, {args.threads} threads (TF/torch/TFLite), {cpu_model()}, "
              f"TF {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
              f"onnxruntime {ort.__version__}"
              + (f"; accuracy on {len(test[0])} test tweets" if test else ""), "",
@@ -278,12 +278,8 @@ def main(argv=None):
     table = "\n".join(lines)
     print("\n" + table)
     if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        tmp = args.out + ".part"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"args": vars(args), "refused": refused, "load_average": [load_before, load_after], "results": results,
-                       "table": table}, f, indent=1)
-        os.replace(tmp, args.out)
+        write_json(args.out, {"args": vars(args), "refused": refused, "load_average": [load_before, load_after],
+                              "machine": machine(threads=args.threads), "results": results, "table": table}, indent=1)
     return 0
 
 

@@ -18,16 +18,15 @@ import argparse
 import collections
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+
+from _common import cpu_model, interleaved, load_average, machine, median, timed, write_json
 
 
 def op_profile(content: bytes) -> dict:
@@ -70,7 +69,7 @@ def main(argv=None):
     from keras_bert_zoo.export.tflite import _tftext_registerers, convert_saved_model
     from keras_bert_zoo.tasks import TextClassifier
 
-    load_before = os.getloadavg()
+    load_before = load_average()
     tweets = tweet_sentiment_splits()["test"][0]
     rep, timing = tweets[:args.representative], tweets[args.representative:args.representative + args.calls]
     task = TextClassifier.from_preset(args.preset, labels=["negative", "neutral", "positive"],
@@ -83,10 +82,10 @@ def main(argv=None):
                 "full int8 (default float ops)": ("full_int8", None), "full int8 (all int8)": ("full_int8", ())}
     models = {}
     for label, (q, float_ops) in variants.items():
-        t0 = time.perf_counter()
         kwargs = {} if float_ops is None else {"full_int8_float_ops": float_ops}
-        models[label] = convert_saved_model(root / "sm", q, feeds if q == "full_int8" else None, **kwargs)
-        print(f"{label}: converted in {time.perf_counter() - t0:.0f} s, {len(models[label]) / 1e6:.1f} MB", flush=True)
+        seconds, models[label] = timed(convert_saved_model, root / "sm", q, feeds if q == "full_int8" else None,
+                                       **kwargs)
+        print(f"{label}: converted in {seconds:.0f} s, {len(models[label]) / 1e6:.1f} MB", flush=True)
 
     modes = {"XNNPACK (default)": {},
              "XNNPACK latest features": {"experimental_default_delegate_latest_features": True},
@@ -106,32 +105,29 @@ def main(argv=None):
                                     "top_ops": dict(plan.most_common(8))}
     reference = {k: r(text=np.array([t.encode() for t in timing[:4]], dtype=object))["probabilities"]
                  for k, r in runners.items()}
-    times = collections.defaultdict(list)
     keys = list(runners)
     for key in keys:                                   # warm-up
         runners[key](text=np.array([timing[0].encode()], dtype=object))
-    for r in range(args.rounds):
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            for t in timing:
-                feed = np.array([t.encode()], dtype=object)
-                t0 = time.perf_counter()
-                runners[key](text=feed)
-                times[key].append(time.perf_counter() - t0)
-        print(f"round {r + 1}/{args.rounds}, load {os.getloadavg()[0]:.2f}", flush=True)
+    feeds_b1 = [np.array([t.encode()], dtype=object) for t in timing]
+    rounds = interleaved({key: (lambda _, r=runner: [timed(r, text=feed)[0] for feed in feeds_b1])
+                          for key, runner in runners.items()}, args.rounds, order="rotate",
+                         on_round=lambda r, _: print(f"round {r + 1}/{args.rounds}, load {load_average()[0]:.2f}",
+                                                     flush=True))
+    times = {key: [t for rnd in per_round for t in rnd] for key, per_round in rounds.items()}
 
     results = []
     fp32 = reference[("fp32", "XNNPACK (default)")]
     for key in keys:
         label, mode = key
         results.append({"model": label, "mode": mode, "size_mb": round(len(models[label]) / 1e6, 2),
-                        "b1_p50_ms": round(1000 * statistics.median(times[key]), 2),
+                        "b1_p50_ms": round(1000 * median(times[key]), 2),
                         "max_abs_prob_diff_vs_fp32": float(np.abs(reference[key] - fp32).max()),
                         "execution_plan": nodes[key]})
         print(json.dumps(results[-1]), flush=True)
     profiles = {label: op_profile(content) for label, content in models.items()}
-    load_after = os.getloadavg()
+    load_after = load_average()
     lines = [f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, "
-             f"{args.threads} threads; {platform.machine()}; TF {tf.__version__}; seq len {args.seq_len}, batch 1, "
+             f"{args.threads} threads; {cpu_model()}; TF {tf.__version__}; seq len {args.seq_len}, batch 1, "
              f"{args.rounds} rounds x {args.calls} tweets", "",
              "| model | MB | " + " | ".join(f"{m} p50 ms" for m in modes) + " | max dprob vs fp32 "
              "| subgraph-0 nodes (delegate nodes), XNNPACK default |", "|---|---|" + "---|" * (len(modes) + 2)]
@@ -146,11 +142,9 @@ def main(argv=None):
     table = "\n".join(lines)
     print("\n" + table)
     if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out + ".part", "w", encoding="utf-8") as f:
-            json.dump({"args": vars(args), "load_average": [load_before, load_after], "results": results,
-                       "op_profiles": profiles, "table": table}, f, indent=1)
-        os.replace(args.out + ".part", args.out)
+        write_json(args.out, {"args": vars(args), "load_average": [load_before, load_after],
+                              "machine": machine(threads=args.threads), "results": results,
+                              "op_profiles": profiles, "table": table}, indent=1)
     return 0
 
 

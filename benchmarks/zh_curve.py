@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from _common import machine, write_json  # noqa: E402  (benchmarks/ is the script's directory)
 
 
 def main(argv=None):
@@ -33,12 +34,14 @@ def main(argv=None):
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
-    from keras_bert_zoo.cli import demo_zh as Z
+    from keras_bert_zoo.apps.demo_zh import ZhDemoConfig, finetune as F, outputs as O
+    from keras_bert_zoo.apps.from_scratch import compare_arms
     from keras_bert_zoo.config import BertConfig
     from keras_bert_zoo.data import chinese
     from keras_bert_zoo.models.backbone import BertBackbone
     from keras_bert_zoo.text import WordPieceTokenizer
     from keras_bert_zoo.text.tokenizer import load_vocabulary
+    from keras_bert_zoo.train.clocks import RunClock
 
     run = Path(args.run)
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -46,7 +49,7 @@ def main(argv=None):
     for key in ("lr_grid", "ner_lr_grid"):
         if key in c:
             c[key] = tuple(c[key])
-    cfg = Z.ZhDemoConfig(**c)
+    cfg = ZhDemoConfig(**c)
     vocab = load_vocabulary(run / "vocab.txt")
     tokenizer = WordPieceTokenizer(vocab, lowercase=True)
     config = BertConfig.from_name(cfg.pretrain_size).replace(vocab_size=len(vocab))
@@ -57,11 +60,11 @@ def main(argv=None):
 
     sent = chinese.sentiment_splits(seed=cfg.seed)
     ner = chinese.peoples_daily_ner_splits(seed=cfg.seed)
-    used = Z.finetune_splits(cfg, sent, ner)           # the demo's own data and validation samples
+    used = F.finetune_splits(cfg, sent, ner)           # the demo's own data and validation samples
     s_train, s_val, s_test = used["sentiment"]
-    n_train, n_val, n_test = (Z._ner_sentences(p) for p in used["ner"])
-    data = {"sentiment": (s_train, Z.selection_sample("sentiment", s_val, cfg), s_test),
-            "ner": (n_train, Z.selection_sample("ner", n_val, cfg), n_test)}
+    n_train, n_val, n_test = (F.ner_sentences(p) for p in used["ner"])
+    data = {"sentiment": (s_train, F.selection_sample("sentiment", s_val, cfg), s_test),
+            "ner": (n_train, F.selection_sample("ner", n_val, cfg), n_test)}
 
     results = {"run": str(run), "pretraining_seconds_total": summary["pretraining"]["train_seconds"],
                "tasks": {}}
@@ -71,6 +74,7 @@ def main(argv=None):
         metric = "accuracy" if kind == "sentiment" else "entity_f1"
         run_s = float("inf")    # a fixed number of steps, as in the demo; no time limit (the machine may be busy)
         train, val, test = data[kind]
+        train_ds = F.training_dataset(kind, F.make_task(kind, BertBackbone(config), tokenizer, cfg), train, cfg)
 
         def demo_point(arm, seconds, pstep):
             grid = {r["learning_rate"]: r for r in ft[arm]["grid"]}
@@ -80,33 +84,44 @@ def main(argv=None):
                 row["test"] = summary["table"][kind][arm][metric]
             return row
 
-        rows = [demo_point("random_init", 0.0, 0)]
-        for p in [middle[i - 1] for i in (chosen if kind == "sentiment" else ner_chosen)]:
-            backbone = BertBackbone(config)
-            backbone.load_weights(str(run / "snapshots" / p["snapshot"]))
-            t = time.perf_counter()
-            task, row = Z.finetune_run(kind, cfg, backbone, tokenizer, Z.training_dataset(
-                kind, Z._make_task(kind, BertBackbone(config), tokenizer, cfg), train, cfg), val, lr, steps,
-                run_s, Path(os.environ.get("TMPDIR", "/tmp")) / f"zh_curve_{kind}_{p['steps']}")
-            if kind == "sentiment":
-                test_score = Z._sentiment_test_report(task, test, None)["accuracy"]
-            else:
-                test_score = Z._ner_test_report(task, test, None)["entity_f1"]
-            rows.append({"pretraining_seconds": p["train_seconds"], "pretraining_steps": p["steps"],
-                         "heldout_mlm_accuracy": p["heldout_mlm_accuracy"], "source": p["snapshot"],
-                         "learning_rate": lr, "validation": row["validation"], "test": test_score,
-                         "stopped_by_time_budget": row["stopped_by_time_budget"],
-                         "fit_seconds": round(time.perf_counter() - t, 1)})
-            print(f"{kind} from {p['snapshot']} ({p['train_seconds']:.0f} s of pretraining): validation "
+        def snapshot(point):
+            def make(seed=None):
+                backbone = BertBackbone(config)
+                backbone.load_weights(str(run / "snapshots" / point["snapshot"]))
+                return backbone
+            return make
+
+        def finetune(arm, backbone, lr, seed, kind=kind, train_ds=train_ds, val=val, test=test):
+            point = points[arm]
+            clock = RunClock(include_startup=False)
+            with clock.phase("fit"):
+                task, row = F.finetune_run(kind, cfg, backbone, tokenizer, train_ds, val, lr, steps, run_s,
+                                           Path(os.environ.get("TMPDIR", "/tmp")) / f"zh_curve_{kind}_{point['steps']}")
+                if kind == "sentiment":
+                    test_score = O.sentiment_test_report(task, test, None)["accuracy"]
+                else:
+                    test_score = O.ner_test_report(task, test, None)["entity_f1"]
+            print(f"{kind} from {arm} ({point['train_seconds']:.0f} s of pretraining): validation "
                   f"{row['validation']:.4f}  test {test_score:.4f}", flush=True)
+            return task, {"pretraining_seconds": point["train_seconds"], "pretraining_steps": point["steps"],
+                          "heldout_mlm_accuracy": point["heldout_mlm_accuracy"], "source": arm,
+                          "learning_rate": lr, "validation": row["validation"], "test": test_score,
+                          "stopped_by_time_budget": row["stopped_by_time_budget"],
+                          "fit_seconds": round(clock.phases["fit"], 1)}
+
+        points = {p["snapshot"]: p for p in [middle[i - 1] for i in (chosen if kind == "sentiment" else ner_chosen)]}
+        # the snapshots are the arms of the one pretrain-vs-random-init comparison, at the demo's learning rate
+        compared = compare_arms({name: snapshot(p) for name, p in points.items()}, (lr,), finetune)
+        rows = [demo_point("random_init", 0.0, 0)] + [compared[name]["grid"][0] for name in points]
         last = curve[-1]
         final = demo_point("pretrained", last["train_seconds"], last["steps"])
         final["heldout_mlm_accuracy"] = last["heldout_mlm_accuracy"]
         rows.append(final)
         results["tasks"][kind] = {"metric": metric, "steps_per_run": steps, "learning_rate": lr, "points": rows}
+    results["machine"] = machine()
     print(json.dumps(results, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        write_json(args.out, results, indent=1)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import shutil
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -51,7 +50,10 @@ from keras_bert_zoo.tasks import TextClassifier  # noqa: E402
 from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
 from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa: E402
 from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer  # noqa: E402
+from keras_bert_zoo.apps.common import write_text  # noqa: E402
+from keras_bert_zoo.apps.from_scratch import backbone_factory, compare_arms as compare  # noqa: E402
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
+from keras_bert_zoo.train.clocks import RunClock, StepClock  # noqa: E402
 from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
 
@@ -61,9 +63,9 @@ def calibrate_steps(config, dataset, args, calib_steps=30):
     probe = build_pretrainer(config)
     compile_pretrainer(probe, TP.make_pretraining_optimizer(learning_rate=args.pretrain_lr, total_steps=1000),
                           jit_compile=True)
-    throughput = TP.Throughput(tokens_per_step=1, skip=5)
-    probe.fit(dataset, steps_per_epoch=calib_steps, epochs=1, callbacks=[throughput], verbose=0)
-    return throughput.steps_per_second
+    clock = StepClock(skip=5)
+    probe.fit(dataset, steps_per_epoch=calib_steps, epochs=1, callbacks=[clock], verbose=0)
+    return clock.steps_per_second
 
 
 def learn_vocab(texts, vocab_size, path):
@@ -91,18 +93,19 @@ def finetune(backbone, data, labels, args, name, lr, seed, epochs):
     model.compile(optimizer=make_optimizer(lr, total_steps=steps, warmup_ratio=0.1),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=True)
-    start = time.perf_counter()
-    model.fit(data["train"][0], data["train"][1], batch_size=args.batch_size, epochs=epochs, verbose=0,
-              shuffle=True)
-    seconds = time.perf_counter() - start
-    result = {"lr": lr, "seed": seed, "epochs": epochs, "finetune_seconds": round(seconds, 1),
+    clock = RunClock(include_startup=False)
+    with clock.phase("fit"):
+        model.fit(data["train"][0], data["train"][1], batch_size=args.batch_size, epochs=epochs, verbose=0,
+                  shuffle=True)
+    result = {"lr": lr, "seed": seed, "epochs": epochs, "finetune_seconds": round(clock.phases["fit"], 1),
               "finetune_steps": steps}
     for split in ("val", "test"):
         pred = model.predict(data[split][0], batch_size=256, verbose=0).argmax(-1)
         report = classification_report(data[split][1], pred, labels)
         result[split] = {"accuracy": round(float(np.mean(pred == data[split][1])), 4),
                          "macro_f1": round(report["macro_f1"], 4)}
-    return result
+    result["validation"] = result["val"]["macro_f1"]      # what compare_arms chooses the learning rate by
+    return model, result
 
 
 def stratified_subset(data, n, seed=0):
@@ -119,15 +122,12 @@ def stratified_subset(data, n, seed=0):
     return {k: v[picked] for k, v in inputs.items()}, y[picked]
 
 
-def set_weights(backbone, values):
-    for w, value in zip(backbone.weights, values):
-        w.assign(value)
-
-
 def compare_arms(config, weights, data, labels, args):
-    """Per label budget and arm: LR chosen on mean val macro-F1 over seeds, then test mean/std at that LR."""
+    """Per label budget: keras_bert_zoo.apps.from_scratch.compare_arms (each arm's LR chosen on mean val macro-F1
+    over the seeds), then test mean/std at that LR."""
     lrs = [float(x) for x in args.finetune_lrs.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
+    arms = {arm: backbone_factory((config, values), arm, seed=0) for arm, values in weights.items()}
     out = {}
     for spec in args.label_budgets.split(","):
         budget, _, epochs = spec.partition(":")
@@ -135,19 +135,17 @@ def compare_arms(config, weights, data, labels, args):
         train = data["train"] if budget == "all" else stratified_subset(data["train"], int(budget))
         split_data = dict(data, train=train)
         key = f"{budget} labelled ({len(train[1])} tweets, {epochs} epochs)"
+
+        def run(arm, backbone, lr, seed, split_data=split_data, epochs=epochs, key=key):
+            model, result = finetune(backbone, split_data, labels, args, arm, lr, seed, epochs)
+            print(f"[{key}] {arm} lr={lr:g} seed={seed}: val {result['val']} test {result['test']} "
+                  f"({result['finetune_seconds']} s)", flush=True)
+            return model, result
+
         out[key] = {}
-        for arm, values in weights.items():
-            grid = []
-            for lr in lrs:
-                for seed in seeds:
-                    backbone = BertBackbone(config)
-                    set_weights(backbone, values)
-                    run = finetune(backbone, split_data, labels, args, arm, lr, seed, epochs)
-                    print(f"[{key}] {arm} lr={lr:g} seed={seed}: val {run['val']} test {run['test']} "
-                          f"({run['finetune_seconds']} s)", flush=True)
-                    grid.append(run)
+        for arm, got in compare(arms, lrs, run, seeds=seeds).items():
+            grid, best = got["grid"], got["learning_rate"]
             mean_val = {lr: np.mean([r["val"]["macro_f1"] for r in grid if r["lr"] == lr]) for lr in lrs}
-            best = max(lrs, key=lambda lr: mean_val[lr])
             chosen = [r for r in grid if r["lr"] == best]
             summary = {"chosen_lr": best, "val_macro_f1_by_lr": {f"{lr:g}": round(float(v), 4)
                                                                  for lr, v in mean_val.items()}}
@@ -259,7 +257,7 @@ def main():
     print("splits:", results["sizes"], flush=True)
 
     # 2. vocabulary
-    t = time.perf_counter()
+    clock = RunClock(include_startup=False)
     if args.reuse_pretraining and not args.vocab:
         args.vocab = os.path.join(args.out, "vocab.txt")
     if args.vocab:
@@ -269,8 +267,9 @@ def main():
             vocab = [line.rstrip("\n") for line in f if line.strip()]
         results["vocab"] = {"size": len(vocab), "reused": args.vocab}
     else:
-        vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
-        results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
+        with clock.phase("vocabulary"):
+            vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
+        results["vocab"] = {"size": len(vocab), "seconds": round(clock.phases["vocabulary"], 1)}
     print("vocab:", results["vocab"], flush=True)
     tokenizer = WordPieceTokenizer(vocab, lowercase=True)
     ids = P.TokenIds.from_tokenizer(tokenizer)
@@ -290,8 +289,7 @@ def main():
         weights = {"pretrained": pretrained, "init": init}
         for name, path in saved.items():
             np.savez(path, **{f"w{i}": w for i, w in enumerate(weights[name])})
-        with open(os.path.join(args.out, "pretraining.json"), "w", encoding="utf-8") as f:
-            json.dump(results["pretraining"], f, indent=1)
+        write_text(os.path.join(args.out, "pretraining.json"), json.dumps(results["pretraining"], indent=1))
 
     # 4. fine-tuning: pretrained vs the same initialisation without pretraining, per label budget
     data = {split: (encode(tokenizer, ids, texts, args.seq_len), np.array([labels.index(y) for y in ys]))
@@ -299,8 +297,7 @@ def main():
     results["comparison"] = compare_arms(config, {"pretrained": weights["pretrained"],
                                                   "random_init": weights["init"]}, data, labels, args)
     name = "results_finetune_only.json" if args.reuse_pretraining else "results.json"
-    with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
+    write_text(os.path.join(args.out, name), json.dumps(results, indent=1))
     print(json.dumps({budget: {arm: {k: v for k, v in r.items() if k != "grid"} for arm, r in arms.items()}
                       for budget, arms in results["comparison"].items()}, indent=1))
 
