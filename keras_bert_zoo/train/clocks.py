@@ -128,7 +128,7 @@ class StepClock(keras.callbacks.Callback):
     """Times the training steps of ``fit``.
 
     ``steps`` counts every step; the clock starts at the end of step ``skip`` (``skip=1``: the first step, which
-    traces and compiles the train function, is not charged) and ``seconds`` is the training time since, less
+    traces and compiles the train function, is not charged; ``skip=0``: at the start of training) and ``seconds`` is the training time since, less
     the time spent inside ``with clock.paused(): ...`` (held-out evaluations in a callback). ``first_step_seconds``
     is the time from the start of ``fit``'s training loop to the end of the first step. ``durations`` holds each
     step's own time (batch begin to batch end); ``marks`` the ``time.perf_counter()`` at each
@@ -145,6 +145,8 @@ class StepClock(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._train_begin = time.perf_counter()
+        if self.skip == 0:                     # nothing skipped: the clock runs from the start of training
+            self._last = self._train_begin
 
     def on_train_batch_begin(self, batch, logs=None):
         self._begin = time.perf_counter()
