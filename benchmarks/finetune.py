@@ -33,7 +33,7 @@ from _common import (interleaved, load_average, machine, median, ratio, timed, t
                      write_json)
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="minilm_l6_h384_uncased")
     parser.add_argument("--hf_dir", required=True, help="HF directory of the same checkpoint")
@@ -47,40 +47,16 @@ def main(argv=None):
     parser.add_argument("--corpus", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    import keras
-    import tensorflow as tf
-    import torch
-    import transformers
 
-    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+def ours(args, labels, total_steps):
+    """Our TextClassifier: (task, train round fn(texts, labels) -> seconds, predict fn(texts) -> seconds)."""
     from keras_bert_zoo.tasks import TextClassifier
     from keras_bert_zoo.train.clocks import StepClock
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    keras.utils.set_random_seed(args.seed)
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    load_before = load_average()
-
-    splits = tweet_sentiment_splits(args.corpus, seed=args.seed)
-    train_texts, train_labels = splits["train"]
-    labels = sorted(set(train_labels))
-    label_id = {n: i for i, n in enumerate(labels)}
-    n_rounds = args.rounds + 1
-    need = n_rounds * args.round_examples
-    if need > len(train_texts):
-        raise SystemExit(f"--rounds x --round_examples = {need} > {len(train_texts)} training tweets")
-    slices = [(train_texts[r * args.round_examples:(r + 1) * args.round_examples],
-               train_labels[r * args.round_examples:(r + 1) * args.round_examples]) for r in range(n_rounds)]
-    predict_texts = splits["test"][0][:args.predict_examples]
-    total_steps = n_rounds * (args.round_examples // args.batch)
-
-    # ---- ours
     task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.seq_len)
     task.compile(total_steps=total_steps)
-    config = task.backbone.config
 
     def ours_round(texts, ys):
         clock = StepClock(skip=0)             # from the start of the epoch: fit's set-up excluded
@@ -90,7 +66,16 @@ def main(argv=None):
     def ours_predict(texts):
         return timed(task.predict, texts, batch_size=64, verbose=0)[0]
 
-    # ---- HF torch
+    return task, ours_round, ours_predict
+
+
+def hf_torch(args, labels, total_steps, hf_lengths):
+    """HF transformers (torch eager), the same recipe: (train round fn -> seconds, predict fn -> seconds); the
+    padded batch lengths go to ``hf_lengths``."""
+    import torch
+    import transformers
+
+    label_id = {n: i for i, n in enumerate(labels)}
     tok = transformers.BertTokenizerFast.from_pretrained(args.hf_dir)
     model = transformers.BertForSequenceClassification.from_pretrained(args.hf_dir, num_labels=len(labels))
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
@@ -98,7 +83,7 @@ def main(argv=None):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=5e-5)
     sched = transformers.get_linear_schedule_with_warmup(opt, int(0.1 * total_steps), total_steps)
-    hf_lengths = []
+
 
     def hf_round(texts, ys):
         return timed(hf_epoch, texts, ys)[0]
@@ -130,6 +115,41 @@ def main(argv=None):
                           return_tensors="pt")
                 model(**enc).logits.softmax(-1).numpy()
 
+    return hf_round, hf_predict
+
+
+def data(args):
+    """(labels, the training slices of the warm-up and timed rounds, the prediction texts)."""
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+
+    splits = tweet_sentiment_splits(args.corpus, seed=args.seed)
+    train_texts, train_labels = splits["train"]
+    n_rounds = args.rounds + 1
+    need = n_rounds * args.round_examples
+    if need > len(train_texts):
+        raise SystemExit(f"--rounds x --round_examples = {need} > {len(train_texts)} training tweets")
+    slices = [(train_texts[r * args.round_examples:(r + 1) * args.round_examples],
+               train_labels[r * args.round_examples:(r + 1) * args.round_examples]) for r in range(n_rounds)]
+    return sorted(set(train_labels)), slices, splits["test"][0][:args.predict_examples]
+
+
+def main(argv=None):
+    args = parse(argv)
+    import keras
+    import tensorflow as tf
+    import torch
+    import transformers
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    keras.utils.set_random_seed(args.seed)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    load_before = load_average()
+    labels, slices, predict_texts = data(args)
+    total_steps = len(slices) * (args.round_examples // args.batch)
+    task, ours_round, ours_predict = ours(args, labels, total_steps)
+    hf_lengths = []
+    hf_round, hf_predict = hf_torch(args, labels, total_steps, hf_lengths)
     train = {"ours": ours_round, "hf_torch": hf_round}
     predict = {"ours": ours_predict, "hf_torch": hf_predict}
 
@@ -152,16 +172,36 @@ def main(argv=None):
                             for name, fn in predict.items()}, args.rounds, on_round=progress("predict"))
 
     mean_len = float(np.mean(hf_lengths))
+    result = summarize(args, labels, task.backbone.config, mean_len, fit_eps, pred_eps)
+    load_after = load_average()
+    result["load_average"] = [load_before, load_after]
+    result["machine"] = machine(threads=args.threads)
+    result["table"] = table(args, result, mean_len, load_before, load_after,
+                            f"TF {tf.__version__}, Keras {keras.__version__}, torch {torch.__version__}, "
+                            f"transformers {transformers.__version__}")
+    print("\n" + result["table"])
+    if args.out:
+        write_json(args.out, result, indent=1)
+    return 0
+
+
+def matmul_peak(path):
+    """The best TensorFlow fp32 matmul GFLOP/s that benchmarks/matmul.py measured (None without its file)."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        rows = json.load(f)["results"]
+    tf_fp32 = [r["gflops"] for r in rows if r["framework"] == "tensorflow" and r["dtype"] == "float32"]
+    return max(tf_fp32) if tf_fp32 else None
+
+
+def summarize(args, labels, config, mean_len, fit_eps, pred_eps):
+    """Medians, FLOPs and ratios of the rounds."""
     flops_step = args.batch * train_flops_per_sequence(config, mean_len)
-    peak = None
-    if args.matmul_json and os.path.exists(args.matmul_json):
-        with open(args.matmul_json) as f:
-            rows = json.load(f)["results"]
-        tf_fp32 = [r["gflops"] for r in rows if r["framework"] == "tensorflow" and r["dtype"] == "float32"]
-        peak = max(tf_fp32) if tf_fp32 else None
+    peak = matmul_peak(args.matmul_json)
     result = {"args": vars(args), "labels": labels, "mean_padded_length": round(mean_len, 1),
               "train_flops_per_step": flops_step, "matmul_peak_gflops_tf_fp32": peak}
-    for name in train:
+    for name in fit_eps:
         med = median(fit_eps[name])
         step_s = args.batch / med
         result[name] = {"train_examples_per_s": round(med, 2), "train_rounds": [round(v, 2) for v in fit_eps[name]],
@@ -173,24 +213,19 @@ def main(argv=None):
     result["ratio_train"] = ratio(result["ours"]["train_examples_per_s"], result["hf_torch"]["train_examples_per_s"])
     result["ratio_predict"] = ratio(result["ours"]["predict_examples_per_s"],
                                     result["hf_torch"]["predict_examples_per_s"])
-    load_after = load_average()
-    result["load_average"] = [load_before, load_after]
-    result["machine"] = machine(threads=args.threads)
-    table = "\n".join([
+    return result
+
+
+def table(args, result, mean_len, load_before, load_after, versions):
+    return "\n".join([
         f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, {args.threads} "
-        f"threads; {result['machine']['cpu']}; TF {tf.__version__}, Keras {keras.__version__}, torch {torch.__version__}, "
-        f"transformers {transformers.__version__}; {args.preset}, batch {args.batch}, <= {args.seq_len} tokens "
-        f"(mean padded length {mean_len:.1f}), {args.rounds} rounds x {args.round_examples} tweets",
+        f"threads; {result['machine']['cpu']}; {versions}; {args.preset}, batch {args.batch}, <= {args.seq_len} "
+        f"tokens (mean padded length {mean_len:.1f}), {args.rounds} rounds x {args.round_examples} tweets",
         "", "| | train ex/s (median) | rounds | step GFLOP/s | of matmul peak | predict ex/s |", "|---|---|---|---|---|---|"]
         + [f"| {name} | {result[name]['train_examples_per_s']:.1f} | {result[name]['train_rounds']} | "
            f"{result[name]['achieved_gflops']} | {result[name].get('fraction_of_matmul_peak', '–')} | "
-           f"{result[name]['predict_examples_per_s']:.1f} |" for name in train]
+           f"{result[name]['predict_examples_per_s']:.1f} |" for name in ("ours", "hf_torch")]
         + ["", f"ours / HF: training {result['ratio_train']:.2f}x, prediction {result['ratio_predict']:.2f}x"])
-    result["table"] = table
-    print("\n" + table)
-    if args.out:
-        write_json(args.out, result, indent=1)
-    return 0
 
 
 if __name__ == "__main__":

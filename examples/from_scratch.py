@@ -216,6 +216,22 @@ def pretrain(splits, train_texts, vocab, tokenizer, ids, args):
     return [w.numpy() for w in pretrainer.backbone.weights], init_weights, pretraining, config
 
 
+def vocabulary(train_texts, args):
+    """Step 2: the learnt vocabulary (or --vocab's, copied into --out) -> (tokens, info)."""
+    clock = RunClock(include_startup=False)
+    if args.reuse_pretraining and not args.vocab:
+        args.vocab = os.path.join(args.out, "vocab.txt")
+    if args.vocab:
+        if os.path.abspath(args.vocab) != os.path.abspath(os.path.join(args.out, "vocab.txt")):
+            shutil.copyfile(args.vocab, os.path.join(args.out, "vocab.txt"))
+        with open(args.vocab, encoding="utf-8") as f:
+            vocab = [line.rstrip("\n") for line in f if line.strip()]
+        return vocab, {"size": len(vocab), "reused": args.vocab}
+    with clock.phase("vocabulary"):
+        vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
+    return vocab, {"size": len(vocab), "seconds": round(clock.phases["vocabulary"], 1)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="/tmp/kbz_from_scratch")
@@ -257,19 +273,7 @@ def main():
     print("splits:", results["sizes"], flush=True)
 
     # 2. vocabulary
-    clock = RunClock(include_startup=False)
-    if args.reuse_pretraining and not args.vocab:
-        args.vocab = os.path.join(args.out, "vocab.txt")
-    if args.vocab:
-        if os.path.abspath(args.vocab) != os.path.abspath(os.path.join(args.out, "vocab.txt")):
-            shutil.copyfile(args.vocab, os.path.join(args.out, "vocab.txt"))
-        with open(args.vocab, encoding="utf-8") as f:
-            vocab = [line.rstrip("\n") for line in f if line.strip()]
-        results["vocab"] = {"size": len(vocab), "reused": args.vocab}
-    else:
-        with clock.phase("vocabulary"):
-            vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
-        results["vocab"] = {"size": len(vocab), "seconds": round(clock.phases["vocabulary"], 1)}
+    vocab, results["vocab"] = vocabulary(train_texts, args)
     print("vocab:", results["vocab"], flush=True)
     tokenizer = WordPieceTokenizer(vocab, lowercase=True)
     ids = P.TokenIds.from_tokenizer(tokenizer)

@@ -32,7 +32,7 @@ import numpy as np
 from keras_bert_zoo import cache
 from keras_bert_zoo.train.clocks import RunClock, Throughput  # noqa: F401 - the loop's and CLI's names
 
-__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError"]
+__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError", "Throughput", "RunClock"]
 
 
 class NanLossError(RuntimeError):
