@@ -95,7 +95,7 @@ def interleaved_step_times(preset, labels, texts, targets, variants, *, sequence
     return {name: round(median(v), 4) for name, v in times.items()}
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--teacher", help="the fine-tuned teacher's model.keras (arms teacher, distilled)")
     parser.add_argument("--arms", default="teacher,distilled,labels_only")
@@ -119,79 +119,46 @@ def main(argv=None):
     parser.add_argument("--reuse", action="store_true", help="load the arms saved in --save_dir by an earlier run "
                         "instead of training them (re-measure sizes and latency on a quiet machine)")
     parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    import keras
-    import tensorflow as tf
 
-    from keras_bert_zoo.apps.common import stratified_subset as _subset
-    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
-    from keras_bert_zoo.export.tflite import TFLiteRunner
+def train_arm(arm, args, teacher, train, weights, labels, layers, saved):
+    """One arm's task, trained (or the teacher, or reloaded with --reuse) -> (task, fit seconds, trainable)."""
     from keras_bert_zoo.tasks import TextClassifier, load_task
     from keras_bert_zoo.tasks.distiller import Distiller, student_from_teacher
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    load_before = load_average()
-    keras.utils.set_random_seed(args.seed)
-    splits = tweet_sentiment_splits(None, seed=args.seed)
-    train = _subset(splits["train"], args.train_examples, args.seed)
-    test_texts, test_labels = list(splits["test"][0]), list(splits["test"][1])
-    labels = sorted(set(splits["train"][1]))
-    layers = [int(i) for i in args.student_layers.split(",")]
-    weights = balanced_weights(train[1], labels)
-    arms = [a for a in args.arms.split(",") if a]
-    teacher = load_task(args.teacher) if {"teacher", "distilled"} & set(arms) else None
-    print(f"train {len(train[0])} tweets, test {len(test_texts)}; arms {arms}", flush=True)
 
-    results, models = {}, {}
-    for arm in arms:
-        keras.utils.set_random_seed(args.seed)
-        saved = Path(args.save_dir or ".") / arm / "model.keras"
-        if arm == "teacher":
-            task, fit_s = teacher, None
-            trainable = None
-        elif args.reuse:
-            task, fit_s, trainable = load_task(saved), None, None
-        elif arm == "distilled":
-            task = student_from_teacher(teacher, layers)
-            distiller = Distiller(teacher, task, temperature=args.temperature, alpha=args.alpha)
-            distiller.compile(learning_rate=args.student_learning_rate)
-            trainable = count(task.trainable_weights)
-            fit_s = timed(distiller.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs,
-                          batch_size=32, verbose=2)[0]
-        elif arm == "labels_only":
-            base = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
-            task = student_from_teacher(base, layers)          # pretrained blocks, the preset's fresh head
-            task.compile(learning_rate=args.student_learning_rate)
-            trainable = count(task.trainable_weights)
-            fit_s = timed(task.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=32,
-                          verbose=2)[0]
-        elif arm == "lora":
-            task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
-            task.enable_lora(args.lora_rank)
-            task.compile(learning_rate=args.lora_learning_rate)
-            trainable = count(task.trainable_weights)
-            fit_s = timed(task.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=32,
-                          verbose=2)[0]
-        else:
-            sys.exit(f"unknown arm {arm!r}")
-        row = {"parameters": int(task.count_params()), "trainable_parameters": trainable,
-               "encoder_layers": task.backbone.config.num_layers}
-        if fit_s is not None:
-            row.update({"fit_seconds": round(fit_s, 1),
-                        "train_examples_per_second": round(args.epochs * len(train[0]) / fit_s, 1)})
-        row.update(scores(task, test_texts, test_labels))
-        if args.save_dir and not args.reuse:
-            path = saved
-            path.parent.mkdir(parents=True, exist_ok=True)
-            task.save(str(path))
-            if arm == "lora":
-                task.save_lora_weights(path.parent / "lora.safetensors")
-                row["adapter_file_bytes"] = (path.parent / "lora.safetensors").stat().st_size
-        print(f"{arm}: {json.dumps(row)}", flush=True)
-        results[arm], models[arm] = row, task
+    if arm == "teacher":
+        return teacher, None, None
+    if args.reuse:
+        return load_task(saved), None, None
+    if arm == "distilled":
+        task = student_from_teacher(teacher, layers)
+        distiller = Distiller(teacher, task, temperature=args.temperature, alpha=args.alpha)
+        distiller.compile(learning_rate=args.student_learning_rate)
+        trainable = count(task.trainable_weights)
+        fit_s = timed(distiller.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs,
+                      batch_size=32, verbose=2)[0]
+        return task, fit_s, trainable
+    if arm == "labels_only":
+        base = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
+        task = student_from_teacher(base, layers)          # pretrained blocks, the preset's fresh head
+        task.compile(learning_rate=args.student_learning_rate)
+    elif arm == "lora":
+        task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
+        task.enable_lora(args.lora_rank)
+        task.compile(learning_rate=args.lora_learning_rate)
+    else:
+        sys.exit(f"unknown arm {arm!r}")
+    trainable = count(task.trainable_weights)
+    fit_s = timed(task.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=32,
+                  verbose=2)[0]
+    return task, fit_s, trainable
 
-    # TFLite (dynamic int8) of every arm, then interleaved batch-1 latency
+
+def tflite_latency(args, models, results, test_texts):
+    """TFLite (dynamic int8) of every arm, then interleaved batch-1 latency, into ``results``."""
+    from keras_bert_zoo.export.tflite import TFLiteRunner
+
     root = Path(tempfile.mkdtemp(prefix="kbz-small-"))
     runners = {}
     for arm, task in models.items():
@@ -211,6 +178,53 @@ def main(argv=None):
         base = results["teacher"]["tflite_int8_b1_p50_ms"]
         for arm in results:
             results[arm]["speedup_vs_teacher_b1"] = round(base / results[arm]["tflite_int8_b1_p50_ms"], 2)
+
+
+def main(argv=None):
+    args = parse(argv)
+    import keras
+    import tensorflow as tf
+
+    from keras_bert_zoo.apps.common import stratified_subset as _subset
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+    from keras_bert_zoo.tasks import load_task
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    load_before = load_average()
+    keras.utils.set_random_seed(args.seed)
+    splits = tweet_sentiment_splits(None, seed=args.seed)
+    train = _subset(splits["train"], args.train_examples, args.seed)
+    test_texts, test_labels = list(splits["test"][0]), list(splits["test"][1])
+    labels = sorted(set(splits["train"][1]))
+    layers = [int(i) for i in args.student_layers.split(",")]
+    weights = balanced_weights(train[1], labels)
+    arms = [a for a in args.arms.split(",") if a]
+    teacher = load_task(args.teacher) if {"teacher", "distilled"} & set(arms) else None
+    print(f"train {len(train[0])} tweets, test {len(test_texts)}; arms {arms}", flush=True)
+
+    results, models = {}, {}
+    for arm in arms:
+        keras.utils.set_random_seed(args.seed)
+        saved = Path(args.save_dir or ".") / arm / "model.keras"
+        task, fit_s, trainable = train_arm(arm, args, teacher, train, weights, labels, layers, saved)
+        row = {"parameters": int(task.count_params()), "trainable_parameters": trainable,
+               "encoder_layers": task.backbone.config.num_layers}
+        if fit_s is not None:
+            row.update({"fit_seconds": round(fit_s, 1),
+                        "train_examples_per_second": round(args.epochs * len(train[0]) / fit_s, 1)})
+        row.update(scores(task, test_texts, test_labels))
+        if args.save_dir and not args.reuse:
+            path = saved
+            path.parent.mkdir(parents=True, exist_ok=True)
+            task.save(str(path))
+            if arm == "lora":
+                task.save_lora_weights(path.parent / "lora.safetensors")
+                row["adapter_file_bytes"] = (path.parent / "lora.safetensors").stat().st_size
+        print(f"{arm}: {json.dumps(row)}", flush=True)
+        results[arm], models[arm] = row, task
+
+    tflite_latency(args, models, results, test_texts)
     probe = None
     if args.probe_steps and "lora" in arms:
         probe = step_time_probe(args.preset, labels, train[0], train[1], lora_rank=args.lora_rank,

@@ -50,7 +50,7 @@ def op_profile(content: bytes) -> dict:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="minilm_l6_h384_uncased")
     parser.add_argument("--seq_len", type=int, default=128)
@@ -59,19 +59,17 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--representative", type=int, default=64)
     parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def convert(args, rep):
+    """The four TFLite variants of the preset's classifier: {label: flatbuffer bytes}."""
     import tensorflow as tf
-    from ai_edge_litert.interpreter import InterpreterWithCustomOps, OpResolverType
 
-    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
     from keras_bert_zoo.export.saved_model import ServingModule
-    from keras_bert_zoo.export.tflite import _tftext_registerers, convert_saved_model
+    from keras_bert_zoo.export.tflite import convert_saved_model
     from keras_bert_zoo.tasks import TextClassifier
 
-    load_before = load_average()
-    tweets = tweet_sentiment_splits()["test"][0]
-    rep, timing = tweets[:args.representative], tweets[args.representative:args.representative + args.calls]
     task = TextClassifier.from_preset(args.preset, labels=["negative", "neutral", "positive"],
                                       sequence_length=args.seq_len)
     root = Path(tempfile.mkdtemp(prefix="kbz-int8-"))
@@ -86,10 +84,15 @@ def main(argv=None):
         seconds, models[label] = timed(convert_saved_model, root / "sm", q, feeds if q == "full_int8" else None,
                                        **kwargs)
         print(f"{label}: converted in {seconds:.0f} s, {len(models[label]) / 1e6:.1f} MB", flush=True)
+    return models
 
-    modes = {"XNNPACK (default)": {},
-             "XNNPACK latest features": {"experimental_default_delegate_latest_features": True},
-             "builtin kernels only": {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}}
+
+def make_runners(args, models, modes):
+    """A signature runner per (model, interpreter mode), and each one's execution plan summary."""
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
+
+    from keras_bert_zoo.export.tflite import _tftext_registerers
+
     runners, nodes = {}, {}
     for label, content in models.items():
         for mode, kwargs in modes.items():
@@ -103,6 +106,24 @@ def main(argv=None):
             delegated = sum(v for k, v in plan.items() if "delegate" in k.lower())
             nodes[(label, mode)] = {"plan_nodes": sum(plan.values()), "delegate_nodes": delegated,
                                     "top_ops": dict(plan.most_common(8))}
+    return runners, nodes
+
+
+def main(argv=None):
+    args = parse(argv)
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import OpResolverType
+
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+
+    load_before = load_average()
+    tweets = tweet_sentiment_splits()["test"][0]
+    rep, timing = tweets[:args.representative], tweets[args.representative:args.representative + args.calls]
+    models = convert(args, rep)
+    modes = {"XNNPACK (default)": {},
+             "XNNPACK latest features": {"experimental_default_delegate_latest_features": True},
+             "builtin kernels only": {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}}
+    runners, nodes = make_runners(args, models, modes)
     reference = {k: r(text=np.array([t.encode() for t in timing[:4]], dtype=object))["probabilities"]
                  for k, r in runners.items()}
     keys = list(runners)
