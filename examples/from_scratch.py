@@ -12,11 +12,13 @@
 3. Pretraining: a small BERT (2 layers, hidden 128, 2 heads, intermediate 512, sequences of 64) with dynamic
    MLM+NSP masking in ``tf.data`` (``keras_bert_zoo.data.pretraining.dynamic_dataset``, whole-word masking by
    default), AdamW with linear warm-up + linear decay to 0, XLA. The schedule is sized to the run: either
-   ``--pretrain_steps`` or, by default, the number of steps that fit in ``--pretrain_seconds`` as measured on a
-   throwaway copy of the model before training (the time budget stays as a safety cap). MLM/NSP accuracy is
-   measured on fixed masked batches built from *validation* tweets before and after pretraining (evaluation
-   only, no training on them). Throughput (tokens/s) is measured.
-4. Fine-tuning: ``TextClassifier`` on packed inputs (3 classes), same recipe and number of steps for (a) the pretrained backbone
+   ``--pretrain_steps`` (the time budget stays as a safety cap) or, by default, stretched to the steps that fit in
+   ``--pretrain_seconds``, re-estimated from the measured step rate as training runs, with a held-out accuracy
+   curve (``keras_bert_zoo.apps.from_scratch.pretrain_within_budget``, as `bert-zoo demo --lang zh`). MLM/NSP
+   accuracy is measured on fixed masked batches built from *validation* tweets before and after pretraining
+   (evaluation only, no training on them). Throughput (tokens/s) is measured.
+4. Fine-tuning (``keras_bert_zoo.apps.from_scratch.compare_arms``, the comparison the Chinese demo runs):
+   ``TextClassifier`` on packed inputs (3 classes), same recipe and number of steps for (a) the pretrained backbone
    and (b) the same architecture with the same random initialisation and no pretraining. Each arm gets its own
    learning rate, chosen from ``--finetune_lrs`` by mean *validation* macro-F1 over ``--seeds`` (a fixed LR
    would favour whichever arm it happens to suit), and this is repeated per labelled-data budget
@@ -51,22 +53,13 @@ from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
 from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa: E402
 from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer  # noqa: E402
 from keras_bert_zoo.apps.common import write_text  # noqa: E402
-from keras_bert_zoo.apps.from_scratch import backbone_factory, compare_arms as compare  # noqa: E402
+from keras_bert_zoo.apps.from_scratch import (BudgetLinearDecay, backbone_factory, compare_arms as compare,  # noqa: E402
+                                              heldout_evaluator, pretrain_within_budget)
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
-from keras_bert_zoo.train.clocks import RunClock, StepClock  # noqa: E402
+from keras_bert_zoo.train.clocks import RunClock  # noqa: E402
+from keras_bert_zoo.train.optimizers import BertAdamW  # noqa: E402
 from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
-
-def calibrate_steps(config, dataset, args, calib_steps=30):
-    """Steps per second of the compiled train step, timed on a throwaway pretrainer (same config, optimizer,
-    batch and XLA) so the real run's weights, optimizer state and schedule are untouched."""
-    probe = build_pretrainer(config)
-    compile_pretrainer(probe, TP.make_pretraining_optimizer(learning_rate=args.pretrain_lr, total_steps=1000),
-                          jit_compile=True)
-    clock = StepClock(skip=5)
-    probe.fit(dataset, steps_per_epoch=calib_steps, epochs=1, callbacks=[clock], verbose=0)
-    return clock.steps_per_second
-
 
 def learn_vocab(texts, vocab_size, path):
     """The package's WordPiece learner (what ``bert-zoo make-vocab`` runs), written atomically."""
@@ -160,8 +153,48 @@ def compare_arms(config, weights, data, labels, args):
     return out
 
 
+def evaluate(pretrainer, eval_set):
+    keep = ("mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_perplexity", "loss")
+    result = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
+    return {k: round(float(result[k]), 4) for k in keep if k in result}
+
+
+def pretrain_fixed(pretrainer, dataset, eval_set, args):
+    """--pretrain_steps: warm-up + linear decay over exactly that many steps (whole epochs of 50 steps, per-epoch
+    checkpoints; --pretrain_seconds stays a safety cap) -> (fit info, schedule report)."""
+    steps_per_epoch = 50
+    total_steps = max(steps_per_epoch, args.pretrain_steps // steps_per_epoch * steps_per_epoch)   # whole epochs
+    warmup_steps = max(1, int(args.warmup_fraction * total_steps))
+    print(f"schedule: {total_steps} steps (warm-up {warmup_steps})", flush=True)
+    compile_pretrainer(pretrainer, TP.make_pretraining_optimizer(
+        learning_rate=args.pretrain_lr, total_steps=total_steps, warmup_steps=warmup_steps), jit_compile=True)
+    before = evaluate(pretrainer, eval_set)
+    history, info = TP.fit_pretrainer(pretrainer, dataset, steps_per_epoch, total_steps // steps_per_epoch,
+                                      checkpoint_dir=os.path.join(args.out, "pretrain_ckpt"),
+                                      time_budget_s=args.pretrain_seconds,
+                                      tokens_per_step=args.pretrain_batch * args.seq_len)
+    return info, {"schedule_steps": total_steps, "warmup_steps": warmup_steps, "val_before": before,
+                  "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}}
+
+
+def pretrain_budget(pretrainer, dataset, eval_set, args):
+    """The default: train for --pretrain_seconds, the warm-up + linear decay stretched to the steps the budget
+    allows (keras_bert_zoo.apps.from_scratch.pretrain_within_budget, what `bert-zoo demo --lang zh` runs), with
+    held-out MLM/NSP accuracy at --curve_points points -> (fit info, schedule report)."""
+    schedule = BudgetLinearDecay(args.pretrain_lr, warmup_fraction=args.warmup_fraction)
+    compile_pretrainer(pretrainer, BertAdamW(learning_rate=schedule, weight_decay=0.01, beta_2=0.999, epsilon=1e-6,
+                                             global_clipnorm=1.0), jit_compile=True)
+    before = evaluate(pretrainer, eval_set)
+    curve, info = pretrain_within_budget(pretrainer, dataset, schedule, args.pretrain_seconds,
+                                         heldout_evaluator(pretrainer, list(eval_set.take(args.curve_batches))),
+                                         args.curve_points,
+                                         args.pretrain_batch * args.seq_len)
+    info["stopped_by_time_budget"] = curve.seconds >= args.pretrain_seconds
+    return info, {"schedule_steps": int(schedule.total_steps.numpy()), "val_before": before, "curve": curve.curve}
+
+
 def pretrain(splits, train_texts, vocab, tokenizer, ids, args):
-    """Step 3; returns (pretrained weights, initial weights, report)."""
+    """Step 3; returns (pretrained weights, initial weights, report, config)."""
     # 3. pretraining on the train-split tweets (one document each, split into sentences)
     documents = [corpus.split_sentences(text) for text in train_texts]
     docs = list(P.tokenize_documents(documents, tokenizer, ids))
@@ -174,43 +207,22 @@ def pretrain(splits, train_texts, vocab, tokenizer, ids, args):
     # fixed masked batches from validation tweets: MLM/NSP accuracy before and after pretraining
     val_docs = list(P.tokenize_documents([corpus.split_sentences(t) for t in splits["val"][0]], tokenizer, ids))
     eval_set = P.dynamic_dataset(val_docs, ids, data_config, args.pretrain_batch, seed=1).take(30).cache()
-    if args.pretrain_steps:
-        total_steps, steps_per_second = args.pretrain_steps, None
-    else:
-        steps_per_second = calibrate_steps(config, dataset, args)
-        total_steps = max(10, int(0.9 * args.pretrain_seconds * steps_per_second))   # 10% margin: checkpoints, load
-    steps_per_epoch = 50
-    total_steps = max(steps_per_epoch, total_steps // steps_per_epoch * steps_per_epoch)   # whole epochs
-    warmup_steps = max(1, int(args.warmup_fraction * total_steps))
-    print(f"schedule: {total_steps} steps (warm-up {warmup_steps}); calibrated steps/s: {steps_per_second}",
-          flush=True)
     keras.utils.set_random_seed(0)
     init_backbone = BertBackbone(config)                 # the common initialisation of both runs
     init_weights = [w.numpy() for w in init_backbone.weights]
     pretrainer = build_pretrainer(init_backbone)
-    compile_pretrainer(pretrainer, TP.make_pretraining_optimizer(
-        learning_rate=args.pretrain_lr, total_steps=total_steps, warmup_steps=warmup_steps), jit_compile=True)
-    before = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
-    epochs = total_steps // steps_per_epoch
-    history, info = TP.fit_pretrainer(pretrainer, dataset, steps_per_epoch, epochs,
-                                      checkpoint_dir=os.path.join(args.out, "pretrain_ckpt"),
-                                      time_budget_s=args.pretrain_seconds,
-                                      tokens_per_step=args.pretrain_batch * args.seq_len)
+    if args.pretrain_steps:
+        info, schedule = pretrain_fixed(pretrainer, dataset, eval_set, args)
+    else:
+        info, schedule = pretrain_budget(pretrainer, dataset, eval_set, args)
     steps_done = int(pretrainer.optimizer.iterations)
-    after = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
-    keep = ("mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_perplexity", "loss")
     pretraining = {
-        "schedule_steps": total_steps, "warmup_steps": warmup_steps,
-        "calibrated_steps_per_second": steps_per_second and round(steps_per_second, 3),
-        "stopped_by_time_budget": info["stopped_by_time_budget"],
-        "val_before": {k: round(float(before[k]), 4) for k in keep if k in before},
-        "val_after": {k: round(float(after[k]), 4) for k in keep if k in after},
+        **schedule, "stopped_by_time_budget": info["stopped_by_time_budget"],
+        "val_after": evaluate(pretrainer, eval_set),
         "steps": steps_done, "seconds": round(info["seconds"], 1),
         "tokens_per_second_padded": round(info["tokens_per_second"], 1),
         "tokens_per_second_real": round(info["tokens_per_second"] * fill, 1), "fill": round(float(fill), 3),
         "examples_per_second": round(info["steps_per_second"] * args.pretrain_batch, 1),
-        "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()},
-        "first_epoch": {k: round(float(v[0]), 4) for k, v in history.history.items()},
         "config": config.to_dict(), "data": data_config.to_dict(), "documents": len(docs)}
     print("pretraining:", json.dumps(pretraining), flush=True)
     return [w.numpy() for w in pretrainer.backbone.weights], init_weights, pretraining, config
@@ -244,6 +256,8 @@ def main():
     parser.add_argument("--pretrain_steps", type=int, default=None,
                         help="size the warm-up + linear decay to this many steps (default: what fits the budget)")
     parser.add_argument("--warmup_fraction", type=float, default=0.06)
+    parser.add_argument("--curve_points", type=int, default=4, help="held-out MLM accuracy points (budget mode)")
+    parser.add_argument("--curve_batches", type=int, default=8, help="validation batches of each curve point")
     parser.add_argument("--whole_word_masking", type=int, default=1)
     parser.add_argument("--pretrain_lr", type=float, default=1e-3)
     parser.add_argument("--pretrain_batch", type=int, default=64)
