@@ -12,13 +12,14 @@ rounds (sequences/s) and the ratio ours / keras-hub.
 
 import json
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags
+from absl import app, flags  # noqa: E402
+
+from _common import interleaved, median, ratio, write_json  # noqa: E402  (benchmarks/ is the script's directory)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("size", "bert_uncased_L-4_H-256", "BertConfig name to benchmark.")
@@ -66,30 +67,13 @@ def _classifier(keras, backbone, jit):
     return model
 
 
-class _StepTimer:
-    """Keras callback recording the wall time of every training step (fit set-up excluded)."""
-
-    def __new__(cls, keras):
-        class Timer(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.durations = []
-
-            def on_train_batch_begin(self, batch, logs=None):
-                self._start = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                self.durations.append(time.perf_counter() - self._start)
-
-        return Timer()
-
-
 def main(argv):
     del argv
     import keras
     import numpy as np
 
     from keras_bert_zoo import BertConfig
+    from keras_bert_zoo.train.clocks import StepClock
 
     config = BertConfig.from_name(FLAGS.size)
     x, y = _inputs(np, FLAGS.batch, FLAGS.seq, config.vocab_size)
@@ -103,17 +87,20 @@ def main(argv):
         assert models["ours"].count_params() == models["keras_hub"].count_params(), "configs differ"
         for model in models.values():  # warm-up: tracing and compilation
             model.fit(xs, ys, batch_size=FLAGS.batch, epochs=1, verbose=0)
-        times = {name: [] for name in models}
-        for _ in range(FLAGS.rounds):
-            for name, model in models.items():
-                timer = _StepTimer(keras)
-                model.fit(xs, ys, batch_size=FLAGS.batch, epochs=1, verbose=0, callbacks=[timer])
-                # per round: sequences/s at the median step time
-                times[name].append(FLAGS.batch / statistics.median(timer.durations))
-        med = {name: statistics.median(v) for name, v in times.items()}
+
+        def one_round(model):
+            def run(_):
+                clock = StepClock(skip=0)
+                model.fit(xs, ys, batch_size=FLAGS.batch, epochs=1, verbose=0, callbacks=[clock])
+                return FLAGS.batch / median(clock.durations)   # per round: sequences/s at the median step time
+            return run
+
+        times = interleaved({name: one_round(model) for name, model in models.items()}, FLAGS.rounds,
+                            order="fixed")
+        med = {name: median(v) for name, v in times.items()}
         rows.append({"backend": label, "xla": xla, "size": FLAGS.size, "batch": FLAGS.batch, "seq": FLAGS.seq,
                      "ours_seq_per_s": round(med["ours"], 2), "keras_hub_seq_per_s": round(med["keras_hub"], 2),
-                     "ratio": round(med["ours"] / med["keras_hub"], 3),
+                     "ratio": ratio(med["ours"], med["keras_hub"]),
                      "ours_all": [round(t, 2) for t in times["ours"]],
                      "keras_hub_all": [round(t, 2) for t in times["keras_hub"]]})
         print(json.dumps(rows[-1]), flush=True)
@@ -123,10 +110,8 @@ def main(argv):
         print(f"| {r['backend']} | {r['xla']} | {r['size']} | {r['batch']}x{r['seq']} | {r['ours_seq_per_s']} | "
               f"{r['keras_hub_seq_per_s']} | {r['ratio']} |")
     if FLAGS.out:
-        with open(FLAGS.out, "w") as f:
-            json.dump(rows, f, indent=2)
+        write_json(FLAGS.out, rows)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     app.run(main)

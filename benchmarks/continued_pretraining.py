@@ -21,17 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from small_models import balanced_weights, scores  # noqa: E402  (benchmarks/ is the script's directory)
+from _common import load_average, machine, timed, write_json  # noqa: E402  (the script's directory)
+from small_models import balanced_weights, scores  # noqa: E402
 
 
 def pretrain(args, texts, out_dir: Path) -> dict:
@@ -45,10 +44,9 @@ def pretrain(args, texts, out_dir: Path) -> dict:
            f"--epochs={args.pretrain_epochs}", f"--learning_rate={args.pretrain_learning_rate}",
            f"--warmup_steps={max(1, args.pretrain_steps // 10)}", f"--seed={args.seeds[0]}"]
     print(" ".join(cmd), flush=True)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    seconds, _ = timed(subprocess.run, cmd, check=True)
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
-    return {"wall_seconds": round(time.perf_counter() - t0, 1), "command": " ".join(cmd[2:]),
+    return {"wall_seconds": round(seconds, 1), "command": " ".join(cmd[2:]),
             "final": summary.get("final"), "tokens_per_second": summary.get("tokens_per_second")}
 
 
@@ -74,11 +72,11 @@ def main(argv=None):
 
     import keras
 
-    from keras_bert_zoo.cli.demo import _subset
+    from keras_bert_zoo.apps.common import stratified_subset as _subset
     from keras_bert_zoo.data.corpora import tweet_sentiment_splits
     from keras_bert_zoo.tasks import TextClassifier
 
-    load_before = os.getloadavg()
+    load_before = load_average()
     splits = tweet_sentiment_splits(None, seed=0)
     corpus_texts = list(splits["train"][0])
     train = _subset(splits["train"], args.train_examples, 0)
@@ -101,10 +99,9 @@ def main(argv=None):
             keras.utils.set_random_seed(seed)
             task = TextClassifier.from_preset(source, labels=labels, sequence_length=args.sequence_length)
             task.compile(learning_rate=args.learning_rate)
-            t0 = time.perf_counter()
-            task.fit(train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=args.batch_size,
-                     verbose=2)
-            row = {"arm": arm, "seed": seed, "fit_seconds": round(time.perf_counter() - t0, 1),
+            fit_s, _ = timed(task.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs,
+                             batch_size=args.batch_size, verbose=2)
+            row = {"arm": arm, "seed": seed, "fit_seconds": round(fit_s, 1),
                    **scores(task, test_texts, test_labels)}
             print(json.dumps(row), flush=True)
             runs.append(row)
@@ -120,12 +117,11 @@ def main(argv=None):
                                                                            summary["with"]["macro_f1"]["per_seed"])]
     out = {"args": vars(args), "corpus_tweets": len(corpus_texts), "train_examples": len(train[0]),
            "test_examples": len(test_texts), "pretraining": pretraining, "runs": runs, "summary": summary,
-           "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                       "affinity": len(os.sched_getaffinity(0)), "load_average_before": load_before,
-                       "load_average_after": os.getloadavg()}}
+           "machine": machine(affinity=len(os.sched_getaffinity(0)), load_average_before=load_before,
+                              load_average_after=load_average())}
     print(json.dumps(summary, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        write_json(args.out, out, indent=1)
 
 
 if __name__ == "__main__":

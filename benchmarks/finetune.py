@@ -23,24 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-
-def train_flops_per_sequence(config, length):
-    """Forward FLOPs x 3 of one sequence of ``length`` tokens through the encoder (matmuls + attention)."""
-    h, i, layers = config.hidden_size, config.intermediate_size, config.num_layers
-    per_layer = 2 * length * (4 * h * h + 2 * h * i) + 2 * 2 * length * length * h
-    return 3.0 * layers * per_layer
+from _common import (interleaved, load_average, machine, median, ratio, timed, train_flops_per_sequence,
+                     write_json)
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="minilm_l6_h384_uncased")
     parser.add_argument("--hf_dir", required=True, help="HF directory of the same checkpoint")
@@ -54,58 +47,35 @@ def main(argv=None):
     parser.add_argument("--corpus", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    import keras
-    import tensorflow as tf
+
+def ours(args, labels, total_steps):
+    """Our TextClassifier: (task, train round fn(texts, labels) -> seconds, predict fn(texts) -> seconds)."""
+    from keras_bert_zoo.tasks import TextClassifier
+    from keras_bert_zoo.train.clocks import StepClock
+
+    task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.seq_len)
+    task.compile(total_steps=total_steps)
+
+    def ours_round(texts, ys):
+        clock = StepClock(skip=0)             # from the start of the epoch: fit's set-up excluded
+        task.fit(texts, ys, batch_size=args.batch, epochs=1, verbose=0, callbacks=[clock])
+        return clock.seconds
+
+    def ours_predict(texts):
+        return timed(task.predict, texts, batch_size=64, verbose=0)[0]
+
+    return task, ours_round, ours_predict
+
+
+def hf_torch(args, labels, total_steps, hf_lengths):
+    """HF transformers (torch eager), the same recipe: (train round fn -> seconds, predict fn -> seconds); the
+    padded batch lengths go to ``hf_lengths``."""
     import torch
     import transformers
 
-    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
-    from keras_bert_zoo.tasks import TextClassifier
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    keras.utils.set_random_seed(args.seed)
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    load_before = os.getloadavg()
-
-    splits = tweet_sentiment_splits(args.corpus, seed=args.seed)
-    train_texts, train_labels = splits["train"]
-    labels = sorted(set(train_labels))
     label_id = {n: i for i, n in enumerate(labels)}
-    n_rounds = args.rounds + 1
-    need = n_rounds * args.round_examples
-    if need > len(train_texts):
-        raise SystemExit(f"--rounds x --round_examples = {need} > {len(train_texts)} training tweets")
-    slices = [(train_texts[r * args.round_examples:(r + 1) * args.round_examples],
-               train_labels[r * args.round_examples:(r + 1) * args.round_examples]) for r in range(n_rounds)]
-    predict_texts = splits["test"][0][:args.predict_examples]
-    total_steps = n_rounds * (args.round_examples // args.batch)
-
-    # ---- ours
-    task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.seq_len)
-    task.compile(total_steps=total_steps)
-    config = task.backbone.config
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds = time.perf_counter() - self.t0
-
-    def ours_round(texts, ys):
-        timer = EpochTimer()
-        task.fit(texts, ys, batch_size=args.batch, epochs=1, verbose=0, callbacks=[timer])
-        return timer.seconds
-
-    def ours_predict(texts):
-        t = time.perf_counter()
-        task.predict(texts, batch_size=64, verbose=0)
-        return time.perf_counter() - t
-
-    # ---- HF torch
     tok = transformers.BertTokenizerFast.from_pretrained(args.hf_dir)
     model = transformers.BertForSequenceClassification.from_pretrained(args.hf_dir, num_labels=len(labels))
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
@@ -113,11 +83,13 @@ def main(argv=None):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=5e-5)
     sched = transformers.get_linear_schedule_with_warmup(opt, int(0.1 * total_steps), total_steps)
-    hf_lengths = []
+
 
     def hf_round(texts, ys):
+        return timed(hf_epoch, texts, ys)[0]
+
+    def hf_epoch(texts, ys):
         model.train()
-        t = time.perf_counter()
         order = np.random.default_rng(len(hf_lengths)).permutation(len(texts))
         for i in range(0, len(texts) - args.batch + 1, args.batch):
             idx = order[i:i + args.batch]
@@ -131,79 +103,129 @@ def main(argv=None):
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-        return time.perf_counter() - t
 
     def hf_predict(texts):
+        return timed(hf_predict_all, texts)[0]
+
+    def hf_predict_all(texts):
         model.eval()
-        t = time.perf_counter()
         with torch.inference_mode():
             for i in range(0, len(texts), 64):
                 enc = tok(texts[i:i + 64], padding="longest", truncation=True, max_length=args.seq_len,
                           return_tensors="pt")
                 model(**enc).logits.softmax(-1).numpy()
-        return time.perf_counter() - t
 
+    return hf_round, hf_predict
+
+
+def data(args):
+    """(labels, the training slices of the warm-up and timed rounds, the prediction texts)."""
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+
+    splits = tweet_sentiment_splits(args.corpus, seed=args.seed)
+    train_texts, train_labels = splits["train"]
+    n_rounds = args.rounds + 1
+    need = n_rounds * args.round_examples
+    if need > len(train_texts):
+        raise SystemExit(f"--rounds x --round_examples = {need} > {len(train_texts)} training tweets")
+    slices = [(train_texts[r * args.round_examples:(r + 1) * args.round_examples],
+               train_labels[r * args.round_examples:(r + 1) * args.round_examples]) for r in range(n_rounds)]
+    return sorted(set(train_labels)), slices, splits["test"][0][:args.predict_examples]
+
+
+def main(argv=None):
+    args = parse(argv)
+    import keras
+    import tensorflow as tf
+    import torch
+    import transformers
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    keras.utils.set_random_seed(args.seed)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    load_before = load_average()
+    labels, slices, predict_texts = data(args)
+    total_steps = len(slices) * (args.round_examples // args.batch)
+    task, ours_round, ours_predict = ours(args, labels, total_steps)
+    hf_lengths = []
+    hf_round, hf_predict = hf_torch(args, labels, total_steps, hf_lengths)
     train = {"ours": ours_round, "hf_torch": hf_round}
     predict = {"ours": ours_predict, "hf_torch": hf_predict}
-    fit_eps = {k: [] for k in train}
-    pred_eps = {k: [] for k in predict}
-    for r, (texts, ys) in enumerate(slices):
-        names = list(train) if r % 2 == 0 else list(train)[::-1]
-        for name in names:
-            seconds = train[name](texts, ys)
-            if r > 0:                                   # round 0 is the warm-up
-                fit_eps[name].append(len(texts) // args.batch * args.batch / seconds)
-        print(f"train round {r}: " + ", ".join(f"{k} {v[-1]:.1f} ex/s" for k, v in fit_eps.items() if v),
-              flush=True)
+
+    def train_rate(fn):
+        def run(r):
+            texts, ys = slices[r]
+            return len(texts) // args.batch * args.batch / fn(texts, ys)
+        return run
+
+    def progress(kind):
+        return lambda r, values: print(f"{kind} round {r}: " + ", ".join(f"{k} {v:.1f} ex/s" for k, v in
+                                                                         values.items()), flush=True)
+
+    # round 0 is the warm-up (tracing, allocation); then the implementations alternate
+    fit_eps = interleaved({name: train_rate(fn) for name, fn in train.items()}, args.rounds, warmup=1,
+                          on_round=progress("train"))
     for name in predict:                                # warm-up
         predict[name](predict_texts[:128])
-    for r in range(args.rounds):
-        for name in (list(predict) if r % 2 == 0 else list(predict)[::-1]):
-            pred_eps[name].append(len(predict_texts) / predict[name](predict_texts))
-        print(f"predict round {r}: " + ", ".join(f"{k} {v[-1]:.1f} ex/s" for k, v in pred_eps.items()), flush=True)
+    pred_eps = interleaved({name: (lambda _, fn=fn: len(predict_texts) / fn(predict_texts))
+                            for name, fn in predict.items()}, args.rounds, on_round=progress("predict"))
 
     mean_len = float(np.mean(hf_lengths))
+    result = summarize(args, labels, task.backbone.config, mean_len, fit_eps, pred_eps)
+    load_after = load_average()
+    result["load_average"] = [load_before, load_after]
+    result["machine"] = machine(threads=args.threads)
+    result["table"] = table(args, result, mean_len, load_before, load_after,
+                            f"TF {tf.__version__}, Keras {keras.__version__}, torch {torch.__version__}, "
+                            f"transformers {transformers.__version__}")
+    print("\n" + result["table"])
+    if args.out:
+        write_json(args.out, result, indent=1)
+    return 0
+
+
+def matmul_peak(path):
+    """The best TensorFlow fp32 matmul GFLOP/s that benchmarks/matmul.py measured (None without its file)."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        rows = json.load(f)["results"]
+    tf_fp32 = [r["gflops"] for r in rows if r["framework"] == "tensorflow" and r["dtype"] == "float32"]
+    return max(tf_fp32) if tf_fp32 else None
+
+
+def summarize(args, labels, config, mean_len, fit_eps, pred_eps):
+    """Medians, FLOPs and ratios of the rounds."""
     flops_step = args.batch * train_flops_per_sequence(config, mean_len)
-    peak = None
-    if args.matmul_json and os.path.exists(args.matmul_json):
-        with open(args.matmul_json) as f:
-            rows = json.load(f)["results"]
-        tf_fp32 = [r["gflops"] for r in rows if r["framework"] == "tensorflow" and r["dtype"] == "float32"]
-        peak = max(tf_fp32) if tf_fp32 else None
+    peak = matmul_peak(args.matmul_json)
     result = {"args": vars(args), "labels": labels, "mean_padded_length": round(mean_len, 1),
               "train_flops_per_step": flops_step, "matmul_peak_gflops_tf_fp32": peak}
-    for name in train:
-        med = statistics.median(fit_eps[name])
+    for name in fit_eps:
+        med = median(fit_eps[name])
         step_s = args.batch / med
         result[name] = {"train_examples_per_s": round(med, 2), "train_rounds": [round(v, 2) for v in fit_eps[name]],
-                        "predict_examples_per_s": round(statistics.median(pred_eps[name]), 1),
+                        "predict_examples_per_s": round(median(pred_eps[name]), 1),
                         "predict_rounds": [round(v, 1) for v in pred_eps[name]],
                         "step_s": round(step_s, 4), "achieved_gflops": round(flops_step / step_s / 1e9, 1)}
         if peak:
             result[name]["fraction_of_matmul_peak"] = round(flops_step / step_s / 1e9 / peak, 3)
-    result["ratio_train"] = round(result["ours"]["train_examples_per_s"] / result["hf_torch"]["train_examples_per_s"], 3)
-    result["ratio_predict"] = round(result["ours"]["predict_examples_per_s"] /
-                                    result["hf_torch"]["predict_examples_per_s"], 3)
-    load_after = os.getloadavg()
-    result["load_average"] = [load_before, load_after]
-    table = "\n".join([
+    result["ratio_train"] = ratio(result["ours"]["train_examples_per_s"], result["hf_torch"]["train_examples_per_s"])
+    result["ratio_predict"] = ratio(result["ours"]["predict_examples_per_s"],
+                                    result["hf_torch"]["predict_examples_per_s"])
+    return result
+
+
+def table(args, result, mean_len, load_before, load_after, versions):
+    return "\n".join([
         f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, {args.threads} "
-        f"threads; {platform.machine()}; TF {tf.__version__}, Keras {keras.__version__}, torch {torch.__version__}, "
-        f"transformers {transformers.__version__}; {args.preset}, batch {args.batch}, <= {args.seq_len} tokens "
-        f"(mean padded length {mean_len:.1f}), {args.rounds} rounds x {args.round_examples} tweets",
+        f"threads; {result['machine']['cpu']}; {versions}; {args.preset}, batch {args.batch}, <= {args.seq_len} "
+        f"tokens (mean padded length {mean_len:.1f}), {args.rounds} rounds x {args.round_examples} tweets",
         "", "| | train ex/s (median) | rounds | step GFLOP/s | of matmul peak | predict ex/s |", "|---|---|---|---|---|---|"]
         + [f"| {name} | {result[name]['train_examples_per_s']:.1f} | {result[name]['train_rounds']} | "
            f"{result[name]['achieved_gflops']} | {result[name].get('fraction_of_matmul_peak', '–')} | "
-           f"{result[name]['predict_examples_per_s']:.1f} |" for name in train]
+           f"{result[name]['predict_examples_per_s']:.1f} |" for name in ("ours", "hf_torch")]
         + ["", f"ours / HF: training {result['ratio_train']:.2f}x, prediction {result['ratio_predict']:.2f}x"])
-    result["table"] = table
-    print("\n" + table)
-    if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out + ".part", "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
-        os.replace(args.out + ".part", args.out)
-    return 0
 
 
 if __name__ == "__main__":

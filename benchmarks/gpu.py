@@ -12,9 +12,10 @@ compilation; its throughput = batch * steps / wall time, synchronised with the d
 median over rounds in sequences/s, and MFU = throughput * training FLOPs per sequence / the bf16 matmul peak this
 script measures on the same GPU (8192^3 products).
 
-Training FLOPs per sequence, counted from the config: 6 x (matmul parameters of the encoder + pooler) x T for
-the dense layers (forward 2, backward 4) plus 12 x layers x T^2 x hidden for the two attention products;
-embeddings are gathers and are not counted. BERT-base at T=128: 67.0 GFLOP.
+Training FLOPs per sequence: ``_common.train_flops_per_sequence`` (the benchmarks' one formula), 6 x (matmul
+parameters of the encoder) x T for the dense layers (forward 2, backward 4) plus 12 x layers x T^2 x hidden for
+the two attention products; embeddings (gathers) and the pooler (one position) are not counted. BERT-base at
+T=128: 67.0 GFLOP.
 
 Recipe: the classification head on the pooled output (2 classes), AdamW lr 2e-5 (weight decay 0.01), bf16
 mixed precision (fp32 master weights). Dropout: hidden 0.1 everywhere; attention-probability dropout is
@@ -29,12 +30,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _common import ROOT, interleaved, machine, median, train_flops_per_sequence, write_json
 
 
 def parse(argv=None):
@@ -61,12 +61,6 @@ def bert_config(size):
     return BertConfig.from_name(size)
 
 
-def train_flops_per_sequence(c, seq):
-    h, i, n = c.hidden_size, c.intermediate_size, c.num_layers
-    matmul_params = n * (4 * h * h + 2 * h * i) + h * h  # Q, K, V, O + FFN in/out per layer; pooler
-    return 6 * matmul_params * seq + 12 * n * seq * seq * h
-
-
 def batch_data(np, batch, seq, vocab):
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, vocab, (batch, seq)).astype("int32")
@@ -78,12 +72,8 @@ def batch_data(np, batch, seq, vocab):
 
 
 def rounds(impls, run_round, n_rounds):
-    """Alternating rounds: impl A, impl B, A, B ... -> {impl: [seq/s per round]}."""
-    got = {name: [] for name in impls}
-    for _ in range(n_rounds):
-        for name in impls:
-            got[name].append(run_round(name))
-    return got
+    """Interleaved rounds: impl A, impl B, A, B ... -> {impl: [seq/s per round]} (_common.interleaved)."""
+    return interleaved({name: (lambda _, name=name: run_round(name)) for name in impls}, n_rounds, order="fixed")
 
 
 # ----------------------------------------------------------------------------------------------- children
@@ -324,12 +314,13 @@ def main(argv=None):
     rows = []
     for part in ("keras", "torch"):
         for name, values in report["parts"].get(part, {}).get("seq_per_s", {}).items():
-            med = statistics.median(values)
+            med = median(values)
             mfu = med * flops / (peak_tflops * 1e12) if peak_tflops else None
             rows.append({"impl": name, "seq_per_s": round(med, 1), "rounds": [round(v, 1) for v in values],
                          "mfu": None if mfu is None else round(mfu, 4)})
     report["table"] = rows
     report["peak_bf16_tflops"] = peak_tflops
+    report["machine"] = machine()
     print(f"\n{args.size} B{args.batch} T{args.seq} bf16 AdamW, {report['train_gflop_per_seq']} GFLOP/seq, "
           f"measured bf16 matmul peak {peak_tflops and round(peak_tflops, 1)} TFLOP/s")
     print("| implementation | seq/s (median) | rounds | MFU |")
@@ -337,9 +328,7 @@ def main(argv=None):
     for r in rows:
         mfu = "n/a" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
         print(f"| {r['impl']} | {r['seq_per_s']} | {r['rounds']} | {mfu} |")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
+    write_json(args.out, report)
     print(f"wrote {args.out}")
     return 1 if any("error" in p for p in report["parts"].values()) else 0
 

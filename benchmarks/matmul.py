@@ -14,25 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from _common import cpu_flags, cpu_model, interleaved, load_average, machine, median, timed, write_json  # noqa: E402
 
 SHAPES = {"square 1024": (1024, 1024, 1024), "square 2048": (2048, 2048, 2048), "square 4096": (4096, 4096, 4096),
           "H384 QKV": (2048, 384, 1152), "H384 FFN up": (2048, 384, 1536), "H384 FFN down": (2048, 1536, 384),
           "H768 QKV": (2048, 768, 2304), "H768 FFN up": (2048, 768, 3072)}
-
-
-def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
 
 
 def main(argv=None):
@@ -55,7 +45,7 @@ def main(argv=None):
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    load_before = load_average()
 
     def tf_runner(m, k, n, dtype):
         a = tf.random.normal([m, k], dtype=tf.float32)
@@ -78,27 +68,22 @@ def main(argv=None):
             if dtype == "bfloat16" and shape_name not in args.bf16_shapes.split(","):
                 continue
             runners = {name: make(m, k, n, dtype) for name, make in frameworks.items()}
-            per_round = {name: [] for name in runners}
             for fn in runners.values():
                 fn()
-            for r in range(args.rounds):
-                names = list(runners) if r % 2 == 0 else list(runners)[::-1]
-                for name in names:
-                    times = []
-                    for _ in range(args.calls):
-                        t = time.perf_counter()
-                        runners[name]()
-                        times.append(time.perf_counter() - t)
-                    per_round[name].append(flops / statistics.median(times) / 1e9)
+
+            def gflops(fn, flops=flops):       # one round: GFLOP/s at the median of --calls calls
+                return lambda _: flops / median([timed(fn)[0] for _ in range(args.calls)]) / 1e9
+
+            per_round = interleaved({name: gflops(fn) for name, fn in runners.items()}, args.rounds)
             for name, values in per_round.items():
                 row = {"framework": name, "dtype": dtype, "shape": shape_name, "mkn": [m, k, n],
-                       "gflops": round(statistics.median(values), 1), "rounds": [round(v, 1) for v in values]}
+                       "gflops": round(median(values), 1), "rounds": [round(v, 1) for v in values]}
                 results.append(row)
                 print(json.dumps(row), flush=True)
 
-    load_after = os.getloadavg()
+    load_after = load_average()
     lines = [f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, "
-             f"{args.threads} threads; {platform.machine()}; CPU flags {' '.join(cpu_flags())}; "
+             f"{args.threads} threads; {cpu_model()}; CPU flags {' '.join(cpu_flags())}; "
              f"TF {tf.__version__}, torch {torch.__version__}", "",
              "| shape (M, K, N) | " + " | ".join(f"{f} {d}" for d in args.dtypes.split(",") for f in frameworks)
              + " |", "|---|" + "---|" * (len(frameworks) * len(args.dtypes.split(",")))]
@@ -112,11 +97,9 @@ def main(argv=None):
     table = "\n".join(lines)
     print("\n" + table)
     if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out + ".part", "w", encoding="utf-8") as f:
-            json.dump({"args": vars(args), "load_average": [load_before, load_after], "cpu_flags": cpu_flags(),
-                       "numpy": np.__version__, "results": results, "table": table}, f, indent=1)
-        os.replace(args.out + ".part", args.out)
+        write_json(args.out, {"args": vars(args), "load_average": [load_before, load_after], "cpu_flags": cpu_flags(),
+                              "machine": machine(threads=args.threads), "numpy": np.__version__, "results": results,
+                              "table": table}, indent=1)
     return 0
 
 

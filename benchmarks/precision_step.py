@@ -14,16 +14,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from small_models import interleaved_step_times  # noqa: E402  (benchmarks/ is the script's directory)
-
-
-def cpu_flags() -> list[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            line = next(ln for ln in f if ln.startswith("flags"))
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in line.split() if f.startswith(("avx512", "amx")))
+from _common import cpu_flags, load_average, machine, ratio, write_json  # noqa: E402  (the script's directory)
+from small_models import interleaved_step_times  # noqa: E402
 
 
 def main(argv=None):
@@ -40,13 +32,12 @@ def main(argv=None):
     times = interleaved_step_times(args.preset, sorted(set(labels)), texts, labels,
                                    {"float32": {}, "mixed_bfloat16": {"policy": "mixed_bfloat16"}},
                                    sequence_length=64, steps=args.steps)
-    result = {"args": vars(args), "step_seconds": times, "speedup_bf16": round(times["float32"] /
-                                                                               times["mixed_bfloat16"], 3),
-              "cpu_flags": cpu_flags(), "load_average": os.getloadavg()}
+    result = {"args": vars(args), "step_seconds": times,
+              "speedup_bf16": ratio(times["float32"], times["mixed_bfloat16"]),
+              "cpu_flags": cpu_flags(("avx512", "amx")), "load_average": load_average(), "machine": machine()}
     print(json.dumps(result, indent=2))
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.out, result)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,12 @@ the median pass gives texts/s. Also prints how many tweets each contender's toke
 import argparse
 import csv
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _common import interleaved, machine, median, timed  # noqa: E402  (benchmarks/ is the script's directory)
 
 SEQ = 128
 
@@ -98,24 +97,27 @@ def main():
     texts, vocab = load_inputs(args.limit)
     batches = [texts[i:i + args.batch_size] for i in range(0, len(texts), args.batch_size)]
     runs = contenders(vocab)
-    results, outputs = {}, {}
+    outputs = {}
     for name, fn in runs.items():
         fn(batches[0])  # trace / warm up
         outputs[name] = np.concatenate([fn(b) for b in batches])
-    for _ in range(args.repeats):  # interleave contenders so machine load affects all alike
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            for b in batches:
-                fn(b)
-            results.setdefault(name, []).append(len(texts) / (time.perf_counter() - start))
+
+    def one_pass(fn):
+        for b in batches:
+            fn(b)
+
+    # interleave contenders so machine load affects all alike
+    results = interleaved({name: (lambda _, fn=fn: len(texts) / timed(one_pass, fn)[0]) for name, fn in runs.items()},
+                          args.repeats, order="fixed")
 
     ref = outputs["hf"]
     print(f"\n{len(texts)} tweets, batch {args.batch_size}, length {SEQ}, {args.repeats} passes, "
           f"TF threads: default; HF tokenizers parallelism: {os.environ.get('TOKENIZERS_PARALLELISM', 'default')}")
     print(f"{'contender':<10} {'median texts/s':>15} {'min':>10} {'max':>10} {'vs HF':>7} {'rows != HF':>11}")
-    hf_median = statistics.median(results["hf"])
+    hf_median = median(results["hf"])
+    print(f"machine: {machine()}")
     for name, speeds in results.items():
-        med = statistics.median(speeds)
+        med = median(speeds)
         diff = int((outputs[name] != ref).any(axis=1).sum())
         print(f"{name:<10} {med:>15,.0f} {min(speeds):>10,.0f} {max(speeds):>10,.0f} {med / hf_median:>7.2f} "
               f"{diff:>11}")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from _common import cpu_model, interleaved, load_average, median, timed  # noqa: E402  (the script's directory)
 
 
 def main(argv=None):
@@ -38,7 +38,7 @@ def main(argv=None):
     tweets = tweet_sentiment_splits()["test"][0][:args.texts]
     task = TextClassifier.from_preset(args.preset, labels=["a", "b", "c"], sequence_length=128)
     root = tempfile.mkdtemp(prefix="kbz-smprof-")
-    print(f"load average {os.getloadavg()[0]:.2f}")
+    print(f"load average {load_average()[0]:.2f}; {cpu_model()}")
     for check in (True, False):
         module = ServingModule(task, check_inputs=check)
         path = os.path.join(root, f"check_{check}")
@@ -56,20 +56,15 @@ def main(argv=None):
                "preprocess (tokenizer + packer)": lambda i: sigs["preprocess"](text=feeds[i]),
                "serving_packed (ids padded to 128, cut in the graph)": lambda i: sigs["serving_packed"](**packed[i]),
                "serving_packed (ids already cut)": lambda i: sigs["serving_packed"](**packed_cut[i])}
-        times = {k: [] for k in fns}
         for f in fns.values():
             for i in range(3):
                 f(i)
-        for _ in range(args.rounds):
-            for k, f in fns.items():
-                for i in range(len(tweets)):
-                    t0 = time.perf_counter()
-                    f(i)
-                    times[k].append(time.perf_counter() - t0)
+        rounds = interleaved({k: (lambda _, f=f: [timed(f, i)[0] for i in range(len(tweets))]) for k, f in fns.items()},
+                             args.rounds, order="fixed")
         print(f"check_inputs={check}")
-        for k, v in times.items():
-            print(f"  {k}: p50 {1000 * statistics.median(v):.2f} ms")
-    print(f"load average {os.getloadavg()[0]:.2f}")
+        for k, v in rounds.items():
+            print(f"  {k}: p50 {1000 * median([t for r in v for t in r]):.2f} ms")
+    print(f"load average {load_average()[0]:.2f}")
     return 0
 
 

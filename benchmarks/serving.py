@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -37,16 +36,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
+from _common import cpu_model, interleaved, load_average, machine, ratio, timed, write_json
+
 
 def percentile(values, q):
     return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
 def time_pass(fn, batches, sink):
-    for b in batches:
-        t = time.perf_counter()
-        fn(b)
-        sink.append(time.perf_counter() - t)
+    sink.extend(timed(fn, b)[0] for b in batches)
 
 
 def summarize(times):
@@ -88,7 +86,7 @@ def predict_in_batches(fn, texts, batch_size=32):
     return np.concatenate(probs)
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="saved task directory (default: --preset with an untrained head)")
     parser.add_argument("--preset", default="minilm_l6_h384_uncased")
@@ -106,55 +104,36 @@ def main(argv=None):
     parser.add_argument("--representative", type=int, default=128, help="full-int8 calibration texts")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write the results as JSON here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def our_artifacts(args, task, root, name, samples, timing_texts):
+    """Keras (the reference), the SavedModel and the TFLite exports: ({label: (fn(texts) -> probabilities,
+    size bytes)}, {label: why the exporter refused it})."""
     import tensorflow as tf
-    import torch
-    import transformers
 
     from keras_bert_zoo.export.saved_model import export_saved_model
     from keras_bert_zoo.export.tflite import TFLiteRunner, convert_saved_model, export_tflite
     from keras_bert_zoo.export.verify import VerificationError
 
-    torch.set_num_threads(args.threads)
-    # Same thread budget for TensorFlow (SavedModel / Keras) as for torch and TFLite.
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    load_before = os.getloadavg()
-    task = load_task(args)
-    tweets, tweet_labels = tweet_test_split(args)
-    n_test = min(args.test_examples, len(tweets))
-    test = (tweets[:n_test], tweet_labels[:n_test]) if n_test > 0 else None
-    pool = tweets[n_test:]             # timing texts: real tweets not used for accuracy
-    rng = np.random.default_rng(args.seed)
-    timing_texts = [pool[i] for i in rng.permutation(len(pool))]
-    b1 = [[t] for t in timing_texts[:args.batches_1]]
-    b32 = [timing_texts[i * 32:(i + 1) * 32] for i in range(args.batches_32)]
-    samples = list(task.default_samples()) + timing_texts[:6]
-    root = Path(args.root or tempfile.mkdtemp(prefix="kbz-bench-"))
-    name = f"bench_{int(time.time())}"
-
-    results, artifacts, refused = [], {}, {}
-
+    artifacts, refused = {}, {}
     # ---- Keras (eager-free: the task's serving_fn traced once) — reference for agreement
     keras_fn = tf.function(lambda s: task.serving_fn({"text": s})["probabilities"])
     artifacts["keras (tf.function)"] = (lambda texts: keras_fn(tf.constant(texts)).numpy(), None)
 
-    t0 = time.perf_counter()
-    sm = export_saved_model(task, root, name, 1, samples, fresh_process_check=False)
-    print(f"SavedModel exported + verified in {time.perf_counter() - t0:.0f}s: {sm.path}", flush=True)
+    seconds, sm = timed(export_saved_model, task, root, name, 1, samples, fresh_process_check=False)
+    print(f"SavedModel exported + verified in {seconds:.0f}s: {sm.path}", flush=True)
     loaded = tf.saved_model.load(str(sm.path))
     serving = loaded.signatures["serving_default"]
     artifacts["SavedModel fp32"] = (lambda texts: serving(text=tf.constant(texts))["probabilities"].numpy(),
                                     dir_size(sm.path))
     for q in [q for q in args.quantizations.split(",") if q]:
-        t0 = time.perf_counter()
         rep = timing_texts[:args.representative] if q == "full_int8" else None
         label = f"TFLite {'fp32' if q == 'none' else q}"
         try:
-            res = export_tflite(task, root, name, 1, samples, quantize=q, representative_texts=rep)
+            seconds, res = timed(export_tflite, task, root, name, 1, samples, quantize=q, representative_texts=rep)
             model, size = res.path, res.size_bytes
-            print(f"TFLite {q} exported + verified in {time.perf_counter() - t0:.0f}s: {res.path} "
+            print(f"TFLite {q} exported + verified in {seconds:.0f}s: {res.path} "
                   f"({res.size_bytes / 1e6:.1f} MB)", flush=True)
         except VerificationError as err:
             # The exporter refused it (nothing written). Convert the same signatures in memory anyway, so the
@@ -168,6 +147,16 @@ def main(argv=None):
         runner = TFLiteRunner(model, num_threads=args.threads)
         artifacts[label] = (lambda texts, r=runner: r("serving_default", text=texts)["probabilities"], size)
 
+    return artifacts, refused
+
+
+def hf_artifacts(args, task, root, b1, b32):
+    """HF transformers (torch eager) and ONNX Runtime on the same HF model: ({label: (fn, size)}, {ORT label:
+    max |p - torch p|}, onnxruntime version)."""
+    import torch
+    import transformers
+
+    artifacts = {}
     hf_tok = transformers.BertTokenizerFast.from_pretrained(args.hf_dir)
     hf_model = transformers.BertForSequenceClassification.from_pretrained(
         args.hf_dir, num_labels=len(task.labels)).eval()
@@ -219,24 +208,38 @@ def main(argv=None):
         ort_check[label] = max(float(np.abs(ort_call(b) - hf_call(b)).max()) for b in b1[:3] + b32[:1])
         print(f"{label}: max |p - torch p| on timing batches {ort_check[label]:.2g}", flush=True)
 
-    keras_probs = None
-    if test:
-        keras_probs = predict_in_batches(artifacts["keras (tf.function)"][0], test[0])
-        label_index = {n: i for i, n in enumerate(task.labels)}
-        gold = np.array([label_index[v] for v in test[1]])
+    return artifacts, ort_check, ort.__version__
 
-    # ---- interleaved timing rounds
+
+def time_artifacts(artifacts, b1, b32, repeats):
+    """Interleaved timing rounds (rotating order) -> {label: {"batch_1": [s], "batch_32": [s]}}."""
     times = {label: {"batch_1": [], "batch_32": []} for label in artifacts}
     labels = list(artifacts)
     for label in labels:                       # warm-up: first calls (tracing, allocation) are not timed
         for b in b1[:2] + b32[:1]:
             artifacts[label][0](b)
-    for r in range(args.repeats):
-        order = labels[r % len(labels):] + labels[:r % len(labels)]
-        for label in order:
+
+    def one_round(label):
+        def run(_):
             time_pass(artifacts[label][0], b1, times[label]["batch_1"])
             time_pass(artifacts[label][0], b32, times[label]["batch_32"])
-        print(f"round {r + 1}/{args.repeats} done, load {os.getloadavg()[0]:.2f}", flush=True)
+        return run
+
+    interleaved({label: one_round(label) for label in labels}, repeats, order="rotate",
+                on_round=lambda r, _: print(f"round {r + 1}/{repeats} done, load {load_average()[0]:.2f}",
+                                            flush=True))
+
+    return times
+
+
+def result_rows(artifacts, times, ort_check, test, task):
+    """One row per artifact: sizes, latency percentiles, accuracy and agreement, ratios to HF and ORT."""
+    results = []
+    keras_probs = None
+    if test:
+        keras_probs = predict_in_batches(artifacts["keras (tf.function)"][0], test[0])
+        label_index = {n: i for i, n in enumerate(task.labels)}
+        gold = np.array([label_index[v] for v in test[1]])
 
     for label, (fn, size) in artifacts.items():
         row = {"artifact": label, "size_mb": round(size / 1e6, 2) if size else None,
@@ -255,14 +258,46 @@ def main(argv=None):
     ortf = next(r for r in results if r["artifact"].startswith("ONNX Runtime fp32"))
     for r in results:
         for b in ("batch_1", "batch_32"):
-            r[b]["ratio_to_hf_p50"] = round(r[b]["p50_ms"] / hf[b]["p50_ms"], 3)
-            r[b]["ratio_to_ort_p50"] = round(r[b]["p50_ms"] / ortf[b]["p50_ms"], 3)
+            r[b]["ratio_to_hf_p50"] = ratio(r[b]["p50_ms"], hf[b]["p50_ms"])
+            r[b]["ratio_to_ort_p50"] = ratio(r[b]["p50_ms"], ortf[b]["p50_ms"])
 
-    load_after = os.getloadavg()
+    return results
+
+
+def main(argv=None):
+    args = parse(argv)
+
+    import tensorflow as tf
+    import torch
+    import transformers
+
+    torch.set_num_threads(args.threads)
+    # Same thread budget for TensorFlow (SavedModel / Keras) as for torch and TFLite.
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    load_before = load_average()
+    task = load_task(args)
+    tweets, tweet_labels = tweet_test_split(args)
+    n_test = min(args.test_examples, len(tweets))
+    test = (tweets[:n_test], tweet_labels[:n_test]) if n_test > 0 else None
+    pool = tweets[n_test:]             # timing texts: real tweets not used for accuracy
+    rng = np.random.default_rng(args.seed)
+    timing_texts = [pool[i] for i in rng.permutation(len(pool))]
+    b1 = [[t] for t in timing_texts[:args.batches_1]]
+    b32 = [timing_texts[i * 32:(i + 1) * 32] for i in range(args.batches_32)]
+    samples = list(task.default_samples()) + timing_texts[:6]
+    root = Path(args.root or tempfile.mkdtemp(prefix="kbz-bench-"))
+    name = f"bench_{int(time.time())}"
+    artifacts, refused = our_artifacts(args, task, root, name, samples, timing_texts)
+    hf, ort_check, ort_version = hf_artifacts(args, task, root, b1, b32)
+    artifacts.update(hf)
+    times = time_artifacts(artifacts, b1, b32, args.repeats)
+    results = result_rows(artifacts, times, ort_check, test, task)
+    load_after = load_average()
     lines = [f"load average before/after {load_before[0]:.1f}/{load_after[0]:.1f} on {os.cpu_count()} cores; "
-             f"seq len {args.seq_len}, {args.threads} threads (TF/torch/TFLite), {platform.processor() or platform.machine()}, "
+             f"seq len {args.seq_len}, {args.threads} threads (TF/torch/TFLite), {cpu_model()}, "
              f"TF {tf.__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
-             f"onnxruntime {ort.__version__}"
+             f"onnxruntime {ort_version}"
              + (f"; accuracy on {len(test[0])} test tweets" if test else ""), "",
              "| artifact | size MB | b1 p50 ms | b1 p95 ms | b1 / ORT | b1 / HF | b32 p50 ms | b32 p95 ms "
              "| b32 / ORT | b32 / HF | accuracy | agree w/ Keras | max dprob |",
@@ -278,12 +313,8 @@ def main(argv=None):
     table = "\n".join(lines)
     print("\n" + table)
     if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        tmp = args.out + ".part"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"args": vars(args), "refused": refused, "load_average": [load_before, load_after], "results": results,
-                       "table": table}, f, indent=1)
-        os.replace(tmp, args.out)
+        write_json(args.out, {"args": vars(args), "refused": refused, "load_average": [load_before, load_after],
+                              "machine": machine(threads=args.threads), "results": results, "table": table}, indent=1)
     return 0
 
 

@@ -25,13 +25,12 @@ import argparse
 import contextlib
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _common import interleaved, load_average, machine, median, timed, write_json  # noqa: E402  (script's dir)
 
 
 def tweets(n):
@@ -130,41 +129,35 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kbz-trim-")
     loaded, ref = {}, None
     for v in variants:
-        t0 = time.perf_counter()
-        save_variant(task, v, os.path.join(tmp, v), buckets)
-        loaded[v] = tf.saved_model.load(os.path.join(tmp, v)).signatures["serving_default"]
-        print(f"{v}: saved + loaded in {time.perf_counter() - t0:.1f}s", flush=True)
+        seconds, _ = timed(save_variant, task, v, os.path.join(tmp, v), buckets)
+        load_s, module = timed(tf.saved_model.load, os.path.join(tmp, v))
+        loaded[v] = module.signatures["serving_default"]
+        print(f"{v}: saved + loaded in {seconds + load_s:.1f}s", flush=True)
     b1 = [tf.constant([t]) for t in texts[:args.calls]]
     b32 = [tf.constant(texts[i:i + 32]) for i in range(0, len(texts), 32)]
     # parity of every variant with 'full' (the batch-32 requests), and warm-up (XLA compiles here)
     for v in variants:
-        t0 = time.perf_counter()
-        for b in b1 + b32:
-            loaded[v](text=b)
-        warm = time.perf_counter() - t0
+        warm, _ = timed(lambda v=v: [loaded[v](text=b) for b in b1 + b32])
         probs = np.concatenate([loaded[v](text=b)["probabilities"].numpy() for b in b32])
         ref = probs if ref is None else ref
         print(f"{v}: warm-up {warm:.1f}s, max |p - p_full| {float(np.abs(probs - ref).max()):.2e}", flush=True)
     times = {v: {"b1": [], "b32": []} for v in variants}
-    for r in range(args.rounds):
-        for v in (variants if r % 2 == 0 else variants[::-1]):
-            for b in b1:
-                t = time.perf_counter()
-                loaded[v](text=b)
-                times[v]["b1"].append(time.perf_counter() - t)
-            for b in b32[:max(1, args.calls // 4)]:
-                t = time.perf_counter()
-                loaded[v](text=b)
-                times[v]["b32"].append(time.perf_counter() - t)
+
+    def one_round(v):
+        def run(_):
+            times[v]["b1"].extend(timed(loaded[v], text=b)[0] for b in b1)
+            times[v]["b32"].extend(timed(loaded[v], text=b)[0] for b in b32[:max(1, args.calls // 4)])
+        return run
+
+    interleaved({v: one_round(v) for v in variants}, args.rounds)
     result = {"onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)"), "tf": tf.__version__,
               "texts": source, "tokens_mean": float(lengths.mean()), "tokens_max": int(lengths.max()),
-              "seq_len": args.seq_len, "rounds": args.rounds, "load_average": os.getloadavg(),
-              "p50_ms": {v: {k: round(1000 * statistics.median(t), 2) for k, t in d.items()}
-                         for v, d in times.items()}}
+              "seq_len": args.seq_len, "rounds": args.rounds, "load_average": load_average(),
+              "machine": machine(), "p50_ms": {v: {k: round(1000 * median(t), 2) for k, t in d.items()}
+                                               for v, d in times.items()}}
     print(json.dumps(result, indent=1))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.out, result, indent=1)
 
 
 if __name__ == "__main__":

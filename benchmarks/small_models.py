@@ -28,16 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+
+from _common import interleaved, load_average, machine, median, timed, write_json
 
 
 def scores(task, texts, labels):
@@ -91,18 +90,12 @@ def interleaved_step_times(preset, labels, texts, targets, variants, *, sequence
     first = next(iter(models.values()))
     batches = list(first.make_dataset(texts, targets, batch_size=32, training=True, seed=seed)
                    .repeat().take(steps + 3))
-    names = list(models)
-    times = {name: [] for name in models}
-    for i, (x, y) in enumerate(batches):
-        for name in (names if i % 2 == 0 else names[::-1]):
-            t = time.perf_counter()
-            models[name].train_on_batch(x, y)
-            if i >= 3:
-                times[name].append(time.perf_counter() - t)
-    return {name: round(statistics.median(v), 4) for name, v in times.items()}
+    times = interleaved({name: (lambda i, m=m: timed(m.train_on_batch, *batches[i])[0]) for name, m in models.items()},
+                        steps, warmup=3)
+    return {name: round(median(v), 4) for name, v in times.items()}
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--teacher", help="the fine-tuned teacher's model.keras (arms teacher, distilled)")
     parser.add_argument("--arms", default="teacher,distilled,labels_only")
@@ -126,19 +119,79 @@ def main(argv=None):
     parser.add_argument("--reuse", action="store_true", help="load the arms saved in --save_dir by an earlier run "
                         "instead of training them (re-measure sizes and latency on a quiet machine)")
     parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def train_arm(arm, args, teacher, train, weights, labels, layers, saved):
+    """One arm's task, trained (or the teacher, or reloaded with --reuse) -> (task, fit seconds, trainable)."""
+    from keras_bert_zoo.tasks import TextClassifier, load_task
+    from keras_bert_zoo.tasks.distiller import Distiller, student_from_teacher
+
+    if arm == "teacher":
+        return teacher, None, None
+    if args.reuse:
+        return load_task(saved), None, None
+    if arm == "distilled":
+        task = student_from_teacher(teacher, layers)
+        distiller = Distiller(teacher, task, temperature=args.temperature, alpha=args.alpha)
+        distiller.compile(learning_rate=args.student_learning_rate)
+        trainable = count(task.trainable_weights)
+        fit_s = timed(distiller.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs,
+                      batch_size=32, verbose=2)[0]
+        return task, fit_s, trainable
+    if arm == "labels_only":
+        base = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
+        task = student_from_teacher(base, layers)          # pretrained blocks, the preset's fresh head
+        task.compile(learning_rate=args.student_learning_rate)
+    elif arm == "lora":
+        task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
+        task.enable_lora(args.lora_rank)
+        task.compile(learning_rate=args.lora_learning_rate)
+    else:
+        sys.exit(f"unknown arm {arm!r}")
+    trainable = count(task.trainable_weights)
+    fit_s = timed(task.fit, train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=32,
+                  verbose=2)[0]
+    return task, fit_s, trainable
+
+
+def tflite_latency(args, models, results, test_texts):
+    """TFLite (dynamic int8) of every arm, then interleaved batch-1 latency, into ``results``."""
+    from keras_bert_zoo.export.tflite import TFLiteRunner
+
+    root = Path(tempfile.mkdtemp(prefix="kbz-small-"))
+    runners = {}
+    for arm, task in models.items():
+        path = task.export(str(root / arm / "1"), format="tflite", quantize="int8",
+                           sample_inputs=test_texts[:8]).path
+        results[arm]["tflite_int8_bytes"] = path.stat().st_size
+        runners[arm] = TFLiteRunner(path, num_threads=args.threads)
+    rng = np.random.default_rng(args.seed)
+    timing = [test_texts[i] for i in rng.permutation(len(test_texts))[:args.latency_calls]]
+    for arm, r in runners.items():                # warm-up
+        r("serving_default", text=[timing[0]])
+    rounds = interleaved({arm: (lambda _, r=r: [timed(r, "serving_default", text=[text])[0] for text in timing])
+                          for arm, r in runners.items()}, args.rounds)
+    for arm in runners:
+        results[arm]["tflite_int8_b1_p50_ms"] = round(1000 * median([t for rnd in rounds[arm] for t in rnd]), 3)
+    if "teacher" in results:
+        base = results["teacher"]["tflite_int8_b1_p50_ms"]
+        for arm in results:
+            results[arm]["speedup_vs_teacher_b1"] = round(base / results[arm]["tflite_int8_b1_p50_ms"], 2)
+
+
+def main(argv=None):
+    args = parse(argv)
     import keras
     import tensorflow as tf
 
-    from keras_bert_zoo.cli.demo import _subset
+    from keras_bert_zoo.apps.common import stratified_subset as _subset
     from keras_bert_zoo.data.corpora import tweet_sentiment_splits
-    from keras_bert_zoo.export.tflite import TFLiteRunner
-    from keras_bert_zoo.tasks import TextClassifier, load_task
-    from keras_bert_zoo.tasks.distiller import Distiller, student_from_teacher
+    from keras_bert_zoo.tasks import load_task
+
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    load_before = os.getloadavg()
+    load_before = load_average()
     keras.utils.set_random_seed(args.seed)
     splits = tweet_sentiment_splits(None, seed=args.seed)
     train = _subset(splits["train"], args.train_examples, args.seed)
@@ -153,40 +206,8 @@ def main(argv=None):
     results, models = {}, {}
     for arm in arms:
         keras.utils.set_random_seed(args.seed)
-        t0 = time.perf_counter()
         saved = Path(args.save_dir or ".") / arm / "model.keras"
-        if arm == "teacher":
-            task, fit_s = teacher, None
-            trainable = None
-        elif args.reuse:
-            task, fit_s, trainable = load_task(saved), None, None
-        elif arm == "distilled":
-            task = student_from_teacher(teacher, layers)
-            distiller = Distiller(teacher, task, temperature=args.temperature, alpha=args.alpha)
-            distiller.compile(learning_rate=args.student_learning_rate)
-            trainable = count(task.trainable_weights)
-            t0 = time.perf_counter()
-            distiller.fit(train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=32,
-                          verbose=2)
-            fit_s = time.perf_counter() - t0
-        elif arm == "labels_only":
-            base = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
-            task = student_from_teacher(base, layers)          # pretrained blocks, the preset's fresh head
-            task.compile(learning_rate=args.student_learning_rate)
-            trainable = count(task.trainable_weights)
-            t0 = time.perf_counter()
-            task.fit(train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=32, verbose=2)
-            fit_s = time.perf_counter() - t0
-        elif arm == "lora":
-            task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.sequence_length)
-            task.enable_lora(args.lora_rank)
-            task.compile(learning_rate=args.lora_learning_rate)
-            trainable = count(task.trainable_weights)
-            t0 = time.perf_counter()
-            task.fit(train[0], train[1], sample_weight=weights, epochs=args.epochs, batch_size=32, verbose=2)
-            fit_s = time.perf_counter() - t0
-        else:
-            sys.exit(f"unknown arm {arm!r}")
+        task, fit_s, trainable = train_arm(arm, args, teacher, train, weights, labels, layers, saved)
         row = {"parameters": int(task.count_params()), "trainable_parameters": trainable,
                "encoder_layers": task.backbone.config.num_layers}
         if fit_s is not None:
@@ -203,32 +224,7 @@ def main(argv=None):
         print(f"{arm}: {json.dumps(row)}", flush=True)
         results[arm], models[arm] = row, task
 
-    # TFLite (dynamic int8) of every arm, then interleaved batch-1 latency
-    root = Path(tempfile.mkdtemp(prefix="kbz-small-"))
-    runners = {}
-    for arm, task in models.items():
-        path = task.export(str(root / arm / "1"), format="tflite", quantize="int8",
-                           sample_inputs=test_texts[:8]).path
-        results[arm]["tflite_int8_bytes"] = path.stat().st_size
-        runners[arm] = TFLiteRunner(path, num_threads=args.threads)
-    rng = np.random.default_rng(args.seed)
-    timing = [test_texts[i] for i in rng.permutation(len(test_texts))[:args.latency_calls]]
-    times = {arm: [] for arm in runners}
-    for arm, r in runners.items():                # warm-up
-        r("serving_default", text=[timing[0]])
-    for rnd in range(args.rounds):
-        order = list(runners) if rnd % 2 == 0 else list(reversed(list(runners)))
-        for arm in order:
-            for text in timing:
-                t = time.perf_counter()
-                runners[arm]("serving_default", text=[text])
-                times[arm].append(time.perf_counter() - t)
-    for arm in runners:
-        results[arm]["tflite_int8_b1_p50_ms"] = round(1000 * statistics.median(times[arm]), 3)
-    if "teacher" in results:
-        base = results["teacher"]["tflite_int8_b1_p50_ms"]
-        for arm in results:
-            results[arm]["speedup_vs_teacher_b1"] = round(base / results[arm]["tflite_int8_b1_p50_ms"], 2)
+    tflite_latency(args, models, results, test_texts)
     probe = None
     if args.probe_steps and "lora" in arms:
         probe = step_time_probe(args.preset, labels, train[0], train[1], lora_rank=args.lora_rank,
@@ -236,12 +232,12 @@ def main(argv=None):
         print(f"step time (median of {args.probe_steps}, interleaved): {probe}", flush=True)
     out = {"args": vars(args), "step_seconds_full_vs_lora": probe, "train_examples": len(train[0]),
            "test_examples": len(test_texts),
-           "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                       "load_average_before": load_before, "load_average_after": os.getloadavg()},
+           "machine": machine(threads=args.threads, load_average_before=load_before,
+                              load_average_after=load_average()),
            "results": results}
     print(json.dumps(results, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        write_json(args.out, out, indent=1)
 
 
 if __name__ == "__main__":

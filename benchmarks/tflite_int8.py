@@ -18,16 +18,15 @@ import argparse
 import collections
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+
+from _common import cpu_model, interleaved, load_average, machine, median, timed, write_json
 
 
 def op_profile(content: bytes) -> dict:
@@ -51,7 +50,7 @@ def op_profile(content: bytes) -> dict:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="minilm_l6_h384_uncased")
     parser.add_argument("--seq_len", type=int, default=128)
@@ -60,19 +59,17 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--representative", type=int, default=64)
     parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def convert(args, rep):
+    """The four TFLite variants of the preset's classifier: {label: flatbuffer bytes}."""
     import tensorflow as tf
-    from ai_edge_litert.interpreter import InterpreterWithCustomOps, OpResolverType
 
-    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
     from keras_bert_zoo.export.saved_model import ServingModule
-    from keras_bert_zoo.export.tflite import _tftext_registerers, convert_saved_model
+    from keras_bert_zoo.export.tflite import convert_saved_model
     from keras_bert_zoo.tasks import TextClassifier
 
-    load_before = os.getloadavg()
-    tweets = tweet_sentiment_splits()["test"][0]
-    rep, timing = tweets[:args.representative], tweets[args.representative:args.representative + args.calls]
     task = TextClassifier.from_preset(args.preset, labels=["negative", "neutral", "positive"],
                                       sequence_length=args.seq_len)
     root = Path(tempfile.mkdtemp(prefix="kbz-int8-"))
@@ -83,14 +80,19 @@ def main(argv=None):
                 "full int8 (default float ops)": ("full_int8", None), "full int8 (all int8)": ("full_int8", ())}
     models = {}
     for label, (q, float_ops) in variants.items():
-        t0 = time.perf_counter()
         kwargs = {} if float_ops is None else {"full_int8_float_ops": float_ops}
-        models[label] = convert_saved_model(root / "sm", q, feeds if q == "full_int8" else None, **kwargs)
-        print(f"{label}: converted in {time.perf_counter() - t0:.0f} s, {len(models[label]) / 1e6:.1f} MB", flush=True)
+        seconds, models[label] = timed(convert_saved_model, root / "sm", q, feeds if q == "full_int8" else None,
+                                       **kwargs)
+        print(f"{label}: converted in {seconds:.0f} s, {len(models[label]) / 1e6:.1f} MB", flush=True)
+    return models
 
-    modes = {"XNNPACK (default)": {},
-             "XNNPACK latest features": {"experimental_default_delegate_latest_features": True},
-             "builtin kernels only": {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}}
+
+def make_runners(args, models, modes):
+    """A signature runner per (model, interpreter mode), and each one's execution plan summary."""
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
+
+    from keras_bert_zoo.export.tflite import _tftext_registerers
+
     runners, nodes = {}, {}
     for label, content in models.items():
         for mode, kwargs in modes.items():
@@ -104,34 +106,49 @@ def main(argv=None):
             delegated = sum(v for k, v in plan.items() if "delegate" in k.lower())
             nodes[(label, mode)] = {"plan_nodes": sum(plan.values()), "delegate_nodes": delegated,
                                     "top_ops": dict(plan.most_common(8))}
+    return runners, nodes
+
+
+def main(argv=None):
+    args = parse(argv)
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import OpResolverType
+
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+
+    load_before = load_average()
+    tweets = tweet_sentiment_splits()["test"][0]
+    rep, timing = tweets[:args.representative], tweets[args.representative:args.representative + args.calls]
+    models = convert(args, rep)
+    modes = {"XNNPACK (default)": {},
+             "XNNPACK latest features": {"experimental_default_delegate_latest_features": True},
+             "builtin kernels only": {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}}
+    runners, nodes = make_runners(args, models, modes)
     reference = {k: r(text=np.array([t.encode() for t in timing[:4]], dtype=object))["probabilities"]
                  for k, r in runners.items()}
-    times = collections.defaultdict(list)
     keys = list(runners)
     for key in keys:                                   # warm-up
         runners[key](text=np.array([timing[0].encode()], dtype=object))
-    for r in range(args.rounds):
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            for t in timing:
-                feed = np.array([t.encode()], dtype=object)
-                t0 = time.perf_counter()
-                runners[key](text=feed)
-                times[key].append(time.perf_counter() - t0)
-        print(f"round {r + 1}/{args.rounds}, load {os.getloadavg()[0]:.2f}", flush=True)
+    feeds_b1 = [np.array([t.encode()], dtype=object) for t in timing]
+    rounds = interleaved({key: (lambda _, r=runner: [timed(r, text=feed)[0] for feed in feeds_b1])
+                          for key, runner in runners.items()}, args.rounds, order="rotate",
+                         on_round=lambda r, _: print(f"round {r + 1}/{args.rounds}, load {load_average()[0]:.2f}",
+                                                     flush=True))
+    times = {key: [t for rnd in per_round for t in rnd] for key, per_round in rounds.items()}
 
     results = []
     fp32 = reference[("fp32", "XNNPACK (default)")]
     for key in keys:
         label, mode = key
         results.append({"model": label, "mode": mode, "size_mb": round(len(models[label]) / 1e6, 2),
-                        "b1_p50_ms": round(1000 * statistics.median(times[key]), 2),
+                        "b1_p50_ms": round(1000 * median(times[key]), 2),
                         "max_abs_prob_diff_vs_fp32": float(np.abs(reference[key] - fp32).max()),
                         "execution_plan": nodes[key]})
         print(json.dumps(results[-1]), flush=True)
     profiles = {label: op_profile(content) for label, content in models.items()}
-    load_after = os.getloadavg()
+    load_after = load_average()
     lines = [f"load average before/after {load_before[0]:.2f}/{load_after[0]:.2f}; {os.cpu_count()} cores, "
-             f"{args.threads} threads; {platform.machine()}; TF {tf.__version__}; seq len {args.seq_len}, batch 1, "
+             f"{args.threads} threads; {cpu_model()}; TF {tf.__version__}; seq len {args.seq_len}, batch 1, "
              f"{args.rounds} rounds x {args.calls} tweets", "",
              "| model | MB | " + " | ".join(f"{m} p50 ms" for m in modes) + " | max dprob vs fp32 "
              "| subgraph-0 nodes (delegate nodes), XNNPACK default |", "|---|---|" + "---|" * (len(modes) + 2)]
@@ -146,11 +163,9 @@ def main(argv=None):
     table = "\n".join(lines)
     print("\n" + table)
     if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out + ".part", "w", encoding="utf-8") as f:
-            json.dump({"args": vars(args), "load_average": [load_before, load_after], "results": results,
-                       "op_profiles": profiles, "table": table}, f, indent=1)
-        os.replace(args.out + ".part", args.out)
+        write_json(args.out, {"args": vars(args), "load_average": [load_before, load_after],
+                              "machine": machine(threads=args.threads), "results": results,
+                              "op_profiles": profiles, "table": table}, indent=1)
     return 0
 
 

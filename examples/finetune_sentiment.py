@@ -13,15 +13,8 @@ import keras
 import numpy as np
 
 import keras_bert_zoo as kbz
-from keras_bert_zoo.data.corpora import stratified_split, tweet_sentiment_splits
-
-
-def subset(split, limit, seed=0):
-    texts, labels = split
-    if limit and limit < len(texts):
-        (idx,) = stratified_split(labels, (1.0,), seed=seed, subset=limit)
-        texts, labels = [texts[i] for i in idx], [labels[i] for i in idx]
-    return texts, labels
+from keras_bert_zoo.apps.common import stratified_subset as subset   # what `bert-zoo demo` subsets with
+from keras_bert_zoo.data.corpora import tweet_sentiment_splits
 
 
 def main():

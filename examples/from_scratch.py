@@ -12,11 +12,13 @@
 3. Pretraining: a small BERT (2 layers, hidden 128, 2 heads, intermediate 512, sequences of 64) with dynamic
    MLM+NSP masking in ``tf.data`` (``keras_bert_zoo.data.pretraining.dynamic_dataset``, whole-word masking by
    default), AdamW with linear warm-up + linear decay to 0, XLA. The schedule is sized to the run: either
-   ``--pretrain_steps`` or, by default, the number of steps that fit in ``--pretrain_seconds`` as measured on a
-   throwaway copy of the model before training (the time budget stays as a safety cap). MLM/NSP accuracy is
-   measured on fixed masked batches built from *validation* tweets before and after pretraining (evaluation
-   only, no training on them). Throughput (tokens/s) is measured.
-4. Fine-tuning: ``TextClassifier`` on packed inputs (3 classes), same recipe and number of steps for (a) the pretrained backbone
+   ``--pretrain_steps`` (the time budget stays as a safety cap) or, by default, stretched to the steps that fit in
+   ``--pretrain_seconds``, re-estimated from the measured step rate as training runs, with a held-out accuracy
+   curve (``keras_bert_zoo.apps.from_scratch.pretrain_within_budget``, as `bert-zoo demo --lang zh`). MLM/NSP
+   accuracy is measured on fixed masked batches built from *validation* tweets before and after pretraining
+   (evaluation only, no training on them). Throughput (tokens/s) is measured.
+4. Fine-tuning (``keras_bert_zoo.apps.from_scratch.compare_arms``, the comparison the Chinese demo runs):
+   ``TextClassifier`` on packed inputs (3 classes), same recipe and number of steps for (a) the pretrained backbone
    and (b) the same architecture with the same random initialisation and no pretraining. Each arm gets its own
    learning rate, chosen from ``--finetune_lrs`` by mean *validation* macro-F1 over ``--seeds`` (a fixed LR
    would favour whichever arm it happens to suit), and this is repeated per labelled-data budget
@@ -35,7 +37,6 @@ import argparse
 import json
 import os
 import shutil
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -51,20 +52,14 @@ from keras_bert_zoo.tasks import TextClassifier  # noqa: E402
 from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
 from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa: E402
 from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer  # noqa: E402
+from keras_bert_zoo.apps.common import write_text  # noqa: E402
+from keras_bert_zoo.apps.from_scratch import (BudgetLinearDecay, backbone_factory, compare_arms as compare,  # noqa: E402
+                                              heldout_evaluator, pretrain_within_budget)
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
+from keras_bert_zoo.train.clocks import RunClock  # noqa: E402
+from keras_bert_zoo.train.optimizers import BertAdamW  # noqa: E402
 from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
-
-def calibrate_steps(config, dataset, args, calib_steps=30):
-    """Steps per second of the compiled train step, timed on a throwaway pretrainer (same config, optimizer,
-    batch and XLA) so the real run's weights, optimizer state and schedule are untouched."""
-    probe = build_pretrainer(config)
-    compile_pretrainer(probe, TP.make_pretraining_optimizer(learning_rate=args.pretrain_lr, total_steps=1000),
-                          jit_compile=True)
-    throughput = TP.Throughput(tokens_per_step=1, skip=5)
-    probe.fit(dataset, steps_per_epoch=calib_steps, epochs=1, callbacks=[throughput], verbose=0)
-    return throughput.steps_per_second
-
 
 def learn_vocab(texts, vocab_size, path):
     """The package's WordPiece learner (what ``bert-zoo make-vocab`` runs), written atomically."""
@@ -91,18 +86,19 @@ def finetune(backbone, data, labels, args, name, lr, seed, epochs):
     model.compile(optimizer=make_optimizer(lr, total_steps=steps, warmup_ratio=0.1),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=True)
-    start = time.perf_counter()
-    model.fit(data["train"][0], data["train"][1], batch_size=args.batch_size, epochs=epochs, verbose=0,
-              shuffle=True)
-    seconds = time.perf_counter() - start
-    result = {"lr": lr, "seed": seed, "epochs": epochs, "finetune_seconds": round(seconds, 1),
+    clock = RunClock(include_startup=False)
+    with clock.phase("fit"):
+        model.fit(data["train"][0], data["train"][1], batch_size=args.batch_size, epochs=epochs, verbose=0,
+                  shuffle=True)
+    result = {"lr": lr, "seed": seed, "epochs": epochs, "finetune_seconds": round(clock.phases["fit"], 1),
               "finetune_steps": steps}
     for split in ("val", "test"):
         pred = model.predict(data[split][0], batch_size=256, verbose=0).argmax(-1)
         report = classification_report(data[split][1], pred, labels)
         result[split] = {"accuracy": round(float(np.mean(pred == data[split][1])), 4),
                          "macro_f1": round(report["macro_f1"], 4)}
-    return result
+    result["validation"] = result["val"]["macro_f1"]      # what compare_arms chooses the learning rate by
+    return model, result
 
 
 def stratified_subset(data, n, seed=0):
@@ -119,15 +115,12 @@ def stratified_subset(data, n, seed=0):
     return {k: v[picked] for k, v in inputs.items()}, y[picked]
 
 
-def set_weights(backbone, values):
-    for w, value in zip(backbone.weights, values):
-        w.assign(value)
-
-
 def compare_arms(config, weights, data, labels, args):
-    """Per label budget and arm: LR chosen on mean val macro-F1 over seeds, then test mean/std at that LR."""
+    """Per label budget: keras_bert_zoo.apps.from_scratch.compare_arms (each arm's LR chosen on mean val macro-F1
+    over the seeds), then test mean/std at that LR."""
     lrs = [float(x) for x in args.finetune_lrs.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
+    arms = {arm: backbone_factory((config, values), arm, seed=0) for arm, values in weights.items()}
     out = {}
     for spec in args.label_budgets.split(","):
         budget, _, epochs = spec.partition(":")
@@ -135,19 +128,17 @@ def compare_arms(config, weights, data, labels, args):
         train = data["train"] if budget == "all" else stratified_subset(data["train"], int(budget))
         split_data = dict(data, train=train)
         key = f"{budget} labelled ({len(train[1])} tweets, {epochs} epochs)"
+
+        def run(arm, backbone, lr, seed, split_data=split_data, epochs=epochs, key=key):
+            model, result = finetune(backbone, split_data, labels, args, arm, lr, seed, epochs)
+            print(f"[{key}] {arm} lr={lr:g} seed={seed}: val {result['val']} test {result['test']} "
+                  f"({result['finetune_seconds']} s)", flush=True)
+            return model, result
+
         out[key] = {}
-        for arm, values in weights.items():
-            grid = []
-            for lr in lrs:
-                for seed in seeds:
-                    backbone = BertBackbone(config)
-                    set_weights(backbone, values)
-                    run = finetune(backbone, split_data, labels, args, arm, lr, seed, epochs)
-                    print(f"[{key}] {arm} lr={lr:g} seed={seed}: val {run['val']} test {run['test']} "
-                          f"({run['finetune_seconds']} s)", flush=True)
-                    grid.append(run)
+        for arm, got in compare(arms, lrs, run, seeds=seeds).items():
+            grid, best = got["grid"], got["learning_rate"]
             mean_val = {lr: np.mean([r["val"]["macro_f1"] for r in grid if r["lr"] == lr]) for lr in lrs}
-            best = max(lrs, key=lambda lr: mean_val[lr])
             chosen = [r for r in grid if r["lr"] == best]
             summary = {"chosen_lr": best, "val_macro_f1_by_lr": {f"{lr:g}": round(float(v), 4)
                                                                  for lr, v in mean_val.items()}}
@@ -162,8 +153,48 @@ def compare_arms(config, weights, data, labels, args):
     return out
 
 
+def evaluate(pretrainer, eval_set):
+    keep = ("mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_perplexity", "loss")
+    result = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
+    return {k: round(float(result[k]), 4) for k in keep if k in result}
+
+
+def pretrain_fixed(pretrainer, dataset, eval_set, args):
+    """--pretrain_steps: warm-up + linear decay over exactly that many steps (whole epochs of 50 steps, per-epoch
+    checkpoints; --pretrain_seconds stays a safety cap) -> (fit info, schedule report)."""
+    steps_per_epoch = 50
+    total_steps = max(steps_per_epoch, args.pretrain_steps // steps_per_epoch * steps_per_epoch)   # whole epochs
+    warmup_steps = max(1, int(args.warmup_fraction * total_steps))
+    print(f"schedule: {total_steps} steps (warm-up {warmup_steps})", flush=True)
+    compile_pretrainer(pretrainer, TP.make_pretraining_optimizer(
+        learning_rate=args.pretrain_lr, total_steps=total_steps, warmup_steps=warmup_steps), jit_compile=True)
+    before = evaluate(pretrainer, eval_set)
+    history, info = TP.fit_pretrainer(pretrainer, dataset, steps_per_epoch, total_steps // steps_per_epoch,
+                                      checkpoint_dir=os.path.join(args.out, "pretrain_ckpt"),
+                                      time_budget_s=args.pretrain_seconds,
+                                      tokens_per_step=args.pretrain_batch * args.seq_len)
+    return info, {"schedule_steps": total_steps, "warmup_steps": warmup_steps, "val_before": before,
+                  "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}}
+
+
+def pretrain_budget(pretrainer, dataset, eval_set, args):
+    """The default: train for --pretrain_seconds, the warm-up + linear decay stretched to the steps the budget
+    allows (keras_bert_zoo.apps.from_scratch.pretrain_within_budget, what `bert-zoo demo --lang zh` runs), with
+    held-out MLM/NSP accuracy at --curve_points points -> (fit info, schedule report)."""
+    schedule = BudgetLinearDecay(args.pretrain_lr, warmup_fraction=args.warmup_fraction)
+    compile_pretrainer(pretrainer, BertAdamW(learning_rate=schedule, weight_decay=0.01, beta_2=0.999, epsilon=1e-6,
+                                             global_clipnorm=1.0), jit_compile=True)
+    before = evaluate(pretrainer, eval_set)
+    curve, info = pretrain_within_budget(pretrainer, dataset, schedule, args.pretrain_seconds,
+                                         heldout_evaluator(pretrainer, list(eval_set.take(args.curve_batches))),
+                                         args.curve_points,
+                                         args.pretrain_batch * args.seq_len)
+    info["stopped_by_time_budget"] = curve.seconds >= args.pretrain_seconds
+    return info, {"schedule_steps": int(schedule.total_steps.numpy()), "val_before": before, "curve": curve.curve}
+
+
 def pretrain(splits, train_texts, vocab, tokenizer, ids, args):
-    """Step 3; returns (pretrained weights, initial weights, report)."""
+    """Step 3; returns (pretrained weights, initial weights, report, config)."""
     # 3. pretraining on the train-split tweets (one document each, split into sentences)
     documents = [corpus.split_sentences(text) for text in train_texts]
     docs = list(P.tokenize_documents(documents, tokenizer, ids))
@@ -176,46 +207,41 @@ def pretrain(splits, train_texts, vocab, tokenizer, ids, args):
     # fixed masked batches from validation tweets: MLM/NSP accuracy before and after pretraining
     val_docs = list(P.tokenize_documents([corpus.split_sentences(t) for t in splits["val"][0]], tokenizer, ids))
     eval_set = P.dynamic_dataset(val_docs, ids, data_config, args.pretrain_batch, seed=1).take(30).cache()
-    if args.pretrain_steps:
-        total_steps, steps_per_second = args.pretrain_steps, None
-    else:
-        steps_per_second = calibrate_steps(config, dataset, args)
-        total_steps = max(10, int(0.9 * args.pretrain_seconds * steps_per_second))   # 10% margin: checkpoints, load
-    steps_per_epoch = 50
-    total_steps = max(steps_per_epoch, total_steps // steps_per_epoch * steps_per_epoch)   # whole epochs
-    warmup_steps = max(1, int(args.warmup_fraction * total_steps))
-    print(f"schedule: {total_steps} steps (warm-up {warmup_steps}); calibrated steps/s: {steps_per_second}",
-          flush=True)
     keras.utils.set_random_seed(0)
     init_backbone = BertBackbone(config)                 # the common initialisation of both runs
     init_weights = [w.numpy() for w in init_backbone.weights]
     pretrainer = build_pretrainer(init_backbone)
-    compile_pretrainer(pretrainer, TP.make_pretraining_optimizer(
-        learning_rate=args.pretrain_lr, total_steps=total_steps, warmup_steps=warmup_steps), jit_compile=True)
-    before = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
-    epochs = total_steps // steps_per_epoch
-    history, info = TP.fit_pretrainer(pretrainer, dataset, steps_per_epoch, epochs,
-                                      checkpoint_dir=os.path.join(args.out, "pretrain_ckpt"),
-                                      time_budget_s=args.pretrain_seconds,
-                                      tokens_per_step=args.pretrain_batch * args.seq_len)
+    if args.pretrain_steps:
+        info, schedule = pretrain_fixed(pretrainer, dataset, eval_set, args)
+    else:
+        info, schedule = pretrain_budget(pretrainer, dataset, eval_set, args)
     steps_done = int(pretrainer.optimizer.iterations)
-    after = pretrainer.evaluate(eval_set, verbose=0, return_dict=True)
-    keep = ("mlm_logits_accuracy", "nsp_logits_accuracy", "mlm_logits_perplexity", "loss")
     pretraining = {
-        "schedule_steps": total_steps, "warmup_steps": warmup_steps,
-        "calibrated_steps_per_second": steps_per_second and round(steps_per_second, 3),
-        "stopped_by_time_budget": info["stopped_by_time_budget"],
-        "val_before": {k: round(float(before[k]), 4) for k in keep if k in before},
-        "val_after": {k: round(float(after[k]), 4) for k in keep if k in after},
+        **schedule, "stopped_by_time_budget": info["stopped_by_time_budget"],
+        "val_after": evaluate(pretrainer, eval_set),
         "steps": steps_done, "seconds": round(info["seconds"], 1),
         "tokens_per_second_padded": round(info["tokens_per_second"], 1),
         "tokens_per_second_real": round(info["tokens_per_second"] * fill, 1), "fill": round(float(fill), 3),
         "examples_per_second": round(info["steps_per_second"] * args.pretrain_batch, 1),
-        "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()},
-        "first_epoch": {k: round(float(v[0]), 4) for k, v in history.history.items()},
         "config": config.to_dict(), "data": data_config.to_dict(), "documents": len(docs)}
     print("pretraining:", json.dumps(pretraining), flush=True)
     return [w.numpy() for w in pretrainer.backbone.weights], init_weights, pretraining, config
+
+
+def vocabulary(train_texts, args):
+    """Step 2: the learnt vocabulary (or --vocab's, copied into --out) -> (tokens, info)."""
+    clock = RunClock(include_startup=False)
+    if args.reuse_pretraining and not args.vocab:
+        args.vocab = os.path.join(args.out, "vocab.txt")
+    if args.vocab:
+        if os.path.abspath(args.vocab) != os.path.abspath(os.path.join(args.out, "vocab.txt")):
+            shutil.copyfile(args.vocab, os.path.join(args.out, "vocab.txt"))
+        with open(args.vocab, encoding="utf-8") as f:
+            vocab = [line.rstrip("\n") for line in f if line.strip()]
+        return vocab, {"size": len(vocab), "reused": args.vocab}
+    with clock.phase("vocabulary"):
+        vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
+    return vocab, {"size": len(vocab), "seconds": round(clock.phases["vocabulary"], 1)}
 
 
 def main():
@@ -230,6 +256,8 @@ def main():
     parser.add_argument("--pretrain_steps", type=int, default=None,
                         help="size the warm-up + linear decay to this many steps (default: what fits the budget)")
     parser.add_argument("--warmup_fraction", type=float, default=0.06)
+    parser.add_argument("--curve_points", type=int, default=4, help="held-out MLM accuracy points (budget mode)")
+    parser.add_argument("--curve_batches", type=int, default=8, help="validation batches of each curve point")
     parser.add_argument("--whole_word_masking", type=int, default=1)
     parser.add_argument("--pretrain_lr", type=float, default=1e-3)
     parser.add_argument("--pretrain_batch", type=int, default=64)
@@ -259,18 +287,7 @@ def main():
     print("splits:", results["sizes"], flush=True)
 
     # 2. vocabulary
-    t = time.perf_counter()
-    if args.reuse_pretraining and not args.vocab:
-        args.vocab = os.path.join(args.out, "vocab.txt")
-    if args.vocab:
-        if os.path.abspath(args.vocab) != os.path.abspath(os.path.join(args.out, "vocab.txt")):
-            shutil.copyfile(args.vocab, os.path.join(args.out, "vocab.txt"))
-        with open(args.vocab, encoding="utf-8") as f:
-            vocab = [line.rstrip("\n") for line in f if line.strip()]
-        results["vocab"] = {"size": len(vocab), "reused": args.vocab}
-    else:
-        vocab = learn_vocab(train_texts[:args.vocab_texts], args.vocab_size, os.path.join(args.out, "vocab.txt"))
-        results["vocab"] = {"size": len(vocab), "seconds": round(time.perf_counter() - t, 1)}
+    vocab, results["vocab"] = vocabulary(train_texts, args)
     print("vocab:", results["vocab"], flush=True)
     tokenizer = WordPieceTokenizer(vocab, lowercase=True)
     ids = P.TokenIds.from_tokenizer(tokenizer)
@@ -290,8 +307,7 @@ def main():
         weights = {"pretrained": pretrained, "init": init}
         for name, path in saved.items():
             np.savez(path, **{f"w{i}": w for i, w in enumerate(weights[name])})
-        with open(os.path.join(args.out, "pretraining.json"), "w", encoding="utf-8") as f:
-            json.dump(results["pretraining"], f, indent=1)
+        write_text(os.path.join(args.out, "pretraining.json"), json.dumps(results["pretraining"], indent=1))
 
     # 4. fine-tuning: pretrained vs the same initialisation without pretraining, per label budget
     data = {split: (encode(tokenizer, ids, texts, args.seq_len), np.array([labels.index(y) for y in ys]))
@@ -299,8 +315,7 @@ def main():
     results["comparison"] = compare_arms(config, {"pretrained": weights["pretrained"],
                                                   "random_init": weights["init"]}, data, labels, args)
     name = "results_finetune_only.json" if args.reuse_pretraining else "results.json"
-    with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
+    write_text(os.path.join(args.out, name), json.dumps(results, indent=1))
     print(json.dumps({budget: {arm: {k: v for k, v in r.items() if k != "grid"} for arm, r in arms.items()}
                       for budget, arms in results["comparison"].items()}, indent=1))
 

@@ -25,7 +25,7 @@ PACKAGE = "keras_bert_zoo"
 ROOT = pathlib.Path(__file__).resolve().parents[1] / PACKAGE
 
 LAYERS = [("config", "cache", "compat"), ("layers",), ("text",), ("models",), ("data",), ("convert", "presets"),
-          ("viz",), ("train",), ("export",), ("tasks",), ("reports",), ("cli",)]
+          ("viz",), ("train",), ("export",), ("tasks",), ("reports",), ("apps",), ("cli",)]
 GROUND = ("config", "cache", "compat", "layers", "text")  # these must never import upwards
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 

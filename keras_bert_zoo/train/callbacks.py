@@ -10,9 +10,9 @@
   the same ``backup_dir``; the backup is deleted when training finishes.
 * :class:`EpochHistory` — appends each epoch's logs to a JSON-lines file (survives restarts; the training-curve
   plot reads it).
-* :class:`Throughput` — training examples/s of each epoch, printed and logged.
-* :class:`RunClock` — wall time of a whole run's phases (start-up, data, model, first step, training steps,
-  validation, saving, reports), so the fixed overhead of a run around its epochs is a number.
+
+The clocks (:class:`~keras_bert_zoo.train.clocks.Throughput`, ``RunClock``, ``StepClock``, ``TimeBudget``) live
+in :mod:`keras_bert_zoo.train.clocks`; ``Throughput`` and ``RunClock`` are importable from here too.
 
     from keras_bert_zoo.train import callbacks as cb
     model.fit(train, validation_data=val, callbacks=[
@@ -22,19 +22,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from keras_bert_zoo import cache
+from keras_bert_zoo.train.clocks import RunClock, Throughput  # noqa: F401 - the loop's and CLI's names
 
-__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError"]
+__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError", "Throughput", "RunClock"]
 
 
 class NanLossError(RuntimeError):
@@ -108,39 +106,6 @@ class NanGuard(keras.callbacks.Callback):
             self._remember(epoch)
 
 
-class Throughput(keras.callbacks.Callback):
-    """Training examples per second of each epoch (first batch start to last batch end: validation excluded),
-    printed at the epoch's end and added to its logs as ``examples_per_s`` (so ``EpochHistory`` records it: put
-    this callback before it)."""
-
-    def __init__(self, examples_per_epoch, batch_size, printer=print):
-        super().__init__()
-        self.examples_per_epoch = int(examples_per_epoch)
-        self.batch_size = int(batch_size)
-        self.printer = printer
-        self.rates = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._last, self._batches = time.perf_counter(), None, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._last = time.perf_counter()
-        self._batches += 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._last is None:
-            return
-        seconds = max(self._last - self._start, 1e-9)
-        examples = min(self.examples_per_epoch, self._batches * self.batch_size)
-        rate = examples / seconds
-        self.rates.append(rate)
-        if logs is not None:
-            logs["examples_per_s"] = rate
-        if self.printer:
-            self.printer(f"epoch {epoch + 1}: {examples} training examples in {seconds:.1f} s "
-                         f"({rate:.1f} examples/s)")
-
-
 class EpochHistory(keras.callbacks.Callback):
     """Append ``{"epoch": i, **logs}`` per epoch to a JSON-lines file (replacing an earlier line for the same
     epoch, so a resumed run does not duplicate epochs)."""
@@ -166,83 +131,3 @@ def read_history(path) -> list[dict]:
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def process_age_seconds() -> float | None:
-    """Seconds since this process started (Linux ``/proc``; None elsewhere): the start-up before any code of ours."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class RunClock(keras.callbacks.Callback):
-    """Wall time of a run's phases, in seconds (``.phases``, in order of first use).
-
-    ``with clock.phase("save"): ...`` times a phase (repeated phases add up). Passed to ``fit`` as a callback it
-    records ``first step`` (tracing and the first batch), ``training steps`` (the other batches) and
-    ``validation``; around the fit, ``with clock.fitting(): ...`` adds the rest of its time as ``fit other``
-    (compile, fit's set-up, callbacks, epoch ends). ``start-up`` is the process's age when the clock was made
-    (interpreter, imports, flag parsing); ``include_startup=False`` leaves it out (a clock of one call inside a
-    longer-lived process).
-    """
-
-    FIT_PARTS = ("first step", "training steps", "validation", "training curves")
-
-    def __init__(self, include_startup: bool = True):
-        super().__init__()
-        self.phases = {}
-        age = process_age_seconds() if include_startup else None
-        if age is not None:
-            self.phases["start-up"] = age
-        self._batch_start = self._test_start = None
-        self._first_done = False
-
-    def add(self, name, seconds):
-        self.phases[name] = self.phases.get(name, 0.0) + float(seconds)
-
-    @contextlib.contextmanager
-    def phase(self, name):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(name, time.perf_counter() - start)
-
-    @contextlib.contextmanager
-    def fitting(self):
-        before = {k: self.phases.get(k, 0.0) for k in self.FIT_PARTS}
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            inner = sum(self.phases.get(k, 0.0) - before[k] for k in self.FIT_PARTS)
-            self.add("fit other", time.perf_counter() - start - inner)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._batch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        seconds = time.perf_counter() - self._batch_start
-        self.add("training steps" if self._first_done else "first step", seconds)
-        self._first_done = True
-
-    def on_test_begin(self, logs=None):
-        self._test_start = time.perf_counter()
-
-    def on_test_end(self, logs=None):
-        if self._test_start is not None:
-            self.add("validation", time.perf_counter() - self._test_start)
-            self._test_start = None
-
-    def total(self) -> float:
-        return sum(self.phases.values())
-
-    def summary(self) -> str:
-        """One line: ``run 145 s: start-up 12, read data 1, ...``."""
-        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.phases.items())
-        return f"run {self.total():.0f} s: {parts}"

@@ -27,9 +27,10 @@ import time
 
 import keras
 
+from keras_bert_zoo.train.clocks import StepClock, TimeBudget
 from keras_bert_zoo.train.optimizers import NO_DECAY_PATTERNS, BertAdamW, WarmupLinearDecay, with_loss_scale
 
-__all__ = ["make_pretraining_optimizer", "TimeBudget", "Throughput", "fit_pretrainer", "OPTIMIZERS"]
+__all__ = ["make_pretraining_optimizer", "fit_pretrainer", "OPTIMIZERS"]
 
 OPTIMIZERS = ("adamw", "lamb")
 
@@ -55,54 +56,6 @@ def make_pretraining_optimizer(name="adamw", learning_rate=1e-4, total_steps=10_
     return with_loss_scale(opt, loss_scale=loss_scale)
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training after ``seconds`` of wall time, counted from the end of the first batch (so tracing and
-    XLA compilation of the train step are not charged to the budget); checked after every batch."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-        self.start = None
-        self.stopped_early = False
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        if self.start is None:
-            self.start = now
-        elif now - self.start > self.seconds:
-            self.stopped_early = True
-            self.model.stop_training = True
-
-
-class Throughput(keras.callbacks.Callback):
-    """Tokens per second of training (``tokens_per_step`` = batch size x sequence length), excluding the first
-    ``skip`` steps (tracing / compilation)."""
-
-    def __init__(self, tokens_per_step, skip=3):
-        super().__init__()
-        self.tokens_per_step, self.skip = tokens_per_step, skip
-        self.steps, self.t0, self.elapsed = 0, None, 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.steps == self.skip:
-            self.t0 = time.perf_counter()
-        elif self.steps > self.skip:
-            self.elapsed = time.perf_counter() - self.t0
-
-    @property
-    def measured_steps(self):
-        return max(self.steps - self.skip, 0)
-
-    @property
-    def tokens_per_second(self):
-        return self.measured_steps * self.tokens_per_step / self.elapsed if self.elapsed > 0 else float("nan")
-
-    @property
-    def steps_per_second(self):
-        return self.measured_steps / self.elapsed if self.elapsed > 0 else float("nan")
-
-
 def fit_pretrainer(model, dataset, steps_per_epoch, epochs, checkpoint_dir=None, time_budget_s=None,
                    tokens_per_step=None, callbacks=(), verbose=2, validation_data=None, validation_steps=None):
     """``model.fit`` with checkpoints and resume.
@@ -113,7 +66,7 @@ def fit_pretrainer(model, dataset, steps_per_epoch, epochs, checkpoint_dir=None,
     Returns ``(history, info)``; ``info`` has the throughput and whether the time budget stopped training.
     """
     cbs = list(callbacks)
-    throughput = Throughput(tokens_per_step) if tokens_per_step else None
+    throughput = StepClock(skip=3, tokens_per_step=tokens_per_step) if tokens_per_step else None
     budget = TimeBudget(time_budget_s) if time_budget_s else None
     cbs += [c for c in (throughput, budget) if c is not None]
     if checkpoint_dir:
@@ -127,6 +80,6 @@ def fit_pretrainer(model, dataset, steps_per_epoch, epochs, checkpoint_dir=None,
             "stopped_by_time_budget": bool(budget and budget.stopped_early)}
     if throughput is not None:
         info.update(tokens_per_second=throughput.tokens_per_second, steps_per_second=throughput.steps_per_second,
-                    measured_steps=throughput.measured_steps)
+                    measured_steps=throughput.timed_steps)
     return history, info
 

@@ -34,3 +34,25 @@ def test_demo_refuses_a_layer_decay_out_of_range():
     r = bert_zoo("demo", "--layer_decay=-1", timeout=120)
     assert r.returncode != 0 and "--layer_decay=-1" in r.stderr and "[0.0, 1.0]" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_flags_are_read_once_into_the_apps_configs():
+    """`bert-zoo demo` turns its default flags into exactly the apps' default configs (the apps are the source of
+    the defaults the command documents), and an English-only flag reaches EnDemoConfig."""
+    import subprocess
+    import sys
+
+    code = ("from absl import flags\n"
+            "from keras_bert_zoo.cli import demo\n"
+            "from keras_bert_zoo.apps.demo_en import EnDemoConfig\n"
+            "from keras_bert_zoo.apps.demo_zh import ZhDemoConfig\n"
+            "flags.FLAGS(['demo'])\n"
+            "assert demo.en_config_from_flags() == EnDemoConfig(), demo.en_config_from_flags()\n"
+            "assert demo.zh_config_from_flags() == ZhDemoConfig(), demo.zh_config_from_flags()\n"
+            "flags.FLAGS.unparse_flags()\n"
+            "flags.FLAGS(['demo', '--class_weight=none', '--sequence_length=48', '--export=', '--seed=4'])\n"
+            "c = demo.en_config_from_flags()\n"
+            "assert (c.class_weight, c.sequence_length, c.export, c.seed) == (None, 48, '', 4), c\n"
+            "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]

@@ -544,7 +544,9 @@ def test_demo_extra_installs_no_torch_jax_transformers():
 def test_demo_imports_without_torch_jax_transformers():
     """Everything `bert-zoo demo` imports (its module and each import inside its functions) with torch, jax,
     transformers, tokenizers and seqeval blocked."""
-    tree = ast.parse((CLI / "demo.py").read_text(encoding="utf-8"))
+    apps = ROOT / "keras_bert_zoo" / "apps"        # the command and the app it runs (apps/demo_en.py)
+    tree = ast.Module(body=[n for f in (CLI / "demo.py", apps / "demo_en.py", apps / "baselines.py", apps / "common.py")
+                            for n in ast.parse(f.read_text(encoding="utf-8")).body], type_ignores=[])
     modules = {"keras_bert_zoo.cli.demo"}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:

@@ -3,7 +3,8 @@
 import keras
 import numpy as np
 
-from keras_bert_zoo.train.callbacks import EpochHistory, Throughput, read_history
+from keras_bert_zoo.train.callbacks import EpochHistory, read_history
+from keras_bert_zoo.train.clocks import Throughput
 
 
 def test_throughput_is_printed_and_recorded(tmp_path):
@@ -25,7 +26,7 @@ def test_run_clock_splits_a_fit_into_phases():
     time; named phases add up when repeated; start-up is the process's age."""
     import time
 
-    from keras_bert_zoo.train.callbacks import RunClock, process_age_seconds
+    from keras_bert_zoo.train.clocks import RunClock, process_age_seconds
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile("sgd", "mse")
