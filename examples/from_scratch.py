@@ -52,7 +52,7 @@ from keras_bert_zoo.text import WordPieceTokenizer  # noqa: E402
 from keras_bert_zoo.text.vocab import train_vocabulary, write_vocabulary  # noqa: E402
 from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer  # noqa: E402
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
-from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
+from keras_bert_zoo.metrics.classification import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
 
 def calibrate_steps(config, dataset, args, calib_steps=30):

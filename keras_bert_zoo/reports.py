@@ -30,7 +30,7 @@ import numpy as np
 
 from keras_bert_zoo.data.labelled import count_truncated
 from keras_bert_zoo.data.task_files import TaskFile
-from keras_bert_zoo.train import metrics as M
+from keras_bert_zoo.metrics import classification as M
 
 __all__ = ["evaluate_task_file", "write_text_atomic", "classification_outputs", "warn_truncation"]
 
@@ -128,7 +128,7 @@ def _regress(task, data: TaskFile, out_dir, batch_size):
 
 
 def _tag(task, data: TaskFile, out_dir, batch_size):
-    from keras_bert_zoo.tasks.token_classifier import entity_scores
+    from keras_bert_zoo.metrics.entities import entity_scores
 
     sentences = data.records
     pred = task.predict_word_tags(sentences, batch_size=batch_size)
@@ -151,7 +151,7 @@ def _tag(task, data: TaskFile, out_dir, batch_size):
 
 
 def _qa(task, data: TaskFile, out_dir, batch_size):
-    from keras_bert_zoo.tasks.question_answerer import squad_scores
+    from keras_bert_zoo.metrics.squad import squad_scores
 
     examples = data.records
     preds = task.predict_examples(examples, batch_size=batch_size)
@@ -185,7 +185,7 @@ def _fill_mask(task, data: TaskFile, out_dir, batch_size):
 
 
 def _embed(task, data: TaskFile, out_dir, batch_size):
-    from keras_bert_zoo.tasks.text_embedder import retrieval_scores
+    from keras_bert_zoo.metrics.retrieval import retrieval_scores
 
     anchors, positives = data.records
     ea = task.predict(anchors, batch_size=batch_size, verbose=0)["embeddings"]

@@ -92,7 +92,7 @@ def tfidf_baseline(train, test, labels):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from keras_bert_zoo.train.metrics import classification_report
+    from keras_bert_zoo.metrics.classification import classification_report
 
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
     x = vec.fit_transform(train[0])
@@ -113,7 +113,7 @@ def run_demo():
     from keras_bert_zoo.tasks import TextClassifier
     from keras_bert_zoo.train.distribute import set_precision
     from keras_bert_zoo.train.loop import FitConfig, fit_task
-    from keras_bert_zoo.train.metrics import class_weights
+    from keras_bert_zoo.metrics.classification import class_weights
     from keras_bert_zoo.viz import attention_scores, plot_attention
 
     start = time.time()

@@ -178,7 +178,7 @@ def tfidf_char_baseline(train, test, labels=SENTIMENT_LABELS, C=4.0):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from keras_bert_zoo.train.metrics import classification_report
+    from keras_bert_zoo.metrics.classification import classification_report
 
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2 if len(train[0]) > 50 else 1,
                           sublinear_tf=True)
@@ -204,13 +204,13 @@ def crf_features(text: str, i: int) -> dict:
 
 def crf_char_baseline(train, test, max_iterations=100):
     """The character CRF (sklearn-crfsuite, L-BFGS, c1 = c2 = 0.1) on (text, char tags) pairs -> the entity
-    scores of :func:`keras_bert_zoo.tasks.token_classifier.entity_scores` and the predictions; None when
+    scores of :func:`keras_bert_zoo.metrics.entities.entity_scores` and the predictions; None when
     sklearn-crfsuite is not installed (it is a test/benchmark extra, not a runtime dependency)."""
     try:
         import sklearn_crfsuite
     except ImportError:
         return None
-    from keras_bert_zoo.tasks.token_classifier import entity_scores
+    from keras_bert_zoo.metrics.entities import entity_scores
 
     def featurize(pairs):
         return [[crf_features(t, i) for i in range(len(t))] for t, _ in pairs]
@@ -224,7 +224,7 @@ def crf_char_baseline(train, test, max_iterations=100):
 
 def entity_spans(text: str, tags) -> list:
     """[{"type", "start", "end", "text"}] of character BIO ``tags`` (seqeval chunking; end exclusive)."""
-    from keras_bert_zoo.tasks.token_classifier import get_entities
+    from keras_bert_zoo.metrics.entities import get_entities
 
     (ents,) = get_entities([list(tags)])
     return [{"type": ty, "start": b, "end": e + 1, "text": text[b:e + 1]} for ty, b, e in ents]
@@ -500,7 +500,7 @@ def _make_task(kind, backbone, tokenizer, cfg):
 def _validation_score(kind, task, val, batch_size=64):
     import numpy as np
 
-    from keras_bert_zoo.tasks.token_classifier import entity_scores
+    from keras_bert_zoo.metrics.entities import entity_scores
 
     if kind == "sentiment":
         out = task.predict(val[0], batch_size=batch_size, verbose=0)

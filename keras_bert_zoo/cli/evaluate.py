@@ -31,7 +31,7 @@ def run_evaluate():
     from keras_bert_zoo import reports
     from keras_bert_zoo.data.task_files import FileOptions, read_task_file
     from keras_bert_zoo.tasks import load_task
-    from keras_bert_zoo.train.metrics import format_report
+    from keras_bert_zoo.metrics.classification import format_report
 
     task = load_task(FLAGS.model)
     if FLAGS.out:

@@ -237,8 +237,8 @@ def run_finetune(config: FinetuneConfig, include_startup: bool = False):
     from keras_bert_zoo.tasks import get_task_class
     from keras_bert_zoo.train.distribute import get_strategy, is_chief, set_precision
     from keras_bert_zoo.train.loop import fit_task
-    from keras_bert_zoo.train.metrics import class_weights as balanced_weights
-    from keras_bert_zoo.train.metrics import resample_indices
+    from keras_bert_zoo.metrics.classification import class_weights as balanced_weights
+    from keras_bert_zoo.metrics.classification import resample_indices
     from keras_bert_zoo.cli.errors import check_writable_dir
 
     from keras_bert_zoo import cache

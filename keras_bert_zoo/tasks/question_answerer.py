@@ -46,9 +46,6 @@ Example::
 
 from __future__ import annotations
 
-import collections
-import re
-import string
 from typing import Mapping, Sequence
 
 import keras
@@ -64,69 +61,10 @@ from keras_bert_zoo.text.offsets import char_offsets
 #: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
 _no_autograph = tf.autograph.experimental.do_not_convert
 
-__all__ = ["QuestionAnswerer", "normalize_answer", "exact_match", "f1_score", "squad_scores"]
+__all__ = ["QuestionAnswerer"]
 
 _NEG = -1e9
 _OUTPUTS = ("start_logits", "end_logits")
-
-
-# ================================================================================================ official metric
-_PUNCT = set(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-
-
-def normalize_answer(s: str) -> str:
-    """Lower case, remove punctuation, articles and extra whitespace (the official scripts' order)."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
-
-
-def exact_match(prediction: str, gold: str) -> int:
-    return int(normalize_answer(prediction) == normalize_answer(gold))
-
-
-def f1_score(prediction: str, gold: str, version: str = "2.0") -> float:
-    """Token F1. v2.0: if either side normalises to nothing, 1 when both do, else 0. v1.1: 0 without overlap."""
-    pred, gold_toks = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    if version.startswith("2") and (not pred or not gold_toks):
-        return float(pred == gold_toks)
-    common = collections.Counter(pred) & collections.Counter(gold_toks)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    p, r = same / len(pred), same / len(gold_toks)
-    return 2 * p * r / (p + r)
-
-
-def squad_scores(examples, predictions: dict, version: str = "2.0") -> dict:
-    """Official EM / F1 (percent) over ``examples`` (QAExample list) for ``predictions`` {id: text}.
-
-    Every example must have a prediction (as the official script warns, a missing one scores 0; here it is an
-    error, since it is always a bug in our own pipeline).
-    """
-    missing = [e.id for e in examples if e.id not in predictions]
-    if missing:
-        raise TaskError(f"squad_scores: no prediction for {len(missing)} question(s), e.g. {missing[:3]}")
-    em, f1, has = [], [], []
-    for e in examples:
-        golds = [t for t, _ in e.answers]
-        if version.startswith("2"):
-            golds = [g for g in golds if normalize_answer(g)] or [""]
-        pred = predictions[e.id]
-        em.append(max(exact_match(pred, g) for g in golds))
-        f1.append(max(f1_score(pred, g, version) for g in golds))
-        has.append(bool(e.answers) and not e.is_impossible)
-    em, f1, has = np.array(em, float), np.array(f1, float), np.array(has)
-    out = {"exact": float(100.0 * em.mean()), "f1": float(100.0 * f1.mean()), "total": len(examples)}
-    if version.startswith("2"):
-        for name, sel in (("HasAns", has), ("NoAns", ~has)):
-            if sel.any():
-                out[f"{name}_exact"] = float(100.0 * em[sel].mean())
-                out[f"{name}_f1"] = float(100.0 * f1[sel].mean())
-                out[f"{name}_total"] = int(sel.sum())
-    return out
 
 
 # ================================================================================================ raw inputs

@@ -16,13 +16,12 @@ the target of anchor i being positive i. Serving: ``{"text": [B]}`` -> ``embeddi
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_bert_zoo.tasks.task import Task, TaskError, packed_inputs
 
-__all__ = ["TextEmbedder", "EmbeddingPooling", "InBatchNegativesLoss", "retrieval_scores"]
+__all__ = ["TextEmbedder", "EmbeddingPooling", "InBatchNegativesLoss"]
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
@@ -174,14 +173,3 @@ class TextEmbedder(Task):
     def decode(self, outputs):
         return [{"embedding": [float(x) for x in row]} for row in outputs["embeddings"]]
 
-
-def retrieval_scores(anchor_embeddings: np.ndarray, positive_embeddings: np.ndarray) -> dict:
-    """Each anchor's nearest positive (cosine) among all positives: top-1 accuracy, mean reciprocal rank and
-    the mean cosine of the true pairs."""
-    ea = anchor_embeddings / np.maximum(np.linalg.norm(anchor_embeddings, axis=1, keepdims=True), 1e-12)
-    ep = positive_embeddings / np.maximum(np.linalg.norm(positive_embeddings, axis=1, keepdims=True), 1e-12)
-    sim = ea @ ep.T
-    true = np.diag(sim)
-    rank = 1 + (sim > true[:, None]).sum(axis=1)
-    return {"top1_accuracy": float((rank == 1).mean()), "mrr": float((1.0 / rank).mean()),
-            "mean_pair_cosine": float(true.mean()), "num_pairs": int(len(ea))}

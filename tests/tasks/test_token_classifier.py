@@ -1,22 +1,19 @@
-"""TokenClassifier (NER as a keras.Model): seqeval parity of the TF chunker, first-sub-word alignment on accented /
+"""TokenClassifier (NER as a keras.Model): first-sub-word alignment on accented /
 Chinese text (one window and many), entity spans with character offsets, max-context windows at prediction,
 raw-data fit / evaluate / predict, save / load, from_preset, errors naming the file, line and tag."""
-
-import random
-import warnings
 
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import require
 import tensorflow as tf
 
 import tiny5b
 from keras_bert_zoo.data.conll import Sentence, label_list, read_conll
 from keras_bert_zoo.tasks import TaskError, get_task_class
 from keras_bert_zoo.tasks import windows as W
-from keras_bert_zoo.tasks.token_classifier import TokenClassifier, entity_scores, get_entities
+from keras_bert_zoo.metrics.entities import entity_scores
+from keras_bert_zoo.tasks.token_classifier import TokenClassifier
 from keras_bert_zoo.text import BertPreprocessor
 
 TRAIN = tiny5b.FIXTURES / "ner_train.conll"
@@ -33,29 +30,8 @@ def _task(tok, labels, sequence_length=9, stride=3, **kwargs):
                            preprocessor=BertPreprocessor(tok, sequence_length=sequence_length), stride=stride, **kwargs)
 
 
-def test_registry_and_chunking_and_scores_match_seqeval():
+def test_registry():
     assert get_task_class("tag") is TokenClassifier
-    seqeval = require("seqeval.metrics")
-    from seqeval.metrics.sequence_labeling import get_entities as ref_entities
-
-    rng = random.Random(1)
-    tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC", "B", "I", "E", "S",
-            "B-MISC-X", "I-MISC-X"]
-    seqs = [[rng.choice(tags) for _ in range(rng.randint(0, 12))] for _ in range(1500)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for seq, ours in zip(seqs, get_entities(seqs)):
-            assert [tuple(e) for e in ref_entities(seq)] == ours, seq
-        true, pred = seqs[:750], [(p + ["O"] * len(t))[:len(t)] for p, t in zip(seqs[750:], seqs[:750])]
-        got = entity_scores(true, pred)
-        assert got["precision"] == pytest.approx(seqeval.precision_score(true, pred), abs=1e-12)
-        assert got["recall"] == pytest.approx(seqeval.recall_score(true, pred), abs=1e-12)
-        assert got["f1"] == pytest.approx(seqeval.f1_score(true, pred), abs=1e-12)
-        report = seqeval.classification_report(true, pred, output_dict=True)
-    assert set(got["per_type"]) == {k for k in report if k not in ("micro avg", "macro avg", "weighted avg")}
-    for ty, m in got["per_type"].items():
-        assert m["f1"] == pytest.approx(report[ty]["f1-score"], abs=1e-12) and m["support"] == report[ty]["support"]
-    assert get_entities([]) == [] and get_entities([[], ["S-X"]]) == [[], [("X", 0, 0)]]
 
 
 def test_first_subword_alignment_on_accented_and_chinese_text(tok):

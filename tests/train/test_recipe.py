@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_bert_zoo.train import metrics as M
+from keras_bert_zoo.metrics import classification as M
 from keras_bert_zoo.train.callbacks import NanGuard
 from keras_bert_zoo.train.optimizers import (BertAdamW, WarmupLinearDecay, layer_lr_multiplier, make_optimizer,
                                              set_trainable)
