@@ -54,7 +54,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_bert_zoo.data.squad import QAExample, char_to_byte
-from keras_bert_zoo.tasks import windows as W
+from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
 from keras_bert_zoo.text.offsets import char_offsets
 

@@ -145,7 +145,7 @@ class TextClassifier(Task):
     def serving_fn(self, inputs):
         if not self.window_stride:
             return super().serving_fn(inputs)
-        from keras_bert_zoo.tasks.windows import mean_over_windows, windowed_pack
+        from keras_bert_zoo.tasks.preprocessing.windows import mean_over_windows, windowed_pack
 
         packed, windows, _ = windowed_pack(self._require_preprocessor(), tf.convert_to_tensor(inputs["text"]),
                                            self.window_stride)

@@ -51,7 +51,7 @@ import tensorflow as tf
 from keras_bert_zoo.data.conll import Sentence, join_words
 from keras_bert_zoo.metrics import MetricError
 from keras_bert_zoo.metrics.entities import LabelScheme, chunk_entities
-from keras_bert_zoo.tasks import windows as W
+from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
 from keras_bert_zoo.text.offsets import char_offsets
 from keras_bert_zoo.text.tokenizer import continuation_mask

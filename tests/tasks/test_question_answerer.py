@@ -12,7 +12,7 @@ import tensorflow as tf
 import tiny5b
 from keras_bert_zoo.data.squad import QAExample, read_squad
 from keras_bert_zoo.tasks import TaskError, get_task_class
-from keras_bert_zoo.tasks import windows as W
+from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.metrics.squad import squad_scores
 from keras_bert_zoo.tasks.question_answerer import QuestionAnswerer
 from keras_bert_zoo.text import BertPreprocessor

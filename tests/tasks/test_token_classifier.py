@@ -11,7 +11,7 @@ import tensorflow as tf
 import tiny5b
 from keras_bert_zoo.data.conll import Sentence, label_list, read_conll
 from keras_bert_zoo.tasks import TaskError, get_task_class
-from keras_bert_zoo.tasks import windows as W
+from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.metrics.entities import entity_scores
 from keras_bert_zoo.tasks.token_classifier import TokenClassifier
 from keras_bert_zoo.text import BertPreprocessor
