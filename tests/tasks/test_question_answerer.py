@@ -20,7 +20,8 @@ from keras_bert_zoo.text import BertPreprocessor
 V1 = tiny5b.FIXTURES / "squad_v1.json"
 V2 = tiny5b.FIXTURES / "squad_v2.json"
 OUTPUTS = {"answer_text", "answer_start", "answer_end", "score", "null_score_diff", "nbest_texts", "nbest_starts",
-           "nbest_ends", "nbest_scores"}
+           "nbest_ends", "nbest_scores", "answer_start_utf16", "answer_end_utf16", "nbest_starts_utf16",
+           "nbest_ends_utf16"}
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +48,13 @@ def test_answer_positions_through_offsets_over_windows(tok):
     qa = _qa(tok, sequence_length=24, stride=4, max_query_length=8)
     examples, _ = read_squad(V2)
     ex = [e for e in examples if e.id in ("q3", "q5", "q9", "q10")]
-    a0, a1 = qa.encode_answers([e.context for e in ex], [e.answers[0] if e.answers else None for e in ex],
-                               [e.id for e in ex])
-    assert a0[1] == len(ex[1].context[:ex[1].answers[0][1]].encode()) and a0[3] == a1[3] == -1   # bytes, not chars
-    questions, contexts = tf.constant([e.question for e in ex]), tf.constant([e.context for e in ex])
-    packed, y = qa.featurize(questions, contexts, tf.constant(a0), tf.constant(a1))
-    _, windows, b_offset, cs, ce = qa._windows(questions, contexts)
+    packed, y = qa.make_dataset(ex, batch_size=1000).get_single_element()
+    pre = qa.preprocessor
+    view = pre.windows(tf.constant([e.question for e in ex]), tf.constant([e.context for e in ex]))
+    windows, b_offset = view.windows, view.b_offset
     assert int(windows.length.shape[0]) > 2 * len(ex)                     # long contexts: several windows each
     index = W.packed_token_index(windows, b_offset, 24).numpy()
-    cs, ce = cs.to_list(), ce.to_list()
+    cs, ce = view.context_starts.to_list(), view.context_ends.to_list()
     found = {}
     for k, b in enumerate(windows.example_index.numpy()):
         s, e = int(y["start_logits"][k]), int(y["end_logits"][k])
@@ -68,42 +67,6 @@ def test_answer_positions_through_offsets_over_windows(tok):
         assert text == ex[b].answers[0][0]
         found[b] = found.get(b, 0) + 1
     assert set(found) == {0, 1, 2}                                         # q10 has no answer
-
-
-def test_decoding_rules_nbest_and_v2_null_threshold(tok):
-    qa = _qa(tok, sequence_length=16, stride=3, max_query_length=4, max_answer_length=3, n_best=4, version_2=True,
-             null_threshold=0.0)
-    context = "the cat sat on the mat and the dog sat on the log ."
-    _, windows, b_offset, cs, ce = qa._windows(tf.constant(["cat ?"]), tf.constant([context]))
-    index = W.packed_token_index(windows, b_offset, 16).numpy()
-    nw = index.shape[0]
-    assert nw > 1
-    start = np.full([nw, 16], -5.0, np.float32)
-    end = np.full([nw, 16], -5.0, np.float32)
-    # the best start is token 8 ("dog") and the best end token 12 ("log"): too long (5 > 3 tokens) as a pair
-    start[index == 8] = 6.0
-    end[index == 12] = 6.0
-    end[index == 9] = 2.0
-    start[:, 0] = end[:, 0] = -10.0
-    out = qa.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
-    assert set(out) == OUTPUTS and out["nbest_texts"].shape == (1, 4)
-    res = qa.decode({k: np.asarray(v) for k, v in out.items()})[0]
-    assert res["answer"] == "dog sat" and context[res["start"]:res["end"]] == "dog sat"
-    assert res["score"] == pytest.approx(8.0) and res["null_score_diff"] == pytest.approx(-28.0)
-    assert all(c["end"] - c["start"] <= len("dog sat on") for c in res["nbest"])
-    assert len(res["nbest"]) == 4 and res["nbest"] == sorted(res["nbest"], key=lambda c: -c["score"])
-    for c in res["nbest"]:
-        assert context[c["start"]:c["end"]] == c["text"]
-    # a strong null score makes the v2.0 answer empty (the n-best list still has the spans)
-    start[:, 0] = end[:, 0] = 9.0
-    out = qa.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
-    res = qa.decode({k: np.asarray(v) for k, v in out.items()})[0]
-    assert res["answer"] == "" and res["start"] == res["end"] == -1
-    assert res["null_score_diff"] == pytest.approx(10.0) and res["nbest"][0]["text"] == "dog sat"
-    # v1.1 never answers "nothing"
-    v1 = _qa(tok, sequence_length=16, stride=3, max_query_length=4, max_answer_length=3, n_best=4)
-    out = v1.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
-    assert v1.decode({k: np.asarray(v) for k, v in out.items()})[0]["answer"] == "dog sat"
 
 
 @pytest.fixture(scope="module")
