@@ -220,3 +220,24 @@ def test_tflite_export_needs_no_flex(tok, tmp_path):
     result = _qa(tok, sequence_length=24, n_best=3).export(tmp_path / "qa" / "1", format="tflite")
     assert set(result.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS and not result.info["flex"]
     assert "answer_text" not in result.info["signatures"]["serving_default"]["outputs"]
+
+
+def test_a_keras_file_of_the_previous_version_loads_and_predicts_the_same():
+    """tests/tasks/fixtures/legacy_tagqa was written by keras_bert_zoo at b1486c1 (a plain BertPreprocessor,
+    ``stride`` / ``max_query_length`` in the task config); it loads into a QAWindowPreprocessor with them."""
+    import pathlib
+
+    root = pathlib.Path(__file__).parent / "fixtures" / "legacy_tagqa"
+    expected = json.loads((root / "expected.json").read_text(encoding="utf-8"))["qa"]
+    task = keras.saving.load_model(root / "qa.keras")
+    assert type(task.preprocessor).__name__ == "QAWindowPreprocessor"
+    assert (task.stride, task.max_query_length, task.n_best) == (6, 8, 3)
+    out = task.predict(expected["inputs"])
+    for key, want in expected["outputs"].items():
+        got = np.asarray(out[key])
+        if got.dtype.kind in "SO":
+            assert np.vectorize(lambda v: v.decode("utf-8"), otypes=[object])(got).tolist() == want, key
+        elif got.dtype.kind == "f":
+            np.testing.assert_allclose(got, np.asarray(want, np.float32), rtol=1e-6, atol=1e-6, err_msg=key)
+        else:
+            assert got.tolist() == want, key

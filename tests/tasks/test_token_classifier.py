@@ -267,3 +267,29 @@ def test_tflite_export_needs_no_flex(tok, tmp_path):
     result = _task(tok, ["O", "B-PER", "I-PER"]).export(tmp_path / "ner" / "1", format="tflite")
     assert set(result.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS and not result.info["flex"]
     assert "entity_texts" not in result.info["signatures"]["serving_default"]["outputs"]
+
+
+def _same(got, want):
+    got = np.asarray(got)
+    if got.dtype.kind in "SO":
+        got = np.vectorize(lambda v: v.decode("utf-8"), otypes=[object])(got)
+    if got.dtype.kind == "f":
+        np.testing.assert_allclose(got, np.asarray(want, np.float32), rtol=1e-6, atol=1e-6)
+    else:
+        assert got.tolist() == want
+
+
+def test_a_keras_file_of_the_previous_version_loads_and_predicts_the_same():
+    """tests/tasks/fixtures/legacy_tagqa was written by keras_bert_zoo at b1486c1 (a plain BertPreprocessor and
+    ``stride`` in the task config); it loads into a TokenWindowPreprocessor with that stride."""
+    import json
+    import pathlib
+
+    root = pathlib.Path(__file__).parent / "fixtures" / "legacy_tagqa"
+    expected = json.loads((root / "expected.json").read_text(encoding="utf-8"))["tagger"]
+    task = keras.saving.load_model(root / "tagger.keras")
+    assert type(task.preprocessor).__name__ == "TokenWindowPreprocessor" and task.stride == 5
+    out = task.predict(expected["inputs"])
+    for key, want in expected["outputs"].items():
+        _same(out[key], want)
+    assert task.predict_word_tags(read_conll(TRAIN)[:4]) == expected["word_tags"]
