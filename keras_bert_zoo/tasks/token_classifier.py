@@ -213,11 +213,10 @@ class TokenClassifier(Task):
     def preprocess_samples(self, x, y=None, sample_weight=None):
         """The raw-data hook: ``x`` {"text": string [b]} and ``y`` {"words": ragged string [b, (M)], "tag_ids":
         ragged int [b, (M)]} -> windows ``(packed [W, T], labels [W, T], weights [W, T])`` (see the module
-        docstring)."""
-        if y is None:
-            raise TaskError("training / evaluating a token classifier needs tags: pass y (one tag list per word "
-                            "list) or Sentences")
+        docstring); without ``y``: the packed windows only."""
         pre = self._require_preprocessor()
+        if y is None:
+            return self.trim(pre.windows(x["text"]).packed)
         _, starts = pre.join_words(y["words"])
         return pre.samples(x["text"], starts, y["tag_ids"], sample_weight)
 
