@@ -21,6 +21,8 @@ import json
 import keras
 import numpy as np
 
+from keras_bert_zoo.tasks.base import pipeline
+
 
 def _weights(model):
     return [np.array(w) for w in model.get_weights()]
@@ -38,7 +40,7 @@ def _assert_same_outputs(a: dict, b: dict, atol=1e-5, what=""):
 
 
 def num_inputs(task, x) -> int:
-    return len(next(iter(task.features(x).values())))
+    return len(next(iter(pipeline.columns(task, x).values())))
 
 
 def run_task_test(make_task, x, y=None, predict_x=None, tmp_path=None, *, batch_size=4, export=True,
@@ -77,7 +79,7 @@ def run_task_test(make_task, x, y=None, predict_x=None, tmp_path=None, *, batch_
     if export:
         import tensorflow as tf
 
-        feed = task.features(predict_x)
+        feed = pipeline.columns(task, predict_x)
         result = task.export(tmp_path / "exported" / task.name / "1", sample_inputs=predict_x,
                              fresh_process_check=False)
         served = tf.saved_model.load(str(result.path)).signatures["serving_default"](
