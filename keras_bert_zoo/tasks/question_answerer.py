@@ -58,7 +58,7 @@ from keras import ops
 
 from keras_bert_zoo.data.squad import QAExample, char_to_byte
 from keras_bert_zoo.tasks import windows as W
-from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, head_initializer, packed_inputs, pipeline
 from keras_bert_zoo.text.offsets import char_offsets
 
 #: pure TF with no Python control flow on tensors: tracing it without AutoGraph is much faster
@@ -253,11 +253,8 @@ class QuestionAnswerer(Task):
                             "北京是中华人民共和国的首都，位于华北平原。故宫建于1406年到1420年。", "", "an empty question."]}
 
     # -------------------------------------------------------------- raw inputs
-    def _is_raw(self, x) -> bool:
-        return _is_examples(x) or _is_records(x) or super()._is_raw(x)
-
-    def features(self, x) -> dict:
-        """Raw inputs (dict of questions / contexts, QAExamples or SQuAD-style dicts) -> {name: list of str}."""
+    def from_records(self, x):
+        """QAExamples or SQuAD-style dicts -> ({name: list of str}, None) (their answers: :meth:`_answers`)."""
         if _is_examples(x) or _is_records(x):
             get = (lambda e, k: getattr(e, k)) if _is_examples(x) else (lambda e, k: e[k])  # noqa: E731
             out = {}
@@ -268,8 +265,8 @@ class QuestionAnswerer(Task):
                     raise TaskError(f"example {bad[0]}: {name!r} should be a string, got "
                                     f"{type(values[bad[0]]).__name__}")
                 out[name] = values
-            return out
-        return super().features(x)
+            return out, None
+        return None
 
     def _answers(self, x, y) -> list:
         """One (text, char start) or None per example, checked against its context."""
@@ -492,7 +489,7 @@ class QuestionAnswerer(Task):
 
     # -------------------------------------------------------------- raw data -> tf.data
     def _window_dataset(self, x, y, sample_weight):
-        feats = self.features(x)
+        feats = pipeline.columns(self, x)
         got = self._answers(x, y)
         if got is None:
             raise TaskError("training / evaluating a question answerer needs answers: pass y (one answer or None "
@@ -525,7 +522,7 @@ class QuestionAnswerer(Task):
             raise TaskError("a tf.data.Dataset of raw strings has no answer spans: pass questions + contexts with "
                             "answers, QAExamples, or SQuAD-style dicts (or a dataset of packed windows)")
         if self._answers(x, y) is None:
-            feats = self.features(x)
+            feats = pipeline.columns(self, x)
             packed = W.featurize_in_chunks(lambda q, c: self._windows(q, c)[0],
                                            (tf.constant(feats["question"]), tf.constant(feats["context"])), chunk=64)
             ds = tf.data.Dataset.from_tensor_slices(packed)
@@ -535,13 +532,10 @@ class QuestionAnswerer(Task):
             ds = ds.shuffle(min(max(num, 1), 4096), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).map(self._trim_batch).prefetch(tf.data.AUTOTUNE)
 
-    def _dataset(self, x, y, sample_weight, batch_size, training, seed=0):
+    def _raw_dataset(self, x, y, sample_weight, batch_size, training):
         # fit / evaluate on raw inputs need answers (make_dataset without them gives packed windows only)
-        if x is not None and self._is_raw(x) and not isinstance(x, tf.data.Dataset) and self._answers(x, y) is None:
+        if pipeline.is_raw(x) and not isinstance(x, tf.data.Dataset) and self._answers(x, y) is None:
             raise TaskError("training / evaluating a question answerer needs answers: pass y (one answer or None "
                             "per question), QAExamples, or SQuAD-style dicts with 'answers'")
-        return super()._dataset(x, y, sample_weight, batch_size, training, seed)
+        return super()._raw_dataset(x, y, sample_weight, batch_size, training)
 
-    def _one_batch(self, x, y, sample_weight):
-        ds, num = self._window_dataset(x, y, sample_weight)
-        return next(iter(ds.batch(max(num, 1)).map(self._trim_batch)))

@@ -50,7 +50,7 @@ import tensorflow as tf
 
 from keras_bert_zoo.data.conll import TAG_PATTERN, Sentence, join_words
 from keras_bert_zoo.tasks import windows as W
-from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, classifier_head, packed_inputs
 from keras_bert_zoo.text.offsets import char_offsets
 from keras_bert_zoo.text.tokenizer import continuation_mask
 
@@ -312,18 +312,13 @@ class TokenClassifier(Task):
                 "", "a much longer text " * 12]
 
     # -------------------------------------------------------------- raw inputs
-    def _is_raw(self, x) -> bool:
-        if _is_sentences(x) or _is_word_lists(x):
-            return True
-        return super()._is_raw(x)
-
-    def features(self, x) -> dict:
-        """Raw texts, word lists or Sentences -> {"text": list of str} (word lists: joined by one space)."""
+    def from_records(self, x):
+        """Word lists or Sentences -> ({"text": list of str}, None) (words joined by one space)."""
         if _is_sentences(x):
-            return {"text": [join_words(s.words)[0] for s in x]}
+            return {"text": [join_words(s.words)[0] for s in x]}, None
         if _is_word_lists(x):
-            return {"text": [join_words(list(words))[0] for words in x]}
-        return super().features(x)
+            return {"text": [join_words(list(words))[0] for words in x]}, None
+        return None
 
     def _word_examples(self, x, y):
         """-> (texts, word byte starts, tag ids or None, where(i, j) for messages)."""
@@ -614,6 +609,3 @@ class TokenClassifier(Task):
         ds = ds.batch(batch_size).map(self._trim_batch)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    def _one_batch(self, x, y, sample_weight):
-        ds, num = self._window_dataset(x, y, sample_weight)
-        return next(iter(ds.batch(max(num, 1)).map(self._trim_batch)))
