@@ -68,13 +68,9 @@ class Recipe:
         """Warm-up updates of a schedule of ``total_steps`` updates."""
         return int(math.ceil(self.warmup_ratio * total_steps))
 
-    def make_optimizer(self, total_steps: int, num_layers: int = 0, model=None, loss_scale="auto"):
-        """The recipe's optimizer for ``total_steps`` updates of a backbone of ``num_layers`` encoder blocks
-        (wrapped in a loss-scale optimizer when ``model`` or the global policy computes in float16)."""
-        from keras_bert_zoo.train.optimizers import make_optimizer
-
-        return make_optimizer(total_steps=total_steps, num_layers=num_layers, model=model, loss_scale=loss_scale,
-                              **self.as_dict())
+    def changed(self) -> list:
+        """Names of the fields that differ from the defaults, sorted."""
+        return sorted(name for name, value in self.as_dict().items() if value != getattr(Recipe, name))
 
     @classmethod
     def pop_from(cls, kwargs: dict) -> Recipe:

@@ -1,8 +1,8 @@
 """LoRA on a task: adapters on the backbone, their weights in a safetensors file, the merged copy.
 
 :class:`LoraMixin` gives :class:`~keras_bert_zoo.tasks.Task` its LoRA methods (``enable_lora``, ``lora_weights``,
-``save_lora_weights``, ``load_lora_weights``, ``merged_lora``); :func:`rebuilt` is the copy without adapters
-(kernels merged) that ``merged_lora`` and ``Task.serving_copy`` return.
+``save_lora_weights``, ``load_lora_weights``, ``merged_lora``) and ``serving_copy``; :func:`rebuilt` is the copy
+without adapters (kernels merged) that ``merged_lora`` and ``serving_copy`` return.
 
 Example::
 
@@ -80,6 +80,15 @@ class LoraMixin:
         if not self.backbone.lora:
             raise TaskError("LoRA is not enabled on this task")
         return rebuilt(self, dtype=None)
+
+    def serving_copy(self):
+        """What ``export`` ships: this task, or (LoRA adapters, or a mixed policy) a copy with the adapters merged
+        that computes in float32 with the same variables -- the precision servers and TFLite run and the exports
+        are verified at (1e-5). The dtype goes through the copy's config (:func:`rebuilt`)."""
+        mixed = self.backbone.dtype_policy.compute_dtype != "float32"
+        if not self.backbone.lora and not mixed:
+            return self
+        return rebuilt(self, dtype="float32" if mixed else None)
 
 
 def _read_lora_file(path: str):

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_bert_zoo.models.backbone import INPUT_KEYS
 from keras_bert_zoo.tasks.base.errors import TaskError
 
-__all__ = ["is_raw", "columns", "make_dataset", "one_batch", "serving_feeds", "trim", "BUCKET_WINDOW"]
+__all__ = ["is_raw", "columns", "record_columns", "make_dataset", "one_batch", "batches_per_epoch",
+           "validation_parts", "serving_feeds", "trim", "BUCKET_WINDOW"]
 
 #: training batches are sorted by length within windows of this many batches
 BUCKET_WINDOW = 64
@@ -202,6 +204,32 @@ def make_dataset(task, x, y=None, sample_weight=None, *, batch_size: int = 32, t
 
 def _trim_first(*batch):
     return (trim(batch[0]),) + batch[1:] if isinstance(batch[0], dict) and len(batch) > 1 else trim(batch[0])
+
+
+def record_columns(task, records) -> dict:
+    """JSON-style records ``[{input name: value}]`` -> ``{input name: list of str}``; a TaskError naming the
+    record (1-based) that lacks a field."""
+    for i, rec in enumerate(records):
+        missing = [n for n in task.text_inputs if n not in rec]
+        if missing:
+            raise TaskError(f"record {i + 1}: missing field(s) {missing}; expected {list(task.text_inputs)}")
+    return {n: [str(r[n]) for r in records] for n in task.text_inputs}
+
+
+def validation_parts(validation_data) -> tuple:
+    """``fit``'s ``validation_data`` -> ``(x, y, sample_weight)``: a tuple is ``(x, y[, w])`` (Keras's convention,
+    even when both are lists of strings); anything else is inputs only (e.g. records carrying their targets)."""
+    if not isinstance(validation_data, tuple) and (is_raw(validation_data) or not isinstance(validation_data, list)):
+        return validation_data, None, None
+    return keras.utils.unpack_x_y_sample_weight(tuple(validation_data))
+
+
+def batches_per_epoch(data, steps_per_epoch=None) -> int | None:
+    """``steps_per_epoch``, or the number of batches of a dataset of known size; None when unknown."""
+    if steps_per_epoch is None and isinstance(data, tf.data.Dataset):
+        card = int(data.cardinality().numpy())
+        return card if card > 0 else None
+    return steps_per_epoch
 
 
 def one_batch(task, x, y=None, sample_weight=None):

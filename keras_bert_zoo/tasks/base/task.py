@@ -52,14 +52,19 @@ import tensorflow as tf
 from keras_bert_zoo.models.backbone import INPUT_KEYS, BertBackbone
 from keras_bert_zoo.tasks.base import pipeline
 from keras_bert_zoo.tasks.base.errors import TaskError
-from keras_bert_zoo.tasks.base.lora import LoraMixin, rebuilt
+from keras_bert_zoo.tasks.base.lora import LoraMixin
 from keras_bert_zoo.tasks.base.outputs import concat_batches, jsonable
 from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+from keras_bert_zoo.train.optimizers import make_optimizer
 from keras_bert_zoo.train.recipe import RECIPE_FIELDS, Recipe
 
 __all__ = ["Task", "TaskError"]
 
 logger = logging.getLogger(__name__)
+
+#: raw inputs of export verification when the caller gives none
+_SAMPLES = ["a short example.", "Another, slightly longer example sentence with more words in it!",
+            "自然语言处理很有趣。", ""]
 
 
 class Task(LoraMixin, keras.Model):
@@ -79,6 +84,9 @@ class Task(LoraMixin, keras.Model):
 
     # ------------------------------------------------------------------ construction
     def _set_parts(self, backbone: BertBackbone, preprocessor):
+        # the task computes as its backbone does (its heads take the backbone's policy too), whatever the
+        # process-global policy: a copy made from the config with another backbone dtype follows it
+        self.dtype_policy = backbone.dtype_policy
         self.backbone = backbone
         self._pending_compile = None
         self._serving_function = None
@@ -202,9 +210,8 @@ class Task(LoraMixin, keras.Model):
         return pipeline.make_dataset(self, x, y, sample_weight, batch_size=batch_size, training=training, seed=seed)
 
     def _raw_dataset(self, x, y, sample_weight, batch_size, training):
-        if not pipeline.is_raw(x):
-            return None
-        return self.make_dataset(x, y, sample_weight, batch_size=batch_size or 32, training=training)
+        if pipeline.is_raw(x):
+            return self.make_dataset(x, y, sample_weight, batch_size=batch_size or 32, training=training)
 
     # ------------------------------------------------------------------ recipe
     def default_loss(self):
@@ -227,14 +234,14 @@ class Task(LoraMixin, keras.Model):
         recipe = Recipe.pop_from(keras_args)
         self._pending_compile = None
         if optimizer == "auto":
-            optimizer = recipe.make_optimizer(total_steps or 1, self.backbone.config.num_layers, model=self)
+            optimizer = make_optimizer(total_steps=total_steps or 1, num_layers=self.backbone.config.num_layers,
+                                       model=self, **recipe.as_dict())
             pending = None if total_steps is not None else dict(
                 keras_args, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics, **recipe.as_dict())
+        elif recipe.changed() or total_steps is not None:
+            raise TaskError(f"{recipe.changed() or ['total_steps']} configure the default optimizer and do not "
+                            f"apply with optimizer={optimizer!r}")
         else:
-            changed = sorted(k for k, v in recipe.as_dict().items() if v != getattr(Recipe, k))
-            if changed or total_steps is not None:
-                raise TaskError(f"{changed or ['total_steps']} configure the default optimizer and do not apply "
-                                f"with optimizer={optimizer!r}")
             pending = None
         super().compile(optimizer=optimizer, loss=self.default_loss() if loss == "auto" else loss,
                         metrics=self.default_metrics() if metrics == "auto" else metrics,
@@ -251,10 +258,7 @@ class Task(LoraMixin, keras.Model):
         args = {} if not self.compiled else self._pending_compile
         if args is None:
             return
-        steps = steps_per_epoch
-        if steps is None and isinstance(data, tf.data.Dataset):
-            card = int(data.cardinality().numpy())
-            steps = card if card > 0 else None
+        steps = pipeline.batches_per_epoch(data, steps_per_epoch)
         if steps is None:
             logger.warning("the number of batches per epoch is unknown: the default schedule keeps the peak "
                            "learning rate (no warm-up, no decay); pass compile(total_steps=...) to size it")
@@ -274,12 +278,8 @@ class Task(LoraMixin, keras.Model):
                 raise TaskError("validation_split does not apply to raw inputs: pass validation_data=(x, y)")
             x, y, sample_weight, batch_size = ds, None, None, None
         if validation_data is not None:
-            if not isinstance(validation_data, tuple) and (pipeline.is_raw(validation_data) or
-                                                           not isinstance(validation_data, list)):
-                vx, vy, vw = validation_data, None, None      # inputs only (e.g. records carrying targets)
-            else:
-                vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(validation_data))
-            vds = self._raw_dataset(vx, vy, vw, validation_batch_size or batch_size or 32, training=False)
+            vds = self._raw_dataset(*pipeline.validation_parts(validation_data),
+                                    validation_batch_size or batch_size or 32, training=False)
             validation_data = validation_data if vds is None else vds
         self._compile_for_fit(x, epochs - initial_epoch, steps_per_epoch)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
@@ -319,19 +319,20 @@ class Task(LoraMixin, keras.Model):
         feed = {k: tf.constant(v, tf.string) for k, v in pipeline.columns(self, x).items()}
         return {k: np.asarray(v) for k, v in self.serving_fn(feed).items()}
 
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+    def _batch(self, x, y, sample_weight):
         if not self.compiled:
             self.compile()
         if pipeline.is_raw(x) and not isinstance(x, tf.data.Dataset):
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(pipeline.one_batch(self, x, y, sample_weight))
+            return keras.utils.unpack_x_y_sample_weight(pipeline.one_batch(self, x, y, sample_weight))
+        return x, y, sample_weight
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        x, y, sample_weight = self._batch(x, y, sample_weight)
         return super().train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight,
                                       return_dict=return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        if not self.compiled:
-            self.compile()
-        if pipeline.is_raw(x) and not isinstance(x, tf.data.Dataset):
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(pipeline.one_batch(self, x, y, sample_weight))
+        x, y, sample_weight = self._batch(x, y, sample_weight)
         return super().test_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict)
 
     # ------------------------------------------------------------------ Python-side results
@@ -342,23 +343,15 @@ class Task(LoraMixin, keras.Model):
 
     def predict_records(self, records: Sequence[Mapping], batch_size: int = 32) -> list[dict]:
         """JSON-style records ({input name: string}) -> one decoded dict each (the CLI's ``predict``)."""
-        for i, rec in enumerate(records):
-            missing = [n for n in self.text_inputs if n not in rec]
-            if missing:
-                raise TaskError(f"record {i + 1}: missing field(s) {missing}; expected {list(self.text_inputs)}")
-        if not records:
-            return []
-        x = {n: [str(r[n]) for r in records] for n in self.text_inputs}
-        return self.decode(self.predict(x, batch_size=batch_size, verbose=0))
+        x = pipeline.record_columns(self, records)
+        return self.decode(self.predict(x, batch_size=batch_size, verbose=0)) if records else []
 
     # ------------------------------------------------------------------ export
     def export(self, path, format: str = "saved_model", *, sample_inputs=None, quantize: str = "none",
                overwrite: bool = False, **export_args):
-        """Write a verified raw-strings-in export of this task to ``path`` (a TF Serving version directory
-        ``<root>/<name>/<version>``; ``format="tflite"`` writes ``<root>/<name>-tflite-<quantize>/<version>/
-        model.tflite``, ``quantize``: none, fp16, int8, full_int8); the result's ``path`` says where.
-        ``sample_inputs`` (raw inputs as ``fit`` takes them; default :meth:`default_samples`) drive the
-        verification; ``export_args`` are the exporter's named options (tolerance, target, ...)."""
+        """A verified raw-strings-in export of :meth:`serving_copy` at ``path`` (:func:`keras_bert_zoo.export.
+        export_task`: formats, ``quantize``, ``export_args``); ``sample_inputs`` (default :meth:`default_samples`)
+        drive the verification; the result's ``path`` says where it went."""
         from keras_bert_zoo import export as export_lib
 
         self._require_preprocessor()
@@ -366,23 +359,11 @@ class Task(LoraMixin, keras.Model):
         return export_lib.export_task(self.serving_copy(), path, format=format, feed=feed, quantize=quantize,
                                       overwrite=overwrite, **export_args)
 
-    def serving_copy(self):
-        """What :meth:`export` ships: this task, or where it has LoRA adapters or computes in a mixed policy, a
-        copy with the adapters merged into plain kernels that computes in float32 with the same (float32)
-        variables -- the precision servers and TFLite run and the exports are verified at (1e-5). The dtype is
-        passed through the copy's config: the process-global dtype policy is left alone."""
-        mixed = self.backbone.dtype_policy.compute_dtype != "float32"
-        if not self.backbone.lora and not mixed:
-            return self
-        return rebuilt(self, dtype="float32" if mixed else None)
-
     def default_samples(self):
         """A few raw inputs for export verification when the caller gives none."""
-        samples = ["a short example.", "Another, slightly longer example sentence with more words in it!",
-                   "自然语言处理很有趣。", ""]
         if len(self.text_inputs) == 1:
-            return samples
-        return {name: samples[i:] + samples[:i] for i, name in enumerate(self.text_inputs)}
+            return list(_SAMPLES)
+        return {name: _SAMPLES[i:] + _SAMPLES[:i] for i, name in enumerate(self.text_inputs)}
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r} task_type={self.task_type!r}>"
