@@ -1,21 +1,16 @@
 """The ``Task`` base: a ``keras.Model`` that holds a ``backbone`` and a ``preprocessor`` and takes raw strings.
 
 A task is a functional ``keras.Model`` on PACKED inputs (``token_ids``, ``segment_ids``, ``padding_mask``, int32
-``[B, T]``; multiple choice ``[B, K, T]``) whose outputs are the head's float32 logits. Beside the graph it holds
-``backbone`` (a :class:`~keras_bert_zoo.models.BertBackbone`) and ``preprocessor`` (a
-:class:`~keras_bert_zoo.text.BertPreprocessor`, or ``None`` for a task that only sees packed inputs).
+``[B, T]``; multiple choice ``[B, K, T]``) whose outputs are the head's float32 logits, holding ``backbone`` (a
+:class:`~keras_bert_zoo.models.BertBackbone`) and ``preprocessor`` (a :class:`~keras_bert_zoo.text.BertPreprocessor`,
+or ``None``: packed inputs only).
 
-Raw data: ``fit`` / ``evaluate`` / ``predict`` / ``train_on_batch`` / ``test_on_batch`` / ``predict_on_batch``
-take a string, a list or array of strings, a dict of them (``text`` / ``text_pair``, ...), a tuple of columns,
-typed examples the task reads, or a ``tf.data.Dataset`` of strings; packed dicts and datasets of them go to Keras
-untouched. Raw data reaches tf.data by ONE route, :mod:`keras_bert_zoo.tasks.base.pipeline`, through ONE hook,
-:meth:`Task.preprocess_samples` (mapped over batches of raw samples). A subclass declares what the pipeline needs:
-``text_inputs`` (and ``training_inputs``), :meth:`from_records` (typed examples), :meth:`encode_targets`, and the
-flags ``expands_samples``, ``bucket_by_length``, ``full_training_batches``, ``self_supervised``.
-
-``predict`` on raw strings returns the task's named outputs, exactly what the exported SavedModel's
-``serving_default`` returns for the same strings, as a dict of numpy arrays; :meth:`decode` turns them into one
-JSON-ready dict per input. The serving protocol the exporters use (pure TF; :mod:`keras_bert_zoo.export`)::
+Raw data (strings, lists, dicts or tuples of columns, typed examples, datasets of strings) reaches ``fit`` /
+``evaluate`` / ``predict`` / ``*_on_batch`` by ONE route, :mod:`~keras_bert_zoo.tasks.base.pipeline`, through ONE
+hook, :meth:`Task.preprocess_samples`; a subclass declares what the pipeline needs (``text_inputs``,
+``training_inputs``, :meth:`from_records`, :meth:`encode_targets`, the class flags below). Packed data goes to
+Keras untouched. ``predict`` on raw strings returns what the exported SavedModel's ``serving_default`` returns
+(:meth:`decode`: one JSON-ready dict per input). The serving protocol the exporters use (pure TF)::
 
     serving_input_spec()   {name: TensorSpec([None], tf.string)}
     packed_input_spec()    {name: TensorSpec([None, None], tf.int32)}
@@ -23,14 +18,10 @@ JSON-ready dict per input. The serving protocol the exporters use (pure TF; :mod
     serving_fn(inputs)     {name: string [B]} -> {output: tensor}
     packed_serving_fn(p)   packed dict -> {output: tensor} (the batch cut to its longest row, :meth:`trim`)
 
-``compile()`` with no optimizer gives the recipe of :class:`~keras_bert_zoo.train.recipe.Recipe` (its fields are
-``compile``'s keyword arguments): BertAdamW on a warm-up + linear-decay schedule, global-norm clipping, the
-task's :meth:`default_loss` and :meth:`default_metrics`. Unless ``total_steps`` is given, the schedule is sized
-by the first ``fit`` from its epochs and batches (``fit`` on an uncompiled task compiles once, sized).
-
-Saving: ``task.save("x.keras")`` writes ONE file; ``keras.saving.load_model`` restores it once
-``keras_bert_zoo`` is imported. ``task.export(path)`` writes a verified SavedModel or TFLite file. LoRA:
-:class:`~keras_bert_zoo.tasks.base.lora.LoraMixin`. Test a new task with ``tests/tasks/harness.py``.
+``compile()`` gives :class:`~keras_bert_zoo.train.recipe.Recipe`'s recipe (its fields are keyword arguments), the
+schedule sized by the first ``fit`` unless ``total_steps`` is given. ``save("x.keras")`` writes one file;
+``export(path)`` a verified SavedModel / TFLite file; LoRA: :mod:`~keras_bert_zoo.tasks.base.lora`. Test a new task
+with ``tests/tasks/harness.py``.
 
 Example::
 
