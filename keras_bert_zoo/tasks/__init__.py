@@ -9,7 +9,7 @@
     TextEmbedder       "embed"      sentence embeddings                                (BertModel + pooling)
     Pretrainer         "pretrain"   masked LM + next-sentence prediction               (BertForPreTraining)
 
-See :mod:`keras_bert_zoo.tasks.task` for the contract. ``get_task_class(task_type)`` imports the module of a
+See :mod:`keras_bert_zoo.tasks.base.task` for the contract. ``get_task_class(task_type)`` imports the module of a
 task on first use (the CLI's ``--task``); ``task_models()`` maps the Hugging Face architecture names to the
 classes (what the converters build).
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 
-from keras_bert_zoo.tasks.task import Task, TaskError
+from keras_bert_zoo.tasks.base import Task, TaskError
 
 __all__ = ["Task", "TaskError", "get_task_class", "task_names", "task_models", "load_task", "TASK_CLASSES"]
 

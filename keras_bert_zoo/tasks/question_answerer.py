@@ -41,8 +41,7 @@ from keras import ops
 from keras_bert_zoo.data.squad import QAExample
 from keras_bert_zoo.tasks.decoding import spans as decoding
 from keras_bert_zoo.tasks.preprocessing import QAWindowPreprocessor
-from keras_bert_zoo.tasks.preprocessing import windows as W
-from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, head_initializer, packed_inputs, pipeline
 from keras_bert_zoo.text import BertPreprocessor
 
 __all__ = ["QuestionAnswerer"]
@@ -188,26 +187,20 @@ class QuestionAnswerer(Task):
         """QAExamples, SQuAD-style dicts, or a dict of questions / contexts (+ answers) -> (columns {"question",
         "context"}, answers {"text", "answer_start"} (character starts; "" / -1: no answer) or None). Every
         answer is checked against its context; a TaskError names the example."""
+        cols = pipeline.columns(self, x)
         if _is_examples(x):
             if y is not None:
                 raise TaskError("QAExamples carry their answers: pass y=None")
-            cols = {k: [getattr(e, k) for e in x] for k in self.text_inputs}
             answers = [None if (e.is_impossible or not e.answers) else e.answers[0] for e in x]
             names = [f"question id {e.id!r}" for e in x]
         elif _is_records(x) and y is None:
-            cols = {k: [e[k] for e in x] for k in self.text_inputs}
             names = [f"example {e.get('id', i)!r}" for i, e in enumerate(x)]
             answers = [_first_answer(e.get("answers"), name) for e, name in zip(x, names)]
+        elif y is None:
+            return cols, None
         else:
-            cols = self.features(x)
-            if y is None:
-                return cols, None
             answers = [_first_answer(a, f"answer {i}") for i, a in enumerate(list(y))]
             names = [f"answer {i}" for i in range(len(answers))]
-        for name, values in cols.items():
-            bad = next((i for i, v in enumerate(values) if not isinstance(v, str)), None)
-            if bad is not None:
-                raise TaskError(f"example {bad}: {name!r} should be a string, got {type(values[bad]).__name__}")
         if len(answers) != len(cols["context"]):
             raise TaskError(f"{self.task_type}: {len(cols['context'])} examples but {len(answers)} answers")
         for context, ans, name in zip(cols["context"], answers, names):
@@ -217,6 +210,35 @@ class QuestionAnswerer(Task):
                                 f"context there reads {context[max(start, 0):max(start, 0) + len(text)]!r})")
         return cols, {"text": np.array([a[0] if a else "" for a in answers], object).astype(str),
                       "answer_start": np.array([a[1] if a else -1 for a in answers], np.int64)}
+
+    def from_records(self, x):
+        """QAExamples or SQuAD-style dicts -> ({"question", "context"}, None) (``predict`` on them; their answers
+        are read by :meth:`qa_examples`)."""
+        if not (_is_examples(x) or _is_records(x)):
+            return None
+        get = getattr if _is_examples(x) else (lambda e, k: e[k])   # noqa: E731
+        return {k: [get(e, k) for e in x] for k in self.text_inputs}, None
+
+    def encode_targets(self, y):
+        """The answers :meth:`qa_examples` encoded ({"text", "answer_start"}) pass as they are."""
+        return y
+
+    def make_dataset(self, x, y=None, sample_weight=None, **kwargs):
+        """Questions + contexts with answers -> the pipeline's ``tf.data.Dataset`` of ``(packed, {"start_logits":
+        [b], "end_logits": [b]}[, weights])`` batches of windows; without answers: batches of packed windows.
+        The answers are checked here (errors name the example); a dataset passes as it is (elements
+        ``({"question", "context"}[, {"text", "answer_start"}])``). ``kwargs``: ``batch_size``, ``training``,
+        ``seed``."""
+        if not isinstance(x, tf.data.Dataset):
+            x, y = self.qa_examples(x, y)
+        return super().make_dataset(x, y, sample_weight, **kwargs)
+
+    def _raw_dataset(self, x, y, sample_weight, batch_size, training):
+        # fit / evaluate on raw inputs need answers (make_dataset without them gives packed windows only)
+        if pipeline.is_raw(x) and not isinstance(x, tf.data.Dataset) and self.qa_examples(x, y)[1] is None:
+            raise TaskError("training / evaluating a question answerer needs answers: pass y (one answer or None "
+                            "per question), QAExamples, or SQuAD-style dicts with 'answers'")
+        return super()._raw_dataset(x, y, sample_weight, batch_size, training)
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         """The raw-data hook: ``x`` {"question", "context": string [b]} and ``y`` {"text": string [b],
@@ -262,46 +284,3 @@ class QuestionAnswerer(Task):
         outputs = self.predict(list(examples), batch_size=batch_size, verbose=0)
         ids = [e.id if isinstance(e, QAExample) else e.get("id", i) for i, e in enumerate(examples)]
         return dict(zip(ids, self.decode(outputs)))
-
-    # -------------------------------------------------------------- raw data -> tf.data (old base)
-    def _is_raw(self, x) -> bool:
-        return _is_examples(x) or _is_records(x) or super()._is_raw(x)
-
-    def features(self, x) -> dict:
-        if _is_examples(x) or _is_records(x):
-            return self.qa_examples(x)[0]
-        return super().features(x)
-
-    def make_dataset(self, x, y=None, sample_weight=None, *, batch_size: int = 32, training: bool = False,
-                     seed: int = 0):
-        if isinstance(x, tf.data.Dataset):
-            raise TaskError("a tf.data.Dataset of raw strings has no answer spans: pass questions + contexts with "
-                            "answers, QAExamples, or SQuAD-style dicts (or a dataset of packed windows)")
-        cols, answers = self.qa_examples(x, y)
-        parts = [{k: tf.constant(v, tf.string) for k, v in cols.items()}]
-        if answers is not None:
-            parts.append(answers)
-        if sample_weight is not None and answers is not None:
-            w = np.asarray(sample_weight, "float32").reshape(-1)
-            if len(w) != len(cols["context"]):
-                raise TaskError(f"{self.task_type}: {len(cols['context'])} examples but {len(w)} sample weights")
-            parts.append(w)
-        ds = tf.data.Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else parts[0])
-        if training:
-            ds = ds.shuffle(len(cols["context"]), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size).map(self.preprocess_samples).unbatch()
-        if training:
-            ds = ds.shuffle(4096, seed=seed + 2, reshuffle_each_iteration=True)
-        return W.with_known_cardinality(ds.batch(batch_size).map(self._trim_batch)).prefetch(tf.data.AUTOTUNE)
-
-    def _trim_batch(self, packed, *rest):
-        return (self.trim(packed),) + rest if rest else self.trim(packed)
-
-    def _dataset(self, x, y, sample_weight, batch_size, training, seed=0):
-        if x is not None and self._is_raw(x) and not isinstance(x, tf.data.Dataset) and self.qa_examples(x, y)[1] is None:
-            raise TaskError("training / evaluating a question answerer needs answers: pass y (one answer or None "
-                            "per question), QAExamples, or SQuAD-style dicts with 'answers'")
-        return super()._dataset(x, y, sample_weight, batch_size, training, seed)
-
-    def _one_batch(self, x, y, sample_weight):
-        return next(iter(self.make_dataset(x, y, sample_weight, batch_size=2 ** 31 - 1)))

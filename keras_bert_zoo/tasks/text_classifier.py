@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_zoo.data.labelled import split_labels
-from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, classifier_head, packed_inputs
 
 __all__ = ["TextClassifier", "TextRegressor"]
 

@@ -39,7 +39,7 @@ from keras_bert_zoo.metrics.entities import LabelScheme
 from keras_bert_zoo.tasks.decoding import entities as decoding
 from keras_bert_zoo.tasks.preprocessing import TokenWindowPreprocessor
 from keras_bert_zoo.tasks.preprocessing import windows as W
-from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, classifier_head, packed_inputs
 from keras_bert_zoo.text import BertPreprocessor
 from keras_bert_zoo.text.tokenizer import continuation_mask
 
@@ -210,6 +210,28 @@ class TokenClassifier(Task):
                                 f"are {self.scheme.labels}")
         return texts, words, [[index[t] for t in ts] for ts in tags]
 
+    def from_records(self, x):
+        """Sentences or word lists -> ({"text": the words joined by single spaces}, None) (``predict`` on them)."""
+        return ({"text": self.word_examples(x)[0]}, None) if _is_sentences(x) or _is_word_lists(x) else None
+
+    def encode_targets(self, y):
+        """The targets :meth:`make_dataset` encodes ({"words", "tag_ids"}, ragged) pass as they are."""
+        return y
+
+    def make_dataset(self, x, y=None, sample_weight=None, **kwargs):
+        """Word lists + tag lists, or Sentences -> the pipeline's ``tf.data.Dataset`` of ``(packed, labels,
+        weights)`` batches of windows (labels / weights ``[b, t]``: each word's first sub-word carries its tag,
+        weight 0 elsewhere). The tags are checked here (errors name the sentence and word); a dataset passes
+        as it is (elements ``({"text"}, {"words", "tag_ids"})``). ``kwargs``: ``batch_size``, ``training``,
+        ``seed``."""
+        if not isinstance(x, tf.data.Dataset):
+            texts, words, tag_ids = self.word_examples(x, y)
+            if tag_ids is None:
+                raise TaskError("training / evaluating a token classifier needs tags: pass y (one tag list per "
+                                "word list) or Sentences")
+            x, y = {"text": texts}, {"words": _ragged(words, tf.string), "tag_ids": _ragged(tag_ids, tf.int32)}
+        return super().make_dataset(x, y, sample_weight, **kwargs)
+
     def preprocess_samples(self, x, y=None, sample_weight=None):
         """The raw-data hook: ``x`` {"text": string [b]} and ``y`` {"words": ragged string [b, (M)], "tag_ids":
         ragged int [b, (M)]} -> windows ``(packed [W, T], labels [W, T], weights [W, T])`` (see the module
@@ -271,44 +293,3 @@ class TokenClassifier(Task):
             ids = fn(_ragged(items[i:i + batch_size], tf.string))
             out.extend([[scheme.labels[k] for k in row] for row in ids.to_list()])
         return out
-
-    # -------------------------------------------------------------- raw data -> tf.data (old base)
-    def _is_raw(self, x) -> bool:
-        return _is_sentences(x) or _is_word_lists(x) or super()._is_raw(x)
-
-    def features(self, x) -> dict:
-        if _is_sentences(x) or _is_word_lists(x):
-            return {"text": self.word_examples(x)[0]}
-        return super().features(x)
-
-    def make_dataset(self, x, y=None, sample_weight=None, *, batch_size: int = 32, training: bool = False,
-                     seed: int = 0):
-        if isinstance(x, tf.data.Dataset):
-            raise TaskError("a tf.data.Dataset of raw strings has no word tags: pass word lists + tag lists or "
-                            "Sentences (or a dataset of packed windows from make_dataset)")
-        texts, words, tag_ids = self.word_examples(x, y)
-        if tag_ids is None:
-            raise TaskError("training / evaluating a token classifier needs tags: pass y (one tag list per word "
-                            "list) or Sentences")
-        parts = [{"text": tf.constant(texts, tf.string)},
-                 {"words": _ragged(words, tf.string), "tag_ids": _ragged(tag_ids, tf.int32)}]
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, "float32").reshape(-1)
-            if len(w) != len(texts):
-                raise TaskError(f"{self.task_type}: {len(texts)} sentences but {len(w)} sample weights")
-            parts.append(w)
-        ds = tf.data.Dataset.from_tensor_slices(tuple(parts))
-        if training:
-            ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size).map(self.preprocess_samples).unbatch()
-        if training:
-            ds = ds.shuffle(4096, seed=seed + 2, reshuffle_each_iteration=True)
-        return W.with_known_cardinality(ds.batch(batch_size).map(self._trim_batch)).prefetch(tf.data.AUTOTUNE)
-
-    def _trim_batch(self, packed, labels, weights):
-        packed = self.trim(packed)
-        longest = tf.shape(packed["padding_mask"])[-1]
-        return packed, labels[:, :longest], weights[:, :longest]
-
-    def _one_batch(self, x, y, sample_weight):
-        return next(iter(self.make_dataset(x, y, sample_weight, batch_size=2 ** 31 - 1)))

@@ -207,7 +207,9 @@ def test_shared_harness(tok, tmp_path):
     px = {"question": [e.question for e in examples[:3]] + ["who?"], "context": [e.context for e in examples[:3]] + [""]}
     make = lambda: _qa(tok, sequence_length=32, stride=8, max_query_length=12, n_best=3, version_2=True)  # noqa: E731
     run_task_test(make, examples, None, px, tmp_path)
-    assert set(make().features(make().default_samples())) == {"question", "context"}
+    from keras_bert_zoo.tasks.base import pipeline
+
+    assert set(pipeline.columns(make(), make().default_samples())) == {"question", "context"}
 
 
 @pytest.mark.slow

@@ -254,7 +254,9 @@ def test_shared_harness(tok, tmp_path):
     sentences = read_conll(TRAIN)
     run_task_test(lambda: _task(tok, label_list(sentences)), sentences, None, TEXTS, tmp_path)
     task = _task(tok, label_list(sentences))
-    assert task.features(task.default_samples())["text"][2] == "李明住在北京。"
+    from keras_bert_zoo.tasks.base import pipeline
+
+    assert pipeline.columns(task, task.default_samples())["text"][2] == "李明住在北京。"
 
 
 @pytest.mark.slow

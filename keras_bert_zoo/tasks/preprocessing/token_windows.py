@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_zoo.tasks.preprocessing import windows as W
-from keras_bert_zoo.tasks.task import TaskError
+from keras_bert_zoo.tasks.base.errors import TaskError
 from keras_bert_zoo.text.preprocessor import BertPreprocessor
 
 __all__ = ["TokenWindowPreprocessor", "TextWindows", "word_token_alignment"]

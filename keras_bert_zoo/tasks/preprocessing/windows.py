@@ -50,7 +50,7 @@ import tensorflow as tf
 
 __all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
            "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
-           "packed_token_index", "add_per_row", "with_known_cardinality", "ragged_range",
+           "packed_token_index", "add_per_row", "ragged_range",
            "ragged_gather_rows", "ragged_truncate", "ragged_mask", "sorted_row_lengths"]
 
 
@@ -292,11 +292,3 @@ def tokens_from_windows(values, windows: Windows, b_offset):
     out_shape = tf.concat([[total], tf.shape(values)[2:]], 0)
     out = tf.scatter_nd(where[:, None], chosen, tf.cast(out_shape, tf.int32))
     return tf.RaggedTensor.from_row_lengths(out, tf.cast(windows.lengths, tf.int64))
-
-
-def with_known_cardinality(ds):
-    """A dataset of windows has an unknown length (windows per example vary); count it once (one pass, which
-    also fills a ``cache()`` upstream) and assert it, so ``cardinality()`` - used to size learning-rate schedules
-    - is right."""
-    n = int(ds.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1).numpy())
-    return ds.apply(tf.data.experimental.assert_cardinality(n))
