@@ -46,7 +46,7 @@ def tweets(n):
 
 @contextlib.contextmanager
 def untrimmed():
-    from keras_bert_zoo.tasks.task import Task
+    from keras_bert_zoo.tasks.base import Task
 
     real = Task.__dict__["trim"]
     Task.trim = staticmethod(lambda packed: dict(packed))

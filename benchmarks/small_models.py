@@ -54,7 +54,7 @@ def count(variables):
 
 def balanced_weights(train_labels, labels):
     """Per-example weights of the demo's balanced class weights (so every arm trains as the teacher did)."""
-    from keras_bert_zoo.train.metrics import class_weights
+    from keras_bert_zoo.metrics.classification import class_weights
 
     ids = np.asarray([labels.index(y) for y in train_labels])
     table = class_weights(ids, len(labels), "balanced")

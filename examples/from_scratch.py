@@ -58,7 +58,7 @@ from keras_bert_zoo.apps.from_scratch import (BudgetLinearDecay, backbone_factor
 from keras_bert_zoo.train import pretraining as TP  # noqa: E402
 from keras_bert_zoo.train.clocks import RunClock  # noqa: E402
 from keras_bert_zoo.train.optimizers import BertAdamW  # noqa: E402
-from keras_bert_zoo.train.metrics import classification_report  # noqa: E402
+from keras_bert_zoo.metrics.classification import classification_report  # noqa: E402
 from keras_bert_zoo.train.optimizers import make_optimizer  # noqa: E402
 
 def learn_vocab(texts, vocab_size, path):

@@ -3,13 +3,15 @@
 ARCHITECTURE.md point 14, as the Keras-native tasks redesign shaped it: each level imports only levels below it,
 and nothing imports in a circle:
 
-    config, cache, compat -> layers -> text -> models -> data -> convert, presets -> viz -> train -> export
-    -> tasks -> reports -> cli
+    config, cache, compat -> layers -> text -> models -> data -> metrics -> convert, presets -> viz -> train
+    -> export -> tasks -> reports -> apps -> cli
 
 The task models are the top-level objects users hold (keras-hub's shape): ``compile()`` builds the recipe's
 optimizer (train), ``from_preset`` loads through presets/convert, ``export`` calls the exporters; so tasks sit
 above those, and the converters build a task head from the classes their caller passes (``model_classes``),
-never by importing tasks.
+never by importing tasks. ``metrics`` (classification, entities, SQuAD, retrieval scores of predictions already
+computed) sits just above ``data`` (the entity metric reads CoNLL tag names), so train, tasks, reports and cli
+can all use it.
 
 An edge ``a -> b`` is any ``import`` / ``from ... import`` of ``b`` anywhere in ``a``'s source. Importing
 ``p.q.m`` also runs ``p/q/__init__.py``, so it adds an edge to every package above ``m`` that ``a`` is not
@@ -24,8 +26,8 @@ import pytest
 PACKAGE = "keras_bert_zoo"
 ROOT = pathlib.Path(__file__).resolve().parents[1] / PACKAGE
 
-LAYERS = [("config", "cache", "compat"), ("layers",), ("text",), ("models",), ("data",), ("convert", "presets"),
-          ("viz",), ("train",), ("export",), ("tasks",), ("reports",), ("apps",), ("cli",)]
+LAYERS = [("config", "cache", "compat"), ("layers",), ("text",), ("models",), ("data",), ("metrics",),
+          ("convert", "presets"), ("viz",), ("train",), ("export",), ("tasks",), ("reports",), ("apps",), ("cli",)]
 GROUND = ("config", "cache", "compat", "layers", "text")  # these must never import upwards
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -13,7 +13,7 @@ __all__ = ["tfidf_baseline", "tfidf_char_baseline", "crf_features", "crf_char_ba
 def _report(clf, vec, test, labels):
     import numpy as np
 
-    from keras_bert_zoo.train.metrics import classification_report
+    from keras_bert_zoo.metrics.classification import classification_report
 
     pred = clf.predict(vec.transform(test[0]))
     index = {n: i for i, n in enumerate(labels)}
@@ -64,7 +64,7 @@ def crf_char_baseline(train, test, max_iterations=100):
         import sklearn_crfsuite
     except ImportError:
         return None
-    from keras_bert_zoo.tasks.token_classifier import entity_scores
+    from keras_bert_zoo.metrics.entities import entity_scores
 
     def featurize(pairs):
         return [[crf_features(t, i) for i in range(len(t))] for t, _ in pairs]

@@ -63,7 +63,7 @@ def _data(cfg: EnDemoConfig):
 
 def _fit(cfg: EnDemoConfig, task, train, val, labels):
     from keras_bert_zoo.train.loop import FitConfig, fit_task
-    from keras_bert_zoo.train.metrics import class_weights
+    from keras_bert_zoo.metrics.classification import class_weights
 
     weights = None
     if cfg.class_weight:

@@ -51,7 +51,8 @@ USER_ERRORS = {
     "keras_bert_zoo.export.onnx": ("MissingOnnxExtraError",),
     "keras_bert_zoo.export.input_checks": ("InputCheckError",),
     "keras_bert_zoo.export.serving_requests": ("RequestError",),
-    "keras_bert_zoo.tasks.task": ("TaskError",),
+    "keras_bert_zoo.tasks.base.errors": ("TaskError",),
+    "keras_bert_zoo.metrics": ("MetricError",),
     "keras_bert_zoo.cli.lines": ("PredictInputError",),
 }
 

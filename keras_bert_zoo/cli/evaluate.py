@@ -49,7 +49,7 @@ def run_evaluate(config: EvaluateConfig) -> dict:
     from keras_bert_zoo import reports
     from keras_bert_zoo.data.task_files import FileOptions
     from keras_bert_zoo.tasks import load_task, registry
-    from keras_bert_zoo.train.metrics import format_report
+    from keras_bert_zoo.metrics.classification import format_report
 
     registry.import_task_modules(config.task_modules)
     task = load_task(config.model)

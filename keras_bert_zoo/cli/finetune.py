@@ -217,8 +217,8 @@ def _training_data(task, train, config: FinetuneConfig):
     """(x, y, sample weights) of the training file, with --resample / --class_weight applied."""
     import numpy as np
 
-    from keras_bert_zoo.train.metrics import class_weights as balanced_weights
-    from keras_bert_zoo.train.metrics import resample_indices
+    from keras_bert_zoo.metrics.classification import class_weights as balanced_weights
+    from keras_bert_zoo.metrics.classification import resample_indices
 
     x, y = train.x, train.y
     if not (config.class_weight or config.resample):

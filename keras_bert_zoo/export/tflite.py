@@ -27,9 +27,10 @@ FastWordpieceTokenizeWithOffsets, ...): run it with
 (:class:`TFLiteRunner` does exactly that). Batch size is free: the signature runner resizes the string input.
 
 Tasks whose SavedModel outputs include strings cut from the input (the tagger's ``entity_texts``, the QA
-model's ``answer_text``) have a ``tflite_serving_fn``: the same span decoder, in TFLite builtins, returning
-character offsets (code points and UTF-16 units) instead of the strings; :class:`TFLiteView` makes the export
-(and its verification) use it. saved_models/README.md documents those outputs and a client.
+model's ``answer_text`` / ``nbest_texts``) name them in ``sliced_text_outputs``: no TFLite builtin cuts strings,
+so :class:`TFLiteView` (the task as the export and its verification see it) leaves exactly those outputs out of
+the same ``serving_fn`` (the converter drops the slicing ops with them); the spans stay as character offsets
+(code points and UTF-16 units). saved_models/README.md documents those outputs and a client.
 
 The export converts, checks ops (fails if any op needs Flex, unless ``flex=True``), verifies every output
 against the Keras task at batch size 1 and at the full sample batch (token ids exactly, floats within
@@ -185,18 +186,18 @@ class TFLiteRunner:
 
 
 class TFLiteView:
-    """A task as the TFLite export sees it: the task itself, except that ``serving_fn`` is the task's
-    ``tflite_serving_fn`` when it has one. The tagger and the QA model have one: their SavedModel outputs
-    include strings sliced from the input (``entity_texts``, ``answer_text``), which no TFLite builtin can
-    cut; their TFLite ``serving_default`` returns the same spans as character offsets instead (see
-    saved_models/README.md). The export's verification compares the .tflite with this view's outputs."""
+    """A task as the TFLite export sees it: the task itself, except that ``serving_fn`` leaves out the outputs
+    the task names in ``sliced_text_outputs``. The tagger and the QA model name theirs: strings sliced from the
+    input (``entity_texts``, ``answer_text``, ``nbest_texts``), which no TFLite builtin can cut; their TFLite
+    ``serving_default`` returns the same spans as character offsets only (see saved_models/README.md). The
+    export's verification compares the .tflite with this view's outputs."""
 
     def __init__(self, task):
         self.task = task
 
     def serving_fn(self, inputs):
-        fn = getattr(self.task, "tflite_serving_fn", None) or self.task.serving_fn
-        return fn(inputs)
+        drop = set(getattr(self.task, "sliced_text_outputs", ()))
+        return {k: v for k, v in self.task.serving_fn(inputs).items() if k not in drop}
 
     def __getattr__(self, name):
         return getattr(self.task, name)

@@ -9,7 +9,7 @@
     TextEmbedder       "embed"      sentence embeddings                                (BertModel + pooling)
     Pretrainer         "pretrain"   masked LM + next-sentence prediction               (BertForPreTraining)
 
-See :mod:`keras_bert_zoo.tasks.task` for the contract. Each task module registers its tasks' :class:`TaskSpec`
+See :mod:`keras_bert_zoo.tasks.base.task` for the contract. Each task module registers its tasks' :class:`TaskSpec`
 (class, CLI name, Hugging Face architecture, file reader, evaluator, CLI flags) with
 :func:`~keras_bert_zoo.tasks.registry.register_task` at its end; ``get_task_class(task_type)`` (the CLI's
 ``--task``), ``task_names()``, ``task_models()`` (the Hugging Face architecture names -> classes, what the
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from keras_bert_zoo.tasks.registry import (TaskSpec, get_spec, get_task_class, read_task_file, register_task,
                                            spec_of, task_models, task_names)
-from keras_bert_zoo.tasks.task import Task, TaskError
+from keras_bert_zoo.tasks.base import Task, TaskError
 
 __all__ = ["Task", "TaskError", "TaskSpec", "register_task", "get_spec", "spec_of", "get_task_class", "task_names",
            "task_models", "read_task_file", "load_task"]

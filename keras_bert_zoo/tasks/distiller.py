@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_bert_zoo.models.backbone import BertBackbone
-from keras_bert_zoo.tasks.task import Task, TaskError, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, packed_inputs, pipeline
 from keras_bert_zoo.tasks.text_classifier import TextClassifier
 
 __all__ = ["Distiller", "DistillationLoss", "LabelledAccuracy", "student_from_teacher"]
@@ -140,13 +140,13 @@ class Distiller(Task):
 
     def teacher_targets(self, x, y=None, *, unlabelled=None, batch_size=64):
         """-> (inputs, targets [N, 1 + K]) for ``fit``: class ids (-1 for ``unlabelled``) + teacher logits."""
-        feats = self.student.features(x)
+        feats = pipeline.columns(self.student, x)
         n = len(next(iter(feats.values())))
         ids = np.full((n,), -1, "float32") if y is None else self.student.encode_targets(y).astype("float32")
         if len(ids) != n:
             raise TaskError(f"distill: {n} inputs but {len(ids)} labels")
         if unlabelled is not None:
-            extra = self.student.features(unlabelled)
+            extra = pipeline.columns(self.student, unlabelled)
             feats = {k: list(v) + list(extra[k]) for k, v in feats.items()}
             ids = np.concatenate([ids, np.full((len(next(iter(extra.values()))),), -1, "float32")])
         x_all = feats if len(feats) > 1 else feats[self.text_inputs[0]]
@@ -161,7 +161,7 @@ class Distiller(Task):
         val = fit_args.pop("validation_data", None)
         if val is not None:
             vx, vy = val
-            vfeats = self.student.features(vx)
+            vfeats = pipeline.columns(self.student, vx)
             vids = self.student.encode_targets(vy).astype("float32")
             vx = vfeats if len(vfeats) > 1 else vfeats[self.text_inputs[0]]
             vlogits = np.asarray(self.teacher.predict(vx, batch_size=teacher_batch_size, verbose=0)["logits"],

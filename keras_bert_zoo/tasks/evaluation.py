@@ -29,7 +29,7 @@ import numpy as np
 from keras_bert_zoo import cache
 from keras_bert_zoo.data.labelled import count_truncated
 from keras_bert_zoo.data.task_files import TaskFile
-from keras_bert_zoo.train import metrics as M
+from keras_bert_zoo.metrics import classification as M
 
 __all__ = ["evaluate_classifier", "evaluate_regressor", "evaluate_tagger", "evaluate_answerer", "evaluate_choices",
            "evaluate_masked_lm", "evaluate_embedder", "write_text_atomic", "classification_outputs",
@@ -138,7 +138,7 @@ def evaluate_regressor(task, data: TaskFile, out_dir, batch_size):
 
 
 def evaluate_tagger(task, data: TaskFile, out_dir, batch_size):
-    from keras_bert_zoo.tasks.token_classifier import entity_scores
+    from keras_bert_zoo.metrics.entities import entity_scores
 
     sentences = data.records
     pred = task.predict_word_tags(sentences, batch_size=batch_size)
@@ -161,7 +161,7 @@ def evaluate_tagger(task, data: TaskFile, out_dir, batch_size):
 
 
 def evaluate_answerer(task, data: TaskFile, out_dir, batch_size):
-    from keras_bert_zoo.tasks.question_answerer import squad_scores
+    from keras_bert_zoo.metrics.squad import squad_scores
 
     examples = data.records
     preds = task.predict_examples(examples, batch_size=batch_size)
@@ -195,7 +195,7 @@ def evaluate_masked_lm(task, data: TaskFile, out_dir, batch_size):
 
 
 def evaluate_embedder(task, data: TaskFile, out_dir, batch_size):
-    from keras_bert_zoo.tasks.text_embedder import retrieval_scores
+    from keras_bert_zoo.metrics.retrieval import retrieval_scores
 
     anchors, positives = data.records
     ea = task.predict(anchors, batch_size=batch_size, verbose=0)["embeddings"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import keras
 
-from keras_bert_zoo.tasks.task import TaskError
+from keras_bert_zoo.tasks.base import TaskError
 
 __all__ = ["convert_legacy_task", "is_legacy_task_dir"]
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from keras_bert_zoo.layers.heads import MaskedLMHead
 from keras_bert_zoo.models.backbone import INPUT_KEYS
-from keras_bert_zoo.tasks.task import Task, TaskError, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, packed_inputs
 from keras_bert_zoo.text.tokenizer import SPECIAL_TOKENS
 
 __all__ = ["MaskedLM", "mlm_head"]
@@ -53,6 +53,8 @@ class MaskedLM(Task):
     hf_architecture = "BertForMaskedLM"
     task_type = "fill_mask"
     output_padding = {"token_ids": -1, "tokens": b"", "scores": 0.0}
+    bucket_by_length = False
+    self_supervised = True
     _config_args = ("use_mask_positions", "top_k", "mask_token", "masked_lm_prob", "seed")
 
     def __init__(self, backbone, *, preprocessor=None, use_mask_positions=True, top_k=5, mask_token="[MASK]",
@@ -149,45 +151,33 @@ class MaskedLM(Task):
                 f"自然{self.mask_token}言处理", "no mask here"]
 
     # ------------------------------------------------------------------ training data
-    def make_dataset(self, x, y=None, sample_weight=None, *, batch_size=32, training=False, seed=None):
-        """Raw texts -> (packed + mask_positions, masked ids, weights): BERT masking drawn in tf.data
-        (stateless, from ``seed`` and the batch index: the same seed gives the same masks)."""
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """A batch of raw texts -> (packed + ``mask_positions``, masked ids, weights): BERT masking (80/10/10)
+        drawn in tf.data, stateless, from ``seed`` and the batch's texts (the same seed gives the same masks)."""
         from keras_bert_zoo.data.pretraining import PretrainingDataConfig, TokenIds, mask_batch
 
-        if y is not None or sample_weight is not None:
-            raise TaskError("fill_mask: targets come from the masks drawn over the texts; pass texts only")
         if not self.use_mask_positions:
             raise TaskError("fill_mask training needs use_mask_positions=True")
         pre = self._require_preprocessor()
-        texts = self.features(x)["text"]
-        seed = self.seed if seed is None else int(seed)
         L = pre.sequence_length
         max_pred = max(1, int(round(L * self.masked_lm_prob)))
         config = PretrainingDataConfig(max_seq_length=L, max_predictions_per_seq=max_pred,
                                        masked_lm_prob=self.masked_lm_prob)
         ids = TokenIds.from_vocabulary(pre.tokenizer.vocabulary, mask_token=self.mask_token)
-        continuation = tf.constant(ids.continuation)
-        base = tf.constant([seed, 0], tf.int64)
-
-        def featurize(index, batch):
-            packed = pre.call(batch)
-            lengths = tf.reduce_sum(packed["padding_mask"], axis=1)
-            rag = tf.RaggedTensor.from_tensor(packed["token_ids"], lengths=lengths)
-            starts = rag.with_flat_values(tf.logical_not(tf.gather(continuation, rag.flat_values)))
-            masked, positions, mask_ids = mask_batch(rag, starts, tf.random.experimental.stateless_fold_in(
-                base, index), config, ids)
-            xb = self.trim({"token_ids": masked.to_tensor(ids.pad_id, shape=[None, L]),
-                            "segment_ids": packed["segment_ids"], "padding_mask": packed["padding_mask"],
-                            "mask_positions": positions.to_tensor(0, shape=[None, max_pred])})
-            yb = mask_ids.to_tensor(0, shape=[None, max_pred])
-            wb = tf.ones_like(mask_ids, tf.float32).to_tensor(0.0, shape=[None, max_pred])
-            return xb, yb, wb
-
-        ds = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
-        if training:
-            ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size).enumerate().map(featurize, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        texts = x["text"] if isinstance(x, dict) else x
+        packed = pre.call(texts)
+        lengths = tf.reduce_sum(packed["padding_mask"], axis=1)
+        rag = tf.RaggedTensor.from_tensor(packed["token_ids"], lengths=lengths)
+        starts = rag.with_flat_values(tf.logical_not(tf.gather(tf.constant(ids.continuation), rag.flat_values)))
+        content = tf.strings.to_hash_bucket_fast(tf.strings.reduce_join(texts, separator="\n"), 2 ** 31 - 1)
+        seed = tf.random.experimental.stateless_fold_in(tf.constant([self.seed, 0], tf.int64), content)
+        masked, positions, mask_ids = mask_batch(rag, starts, seed, config, ids)
+        xb = self.trim({"token_ids": masked.to_tensor(ids.pad_id, shape=[None, L]),
+                        "segment_ids": packed["segment_ids"], "padding_mask": packed["padding_mask"],
+                        "mask_positions": positions.to_tensor(0, shape=[None, max_pred])})
+        yb = mask_ids.to_tensor(0, shape=[None, max_pred])
+        wb = tf.ones_like(mask_ids, tf.float32).to_tensor(0.0, shape=[None, max_pred])
+        return xb, yb, wb
 
 
 def _s(v):

@@ -20,7 +20,7 @@ from keras import ops
 
 from keras_bert_zoo.data.swag import ChoiceExample
 from keras_bert_zoo.models.backbone import INPUT_KEYS
-from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, classifier_head, packed_inputs
 
 __all__ = ["MultipleChoice"]
 
@@ -56,7 +56,7 @@ class MultipleChoice(Task):
         if num_choices < 2:
             raise TaskError(f"a multiple-choice task needs at least 2 choices, got {num_choices}")
         inputs = packed_inputs(shape=(num_choices, None))
-        flatten = _FlattenChoices(name="flatten_choices")
+        flatten = _FlattenChoices(name="flatten_choices", dtype=backbone.dtype_policy)
         pooled = backbone({k: flatten(v) for k, v in inputs.items()})["pooled_output"]       # [B*K, D]
         scores, head = classifier_head(backbone, pooled, 1, dropout)                        # [B*K, 1]
         logits = ops.reshape(scores, (-1, num_choices))                                       # [B, K]
@@ -75,25 +75,17 @@ class MultipleChoice(Task):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     # ------------------------------------------------------------------ raw data
-    def _is_raw(self, x):
-        if isinstance(x, (list, tuple)) and x and all(isinstance(e, ChoiceExample) for e in x):
-            return True
-        return super()._is_raw(x)
-
-    def features(self, x):
-        if isinstance(x, (list, tuple)) and x and all(isinstance(e, ChoiceExample) for e in x):
-            for e in x:
-                if len(e.choices) != self.num_choices:
-                    raise TaskError(f"line {e.line}: {len(e.choices)} choices, the model takes {self.num_choices}")
-            x = {"context": [e.context for e in x],
-                 **{f"choice_{k}": [e.choices[k] for e in x] for k in range(self.num_choices)}}
-        return super().features(x)
-
-    def make_dataset(self, x, y=None, sample_weight=None, *, batch_size=32, training=False, seed=0):
-        if y is None and isinstance(x, (list, tuple)) and x and all(isinstance(e, ChoiceExample) for e in x):
-            if all(e.label is not None for e in x):
-                y = [e.label for e in x]
-        return super().make_dataset(x, y, sample_weight, batch_size=batch_size, training=training, seed=seed)
+    def from_records(self, x):
+        """A list of :class:`~keras_bert_zoo.data.swag.ChoiceExample` -> (columns, labels when all have one)."""
+        if not (isinstance(x, (list, tuple)) and x and all(isinstance(e, ChoiceExample) for e in x)):
+            return None
+        for e in x:
+            if len(e.choices) != self.num_choices:
+                raise TaskError(f"line {e.line}: {len(e.choices)} choices, the model takes {self.num_choices}")
+        cols = {"context": [e.context for e in x],
+                **{f"choice_{k}": [e.choices[k] for e in x] for k in range(self.num_choices)}}
+        labels = [e.label for e in x]
+        return cols, (labels if all(label is not None for label in labels) else None)
 
     def encode_targets(self, y):
         y = np.asarray(y).astype("int32")

@@ -19,7 +19,7 @@ from keras import ops
 from keras_bert_zoo.config import BertConfig
 from keras_bert_zoo.models.backbone import INPUT_KEYS, BertBackbone
 from keras_bert_zoo.tasks.masked_lm import mlm_head
-from keras_bert_zoo.tasks.task import Task, TaskError, head_initializer, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, head_initializer, packed_inputs, pipeline
 
 __all__ = ["Pretrainer", "MaskedLMPerplexity", "build_pretrainer", "compile_pretrainer"]
 
@@ -106,10 +106,6 @@ class Pretrainer(Task):
         spec["mask_positions"] = tf.TensorSpec([None, None], tf.int32, name="mask_positions")
         return spec
 
-    def _is_raw(self, x):
-        return isinstance(x, (list, tuple)) and bool(x) and all(
-            isinstance(d, (list, tuple)) and all(isinstance(s, str) for s in d) for d in x)
-
     def data_config(self):
         from keras_bert_zoo.data.pretraining import PretrainingDataConfig
 
@@ -119,7 +115,12 @@ class Pretrainer(Task):
 
     def make_dataset(self, x, y=None, sample_weight=None, *, batch_size=32, training=False, seed=0):
         """Documents (lists of sentences) -> one pass of ``(x, y, sample_weight)`` pretraining batches
-        (sentence pairs with 50% random next sentences, BERT masking), new pairs and masks per ``seed``."""
+        (sentence pairs with 50% random next sentences, BERT masking), new pairs and masks per ``seed``.
+
+        The one task whose raw data are not columns of strings: its sentence pairs are cut in Python by
+        :func:`keras_bert_zoo.data.pretraining.dynamic_dataset` (the route of ``bert-zoo pretrain`` too), which
+        yields packed batches; so this replaces the pipeline's ``make_dataset`` rather than mapping
+        ``preprocess_samples``."""
         from keras_bert_zoo.data.pretraining import TokenIds, dynamic_dataset, tokenize_documents
 
         if y is not None or sample_weight is not None:
@@ -131,7 +132,7 @@ class Pretrainer(Task):
                                drop_remainder=False)
 
     def predict(self, x, **kwargs):
-        if self._is_raw(x):
+        if pipeline.is_raw(x):
             raise TaskError("pretrain: predict takes packed inputs with mask_positions")
         return super().predict(x, **kwargs)
 
@@ -146,17 +147,21 @@ def build_pretrainer(config_or_backbone: BertConfig | BertBackbone, dtype=None) 
     return Pretrainer(backbone, name="bert_pretrainer")
 
 
-def compile_pretrainer(model: Pretrainer, optimizer=None, nsp_weight=1.0, jit_compile="auto",
+def compile_pretrainer(model: Pretrainer, optimizer=None, nsp_weight=None, jit_compile="auto",
                        steps_per_execution=1):
-    """Compiles with the masked MLM loss, NSP loss and the pretraining metrics (see the module docstring)."""
+    """Compile ``model`` for pretraining: ``optimizer`` (default: ``train.pretraining.make_pretraining_optimizer``),
+    wrapped in a loss-scale optimizer when the model computes in float16, with the Pretrainer's MLM + NSP losses
+    and metrics (see the module docstring); the NSP loss weighted by ``nsp_weight`` (None: the model's own)."""
     if optimizer is None:
         from keras_bert_zoo.train.pretraining import make_pretraining_optimizer
 
         optimizer = make_pretraining_optimizer()
     from keras_bert_zoo.train.optimizers import with_loss_scale
 
-    # the backbone's layers may compute in float16 while its (functional) dtype_policy reads float32
+    # a backbone built with dtype="mixed_float16" computes in float16 while the Pretrainer's own (functional)
+    # dtype_policy is the global float32 one: with_loss_scale looks at the model's layers
     optimizer = with_loss_scale(optimizer, model)
+    nsp_weight = model.nsp_weight if nsp_weight is None else nsp_weight
     model.compile(optimizer=optimizer, loss_weights={"mlm_logits": 1.0, "nsp_logits": nsp_weight},
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     return model

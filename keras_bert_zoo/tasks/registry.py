@@ -34,7 +34,7 @@ import os
 import pkgutil
 from typing import Any, Callable
 
-from keras_bert_zoo.tasks.task import TaskError
+from keras_bert_zoo.tasks.base.errors import TaskError
 
 __all__ = ["TaskSpec", "LegacyFormat", "register_task", "get_spec", "spec_of", "specs", "task_names",
            "get_task_class", "task_models", "read_task_file", "import_task_modules", "load_builtin_tasks"]

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_zoo.data.labelled import split_labels
-from keras_bert_zoo.tasks.task import Task, TaskError, classifier_head, packed_inputs
+from keras_bert_zoo.tasks.base import Task, TaskError, classifier_head, packed_inputs
 
 __all__ = ["TextClassifier", "TextRegressor"]
 
@@ -145,7 +145,7 @@ class TextClassifier(Task):
     def serving_fn(self, inputs):
         if not self.window_stride:
             return super().serving_fn(inputs)
-        from keras_bert_zoo.tasks.windows import mean_over_windows, windowed_pack
+        from keras_bert_zoo.tasks.preprocessing.windows import mean_over_windows, windowed_pack
 
         packed, windows, _ = windowed_pack(self._require_preprocessor(), tf.convert_to_tensor(inputs["text"]),
                                            self.window_stride)

@@ -16,13 +16,12 @@ the target of anchor i being positive i. Serving: ``{"text": [B]}`` -> ``embeddi
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_bert_zoo.tasks.task import Task, TaskError, packed_inputs
+from keras_bert_zoo.tasks.base import Task, packed_inputs
 
-__all__ = ["TextEmbedder", "EmbeddingPooling", "InBatchNegativesLoss", "retrieval_scores"]
+__all__ = ["TextEmbedder", "EmbeddingPooling", "InBatchNegativesLoss"]
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
@@ -101,13 +100,17 @@ class TextEmbedder(Task):
     """
 
     task_type = "embed"
+    training_inputs = ("anchor", "positive")
+    bucket_by_length = False
+    full_training_batches = True       # a last batch of one pair has no negatives
+    self_supervised = True
     _config_args = ("pooling", "normalize", "scale")
 
     def __init__(self, backbone, *, preprocessor=None, pooling="mean", normalize=True, scale=20.0, name=None,
                  trainable=True):
         inputs = packed_inputs()
         seq = backbone(inputs)["sequence_output"]
-        out = EmbeddingPooling(pooling, normalize, name="pooling")(seq, inputs["padding_mask"])
+        out = EmbeddingPooling(pooling, normalize, name="pooling", dtype=backbone.dtype_policy)(seq, inputs["padding_mask"])
         super().__init__(inputs=inputs, outputs=out, name=name or "text_embedder", trainable=trainable)
         self._set_parts(backbone, preprocessor)
         self.pooling = pooling
@@ -122,50 +125,13 @@ class TextEmbedder(Task):
         return [keras.metrics.MeanMetricWrapper(_in_batch_accuracy, name="in_batch_accuracy")]
 
     # ------------------------------------------------------------------ training data: (anchor, positive) pairs
-    def _pairs(self, x):
-        if isinstance(x, dict) and set(x) == {"anchor", "positive"}:
-            a, p = x["anchor"], x["positive"]
-        elif isinstance(x, tuple) and len(x) == 2:
-            a, p = x
-        else:
-            return None
-        a = [str(v) for v in a]
-        p = [str(v) for v in p]
-        if len(a) != len(p):
-            raise TaskError(f"embed: {len(a)} anchors but {len(p)} positives")
-        if len(a) < 2:
-            raise TaskError("embed: in-batch negatives need at least 2 pairs")
-        return a, p
-
-    def _is_raw(self, x):
-        if isinstance(x, (dict, tuple)) and not isinstance(x, tf.data.Dataset):
-            try:
-                if self._pairs(x) is not None:
-                    return True
-            except TaskError:
-                return True
-        return super()._is_raw(x)
-
-    def make_dataset(self, x, y=None, sample_weight=None, *, batch_size=32, training=False, seed=0):
-        """``{"anchor": [...], "positive": [...]}`` (or a tuple of the two lists) -> batches of packed
-        ``[anchors; positives]`` with dummy targets; plain texts -> packed texts (for ``predict``)."""
-        pairs = self._pairs(x)
-        if pairs is None:
-            return super().make_dataset(x, y, sample_weight, batch_size=batch_size, training=training, seed=seed)
-        if y is not None or sample_weight is not None:
-            raise TaskError("embed: training pairs take no targets (each anchor's target is its positive)")
-        a, p = pairs
-        ds = tf.data.Dataset.from_tensor_slices((tf.constant(a), tf.constant(p)))
-        if training:
-            ds = ds.shuffle(len(a), seed=seed, reshuffle_each_iteration=True)
-        pre = self._require_preprocessor()
-
-        def pack(a_batch, p_batch):
-            packed = self.trim(pre.call(tf.concat([a_batch, p_batch], axis=0)))
-            return packed, tf.zeros([2 * tf.shape(a_batch)[0]], tf.int32)
-
-        batches = ds.batch(batch_size, drop_remainder=training and len(a) >= batch_size)
-        return batches.map(pack, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """A batch of ``{"anchor", "positive"}`` pairs -> packed ``[anchors; positives]`` ([2b, T]) with dummy
+        targets (the in-batch-negatives loss pairs anchor i with positive i); plain texts -> packed texts."""
+        if "anchor" not in x:
+            return super().preprocess_samples(x, y, sample_weight)
+        packed = self.trim(self._require_preprocessor().call(tf.concat([x["anchor"], x["positive"]], axis=0)))
+        return packed, tf.zeros([2 * tf.shape(x["anchor"])[0]], tf.int32)
 
     # ------------------------------------------------------------------ serving
     def postprocess(self, outputs):
@@ -173,18 +139,6 @@ class TextEmbedder(Task):
 
     def decode(self, outputs):
         return [{"embedding": [float(x) for x in row]} for row in outputs["embeddings"]]
-
-
-def retrieval_scores(anchor_embeddings: np.ndarray, positive_embeddings: np.ndarray) -> dict:
-    """Each anchor's nearest positive (cosine) among all positives: top-1 accuracy, mean reciprocal rank and
-    the mean cosine of the true pairs."""
-    ea = anchor_embeddings / np.maximum(np.linalg.norm(anchor_embeddings, axis=1, keepdims=True), 1e-12)
-    ep = positive_embeddings / np.maximum(np.linalg.norm(positive_embeddings, axis=1, keepdims=True), 1e-12)
-    sim = ea @ ep.T
-    true = np.diag(sim)
-    rank = 1 + (sim > true[:, None]).sum(axis=1)
-    return {"top1_accuracy": float((rank == 1).mean()), "mrr": float((1.0 / rank).mean()),
-            "mean_pair_cosine": float(true.mean()), "num_pairs": int(len(ea))}
 
 
 # ------------------------------------------------------------------ the task table (keras_bert_zoo.tasks.registry)

@@ -5,10 +5,13 @@
     # the task's own loss and metrics; the recipe's optimizer with layer-wise LR decay over 12 blocks
     classifier.compile(optimizer=make_optimizer(3e-5, total_steps=1000, layer_decay=0.9, num_layers=12))
 
-``train.loop.fit_task`` runs the whole recipe (compile, callbacks, curves); ``train.pretraining`` the
-pretraining one; ``train.distribute.get_strategy`` picks a ``tf.distribute`` strategy.
+``train.recipe.Recipe`` holds the recipe's hyper-parameters and their defaults (``Task.compile`` and
+``train.loop.fit_task`` both take it); ``train.loop.fit_task`` runs a whole fine-tuning run (``task.compile``,
+callbacks, curves); ``train.pretraining`` the pretraining one; ``train.distribute.get_strategy`` picks a
+``tf.distribute`` strategy.
 """
 
 from keras_bert_zoo.train.optimizers import BertAdamW, WarmupLinearDecay, make_optimizer, set_trainable
+from keras_bert_zoo.train.recipe import Recipe
 
-__all__ = ["BertAdamW", "WarmupLinearDecay", "make_optimizer", "set_trainable"]
+__all__ = ["BertAdamW", "WarmupLinearDecay", "make_optimizer", "set_trainable", "Recipe"]

@@ -3,8 +3,10 @@
 :func:`fit_task` takes a task model (:mod:`keras_bert_zoo.tasks`), ready tf.data datasets of packed inputs and
 a :class:`FitConfig`, and
 
-1. freezes what ``trainable`` says, builds :func:`~keras_bert_zoo.train.optimizers.make_optimizer` (AdamW,
-   warm-up + linear decay, layer-wise LR decay, accumulation, clipping) and compiles the task (``jit_compile``);
+1. freezes what ``trainable`` says (or enables LoRA) and compiles the task with ITS recipe:
+   ``task.compile(total_steps=..., jit_compile=..., **recipe)``, the same ``Task.compile`` the Python API calls
+   (:class:`~keras_bert_zoo.train.recipe.Recipe`: AdamW, warm-up + linear decay, layer-wise LR decay,
+   accumulation, clipping), the schedule sized to ``train_size`` / ``steps_per_epoch`` and ``epochs``;
 2. runs ``model.fit`` with Keras progress bars and the callbacks: TensorBoard logs (``<out>/logs``),
    :class:`EpochHistory` (``<out>/history.jsonl``), :class:`NanGuard` (last good weights in
    ``<out>/checkpoints/last_good.weights.h5``), ``BackupAndRestore`` (``<out>/backup``: rerunning the same
@@ -17,8 +19,8 @@ loss becomes NaN/Inf.
 
     from keras_bert_zoo.train.loop import FitConfig, fit_task
     train_ds = classifier.make_dataset(texts, labels, batch_size=32, training=True)
-    result = fit_task(classifier, train_ds, None, "runs/sst2", FitConfig(epochs=2, batch_size=32),
-                      train_size=len(texts))
+    config = FitConfig(epochs=2, batch_size=32, learning_rate=3e-5)      # Recipe fields + run options
+    result = fit_task(classifier, train_ds, None, "runs/sst2", config, train_size=len(texts))
     result.history[-1]["loss"], result.stopped_early            # per-epoch logs; False
 """
 
@@ -29,21 +31,20 @@ import logging
 import math
 from pathlib import Path
 
+from keras_bert_zoo.train.recipe import RECIPE_FIELDS, Recipe
+
 __all__ = ["FitConfig", "FitResult", "fit_task"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
-class FitConfig:
+@dataclasses.dataclass(frozen=True)
+class FitConfig(Recipe):
+    """A fine-tuning run: the :class:`~keras_bert_zoo.train.recipe.Recipe` fields (``learning_rate``,
+    ``warmup_ratio``, ...; their defaults are the Recipe's) + the run's options below."""
+
     epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 5e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    layer_decay: float = 1.0
-    gradient_accumulation_steps: int = 1
-    clipnorm: float = 1.0
     trainable: str = "all"            # "all", "feature_extraction", or "k" (top k blocks)
     lora_rank: int = 0                # > 0: LoRA adapters on the attention query/value kernels, base frozen
     lora_alpha: float | None = None   # LoRA scale numerator (default: the rank)
@@ -54,6 +55,10 @@ class FitConfig:
     backup: bool = True
     tensorboard: bool = True
     verbose: int | str = "auto"
+
+    def recipe(self) -> Recipe:
+        """The Recipe part of this run (what ``task.compile`` takes)."""
+        return Recipe(**{name: getattr(self, name) for name in RECIPE_FIELDS})
 
 
 @dataclasses.dataclass
@@ -66,7 +71,8 @@ class FitResult:
 
 def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int, strategy=None,
              extra_callbacks=(), clock=None):
-    """Compile ``task`` with the recipe and ``model.fit`` it; see the module docstring. ``clock``: a
+    """Compile ``task`` with ``config``'s recipe (``task.compile``) and ``model.fit`` it (see the module
+    docstring). ``clock``: a
     :class:`~keras_bert_zoo.train.callbacks.RunClock` that times the training-curve plot (pass it in
     ``extra_callbacks`` too to split the fit itself)."""
     import contextlib
@@ -75,7 +81,7 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
 
     from keras_bert_zoo.train import callbacks as cb
     from keras_bert_zoo.train.distribute import is_chief, prepare_model
-    from keras_bert_zoo.train.optimizers import make_optimizer, set_trainable
+    from keras_bert_zoo.train.optimizers import set_trainable
     from keras_bert_zoo.viz import plot_training_curves
 
     out = Path(out_dir)
@@ -93,15 +99,10 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
         set_trainable(task, trainable)
 
     steps = config.steps_per_epoch or max(1, math.ceil(train_size / config.batch_size))
-    updates = max(1, steps * config.epochs // max(1, config.gradient_accumulation_steps))
-    num_layers = task.backbone.config.num_layers
 
     def compile_():
-        optimizer = make_optimizer(config.learning_rate, total_steps=updates, warmup_ratio=config.warmup_ratio,
-                                   weight_decay=config.weight_decay, layer_decay=config.layer_decay,
-                                   num_layers=num_layers, clipnorm=config.clipnorm,
-                                   gradient_accumulation_steps=config.gradient_accumulation_steps)
-        task.compile(optimizer, jit_compile=config.jit_compile)
+        task.compile(total_steps=config.updates(steps, config.epochs), jit_compile=config.jit_compile,
+                     **config.recipe().as_dict())
 
     if strategy is not None:
         with strategy.scope():

@@ -7,7 +7,8 @@
   block ``i`` (of ``L``) gets ``lr * layer_decay ** (L - i)``, the embeddings ``lr * layer_decay ** (L + 1)``,
   the pooler and the task head the full ``lr``. Gradient accumulation (``gradient_accumulation_steps``) and
   clipping (``global_clipnorm``) are Keras's own optimizer options.
-* :func:`make_optimizer` — the one-call recipe. Under float16 compute (a global ``mixed_float16`` policy) it
+* :func:`make_optimizer` — the one-call recipe; its defaults are :class:`~keras_bert_zoo.train.recipe.Recipe`'s
+  (``Task.compile()`` and ``train.loop.fit_task`` build their optimizer through it). Under float16 compute (a global ``mixed_float16`` policy) it
   returns the optimizer wrapped in ``keras.optimizers.LossScaleOptimizer`` (:func:`with_loss_scale`), so fp16
   gradients do not underflow; the inner BertAdamW keeps its decay exclusions and layer-wise rates (the wrapper
   unscales the gradients and hands them to the inner optimizer's own ``apply``).
@@ -31,11 +32,15 @@ import re
 import keras
 from keras import ops
 
+from keras_bert_zoo.train.recipe import Recipe
+
 __all__ = ["WarmupLinearDecay", "BertAdamW", "make_optimizer", "set_trainable", "layer_lr_multiplier",
            "NO_DECAY_PATTERNS", "computes_in_float16", "with_loss_scale"]
 
 #: variable names excluded from weight decay (LayerNorm gamma/beta and every bias)
 NO_DECAY_PATTERNS = ("gamma", "beta", "bias")
+
+_DEFAULTS = Recipe()
 
 _BLOCK_RE = re.compile(r"encoder_layer_(\d+)(/|$)")
 
@@ -95,8 +100,8 @@ class BertAdamW(keras.optimizers.AdamW):
             ``global_clipnorm``, ``gradient_accumulation_steps``, ...).
     """
 
-    def __init__(self, learning_rate=2e-5, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
-                 layer_decay=1.0, num_layers=0, **kwargs):
+    def __init__(self, learning_rate=_DEFAULTS.learning_rate, weight_decay=_DEFAULTS.weight_decay, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-6, layer_decay=_DEFAULTS.layer_decay, num_layers=0, **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, **kwargs)
         if layer_decay != 1.0 and num_layers <= 0:
@@ -132,8 +137,9 @@ def _layers(layer):
 
 def computes_in_float16(model=None) -> bool:
     """True when the global dtype policy computes in float16 (``mixed_float16``), or ``model`` or any of its
-    (nested) layers does. The model check matters because a functional model's own ``dtype_policy`` is the
-    global one even when its layers were built with ``dtype="mixed_float16"``."""
+    (nested) layers does. Pass the model: a task built on a backbone made with ``dtype="mixed_float16"`` under a
+    float32 global policy computes in float16 although its own (functional) ``dtype_policy`` reads float32;
+    ``Task.compile`` and ``compile_pretrainer`` check the model they compile."""
     if keras.config.dtype_policy().compute_dtype == "float16":
         return True
     if model is None:
@@ -153,14 +159,15 @@ def with_loss_scale(optimizer, model=None, loss_scale="auto"):
     return optimizer
 
 
-def make_optimizer(learning_rate=2e-5, total_steps=1000, warmup_ratio=0.1, weight_decay=0.01,
-                   layer_decay=1.0, num_layers=0, clipnorm=1.0, gradient_accumulation_steps=None,
-                   end_learning_rate=0.0, loss_scale="auto"):
-    """The BERT fine-tuning optimizer: BertAdamW on a WarmupLinearDecay schedule.
+def make_optimizer(learning_rate=_DEFAULTS.learning_rate, total_steps=1000, warmup_ratio=_DEFAULTS.warmup_ratio,
+                   weight_decay=_DEFAULTS.weight_decay, layer_decay=_DEFAULTS.layer_decay, num_layers=0,
+                   clipnorm=_DEFAULTS.clipnorm, gradient_accumulation_steps=_DEFAULTS.gradient_accumulation_steps,
+                   end_learning_rate=0.0, loss_scale="auto", model=None):
+    """The BERT fine-tuning optimizer: BertAdamW on a WarmupLinearDecay schedule (defaults: :class:`Recipe`).
 
     ``total_steps`` counts optimizer updates (batches / ``gradient_accumulation_steps``). ``loss_scale``:
-    ``"auto"`` wraps it in a ``LossScaleOptimizer`` when the global dtype policy computes in float16;
-    True / False force it on / off (see :func:`with_loss_scale`).
+    ``"auto"`` wraps it in a ``LossScaleOptimizer`` when the global dtype policy, or ``model``, computes in
+    float16; True / False force it on / off (see :func:`with_loss_scale`).
     """
     total_steps = max(int(total_steps), 1)
     schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps=int(math.ceil(warmup_ratio * total_steps)),
@@ -170,7 +177,7 @@ def make_optimizer(learning_rate=2e-5, total_steps=1000, warmup_ratio=0.1, weigh
     optimizer = BertAdamW(learning_rate=schedule, weight_decay=weight_decay, layer_decay=layer_decay,
                           num_layers=num_layers, global_clipnorm=clipnorm or None,
                           gradient_accumulation_steps=gradient_accumulation_steps)
-    return with_loss_scale(optimizer, loss_scale=loss_scale)
+    return with_loss_scale(optimizer, model, loss_scale=loss_scale)
 
 
 def _find_backbone(model):

@@ -1,17 +1,17 @@
-"""Training the MLM + NSP pretrainer with ``model.fit``: losses, metrics, optimizer, checkpoints, resume.
+"""Training the MLM + NSP pretrainer with ``model.fit``: its optimizer, time budget, throughput, checkpoints, resume.
 
-Works on the ``(x, y, sample_weight)`` batches of :mod:`keras_bert_zoo.data.pretraining`:
+The model, its losses and metrics are :class:`keras_bert_zoo.tasks.pretrainer.Pretrainer`'s (MLM cross-entropy
+averaged over the real predictions, + ``nsp_weight`` x NSP cross-entropy; ``mlm_logits_accuracy``,
+``mlm_logits_perplexity``, ``nsp_logits_accuracy``), compiled by ``compile_pretrainer``; the batches come from
+:mod:`keras_bert_zoo.data.pretraining`. This module holds:
 
-* MLM loss: sparse cross-entropy at the masked positions, averaged over the *real* predictions (padding
-  predictions carry weight 0 and the mean divides by the sum of weights, as the reference does);
-* NSP loss: sparse cross-entropy on the two NSP logits; total = MLM + ``nsp_weight`` * NSP;
-* metrics: ``mlm_logits_accuracy`` (weighted, padding excluded), ``mlm_logits_perplexity``
-  (exp of the weighted mean MLM cross-entropy over the epoch), ``nsp_logits_accuracy``.
+* :func:`make_pretraining_optimizer` -- AdamW or LAMB on a linear warm-up + linear decay schedule, no weight
+  decay on LayerNorm and bias, a loss-scale optimizer under float16 compute;
+* :class:`TimeBudget` and :class:`Throughput` callbacks;
+* :func:`fit_pretrainer` -- ``model.fit`` with a ``.keras`` file per epoch and ``BackupAndRestore``, so an
+  interrupted run resumes from its last finished epoch with the optimizer state (same ``checkpoint_dir``).
 
-Optimizer: AdamW or LAMB on a linear warm-up + linear decay schedule, no weight decay on LayerNorm and bias.
-Mixed precision: build with ``dtype="mixed_bfloat16"``/``"mixed_float16"`` (float16 gets a loss-scale
-optimizer). XLA: ``jit_compile=True``. Checkpoints: a ``.keras`` file per epoch and ``BackupAndRestore`` so
-an interrupted run resumes from its last finished epoch with the optimizer state (same ``checkpoint_dir``).
+Mixed precision: build with ``dtype="mixed_bfloat16"``/``"mixed_float16"``; XLA: ``jit_compile=True``.
 
     from keras_bert_zoo.tasks.pretrainer import build_pretrainer, compile_pretrainer
     from keras_bert_zoo.train.pretraining import fit_pretrainer, make_pretraining_optimizer

@@ -84,7 +84,7 @@ def test_entity_metric_matches_seqeval():
     """The package's entity metric (keras_bert_zoo.tasks.token_classifier.entity_scores) has seqeval's
     (default, lenient) semantics on character BIO tags; seqeval is the test-only reference."""
     seqeval = require("seqeval.metrics")
-    from keras_bert_zoo.tasks.token_classifier import entity_scores
+    from keras_bert_zoo.metrics.entities import entity_scores
 
     gold = [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "B-ORG", "I-ORG"],
             ["O", "B-LOC", "I-LOC", "O", "B-PER", "I-PER"], ["O", "O", "O"]]

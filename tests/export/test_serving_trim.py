@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras_bert_zoo.export.saved_model import ServingModule
 from keras_bert_zoo.models.backbone import BertBackbone
 from keras_bert_zoo.tasks import MaskedLM, MultipleChoice, TextClassifier, TextEmbedder
-from keras_bert_zoo.tasks.task import Task
+from keras_bert_zoo.tasks.base import Task
 from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 from tests.conftest import TINY_LONG
 from tests.export.conftest import _vocab

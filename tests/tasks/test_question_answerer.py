@@ -1,4 +1,4 @@
-"""QuestionAnswerer (extractive QA as a keras.Model): official SQuAD EM/F1 on hand-made cases, answer alignment
+"""QuestionAnswerer (extractive QA as a keras.Model): answer alignment
 through offsets over windows, n-best decoding rules and the v2.0 null threshold, raw-data fit / evaluate / predict
 on the three input forms, long contexts, save / load, config round trip with derived lengths, errors."""
 
@@ -12,15 +12,16 @@ import tensorflow as tf
 import tiny5b
 from keras_bert_zoo.data.squad import QAExample, read_squad
 from keras_bert_zoo.tasks import TaskError, get_task_class
-from keras_bert_zoo.tasks import windows as W
-from keras_bert_zoo.tasks.question_answerer import (QuestionAnswerer, exact_match, f1_score, normalize_answer,
-                                                    squad_scores)
+from keras_bert_zoo.tasks.preprocessing import windows as W
+from keras_bert_zoo.metrics.squad import squad_scores
+from keras_bert_zoo.tasks.question_answerer import QuestionAnswerer
 from keras_bert_zoo.text import BertPreprocessor
 
 V1 = tiny5b.FIXTURES / "squad_v1.json"
 V2 = tiny5b.FIXTURES / "squad_v2.json"
 OUTPUTS = {"answer_text", "answer_start", "answer_end", "score", "null_score_diff", "nbest_texts", "nbest_starts",
-           "nbest_ends", "nbest_scores"}
+           "nbest_ends", "nbest_scores", "answer_start_utf16", "answer_end_utf16", "nbest_starts_utf16",
+           "nbest_ends_utf16"}
 
 
 @pytest.fixture(scope="module")
@@ -39,48 +40,21 @@ def _records(examples):
             for e in examples]
 
 
-def test_official_normalisation_and_scores_by_hand():
+def test_registry():
     assert get_task_class("qa") is QuestionAnswerer
-    assert normalize_answer("The  Denver Broncos!") == "denver broncos"
-    assert normalize_answer("an apple, a pear & the  end.") == "apple pear end"
-    assert normalize_answer("theater anarchy") == "theater anarchy"          # articles only as whole words
-    assert normalize_answer("Levi's Stadium") == "levis stadium"
-    assert normalize_answer("São Paulo — «ok»") == "são paulo — «ok»"        # only ASCII punctuation is dropped
-    assert exact_match("the Broncos", "Broncos.") == 1
-    # pred "denver broncos team" vs gold "broncos": p = 1/3, r = 1 -> f1 = 0.5
-    assert f1_score("Denver Broncos team", "the Broncos") == pytest.approx(0.5)
-    assert f1_score("x y y", "y y z") == pytest.approx(2 / 3)               # counts, not sets
-    assert f1_score("a b b", "b b c") == pytest.approx(0.8)                 # "a" is an article: dropped
-    assert f1_score("", "") == 1.0 and f1_score("x", "") == 0.0            # v2.0 rule
-    assert f1_score("", "", version="1.1") == 0.0                          # v1.1 script has no such rule
-    examples, version = read_squad(V2)
-    assert version == "2.0"
-    preds = {e.id: (e.answers[0][0] if e.answers else "") for e in examples}
-    preds["q1"] = "the Denver Broncos team"                                # EM 0, F1 0.8
-    preds["q4"] = "Beyoncé"                                                # no-answer question answered: 0
-    s = squad_scores(examples, preds, version)
-    n = len(examples)
-    assert s["exact"] == pytest.approx(100 * (n - 2) / n)
-    assert s["f1"] == pytest.approx(100 * (n - 2 + 0.8) / n)
-    assert s["HasAns_total"] == 7 and s["NoAns_total"] == 3
-    assert s["NoAns_exact"] == pytest.approx(100 * 2 / 3)
-    with pytest.raises(TaskError, match="no prediction"):
-        squad_scores(examples, {}, version)
 
 
 def test_answer_positions_through_offsets_over_windows(tok):
     qa = _qa(tok, sequence_length=24, stride=4, max_query_length=8)
     examples, _ = read_squad(V2)
     ex = [e for e in examples if e.id in ("q3", "q5", "q9", "q10")]
-    a0, a1 = qa.encode_answers([e.context for e in ex], [e.answers[0] if e.answers else None for e in ex],
-                               [e.id for e in ex])
-    assert a0[1] == len(ex[1].context[:ex[1].answers[0][1]].encode()) and a0[3] == a1[3] == -1   # bytes, not chars
-    questions, contexts = tf.constant([e.question for e in ex]), tf.constant([e.context for e in ex])
-    packed, y = qa.featurize(questions, contexts, tf.constant(a0), tf.constant(a1))
-    _, windows, b_offset, cs, ce = qa._windows(questions, contexts)
+    packed, y = qa.make_dataset(ex, batch_size=1000).get_single_element()
+    pre = qa.preprocessor
+    view = pre.windows(tf.constant([e.question for e in ex]), tf.constant([e.context for e in ex]))
+    windows, b_offset = view.windows, view.b_offset
     assert int(windows.length.shape[0]) > 2 * len(ex)                     # long contexts: several windows each
     index = W.packed_token_index(windows, b_offset, 24).numpy()
-    cs, ce = cs.to_list(), ce.to_list()
+    cs, ce = view.context_starts.to_list(), view.context_ends.to_list()
     found = {}
     for k, b in enumerate(windows.example_index.numpy()):
         s, e = int(y["start_logits"][k]), int(y["end_logits"][k])
@@ -93,42 +67,6 @@ def test_answer_positions_through_offsets_over_windows(tok):
         assert text == ex[b].answers[0][0]
         found[b] = found.get(b, 0) + 1
     assert set(found) == {0, 1, 2}                                         # q10 has no answer
-
-
-def test_decoding_rules_nbest_and_v2_null_threshold(tok):
-    qa = _qa(tok, sequence_length=16, stride=3, max_query_length=4, max_answer_length=3, n_best=4, version_2=True,
-             null_threshold=0.0)
-    context = "the cat sat on the mat and the dog sat on the log ."
-    _, windows, b_offset, cs, ce = qa._windows(tf.constant(["cat ?"]), tf.constant([context]))
-    index = W.packed_token_index(windows, b_offset, 16).numpy()
-    nw = index.shape[0]
-    assert nw > 1
-    start = np.full([nw, 16], -5.0, np.float32)
-    end = np.full([nw, 16], -5.0, np.float32)
-    # the best start is token 8 ("dog") and the best end token 12 ("log"): too long (5 > 3 tokens) as a pair
-    start[index == 8] = 6.0
-    end[index == 12] = 6.0
-    end[index == 9] = 2.0
-    start[:, 0] = end[:, 0] = -10.0
-    out = qa.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
-    assert set(out) == OUTPUTS and out["nbest_texts"].shape == (1, 4)
-    res = qa.decode({k: np.asarray(v) for k, v in out.items()})[0]
-    assert res["answer"] == "dog sat" and context[res["start"]:res["end"]] == "dog sat"
-    assert res["score"] == pytest.approx(8.0) and res["null_score_diff"] == pytest.approx(-28.0)
-    assert all(c["end"] - c["start"] <= len("dog sat on") for c in res["nbest"])
-    assert len(res["nbest"]) == 4 and res["nbest"] == sorted(res["nbest"], key=lambda c: -c["score"])
-    for c in res["nbest"]:
-        assert context[c["start"]:c["end"]] == c["text"]
-    # a strong null score makes the v2.0 answer empty (the n-best list still has the spans)
-    start[:, 0] = end[:, 0] = 9.0
-    out = qa.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
-    res = qa.decode({k: np.asarray(v) for k, v in out.items()})[0]
-    assert res["answer"] == "" and res["start"] == res["end"] == -1
-    assert res["null_score_diff"] == pytest.approx(10.0) and res["nbest"][0]["text"] == "dog sat"
-    # v1.1 never answers "nothing"
-    v1 = _qa(tok, sequence_length=16, stride=3, max_query_length=4, max_answer_length=3, n_best=4)
-    out = v1.decode_windows(tf.constant(start), tf.constant(end), windows, b_offset, cs, ce, tf.constant([context]))
-    assert v1.decode({k: np.asarray(v) for k, v in out.items()})[0]["answer"] == "dog sat"
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +207,9 @@ def test_shared_harness(tok, tmp_path):
     px = {"question": [e.question for e in examples[:3]] + ["who?"], "context": [e.context for e in examples[:3]] + [""]}
     make = lambda: _qa(tok, sequence_length=32, stride=8, max_query_length=12, n_best=3, version_2=True)  # noqa: E731
     run_task_test(make, examples, None, px, tmp_path)
-    assert set(make().features(make().default_samples())) == {"question", "context"}
+    from keras_bert_zoo.tasks.base import pipeline
+
+    assert set(pipeline.columns(make(), make().default_samples())) == {"question", "context"}
 
 
 @pytest.mark.slow
@@ -282,3 +222,24 @@ def test_tflite_export_needs_no_flex(tok, tmp_path):
     result = _qa(tok, sequence_length=24, n_best=3).export(tmp_path / "qa" / "1", format="tflite")
     assert set(result.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS and not result.info["flex"]
     assert "answer_text" not in result.info["signatures"]["serving_default"]["outputs"]
+
+
+def test_a_keras_file_of_the_previous_version_loads_and_predicts_the_same():
+    """tests/tasks/fixtures/legacy_tagqa was written by keras_bert_zoo at b1486c1 (a plain BertPreprocessor,
+    ``stride`` / ``max_query_length`` in the task config); it loads into a QAWindowPreprocessor with them."""
+    import pathlib
+
+    root = pathlib.Path(__file__).parent / "fixtures" / "legacy_tagqa"
+    expected = json.loads((root / "expected.json").read_text(encoding="utf-8"))["qa"]
+    task = keras.saving.load_model(root / "qa.keras")
+    assert type(task.preprocessor).__name__ == "QAWindowPreprocessor"
+    assert (task.stride, task.max_query_length, task.n_best) == (6, 8, 3)
+    out = task.predict(expected["inputs"])
+    for key, want in expected["outputs"].items():
+        got = np.asarray(out[key])
+        if got.dtype.kind in "SO":
+            assert np.vectorize(lambda v: v.decode("utf-8"), otypes=[object])(got).tolist() == want, key
+        elif got.dtype.kind == "f":
+            np.testing.assert_allclose(got, np.asarray(want, np.float32), rtol=1e-6, atol=1e-6, err_msg=key)
+        else:
+            assert got.tolist() == want, key

@@ -95,26 +95,34 @@ def test_text_embedder(tmp_path):
     assert emb.shape == (4, 32)
 
 
-def test_pretrainer_fits_on_documents(tmp_path):
-    import keras
-    import numpy as np
+DOCS = [["the movie was good .", "the plot was bad .", "ok ."], ["love the cars .", "awful acting !"],
+        ["the film was fine .", "meh .", "terrible and bad ."]] * 3
 
+
+def test_pretrainer(tmp_path):
+    """Documents in (pairs and masks made by data.pretraining); no raw strings served: checks on a packed batch."""
     from keras_bert_zoo.tasks import Pretrainer
 
-    docs = [["the movie was good .", "the plot was bad .", "ok ."], ["love the cars .", "awful acting !"],
-            ["the film was fine .", "meh .", "terrible and bad ."]] * 3
-    task = factory(Pretrainer, sequence_length=16, max_predictions_per_seq=4)()
-    task.compile(learning_rate=1e-3)
-    before = [np.array(w) for w in task.get_weights()]
-    logs = task.fit(docs, epochs=1, batch_size=4, verbose=0).history
-    assert np.isfinite(logs["loss"]).all()
-    assert any(not np.array_equal(b, a) for b, a in zip(before, task.get_weights()))
-    path = tmp_path / "pre.keras"
-    task.save(path)
-    loaded = keras.saving.load_model(path)
-    batch = next(iter(task.make_dataset(docs, batch_size=4)))[0]
-    a, b = task.predict_on_batch(batch), loaded.predict_on_batch(batch)
-    np.testing.assert_allclose(a["mlm_logits"], b["mlm_logits"], atol=1e-6)
+    make = factory(Pretrainer, sequence_length=16, max_predictions_per_seq=4)
+    packed = next(iter(make().make_dataset(DOCS, batch_size=4)))[0]
+    task = run_task_test(make, DOCS, None, tmp_path=tmp_path, packed=packed)
+    assert set(task.predict_on_batch(packed)) == {"mlm_logits", "nsp_logits"}
+
+
+def test_distiller(tmp_path):
+    """The student under the distillation objective; the student is what is saved and exported."""
+    from keras_bert_zoo.tasks import TextClassifier
+    from keras_bert_zoo.tasks.distiller import Distiller
+
+    labels = ["negative", "neutral", "positive"]
+
+    def make():
+        teacher = factory(TextClassifier, labels=labels)()
+        student = factory(TextClassifier, labels=labels)()
+        return Distiller(teacher, student, temperature=2.0, alpha=0.5)
+
+    task = run_task_test(make, TEXTS, LABELS, PREDICT, tmp_path, shipped=lambda d: d.student)
+    assert task.predict(PREDICT, verbose=0)["label_names"].shape == (4,)
 
 
 def test_validation_data_tuple_of_texts_and_label_names():

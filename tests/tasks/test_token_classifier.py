@@ -1,22 +1,19 @@
-"""TokenClassifier (NER as a keras.Model): seqeval parity of the TF chunker, first-sub-word alignment on accented /
+"""TokenClassifier (NER as a keras.Model): first-sub-word alignment on accented /
 Chinese text (one window and many), entity spans with character offsets, max-context windows at prediction,
 raw-data fit / evaluate / predict, save / load, from_preset, errors naming the file, line and tag."""
-
-import random
-import warnings
 
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import require
 import tensorflow as tf
 
 import tiny5b
 from keras_bert_zoo.data.conll import Sentence, label_list, read_conll
 from keras_bert_zoo.tasks import TaskError, get_task_class
-from keras_bert_zoo.tasks import windows as W
-from keras_bert_zoo.tasks.token_classifier import TokenClassifier, entity_scores, get_entities
+from keras_bert_zoo.tasks.preprocessing import windows as W
+from keras_bert_zoo.metrics.entities import entity_scores
+from keras_bert_zoo.tasks.token_classifier import TokenClassifier
 from keras_bert_zoo.text import BertPreprocessor
 
 TRAIN = tiny5b.FIXTURES / "ner_train.conll"
@@ -33,32 +30,11 @@ def _task(tok, labels, sequence_length=9, stride=3, **kwargs):
                            preprocessor=BertPreprocessor(tok, sequence_length=sequence_length), stride=stride, **kwargs)
 
 
-def test_registry_and_chunking_and_scores_match_seqeval():
+def test_registry():
     assert get_task_class("tag") is TokenClassifier
-    seqeval = require("seqeval.metrics")
-    from seqeval.metrics.sequence_labeling import get_entities as ref_entities
-
-    rng = random.Random(1)
-    tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC", "B", "I", "E", "S",
-            "B-MISC-X", "I-MISC-X"]
-    seqs = [[rng.choice(tags) for _ in range(rng.randint(0, 12))] for _ in range(1500)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for seq, ours in zip(seqs, get_entities(seqs)):
-            assert [tuple(e) for e in ref_entities(seq)] == ours, seq
-        true, pred = seqs[:750], [(p + ["O"] * len(t))[:len(t)] for p, t in zip(seqs[750:], seqs[:750])]
-        got = entity_scores(true, pred)
-        assert got["precision"] == pytest.approx(seqeval.precision_score(true, pred), abs=1e-12)
-        assert got["recall"] == pytest.approx(seqeval.recall_score(true, pred), abs=1e-12)
-        assert got["f1"] == pytest.approx(seqeval.f1_score(true, pred), abs=1e-12)
-        report = seqeval.classification_report(true, pred, output_dict=True)
-    assert set(got["per_type"]) == {k for k in report if k not in ("micro avg", "macro avg", "weighted avg")}
-    for ty, m in got["per_type"].items():
-        assert m["f1"] == pytest.approx(report[ty]["f1-score"], abs=1e-12) and m["support"] == report[ty]["support"]
-    assert get_entities([]) == [] and get_entities([[], ["S-X"]]) == [[], [("X", 0, 0)]]
 
 
-def test_first_subword_alignment_on_accented_and_chinese_text(tok):
+def test_word_labels_over_windows_on_accented_and_chinese_text(tok):
     words = ["José", "Müller-Lüdenscheidt", "vit", "à", "Zürich", ".", "李", "明"]
     tags = ["B-PER", "I-PER", "O", "O", "B-LOC", "O", "B-PER", "I-PER"]
     labels = ["O", "B-LOC", "B-PER", "I-PER"]
@@ -67,25 +43,15 @@ def test_first_subword_alignment_on_accented_and_chinese_text(tok):
     _, starts, _ = tok.tokenize_with_offsets(tf.constant([text]))
     starts = starts.to_list()[0]
     n = len(starts)
-    assert n > len(words) + 3                       # real sub-word splits ("mul ##ler", "zu ##rich", ...)
     first_tokens = {p: tags[b_starts.index(s)] for p, s in enumerate(starts) if s in b_starts}
-    assert len(first_tokens) == len(words)
-    args = (tf.constant([text]), tf.ragged.constant([b_starts], dtype=tf.int64),
-            tf.ragged.constant([[labels.index(t) for t in tags]]))
-    # one window: the token starting each word carries the word's label; every other token has weight 0
-    task = _task(tok, labels, sequence_length=64)
-    packed, y, w = task.featurize(*args)
-    want_w = [0.0] + [1.0 if p in first_tokens else 0.0 for p in range(n)] + [0.0] * (64 - n - 1)
-    np.testing.assert_array_equal(w.numpy()[0], want_w)
-    for p, tag in first_tokens.items():
-        assert labels[int(y[0, p + 1])] == tag
-    # windows of 7 tokens, stride 3: every weighted position is a word's first token with that word's tag, and
-    # every word is labelled in at least one window
+    assert len(first_tokens) == len(words) and n > len(words) + 3
+    # the task's own batches: windows of 7 tokens, stride 3; every weighted position is a word's first token with
+    # that word's tag, and every word is labelled in at least one window
     small = _task(tok, labels, sequence_length=9, stride=3)
-    packed, y, w = small.featurize(*args)
+    packed, y, w = small.make_dataset([words], [tags], batch_size=100).get_single_element()
     windows = W.make_windows(tf.constant([n]), 7, 3)
     assert w.shape[0] == int(windows.length.shape[0]) > 1
-    index = W.packed_token_index(windows, tf.ones_like(windows.length), 9).numpy()
+    index = W.packed_token_index(windows, tf.ones_like(windows.length), 9).numpy()[:, :w.shape[1]]
     np.testing.assert_array_equal(packed["token_ids"].numpy()[index >= 0],
                                   np.asarray(tok.tokenize(tf.constant([text])).to_list()[0])[index[index >= 0]])
     seen = set()
@@ -95,30 +61,6 @@ def test_first_subword_alignment_on_accented_and_chinese_text(tok):
         seen.add(tok_index)
     assert seen == set(first_tokens)
     assert np.all(w.numpy()[index < 0] == 0)
-
-
-def test_entity_spans_from_token_tags_with_character_offsets(tok):
-    labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
-    task = _task(tok, labels)
-    text = "José Müller-Lüdenscheidt vit à Zürich. 李明住在北京。"
-    ids, starts, ends = tok.tokenize_with_offsets(tf.constant([text]))
-    pieces = [tok.id_to_token(i) for i in ids.to_list()[0]]
-    # jose mul ##ler - lu ##den ##scheid ##t vit a zu ##rich . 李 明 住 在 北 京 。
-    tag_of = {0: "B-PER", 1: "I-PER", 3: "I-PER", 4: "I-PER", 10: "B-LOC", 13: "B-PER", 14: "I-PER",
-              17: "B-LOC", 18: "I-LOC"}
-    assert pieces[0] == "jose" and pieces[10] == "zu" and pieces[17] == "北"
-    tags = [labels.index(tag_of.get(i, "O")) for i in range(len(pieces))]
-    # continuation pieces get a wrong tag on purpose: only word-initial pieces count
-    tags = [labels.index("B-LOC") if p.startswith("##") else t for p, t in zip(pieces, tags)]
-    logits = tf.RaggedTensor.from_tensor(tf.one_hot([tags], len(labels)) * 5.0)
-    out = task.decode_entities(tf.constant([text]), ids, starts, ends, logits)
-    got = task.decode({k: np.asarray(v) for k, v in out.items()})[0]["entities"]
-    want = [("PER", "José Müller-Lüdenscheidt"), ("LOC", "Zürich"), ("PER", "李明"), ("LOC", "北京")]
-    assert [(e["type"], e["text"]) for e in got] == want
-    assert [(e["start"], e["end"]) for e in got] == [(0, 24), (31, 37), (39, 41), (43, 45)]
-    for e in got:
-        assert text[e["start"]:e["end"]] == e["text"]
-        assert 0.9 < e["score"] <= 1.0
 
 
 def test_long_text_tokens_take_their_max_context_window(tok):
@@ -185,7 +127,7 @@ def test_predict_raw_strings_gives_padded_entity_outputs(trained):
     task = trained[0]
     out = task.predict(TEXTS, batch_size=3)           # two batches of different entity counts, padded
     assert set(out) == {"entity_types", "entity_texts", "entity_starts", "entity_ends", "entity_scores",
-                        "num_entities"}
+                        "num_entities", "entity_type_ids", "entity_starts_utf16", "entity_ends_utf16"}
     n = out["num_entities"]
     assert n.shape == (4,) and n[2] == 0
     E = out["entity_types"].shape[1]
@@ -222,18 +164,6 @@ def test_save_load_keeps_config_and_outputs(trained):
     for k in want:
         np.testing.assert_array_equal(got[k], want[k])
     assert again.predict_word_tags(sentences) == task.predict_word_tags(sentences)
-
-
-@pytest.mark.slow
-def test_featurize_in_chunks_graph_path_matches_eager(trained):
-    task, sentences = trained[0], trained[1]
-    texts, starts, ids = task._word_examples(sentences, None)
-    cols = (tf.constant(texts), tf.ragged.constant(starts, dtype=tf.int64), tf.ragged.constant(ids, dtype=tf.int32),
-            tf.ones([len(texts)]))
-    eager = W.featurize_in_chunks(task.featurize, cols)                  # one chunk: eager
-    graph = W.featurize_in_chunks(task.featurize, cols, chunk=4)         # two chunks through one tf.function
-    for a, b in zip(tf.nest.flatten(eager), tf.nest.flatten(graph)):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_mixed_precision_head_keeps_float32_logits(tok):
@@ -324,7 +254,9 @@ def test_shared_harness(tok, tmp_path):
     sentences = read_conll(TRAIN)
     run_task_test(lambda: _task(tok, label_list(sentences)), sentences, None, TEXTS, tmp_path)
     task = _task(tok, label_list(sentences))
-    assert task.features(task.default_samples())["text"][2] == "李明住在北京。"
+    from keras_bert_zoo.tasks.base import pipeline
+
+    assert pipeline.columns(task, task.default_samples())["text"][2] == "李明住在北京。"
 
 
 @pytest.mark.slow
@@ -337,3 +269,29 @@ def test_tflite_export_needs_no_flex(tok, tmp_path):
     result = _task(tok, ["O", "B-PER", "I-PER"]).export(tmp_path / "ner" / "1", format="tflite")
     assert set(result.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS and not result.info["flex"]
     assert "entity_texts" not in result.info["signatures"]["serving_default"]["outputs"]
+
+
+def _same(got, want):
+    got = np.asarray(got)
+    if got.dtype.kind in "SO":
+        got = np.vectorize(lambda v: v.decode("utf-8"), otypes=[object])(got)
+    if got.dtype.kind == "f":
+        np.testing.assert_allclose(got, np.asarray(want, np.float32), rtol=1e-6, atol=1e-6)
+    else:
+        assert got.tolist() == want
+
+
+def test_a_keras_file_of_the_previous_version_loads_and_predicts_the_same():
+    """tests/tasks/fixtures/legacy_tagqa was written by keras_bert_zoo at b1486c1 (a plain BertPreprocessor and
+    ``stride`` in the task config); it loads into a TokenWindowPreprocessor with that stride."""
+    import json
+    import pathlib
+
+    root = pathlib.Path(__file__).parent / "fixtures" / "legacy_tagqa"
+    expected = json.loads((root / "expected.json").read_text(encoding="utf-8"))["tagger"]
+    task = keras.saving.load_model(root / "tagger.keras")
+    assert type(task.preprocessor).__name__ == "TokenWindowPreprocessor" and task.stride == 5
+    out = task.predict(expected["inputs"])
+    for key, want in expected["outputs"].items():
+        _same(out[key], want)
+    assert task.predict_word_tags(read_conll(TRAIN)[:4]) == expected["word_tags"]

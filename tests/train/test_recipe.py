@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_bert_zoo.train import metrics as M
+from keras_bert_zoo.metrics import classification as M
 from keras_bert_zoo.train.callbacks import NanGuard
 from keras_bert_zoo.train.optimizers import (BertAdamW, WarmupLinearDecay, layer_lr_multiplier, make_optimizer,
                                              set_trainable)
@@ -252,3 +252,96 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path):
     fresh.load_weights(ckpt)
     for a, b in zip(fresh.get_weights(), epoch_end_weights[0]):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------- one recipe
+RUN = dict(learning_rate=3e-4, warmup_ratio=0.2, weight_decay=0.02, layer_decay=0.9, clipnorm=0.5)
+
+
+def _recipe_task_and_data():
+    import random
+
+    from keras_bert_zoo.tasks import TextClassifier
+    from keras_bert_zoo.text import BertPreprocessor
+    from tests.tasks.tiny_classify import sentence, tiny_backbone_and_tokenizer
+
+    keras.utils.set_random_seed(0)
+    backbone, tokenizer = tiny_backbone_and_tokenizer()
+    labels = ["negative", "neutral", "positive"]
+    task = TextClassifier(backbone, preprocessor=BertPreprocessor(tokenizer, sequence_length=16), labels=labels)
+    rng = random.Random(0)
+    y = [labels[i % 3] for i in range(22)]
+    return task, [sentence(rng, label) for label in y], y
+
+
+def _trained(route, tmp_path):
+    """The same run through the CLI's route (fit_task) or the Python API (compile + fit)."""
+    from keras_bert_zoo.train.loop import FitConfig, fit_task
+
+    task, x, y = _recipe_task_and_data()
+    if route == "cli":
+        train_ds = task.make_dataset(x, y, batch_size=4, training=True)
+        fit_task(task, train_ds, None, tmp_path / "run", FitConfig(epochs=2, batch_size=4, backup=False,
+                                                                    tensorboard=False, verbose=0, **RUN),
+                 train_size=len(x))
+    else:
+        task.compile(**RUN)
+        task.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    optimizer = task.optimizer
+    schedule = optimizer.get_config()["learning_rate"]["config"]
+    return task, optimizer, schedule
+
+
+def test_cli_route_and_python_api_train_with_the_same_recipe(tmp_path):
+    """bert-zoo finetune's fit_task and task.compile(); task.fit(...) build the same optimizer, schedule and
+    learning rates, and train to the same weights."""
+    cli, cli_opt, cli_schedule = _trained("cli", tmp_path)
+    api, api_opt, api_schedule = _trained("api", tmp_path)
+    assert type(cli_opt) is type(api_opt) is BertAdamW
+    updates = 2 * -(-22 // 4)                                  # 2 epochs of ceil(22 / 4) batches
+    want = {"peak_learning_rate": RUN["learning_rate"], "total_steps": updates,
+            "warmup_steps": int(np.ceil(RUN["warmup_ratio"] * updates)), "end_learning_rate": 0.0}
+    assert cli_schedule == api_schedule == want
+    for key in ("weight_decay", "layer_decay", "num_layers", "global_clipnorm", "beta_1", "beta_2", "epsilon"):
+        assert cli_opt.get_config()[key] == api_opt.get_config()[key], key
+    assert cli_opt.get_config()["layer_decay"] == RUN["layer_decay"]
+    assert cli_opt.get_config()["weight_decay"] == RUN["weight_decay"]
+    assert int(cli_opt.iterations) == int(api_opt.iterations) == updates
+    for a, b in zip(cli.get_weights(), api.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_recipe_defaults_are_stated_once():
+    import inspect
+
+    from keras_bert_zoo.train.loop import FitConfig
+    from keras_bert_zoo.train.recipe import RECIPE_FIELDS, Recipe
+
+    assert Recipe().learning_rate == 5e-5
+    defaults = Recipe().as_dict()
+    assert {k: getattr(FitConfig(), k) for k in RECIPE_FIELDS} == defaults
+    opt = inspect.signature(make_optimizer).parameters
+    assert {k: opt[k].default for k in RECIPE_FIELDS} == defaults
+    adamw = inspect.signature(BertAdamW).parameters
+    assert adamw["learning_rate"].default == defaults["learning_rate"]
+    assert adamw["weight_decay"].default == defaults["weight_decay"]
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        Recipe(warmup_ratio=1.5)
+
+
+def test_first_fit_compiles_once_with_a_sized_schedule():
+    task, x, y = _recipe_task_and_data()
+    calls = []
+    compile_ = task.compile
+    task.compile = lambda *a, **k: (calls.append(k.get("total_steps")), compile_(*a, **k))[1]
+    task.fit(x, y, epochs=3, batch_size=4, verbose=0)
+    assert calls == [3 * 6]
+    assert task.optimizer.get_config()["learning_rate"]["config"]["total_steps"] == 18
+
+
+def test_compile_refuses_recipe_fields_with_an_explicit_optimizer():
+    from keras_bert_zoo.tasks import TaskError
+
+    task, _, _ = _recipe_task_and_data()
+    with pytest.raises(TaskError, match="learning_rate"):
+        task.compile(optimizer="adam", learning_rate=1e-3)

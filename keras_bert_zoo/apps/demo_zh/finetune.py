@@ -61,7 +61,7 @@ def validation_score(kind, task, val, batch_size=64):
     """Accuracy (sentiment) or entity F1 (ner) of ``task`` on the selection sample ``val``."""
     import numpy as np
 
-    from keras_bert_zoo.tasks.token_classifier import entity_scores
+    from keras_bert_zoo.metrics.entities import entity_scores
 
     if kind == "sentiment":
         out = task.predict(val[0], batch_size=batch_size, verbose=0)

@@ -36,7 +36,7 @@ def ner_test_report(task, test_sentences, out_dir):
 
 def entity_spans(text: str, tags) -> list:
     """[{"type", "start", "end", "text"}] of character BIO ``tags`` (seqeval chunking; end exclusive)."""
-    from keras_bert_zoo.tasks.token_classifier import get_entities
+    from keras_bert_zoo.metrics.entities import get_entities
 
     (ents,) = get_entities([list(tags)])
     return [{"type": ty, "start": b, "end": e + 1, "text": text[b:e + 1]} for ty, b, e in ents]

@@ -1,8 +1,9 @@
 """Long texts: sliding windows with a stride, packing of windows, and aggregation back to examples.
 
 Pure TensorFlow (ragged tensors), so the same code runs in ``tf.data`` for training, in ``serving_fn`` for
-SavedModel export, and in Python ``predict``. Used by the tagging (NER) and QA tasks and by the text
-classifier for texts longer than the sequence length.
+SavedModel and TFLite export, and in Python ``predict``. Used by the NER and QA preprocessor layers
+(:mod:`~keras_bert_zoo.tasks.preprocessing`), the span decoders (:mod:`~keras_bert_zoo.tasks.decoding`) and the
+text classifier for texts longer than the sequence length.
 
 Window semantics (google-research/bert ``run_squad.py``): an example of ``N`` tokens is covered by windows of at
 most ``max_tokens`` tokens starting at ``0, stride, 2*stride, ...``; the last window is the first one that reaches
@@ -27,7 +28,6 @@ Public API:
     mean_over_windows(values, windows)  [W, ...] -> [B, ...]
     max_context_mask(windows)           ragged [W, (n)] bool
     tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
-    featurize_in_chunks(fn, columns, chunk=256)   training features of many examples, windows concatenated
     add_per_row(ragged, row_values)     ragged + row_values[:, None] on the flat values (fast to trace)
     ragged_range / ragged_gather_rows / ragged_truncate / ragged_mask / sorted_row_lengths
                                         ragged building blocks with TFLite builtins only (see below)
@@ -50,7 +50,7 @@ import tensorflow as tf
 
 __all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
            "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
-           "packed_token_index", "featurize_in_chunks", "add_per_row", "with_known_cardinality", "ragged_range",
+           "packed_token_index", "add_per_row", "ragged_range",
            "ragged_gather_rows", "ragged_truncate", "ragged_mask", "sorted_row_lengths"]
 
 
@@ -292,33 +292,3 @@ def tokens_from_windows(values, windows: Windows, b_offset):
     out_shape = tf.concat([[total], tf.shape(values)[2:]], 0)
     out = tf.scatter_nd(where[:, None], chosen, tf.cast(out_shape, tf.int32))
     return tf.RaggedTensor.from_row_lengths(out, tf.cast(windows.lengths, tf.int64))
-
-
-def featurize_in_chunks(fn, columns, chunk: int = 256):
-    """Run a featurizer (TF function of a chunk of examples -> nested tensors with a leading window axis) over
-    all ``columns`` (a tuple of tensors / ragged tensors with a leading example axis) and concatenate the windows.
-
-    Small inputs (one chunk) run eagerly, which costs no tracing; larger ones run the featurizer as one
-    ``tf.function`` traced once. Returns the concatenated nested tensors.
-    """
-    n = int(columns[0].shape[0])
-    if n > chunk:
-        def spec(c):   # any number of examples: one trace for all chunks
-            if isinstance(c, tf.RaggedTensor):
-                return tf.RaggedTensorSpec([None] + c.shape[1:].as_list(), c.dtype, ragged_rank=c.ragged_rank,
-                                           row_splits_dtype=c.row_splits.dtype)
-            return tf.TensorSpec([None] + c.shape[1:].as_list(), c.dtype)
-
-        fn = tf.function(fn, input_signature=[spec(c) for c in columns])
-    parts = [fn(*[c[i:i + chunk] for c in columns]) for i in range(0, max(n, 1), chunk)]
-    if len(parts) == 1:
-        return parts[0]
-    return tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *parts)
-
-
-def with_known_cardinality(ds):
-    """A dataset of windows has an unknown length (windows per example vary); count it once (one pass, which
-    also fills a ``cache()`` upstream) and assert it, so ``cardinality()`` - used to size learning-rate schedules
-    - is right."""
-    n = int(ds.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1).numpy())
-    return ds.apply(tf.data.experimental.assert_cardinality(n))

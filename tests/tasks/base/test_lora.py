@@ -133,6 +133,6 @@ def test_lora_task_exports_merged(tmp_path):
     result = task.export(tmp_path / "sm" / "1", sample_inputs=texts)
     import tensorflow as tf
 
-    served = tf.saved_model.load(str(tmp_path / "sm" / "1")).signatures["serving_default"](text=tf.constant(texts))
+    assert result.path == tmp_path / "sm" / "1" and (result.path / "saved_model.pb").is_file()
+    served = tf.saved_model.load(str(result.path)).signatures["serving_default"](text=tf.constant(texts))
     np.testing.assert_allclose(served["probabilities"].numpy(), want, atol=1e-5)
-    assert result is not None

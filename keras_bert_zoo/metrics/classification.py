@@ -1,4 +1,4 @@
-"""Evaluation metrics (NumPy, on predictions already computed) and imbalance helpers.
+"""Classification metrics (NumPy, on predictions already computed) and imbalance helpers.
 
 Classification: :func:`classification_report` gives accuracy, macro/micro/weighted F1, MCC (multi-class
 Gorodkin form, as scikit-learn's ``matthews_corrcoef``), per-class precision/recall/F1/support and the confusion
@@ -7,7 +7,7 @@ Regression: :func:`regression_report` (MSE, MAE, Pearson, Spearman with average 
 Imbalance: :func:`class_weights` (``balanced``: n / (k * count_c)) and :func:`resample_indices`
 (over-sampling minority classes / under-sampling majority ones, deterministic for a seed).
 
-    from keras_bert_zoo.train.metrics import class_weights, classification_report, format_report
+    from keras_bert_zoo.metrics.classification import class_weights, classification_report, format_report
     report = classification_report([0, 1, 1, 2], [0, 1, 2, 2], labels=["neg", "neu", "pos"])
     report["accuracy"], report["macro_f1"]                  # 0.75, 0.777...
     print(format_report(report))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tiny5b
-from keras_bert_zoo.tasks import windows as W
+from tests.tasks import tiny5b
+from keras_bert_zoo.tasks.preprocessing import windows as W
 
 
 def reference_windows(n, max_tokens, stride):

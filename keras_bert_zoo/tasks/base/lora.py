@@ -1,0 +1,126 @@
+"""LoRA on a task: adapters on the backbone, their weights in a safetensors file, the merged copy.
+
+:class:`LoraMixin` gives :class:`~keras_bert_zoo.tasks.Task` its LoRA methods (``enable_lora``, ``lora_weights``,
+``save_lora_weights``, ``load_lora_weights``, ``merged_lora``) and ``serving_copy``; :func:`rebuilt` is the copy
+without adapters (kernels merged) that ``merged_lora`` and ``serving_copy`` return.
+
+Example::
+
+    task.enable_lora(8)                          # adapters on query/value; the rest of the backbone frozen
+    task.fit(texts, labels, epochs=1)
+    task.save_lora_weights("adapters.safetensors")     # only what LoRA fine-tuning changed
+    plain = task.merged_lora()                   # same outputs, plain Dense kernels W + alpha/r * A B
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+
+from keras_bert_zoo.tasks.base.errors import TaskError
+
+__all__ = ["LoraMixin", "rebuilt"]
+
+
+class LoraMixin:
+    """The LoRA methods of a task (a ``keras.Model`` with a ``backbone``)."""
+
+    def enable_lora(self, rank, alpha=None, targets=("query", "value")):
+        """LoRA fine-tuning: adapters on the backbone's ``targets`` (see :meth:`BertBackbone.enable_lora`),
+        every other backbone variable frozen; the task head stays trainable."""
+        self.backbone.enable_lora(rank, alpha=alpha, targets=targets)
+
+    def lora_weights(self) -> dict:
+        """What LoRA fine-tuning changed: {variable path: numpy array} of every trainable variable (the
+        adapters and the task head)."""
+        if not self.backbone.lora:
+            raise TaskError("LoRA is not enabled on this task (call enable_lora first)")
+        return {v.path: keras.ops.convert_to_numpy(v) for v in self.trainable_variables}
+
+    def save_lora_weights(self, path):
+        """Write :meth:`lora_weights` to a safetensors file (atomically), with the LoRA setting as metadata."""
+        from safetensors.numpy import save as save_tensors
+
+        from keras_bert_zoo import cache
+
+        blob = save_tensors(self.lora_weights(), metadata={"lora": json.dumps(self.backbone.lora),
+                                                           "task": type(self).__name__})
+        with cache.atomic_write(os.fspath(path), "wb") as f:
+            f.write(blob)
+
+    def load_lora_weights(self, path):
+        """Read a file of :meth:`save_lora_weights` into this task (same base model, same LoRA setting).
+        Every tensor is checked (names, shapes, LoRA setting) before any is assigned."""
+        path = os.fspath(path)
+        saved, tensors = _read_lora_file(path)
+        if not self.backbone.lora:
+            if not saved:
+                raise TaskError(f"{path}: no LoRA setting in the file's metadata")
+            self.enable_lora(saved["rank"], alpha=saved["alpha"], targets=saved["targets"])
+        elif saved and saved != self.backbone.lora:
+            raise TaskError(f"{path}: LoRA setting {saved} differs from this task's {self.backbone.lora}")
+        variables = {v.path: v for v in self.trainable_variables}
+        missing, extra = sorted(set(variables) - set(tensors)), sorted(set(tensors) - set(variables))
+        if missing or extra:
+            raise TaskError(f"{path}: tensors do not match this task: missing {missing[:3]}, unexpected "
+                            f"{extra[:3]}{' ...' if len(missing) + len(extra) > 6 else ''}")
+        bad = [(k, tensors[k].shape, tuple(v.shape)) for k, v in variables.items()
+               if tuple(tensors[k].shape) != tuple(v.shape)]
+        if bad:
+            name, got, want = bad[0]
+            raise TaskError(f"{path}: tensor {name} has shape {tuple(got)}, the task expects {want}")
+        for name, variable in variables.items():
+            variable.assign(tensors[name])
+
+    def merged_lora(self):
+        """A copy of this task without LoRA whose kernels are the LoRA-updated ones (``W + alpha/r * A B``):
+        the same outputs, plain Dense layers."""
+        if not self.backbone.lora:
+            raise TaskError("LoRA is not enabled on this task")
+        return rebuilt(self, dtype=None)
+
+    def serving_copy(self):
+        """What ``export`` ships: this task, or (LoRA adapters, or a mixed policy) a copy with the adapters merged
+        that computes in float32 with the same variables -- the precision servers and TFLite run and the exports
+        are verified at (1e-5). The dtype goes through the copy's config (:func:`rebuilt`)."""
+        mixed = self.backbone.dtype_policy.compute_dtype != "float32"
+        if not self.backbone.lora and not mixed:
+            return self
+        return rebuilt(self, dtype="float32" if mixed else None)
+
+
+def _read_lora_file(path: str):
+    """(LoRA setting from the metadata or None, {name: numpy array}) of a safetensors file."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (OSError, SafetensorError) as err:
+        raise TaskError(f"{path}: not a readable LoRA weights file ({err})") from None
+    return json.loads(meta.get("lora", "null")), tensors
+
+
+def rebuilt(task, dtype):
+    """A copy of ``task`` without LoRA (kernels merged where it had it), computing in ``dtype`` (None:
+    unchanged). The dtype goes through the backbone's config (every head layer takes the backbone's policy), so
+    the process-global dtype policy is neither read nor changed: safe while other threads build models."""
+    config = task.get_config()
+    config["backbone"] = dict(config["backbone"], config=dict(config["backbone"]["config"], lora=None))
+    if dtype is not None:
+        config["backbone"]["config"]["dtype"] = dtype
+    config["preprocessor"] = None    # shared below: its vocabulary is an asset, not part of the config
+    copy = type(task).from_config(config)
+    copy.preprocessor = task.preprocessor
+    values = {v.path: v for v in task.weights}
+    for layer in (task.backbone.lora_layers() if task.backbone.lora else ()):
+        kernel = next(w for w in layer.weights if w.name == "kernel")
+        values[kernel.path] = layer.kernel
+    for variable in copy.weights:
+        if variable.path not in values:
+            raise TaskError(f"copying {task.name}: no value for {variable.path}")
+        variable.assign(keras.ops.convert_to_tensor(values[variable.path], variable.dtype))
+    return copy

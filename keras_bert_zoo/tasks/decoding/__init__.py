@@ -1,0 +1,11 @@
+"""Span decoding in the graph, one decoder per kind of span, called by the SavedModel and the TFLite graphs alike.
+
+* :mod:`~keras_bert_zoo.tasks.decoding.entities` — token logits of raw texts -> entities (seqeval chunks of the
+  words' tags) with character offsets;
+* :mod:`~keras_bert_zoo.tasks.decoding.spans` — start / end logits over context windows -> the n best answer spans.
+
+Each decoder is written with TFLite builtin ops, except the last step that slices the span texts out of the
+input strings (``tf.strings.substr``); those outputs are named in the module's ``SLICED_TEXT_OUTPUTS``. The
+TFLite export leaves exactly them out (no TFLite builtin slices strings), and the converter drops the slicing
+ops with them; clients cut the texts with the character offsets (saved_models/README.md).
+"""
