@@ -72,8 +72,8 @@ class FitResult:
 def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int, strategy=None,
              extra_callbacks=(), clock=None):
     """Compile ``task`` with ``config``'s recipe (``task.compile``) and ``model.fit`` it (see the module
-    docstring). ``clock``: a
-    :class:`~keras_bert_zoo.train.callbacks.RunClock` that times the training-curve plot (pass it in
+    docstring). ``train_size``: examples per epoch (sizes the schedule unless ``config.steps_per_epoch``);
+    ``clock``: a :class:`~keras_bert_zoo.train.callbacks.RunClock` that times the training-curve plot (pass it in
     ``extra_callbacks`` too to split the fit itself)."""
     import contextlib
 

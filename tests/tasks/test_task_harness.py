@@ -1,7 +1,5 @@
 """Every task model through the shared harness (tests/tasks/harness.py) on tiny odd-shaped models."""
 
-import pytest
-
 from keras_bert_zoo.text import BertPreprocessor
 from tests.tasks.harness import run_task_test
 from tests.tasks.tiny_classify import tiny_backbone_and_tokenizer
