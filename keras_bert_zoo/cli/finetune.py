@@ -124,48 +124,47 @@ class FinetuneConfig:
     export_name: str | None = None
 
 
-def _check_flags():
-    """Flag values that cannot work together (one line naming the flag)."""
-    if not FLAGS.train or not FLAGS.out:
+def _check_flags(v: dict):
+    """Flag values (``v``: every flag by name) that cannot work together: one line naming the flag."""
+    if not v["train"] or not v["out"]:
         raise UsageError("--train and --out are required")
-    if FLAGS.lora_rank < 0:
-        raise UsageError(f"--lora_rank must be >= 0, got {FLAGS.lora_rank}")
-    if FLAGS.lora_rank and FLAGS.trainable != "all":
+    if v["lora_rank"] < 0:
+        raise UsageError(f"--lora_rank must be >= 0, got {v['lora_rank']}")
+    if v["lora_rank"] and v["trainable"] != "all":
         raise UsageError("--lora_rank trains the adapters and the head: it does not combine with --trainable")
-    if FLAGS["lora_alpha"].present and not FLAGS.lora_rank:
+    if v["lora_alpha"] is not None and not v["lora_rank"]:
         raise UsageError("--lora_alpha needs --lora_rank")
-    if FLAGS.class_weight not in (None, "balanced"):
-        raise UsageError(f"--class_weight must be 'balanced', got {FLAGS.class_weight!r}")
+    if v["class_weight"] not in (None, "balanced"):
+        raise UsageError(f"--class_weight must be 'balanced', got {v['class_weight']!r}")
 
 
 def config_from_flags() -> FinetuneConfig:
-    """The flags, read once. The paths are checked before TensorFlow is imported (train.loop imports it), so such
-    a mistake fails at once; the task options are checked against the task's TaskSpec when the run starts."""
+    """The flags, read once (their values and which task options were given). The paths are checked before
+    TensorFlow is imported (train.loop imports it), so such a mistake fails at once; the task options are checked
+    against the task's TaskSpec when the run starts (:func:`task_spec`)."""
     from keras_bert_zoo.data.task_files import FileOptions
 
     options.resolve_aliases()
-    _check_flags()
-    check_paths({name: FLAGS[name].value for name in ("train", "eval", "test")}, FLAGS.out)
+    v = FLAGS.flag_values_dict()
+    given = {name for name in CONSTRUCTOR_FLAGS + FILE_FLAGS if FLAGS[name].present}
+    _check_flags(v)
+    check_paths({name: v[name] for name in ("train", "eval", "test")}, v["out"])
     from keras_bert_zoo.train.loop import FitConfig
 
-    task_args = {name: FLAGS[name].value for name in CONSTRUCTOR_FLAGS if FLAGS[name].present}
+    task_args = {name: v[name] for name in CONSTRUCTOR_FLAGS if name in given}
     if "labels" in task_args:
         task_args["labels"] = list(task_args["labels"])
-    file_options = FileOptions(**{name: FLAGS[name].value for name in FILE_FLAGS if FLAGS[name].present})
-    fit = FitConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-                    warmup_ratio=FLAGS.warmup_ratio, weight_decay=FLAGS.weight_decay, layer_decay=FLAGS.layer_decay,
-                    gradient_accumulation_steps=FLAGS.grad_accum, clipnorm=FLAGS.clipnorm,
-                    trainable=FLAGS.trainable, early_stopping_patience=FLAGS.early_stopping,
-                    jit_compile=FLAGS.jit_compile, steps_per_epoch=FLAGS.steps_per_epoch,
-                    lora_rank=FLAGS.lora_rank, lora_alpha=FLAGS.lora_alpha)
-    return FinetuneConfig(task=FLAGS.task, train=FLAGS.train, out=FLAGS.out, eval=FLAGS.eval, test=FLAGS.test,
-                          preset=FLAGS.preset, overwrite=FLAGS.overwrite, sequence_length=FLAGS.sequence_length,
-                          batch_size=FLAGS.batch_size, seed=FLAGS.seed, fit=fit, file_options=file_options,
-                          task_args=task_args, task_modules=tuple(FLAGS.task_module or ()),
-                          class_weight=FLAGS.class_weight, resample=FLAGS.resample,
-                          mixed_precision=FLAGS.mixed_precision, strategy=FLAGS.strategy,
-                          attention_text=FLAGS.attention_text, attention_layer=FLAGS.attention_layer,
-                          attention_head=FLAGS.attention_head, export=FLAGS.export, export_name=FLAGS.export_name)
+    file_options = FileOptions(**{name: v[name] for name in FILE_FLAGS if name in given})
+    fit = FitConfig(epochs=v["epochs"], batch_size=v["batch_size"], learning_rate=v["learning_rate"],
+                    warmup_ratio=v["warmup_ratio"], weight_decay=v["weight_decay"], layer_decay=v["layer_decay"],
+                    gradient_accumulation_steps=v["grad_accum"], clipnorm=v["clipnorm"], trainable=v["trainable"],
+                    early_stopping_patience=v["early_stopping"], jit_compile=v["jit_compile"],
+                    steps_per_epoch=v["steps_per_epoch"], lora_rank=v["lora_rank"], lora_alpha=v["lora_alpha"])
+    same = ("task", "train", "out", "eval", "test", "preset", "overwrite", "sequence_length", "batch_size", "seed",
+            "class_weight", "resample", "mixed_precision", "strategy", "attention_text", "attention_layer",
+            "attention_head", "export", "export_name")
+    return FinetuneConfig(**{name: v[name] for name in same}, fit=fit, file_options=file_options,
+                          task_args=task_args, task_modules=tuple(v["task_module"] or ()))
 
 
 def check_paths(inputs: dict, out: str):
