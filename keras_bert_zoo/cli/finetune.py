@@ -38,13 +38,14 @@ flags.DEFINE_string("preset", "minilm_l6_h384_uncased", "Preset name or checkpoi
 flags.DEFINE_boolean("overwrite", False, "Replace a finished run in --out (model, reports, history).")
 flags.DEFINE_integer("epochs", 3, "Epochs.")
 flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch (default: the whole training set).")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
-flags.DEFINE_float("warmup_ratio", 0.1, "Fraction of the updates spent warming up.")
-flags.DEFINE_float("weight_decay", 0.01, "AdamW weight decay (not on LayerNorm/biases).")
-flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1.0: off).", lower_bound=0.0,
-                   upper_bound=1.0)
-flags.DEFINE_integer("grad_accum", 1, "Gradient accumulation steps.")
-flags.DEFINE_float("clipnorm", 1.0, "Global gradient-norm clipping (0: off).")
+# the recipe's flags default to None: unset, the value is keras_bert_zoo.train.recipe.Recipe's (its one default)
+flags.DEFINE_float("learning_rate", None, "Peak learning rate (default: the recipe's, 5e-5).")
+flags.DEFINE_float("warmup_ratio", None, "Fraction of the updates spent warming up (default: the recipe's, 0.1).")
+flags.DEFINE_float("weight_decay", None, "AdamW weight decay, not on LayerNorm/biases (default: the recipe's, 0.01).")
+flags.DEFINE_float("layer_decay", None, "Layer-wise learning-rate decay, 1.0: off (default: the recipe's, 1.0).",
+                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_integer("grad_accum", None, "Gradient accumulation steps (default: the recipe's, 1).")
+flags.DEFINE_float("clipnorm", None, "Global gradient-norm clipping, 0: off (default: the recipe's, 1.0).")
 flags.DEFINE_string("trainable", "all", "all | feature_extraction | K (top K encoder blocks train).")
 flags.DEFINE_integer("lora_rank", 0, "LoRA: train rank-R adapters on the attention query/value kernels and the "
                      "head, the rest frozen; writes lora.safetensors (adapters + head) beside model.keras; exports "
@@ -81,6 +82,10 @@ flags.DEFINE_string("attention_text", None, "Task option (classify/regress/tag):
                     "for this input.")
 flags.DEFINE_integer("attention_layer", -1, "Layer of the heat map (negative: from the top).")
 flags.DEFINE_integer("attention_head", None, "Head of the heat map (default: mean of heads).")
+
+#: the recipe flags (flag name -> keras_bert_zoo.train.recipe.Recipe field)
+RECIPE_FLAGS = {"learning_rate": "learning_rate", "warmup_ratio": "warmup_ratio", "weight_decay": "weight_decay",
+                "layer_decay": "layer_decay", "grad_accum": "gradient_accumulation_steps", "clipnorm": "clipnorm"}
 
 FLAGS = flags.FLAGS
 
@@ -155,9 +160,8 @@ def config_from_flags() -> FinetuneConfig:
     if "labels" in task_args:
         task_args["labels"] = list(task_args["labels"])
     file_options = FileOptions(**{name: v[name] for name in FILE_FLAGS if name in given})
-    fit = FitConfig(epochs=v["epochs"], batch_size=v["batch_size"], learning_rate=v["learning_rate"],
-                    warmup_ratio=v["warmup_ratio"], weight_decay=v["weight_decay"], layer_decay=v["layer_decay"],
-                    gradient_accumulation_steps=v["grad_accum"], clipnorm=v["clipnorm"], trainable=v["trainable"],
+    recipe = {field: v[flag] for flag, field in RECIPE_FLAGS.items() if v[flag] is not None}
+    fit = FitConfig(epochs=v["epochs"], batch_size=v["batch_size"], **recipe, trainable=v["trainable"],
                     early_stopping_patience=v["early_stopping"], jit_compile=v["jit_compile"],
                     steps_per_epoch=v["steps_per_epoch"], lora_rank=v["lora_rank"], lora_alpha=v["lora_alpha"])
     same = ("task", "train", "out", "eval", "test", "preset", "overwrite", "sequence_length", "batch_size", "seed",
@@ -250,13 +254,13 @@ def _build_task(spec, train, config: FinetuneConfig, strategy):
 
 def _save_and_report(task, spec, config: FinetuneConfig, clock) -> dict:
     """model.keras (and lora.safetensors), the eval/test reports, the attention heat map."""
+    from keras_bert_zoo import cache
     from keras_bert_zoo import reports as reports_lib
 
     model_path = os.path.join(config.out, "model.keras")
-    tmp = os.path.join(config.out, f".model.{os.getpid()}.keras")
     with clock.phase("save"):
-        task.save(tmp)
-        os.replace(tmp, model_path)
+        with cache.atomic_path(model_path, suffix=".part.keras") as tmp:     # Keras saves to a .keras name only
+            task.save(tmp)
         print(f"saved the fine-tuned model to {model_path}")
         if task.backbone.lora:
             task.save_lora_weights(os.path.join(config.out, "lora.safetensors"))
@@ -302,7 +306,7 @@ def run_finetune(config: FinetuneConfig, include_startup: bool = False):
 
     from keras_bert_zoo import cache
     from keras_bert_zoo.cli.errors import check_writable_dir
-    from keras_bert_zoo.train.callbacks import RunClock
+    from keras_bert_zoo.train.clocks import RunClock
     from keras_bert_zoo.train.distribute import get_strategy, is_chief, set_precision
     from keras_bert_zoo.train.loop import fit_task
 

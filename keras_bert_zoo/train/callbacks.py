@@ -12,7 +12,7 @@
   plot reads it).
 
 The clocks (:class:`~keras_bert_zoo.train.clocks.Throughput`, ``RunClock``, ``StepClock``, ``TimeBudget``) live
-in :mod:`keras_bert_zoo.train.clocks`; ``Throughput`` and ``RunClock`` are importable from here too.
+in :mod:`keras_bert_zoo.train.clocks`.
 
     from keras_bert_zoo.train import callbacks as cb
     model.fit(train, validation_data=val, callbacks=[
@@ -30,9 +30,8 @@ import keras
 import numpy as np
 
 from keras_bert_zoo import cache
-from keras_bert_zoo.train.clocks import RunClock, Throughput  # noqa: F401 - the loop's and CLI's names
 
-__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError", "Throughput", "RunClock"]
+__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError"]
 
 
 class NanLossError(RuntimeError):

@@ -73,13 +73,14 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
              extra_callbacks=(), clock=None):
     """Compile ``task`` with ``config``'s recipe (``task.compile``) and ``model.fit`` it (see the module
     docstring). ``train_size``: examples per epoch (sizes the schedule unless ``config.steps_per_epoch``);
-    ``clock``: a :class:`~keras_bert_zoo.train.callbacks.RunClock` that times the training-curve plot (pass it in
+    ``clock``: a :class:`~keras_bert_zoo.train.clocks.RunClock` that times the training-curve plot (pass it in
     ``extra_callbacks`` too to split the fit itself)."""
     import contextlib
 
     import keras
 
     from keras_bert_zoo.train import callbacks as cb
+    from keras_bert_zoo.train.clocks import Throughput
     from keras_bert_zoo.train.distribute import is_chief, prepare_model
     from keras_bert_zoo.train.optimizers import set_trainable
     from keras_bert_zoo.viz import plot_training_curves
@@ -114,7 +115,7 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
     chief = is_chief()
     guard = cb.NanGuard(out / "checkpoints" / "last_good.weights.h5" if chief else None)
     per_epoch = train_size if not config.steps_per_epoch else steps * config.batch_size
-    throughput = cb.Throughput(per_epoch, config.batch_size, printer=lambda msg: print(msg, flush=True))
+    throughput = Throughput(per_epoch, config.batch_size, printer=lambda msg: print(msg, flush=True))
     callbacks = [guard, throughput, cb.EpochHistory(out / "history.jsonl")] if chief else [guard]
     if config.backup:
         callbacks.append(cb.backup_and_restore(out / "backup"))

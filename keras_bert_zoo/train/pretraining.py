@@ -7,7 +7,7 @@ averaged over the real predictions, + ``nsp_weight`` x NSP cross-entropy; ``mlm_
 
 * :func:`make_pretraining_optimizer` -- AdamW or LAMB on a linear warm-up + linear decay schedule, no weight
   decay on LayerNorm and bias, a loss-scale optimizer under float16 compute;
-* :class:`TimeBudget` and :class:`Throughput` callbacks;
+* the time budget and throughput callbacks of :mod:`keras_bert_zoo.train.clocks`;
 * :func:`fit_pretrainer` -- ``model.fit`` with a ``.keras`` file per epoch and ``BackupAndRestore``, so an
   interrupted run resumes from its last finished epoch with the optimizer state (same ``checkpoint_dir``).
 
