@@ -49,16 +49,13 @@ def workspace(tmp_path_factory):
 #: optional dependencies of a module's examples (missing: skipped, or failed under CI=true)
 NEEDS = {"keras_bert_zoo.export.onnx": ("tf2onnx", "onnxruntime")}
 
-#: the task modules, whose examples are rewritten with the tasks' redesign (issue 25) in this same change
-PENDING = {"keras_bert_zoo.tasks", "keras_bert_zoo.tasks.question_answerer", "keras_bert_zoo.tasks.task",
-           "keras_bert_zoo.tasks.text_classifier", "keras_bert_zoo.tasks.token_classifier"}
-
 
 def test_modules_with_examples_are_found():
-    assert {"keras_bert_zoo.text", "keras_bert_zoo.data.conll", "keras_bert_zoo.compat"} <= set(MODULES)
+    assert {"keras_bert_zoo.text", "keras_bert_zoo.data.conll", "keras_bert_zoo.compat", "keras_bert_zoo.tasks",
+            "keras_bert_zoo.tasks.base.task", "keras_bert_zoo.tasks.text_classifier"} <= set(MODULES)
 
 
-@pytest.mark.parametrize("module_name", [m for m in MODULES if m not in PENDING])
+@pytest.mark.parametrize("module_name", MODULES)
 def test_docstring_examples_run(module_name, workspace, monkeypatch):
     for dependency in NEEDS.get(module_name, ()):
         require(dependency)

@@ -8,8 +8,14 @@ P/R/F1 and per type, as ``seqeval.metrics.classification_report``) use it on Pyt
 
 Example::
 
-    get_entities([["B-PER", "I-PER", "O", "S-LOC"]])            # [[("PER", 0, 1), ("LOC", 3, 3)]]
-    entity_scores([["B-PER", "I-PER"]], [["B-PER", "O"]])["f1"]  # 0.0
+    >>> from keras_bert_zoo.metrics.entities import entity_scores, get_entities
+    >>> get_entities([["B-PER", "I-PER", "O", "S-LOC"]])             # (type, first word, last word)
+    [[('PER', 0, 1), ('LOC', 3, 3)]]
+    >>> entity_scores([["B-PER", "I-PER"]], [["B-PER", "O"]])["f1"]  # a cut entity is a miss
+    0.0
+    >>> scores = entity_scores([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "B-ORG"]])
+    >>> scores["precision"], scores["recall"], scores["per_type"]["PER"]["f1"], sorted(scores["per_type"])
+    (0.5, 0.5, 1.0, ['LOC', 'ORG', 'PER'])
 """
 
 from __future__ import annotations

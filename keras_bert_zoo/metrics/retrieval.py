@@ -2,7 +2,13 @@
 
 Example::
 
-    retrieval_scores(anchor_vectors, positive_vectors)   # {"top1_accuracy", "mrr", "mean_pair_cosine", "num_pairs"}
+    >>> import numpy as np
+    >>> from keras_bert_zoo.metrics.retrieval import retrieval_scores
+    >>> anchors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> positives = np.array([[1.0, 0.1], [0.2, 1.0], [-1.0, 1.0]])     # row i is the true pair of anchor i
+    >>> scores = retrieval_scores(anchors, positives)       # anchor 2 is nearer positive 1 than its own
+    >>> sorted(scores), scores["top1_accuracy"], scores["num_pairs"]
+    (['mean_pair_cosine', 'mrr', 'num_pairs', 'top1_accuracy'], 0.666..., 3)
 """
 
 from __future__ import annotations

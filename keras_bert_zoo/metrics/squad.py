@@ -4,7 +4,14 @@ v2.0 also reports HasAns / NoAns and scores an empty answer 1 only against an em
 
 Example::
 
-    squad_scores(examples, {"q1": "Denver Broncos", "q2": ""}, version="2.0")   # {"exact", "f1", "total", ...}
+    >>> from keras_bert_zoo.data.squad import read_squad
+    >>> from keras_bert_zoo.metrics.squad import squad_scores
+    >>> examples, _ = read_squad("dev-v2.0.json")
+    >>> predictions = {e.id: "" for e in examples}                 # "no answer" everywhere ...
+    >>> predictions.update(q1="the Denver Broncos", q2="Levi's")   # ... but two: q1 exact, q2 F1 2/3
+    >>> scores = squad_scores(examples, predictions, version="2.0")
+    >>> scores["total"], scores["HasAns_total"], scores["NoAns_exact"], scores["exact"], round(scores["f1"], 1)
+    (10, 7, 100.0, 40.0, 46.7)
 """
 
 from __future__ import annotations

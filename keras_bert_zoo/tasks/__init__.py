@@ -17,8 +17,18 @@ converters build) and ``read_task_file(task_type, path)`` look tasks up there (:
 
 Example::
 
-    from keras_bert_zoo.tasks import get_task_class
-    classifier = get_task_class("classify").from_preset("minilm_l6_h384_uncased", labels=["neg", "pos"])
+    >>> from keras_bert_zoo import BertBackbone, BertConfig
+    >>> from keras_bert_zoo.tasks import get_task_class, task_names
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> task_names()
+    ['choice', 'classify', 'embed', 'fill_mask', 'pretrain', 'qa', 'regress', 'tag']
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> classifier = get_task_class("classify")(BertBackbone(config), preprocessor=preprocessor, labels=["neg", "pos"])
+    >>> classifier
+    <TextClassifier 'text_classifier' task_type='classify'>
+    >>> classifier.predict(["what a day"], verbose=0)["probabilities"].shape      # raw strings in
+    (1, 2)
 """
 
 from __future__ import annotations

@@ -23,10 +23,17 @@ threshold; outputs documented there and in saved_models/README.md); the TFLite e
 
 Example::
 
-    qa = QuestionAnswerer.from_preset("bert_base_uncased", sequence_length=384, version_2=True)
-    examples, _ = read_squad("train-v2.0.json")
-    qa.fit(examples, epochs=2, batch_size=32)
-    qa.decode(qa.predict({"question": ["Who?"], "context": ["Peter did it."]}))
+    >>> from keras_bert_zoo import BertBackbone, BertConfig, QuestionAnswerer
+    >>> from keras_bert_zoo.data.squad import read_squad
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=32)
+    >>> qa = QuestionAnswerer(BertBackbone(config), preprocessor=preprocessor, version_2=True)
+    >>> examples, _ = read_squad("dev-v2.0.json")
+    >>> history = qa.fit(examples, epochs=1, batch_size=64, verbose=0)     # its 10 questions: 1 batch of windows
+    >>> [answer] = qa.decode(qa.predict({"question": ["Who?"], "context": ["Peter did it."]}, verbose=0))
+    >>> sorted(answer), answer["answer"] in "Peter did it."         # a span of the context, or "" (no answer)
+    (['answer', 'end', 'nbest', 'null_score_diff', 'score', 'start'], True)
 """
 
 from __future__ import annotations

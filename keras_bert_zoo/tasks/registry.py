@@ -20,10 +20,23 @@ task is one new module there. A task defined outside the package registers when 
 
 Example::
 
-    from keras_bert_zoo.tasks import registry
-    spec = registry.get_spec("tag")
-    data = registry.read_task_file("tag", "train.conll")      # spec.reader with the options it reads
-    tagger = spec.task_class.from_preset("minilm_l6_h384_uncased", **spec.args_from_data(data, {}))
+    >>> from keras_bert_zoo import BertBackbone, BertConfig
+    >>> from keras_bert_zoo.tasks import registry
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> spec = registry.get_spec("tag")
+    >>> spec.task_class.__name__, spec.hf_architecture, spec.file_options
+    ('TokenClassifier', 'BertForTokenClassification', ('word_column', 'tag_column'))
+    >>> data = registry.read_task_file("tag", "train.txt")      # spec.reader with the options it reads
+    >>> data.task_type, len(data.x), data.x[1].words[:2], data.x[1].tags[:2]
+    ('tag', 6, ('Peter', 'Blackburn'), ('B-PER', 'I-PER'))
+    >>> args = spec.args_from_data(data, {})                    # what the training file decides
+    >>> args
+    {'labels': ['O', 'B-LOC', 'I-LOC', 'B-MISC', 'B-ORG', 'I-ORG', 'B-PER', 'I-PER']}
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> tagger = spec.task_class(BertBackbone(config), preprocessor=preprocessor, **args)
+    >>> registry.spec_of(tagger) is spec, tagger.num_classes
+    (True, 8)
 """
 
 from __future__ import annotations

@@ -17,9 +17,21 @@ window logits; training uses the first window.
 
 Example::
 
-    clf = TextClassifier.from_preset("minilm_l6_h384_uncased", labels=["negative", "neutral", "positive"])
-    clf.fit(x=texts, y=label_names, validation_data=(val_texts, val_names), epochs=1, batch_size=32)
-    clf.predict(["what a great day"])["label_names"]
+    >>> from keras_bert_zoo import BertBackbone, BertConfig, TextClassifier
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> clf = TextClassifier(BertBackbone(config), preprocessor=preprocessor,
+    ...                      labels=["negative", "neutral", "positive"])
+    >>> texts, label_names = ["a great day", "it rained", "an awful film"], ["positive", "neutral", "negative"]
+    >>> history = clf.fit(x=texts, y=label_names, validation_data=(["what fun"], ["positive"]), epochs=1,
+    ...                   batch_size=4, verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'loss', 'val_accuracy', 'val_loss']
+    >>> out = clf.predict(["what a great day", "meh"], verbose=0)
+    >>> names = {b"negative", b"neutral", b"positive"}
+    >>> out["probabilities"].shape, out["label_names"].shape, set(out["label_names"]) <= names
+    ((2, 3), (2,), True)
 """
 
 from __future__ import annotations

@@ -20,9 +20,20 @@ saved_models/README.md); the TFLite export leaves out ``entity_texts``, the one 
 
 Example::
 
-    ner = TokenClassifier.from_preset("bert_base_cased", labels=label_list(sentences), sequence_length=128)
-    ner.fit(sentences, epochs=3, batch_size=32)                 # or ner.fit(word_lists, tag_lists)
-    ner.decode(ner.predict(["Peter Blackburn visited São Paulo."]))
+    >>> from keras_bert_zoo import BertBackbone, BertConfig, TokenClassifier
+    >>> from keras_bert_zoo.data.conll import label_list, read_conll
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> sentences = read_conll("train.txt")
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> ner = TokenClassifier(BertBackbone(config), preprocessor=preprocessor, labels=label_list(sentences))
+    >>> history = ner.fit(sentences, epochs=1, batch_size=32, verbose=0)   # or ner.fit(word_lists, tag_lists)
+    >>> out = ner.predict(["Peter Blackburn visited São Paulo."], verbose=0)
+    >>> out["num_entities"].shape, out["entity_starts"].shape[0]          # entities: [B], [B, E]
+    ((1,), 1)
+    >>> [result] = ner.decode(out)                 # {"entities": [{"type", "start", "end", "text", "score"}]}
+    >>> all(sorted(e) == ["end", "score", "start", "text", "type"] for e in result["entities"])
+    True
 """
 
 from __future__ import annotations

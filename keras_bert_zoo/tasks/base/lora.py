@@ -6,10 +6,22 @@ without adapters (kernels merged) that ``merged_lora`` and ``serving_copy`` retu
 
 Example::
 
-    task.enable_lora(8)                          # adapters on query/value; the rest of the backbone frozen
-    task.fit(texts, labels, epochs=1)
-    task.save_lora_weights("adapters.safetensors")     # only what LoRA fine-tuning changed
-    plain = task.merged_lora()                   # same outputs, plain Dense kernels W + alpha/r * A B
+    >>> import numpy as np
+    >>> from keras_bert_zoo import BertBackbone, BertConfig, TextClassifier
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> task = TextClassifier(BertBackbone(config), preprocessor=preprocessor, labels=["neg", "pos"])
+    >>> task.enable_lora(4)                      # adapters on query/value; the rest of the backbone frozen
+    >>> history = task.fit(["great", "awful"], ["pos", "neg"], epochs=1, batch_size=2, verbose=0)
+    >>> sorted(task.lora_weights())              # only what LoRA fine-tuning changed: adapters and the head
+    ['classifier/bias', 'classifier/kernel', 'encoder_layer_0/attention/query/lora_kernel_a', ...]
+    >>> task.save_lora_weights("adapters.safetensors")
+    >>> plain = task.merged_lora()               # same outputs, plain Dense kernels W + alpha/r * A B
+    >>> a = task.predict(["what a day"], verbose=0)["logits"]
+    >>> b = plain.predict(["what a day"], verbose=0)["logits"]
+    >>> bool(np.allclose(a, b, atol=1e-5))
+    True
 """
 
 from __future__ import annotations

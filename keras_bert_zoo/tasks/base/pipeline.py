@@ -17,8 +17,18 @@ Every Keras entry point of a task (``fit``, ``evaluate``, ``predict``, ``train_o
 
 Example::
 
-    ds = make_dataset(classifier, ["great", "awful"], ["pos", "neg"], batch_size=2, training=True)
-    packed, y = next(iter(ds))          # packed["token_ids"]: int32 [2, longest], y: int32 [2]
+    >>> from keras_bert_zoo import BertBackbone, BertConfig, TextClassifier
+    >>> from keras_bert_zoo.tasks.base.pipeline import make_dataset
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> classifier = TextClassifier(BertBackbone(config), preprocessor=preprocessor, labels=["neg", "pos"])
+    >>> ds = make_dataset(classifier, ["great", "an awful day"], ["pos", "neg"], batch_size=2, training=True)
+    >>> packed, y = next(iter(ds))            # the batch is cut to its longest row: [CLS] an awful day [SEP]
+    >>> sorted(packed), packed["token_ids"].dtype.name, packed["token_ids"].shape
+    (['padding_mask', 'segment_ids', 'token_ids'], 'int32', TensorShape([2, 5]))
+    >>> sorted(y.numpy().tolist())            # label names -> class ids (the batch is shuffled)
+    [0, 1]
 """
 
 from __future__ import annotations

@@ -25,10 +25,20 @@ with ``tests/tasks/harness.py``.
 
 Example::
 
-    clf = TextClassifier.from_preset("minilm_l6_h384_uncased", labels=["neg", "pos"], sequence_length=64)
-    clf.compile(learning_rate=3e-5)
-    clf.fit(["great", "awful"], ["pos", "neg"], epochs=1, batch_size=2)
-    clf.predict(["what a day"])["label_names"]          # array([b'pos'])
+    >>> from keras_bert_zoo import BertBackbone, BertConfig, TextClassifier
+    >>> from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    >>> config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=37)
+    >>> preprocessor = BertPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16)
+    >>> clf = TextClassifier(BertBackbone(config), preprocessor=preprocessor, labels=["neg", "pos"])
+    >>> clf.compile(learning_rate=3e-5)                  # the Recipe, one field changed
+    >>> history = clf.fit(["great", "awful"], ["pos", "neg"], epochs=1, batch_size=2, verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'loss']
+    >>> out = clf.predict(["what a day"], verbose=0)     # the serving outputs, as numpy arrays
+    >>> sorted(out), out["label_names"].shape, out["label_names"][0] in (b"neg", b"pos")
+    (['label_ids', 'label_names', 'logits', 'probabilities', 'score'], (1,), True)
+    >>> clf.decode(out)                                  # one JSON-ready dict per input
+    [{'probabilities': {'neg': ..., 'pos': ...}, 'label': '...', 'score': ...}]
 """
 
 from __future__ import annotations

@@ -15,7 +15,25 @@ probability of the entity's word tags; padding 0), ``num_entities`` int32 [B], a
 
 Example::
 
-    out = decode_entities(texts, ids, starts, ends, logits, LabelScheme(labels), continuation_mask(vocab))
+    >>> import tensorflow as tf
+    >>> from keras_bert_zoo.metrics.entities import LabelScheme
+    >>> from keras_bert_zoo.tasks.decoding.entities import decode_entities
+    >>> from keras_bert_zoo.tasks.preprocessing.windows import tokenize_with_offsets
+    >>> from keras_bert_zoo.text import WordPieceTokenizer
+    >>> from keras_bert_zoo.text.tokenizer import continuation_mask
+    >>> tokenizer = WordPieceTokenizer("vocab.txt", lowercase=True)
+    >>> texts = tf.constant(["Peter Blackburn visited São Paulo."])
+    >>> ids, starts, ends = tokenize_with_offsets(tokenizer, texts)      # peter blackburn visited sao paulo .
+    >>> labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    >>> logits = tf.one_hot(tf.ragged.constant([[3, 4, 0, 1, 2, 0]]), len(labels)) * 4.0   # ragged [1, (6), 5]
+    >>> out = decode_entities(texts, ids, starts, ends, logits, LabelScheme(labels),
+    ...                       continuation_mask(tokenizer.vocabulary))
+    >>> out["entity_texts"].numpy()[0, 1].decode(), out["entity_types"].numpy(), out["num_entities"].numpy()
+    ('São Paulo', array([[b'PER', b'LOC']], dtype=object), array([2], dtype=int32))
+    >>> out["entity_starts"].numpy(), out["entity_ends"].numpy()      # code points of the original text
+    (array([[ 0, 24]]), array([[15, 33]]))
+    >>> out["entity_scores"].numpy()                                   # mean softmax probability of the tags
+    array([[0.93..., 0.93...]], dtype=float32)
 """
 
 from __future__ import annotations

@@ -16,7 +16,25 @@ contexts (``SLICED_TEXT_OUTPUTS``): ``answer_text`` string [B], ``nbest_texts`` 
 
 Example::
 
-    out = decode_answers(start_logits, end_logits, pair_windows, contexts, n_best=20, max_answer_length=30)
+    >>> import tensorflow as tf
+    >>> from keras_bert_zoo.tasks.decoding.spans import decode_answers
+    >>> from keras_bert_zoo.tasks.preprocessing import QAWindowPreprocessor
+    >>> from keras_bert_zoo.text import WordPieceTokenizer
+    >>> pre = QAWindowPreprocessor(WordPieceTokenizer("vocab.txt", lowercase=True), sequence_length=16, stride=4,
+    ...                            max_query_length=4)
+    >>> questions = tf.constant(["Who won?"])
+    >>> contexts = tf.constant(["The game was won by the Denver Broncos, who defeated the Carolina Panthers."])
+    >>> pair_windows = pre.windows(questions, contexts)                 # 3 windows of 10 context tokens
+    >>> pair_windows.packed["token_ids"].shape
+    TensorShape([3, 16])
+    >>> start_logits = tf.one_hot([11, 7, 0], 16) * 5.0    # each window's logits peak on "denver" ...
+    >>> end_logits = tf.one_hot([12, 8, 0], 16) * 5.0      # ... and "broncos" (the last window: on [CLS])
+    >>> out = decode_answers(start_logits, end_logits, pair_windows, contexts, n_best=3, max_answer_length=8,
+    ...                      version_2=True)
+    >>> out["answer_text"].numpy()[0].decode(), out["answer_start"].numpy(), out["answer_end"].numpy()
+    ('Denver Broncos', array([24]), array([38]))
+    >>> out["score"].numpy(), out["null_score_diff"].numpy(), out["nbest_scores"].numpy()
+    (array([10.], dtype=float32), array([-10.], dtype=float32), array([[10.,  5.,  5.]], dtype=float32))
 """
 
 from __future__ import annotations

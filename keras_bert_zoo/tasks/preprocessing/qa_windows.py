@@ -20,9 +20,20 @@ runs inside ``tf.data.Dataset.map``.
 
 Example::
 
-    pre = QAWindowPreprocessor(tokenizer, sequence_length=384, stride=128, max_query_length=64)
-    a0, a1 = pre.answer_bytes(contexts, answer_texts, answer_char_starts)
-    packed, targets = pre.samples(questions, contexts, a0, a1)
+    >>> from keras_bert_zoo.tasks.preprocessing import QAWindowPreprocessor
+    >>> from keras_bert_zoo.text import WordPieceTokenizer
+    >>> tokenizer = WordPieceTokenizer("vocab.txt", lowercase=True)
+    >>> pre = QAWindowPreprocessor(tokenizer, sequence_length=16, stride=4, max_query_length=4)
+    >>> questions = ["Who won?"]
+    >>> contexts = ["The game was won by the Denver Broncos, who defeated the Carolina Panthers 24 to 10."]
+    >>> a0, a1 = pre.answer_bytes(contexts, ["Denver Broncos"], [24])      # character 24 -> bytes [24, 38)
+    >>> a0.numpy(), a1.numpy()
+    (array([24]), array([38]))
+    >>> packed, targets = pre.samples(questions, contexts, a0, a1)
+    >>> packed["token_ids"].shape          # 18 context tokens -> 3 windows of 10 (16 - [CLS] who won ? [SEP] [SEP])
+    TensorShape([3, 16])
+    >>> targets["start_logits"].numpy(), targets["end_logits"].numpy()    # the last window lacks the answer
+    (array([11,  7,  0], dtype=int32), array([12,  8,  0], dtype=int32))
 """
 
 from __future__ import annotations

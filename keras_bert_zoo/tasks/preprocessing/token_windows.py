@@ -19,9 +19,29 @@ scales every weight of its sentence). Windows (:mod:`~keras_bert_zoo.tasks.prepr
 
 Example::
 
-    pre = TokenWindowPreprocessor(tokenizer, sequence_length=128, stride=64)
-    texts, starts = pre.join_words(tf.ragged.constant([["Peter", "Blackburn"], ["Paris"]]))
-    packed, labels, weights = pre.samples(texts, starts, tf.ragged.constant([[1, 2], [3]]))
+    >>> import tensorflow as tf
+    >>> from keras_bert_zoo.tasks.preprocessing import TokenWindowPreprocessor
+    >>> from keras_bert_zoo.text import WordPieceTokenizer
+    >>> tokenizer = WordPieceTokenizer("vocab.txt", lowercase=True)
+    >>> pre = TokenWindowPreprocessor(tokenizer, sequence_length=6, stride=2)   # windows of 4 tokens, 2 apart
+    >>> words = tf.ragged.constant([["Peter", "Blackburn", "visited", "São", "Paulo", "."], ["Paris"]])
+    >>> texts, starts = pre.join_words(words)
+    >>> texts[0].numpy().decode(), starts.to_list()                # byte starts of the words
+    ('Peter Blackburn visited São Paulo .', [[0, 6, 16, 24, 29, 35], [0]])
+    >>> tags = tf.ragged.constant([[3, 4, 0, 1, 2, 0], [1]])       # 0 O, 1 B-LOC, 2 I-LOC, 3 B-PER, 4 I-PER
+    >>> packed, labels, weights = pre.samples(texts, starts, tags)
+    >>> packed["token_ids"].numpy()                   # 6 tokens -> 2 windows (tokens 0-3, 2-5); "Paris" -> 1
+    array([[  101,  2848, 13934,  4716,  7509,   102],
+           [  101,  4716,  7509,  9094,  1012,   102],
+           [  101,  3000,   102,     0,     0,     0]], dtype=int32)
+    >>> labels.numpy()
+    array([[0, 3, 4, 0, 1, 0],
+           [0, 0, 1, 2, 0, 0],
+           [0, 1, 0, 0, 0, 0]], dtype=int32)
+    >>> weights.numpy()                               # 0 on [CLS], [SEP], padding (and later sub-words)
+    array([[0., 1., 1., 1., 1., 0.],
+           [0., 1., 1., 1., 1., 0.],
+           [0., 1., 0., 0., 0., 0.]], dtype=float32)
 """
 
 from __future__ import annotations
