@@ -111,7 +111,7 @@ def run_distill(config: DistillConfig):
     model_path = _check(config)
     import keras
 
-    from keras_bert_zoo import cache, reports
+    from keras_bert_zoo import reports
     from keras_bert_zoo.data.task_files import FileOptions, read_text_lines
     from keras_bert_zoo.tasks import TaskError, TextClassifier, load_task, registry
     from keras_bert_zoo.tasks.distiller import Distiller
@@ -137,8 +137,7 @@ def run_distill(config: DistillConfig):
     print(f"teacher {teacher.count_params():,} parameters, student {student.count_params():,}; "
           f"{len(train)} labelled + {len(unlabelled or [])} unlabelled texts")
     distiller.fit(train.x, train.y, unlabelled=unlabelled, **fit_args)
-    with cache.atomic_path(model_path, suffix=".part.keras") as tmp:     # Keras saves to a .keras name only
-        student.save(tmp)
+    student.save(model_path)                   # atomic: the old file or the complete new one (Task.save)
     print(f"saved the student to {model_path}")
     for name, path in (("eval", config.eval), ("test", config.test)):
         if path:

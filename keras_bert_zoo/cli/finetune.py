@@ -254,13 +254,11 @@ def _build_task(spec, train, config: FinetuneConfig, strategy):
 
 def _save_and_report(task, spec, config: FinetuneConfig, clock) -> dict:
     """model.keras (and lora.safetensors), the eval/test reports, the attention heat map."""
-    from keras_bert_zoo import cache
     from keras_bert_zoo import reports as reports_lib
 
     model_path = os.path.join(config.out, "model.keras")
     with clock.phase("save"):
-        with cache.atomic_path(model_path, suffix=".part.keras") as tmp:     # Keras saves to a .keras name only
-            task.save(tmp)
+        task.save(model_path)                  # atomic: the old file or the complete new one (Task.save)
         print(f"saved the fine-tuned model to {model_path}")
         if task.backbone.lora:
             task.save_lora_weights(os.path.join(config.out, "lora.safetensors"))

@@ -53,6 +53,19 @@ def _pooled_head(backbone, units, dropout, inputs=None):
     return inputs, logits, head
 
 
+def _class_id(value, row: int, num_classes: int) -> int:
+    """A target given as a number -> its class id; a float with a fraction (0.7) or a bool is an error, not
+    silently truncated to a class."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TaskError(f"target {row}: {value!r} is not a class id or a label name") from None
+    if isinstance(value, (bool, np.bool_)) or not number.is_integer():
+        raise TaskError(f"target {row}: {value!r} is not a class id (an integer in [0, {num_classes})) or a label "
+                        f"name")
+    return int(number)
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
 class TextClassifier(Task):
     """Sequence classification (see the module docstring).
@@ -128,6 +141,11 @@ class TextClassifier(Task):
             if arr.ndim == 2 and arr.dtype.kind in "biuf":
                 if arr.shape[1] != self.num_classes:
                     raise TaskError(f"multi-label targets have {arr.shape[1]} columns, the model {self.num_classes}")
+                bad = np.argwhere((arr != 0) & (arr != 1))
+                if bad.size:
+                    row, col = (int(v) for v in bad[0])
+                    raise TaskError(f"multi-label target {row}, column {col}: {float(arr[row, col])}; "
+                                    f"expected 0 or 1")
                 return arr.astype("float32")
             out = np.zeros((len(values), self.num_classes), "float32")
             for row, value in enumerate(values):
@@ -147,7 +165,7 @@ class TextClassifier(Task):
                     raise TaskError(f"target {row}: unknown label {name!r}; the model's labels are {self.labels}")
                 out[row] = index[name]
             else:
-                k = int(value)
+                k = _class_id(value, row, self.num_classes)
                 if not 0 <= k < self.num_classes:
                     raise TaskError(f"target {row}: class id {k} outside [0, {self.num_classes})")
                 out[row] = k

@@ -70,21 +70,16 @@ class LoraMixin:
         if not self.backbone.lora:
             if not saved:
                 raise TaskError(f"{path}: no LoRA setting in the file's metadata")
-            self.enable_lora(saved["rank"], alpha=saved["alpha"], targets=saved["targets"])
+            expected = _shapes_after_enable(self, saved)
         elif saved and saved != self.backbone.lora:
             raise TaskError(f"{path}: LoRA setting {saved} differs from this task's {self.backbone.lora}")
-        variables = {v.path: v for v in self.trainable_variables}
-        missing, extra = sorted(set(variables) - set(tensors)), sorted(set(tensors) - set(variables))
-        if missing or extra:
-            raise TaskError(f"{path}: tensors do not match this task: missing {missing[:3]}, unexpected "
-                            f"{extra[:3]}{' ...' if len(missing) + len(extra) > 6 else ''}")
-        bad = [(k, tensors[k].shape, tuple(v.shape)) for k, v in variables.items()
-               if tuple(tensors[k].shape) != tuple(v.shape)]
-        if bad:
-            name, got, want = bad[0]
-            raise TaskError(f"{path}: tensor {name} has shape {tuple(got)}, the task expects {want}")
-        for name, variable in variables.items():
-            variable.assign(tensors[name])
+        else:
+            expected = {v.path: tuple(v.shape) for v in self.trainable_variables}
+        _check_tensors(path, tensors, expected)     # before anything changes: a failed load changes nothing
+        if not self.backbone.lora:
+            self.enable_lora(saved["rank"], alpha=saved["alpha"], targets=saved["targets"])
+        for variable in self.trainable_variables:
+            variable.assign(tensors[variable.path])
 
     def merged_lora(self):
         """A copy of this task without LoRA whose kernels are the LoRA-updated ones (``W + alpha/r * A B``):
@@ -101,6 +96,31 @@ class LoraMixin:
         if not self.backbone.lora and not mixed:
             return self
         return rebuilt(self, dtype="float32" if mixed else None)
+
+
+def _shapes_after_enable(task, setting: dict) -> dict:
+    """{variable path: shape} of ``task``'s trainable variables once LoRA ``setting`` is enabled: the head's, and
+    the adapters (``lora_kernel_a`` [in, rank], ``lora_kernel_b`` [rank, out]) of each target kernel."""
+    rank, targets = int(setting["rank"]), tuple(setting["targets"])
+    backbone = {id(v) for v in task.backbone.weights}
+    shapes = {v.path: tuple(v.shape) for v in task.trainable_variables if id(v) not in backbone}
+    for layer in task.backbone.lora_layers(targets):
+        fan_in, fan_out = (int(d) for d in layer.kernel.shape)
+        shapes[f"{layer.path}/lora_kernel_a"] = (fan_in, rank)
+        shapes[f"{layer.path}/lora_kernel_b"] = (rank, fan_out)
+    return shapes
+
+
+def _check_tensors(path: str, tensors: dict, expected: dict):
+    """The file's tensors are exactly ``expected`` ({name: shape}); a TaskError naming the first difference."""
+    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise TaskError(f"{path}: tensors do not match this task: missing {missing[:3]}, unexpected "
+                        f"{extra[:3]}{' ...' if len(missing) + len(extra) > 6 else ''}")
+    bad = [(k, tensors[k].shape, want) for k, want in expected.items() if tuple(tensors[k].shape) != want]
+    if bad:
+        name, got, want = bad[0]
+        raise TaskError(f"{path}: tensor {name} has shape {tuple(got)}, the task expects {want}")
 
 
 def _read_lora_file(path: str):

@@ -151,11 +151,23 @@ def _samples(task, x, y, sample_weight):
     if sample_weight is not None:
         if y is None:
             raise TaskError(f"{task.task_type}: sample weights need targets (pass y)")
-        w = np.asarray(sample_weight, "float32").reshape(-1)
-        if len(w) != n:
-            raise TaskError(f"{task.task_type}: {n} inputs but {len(w)} sample weights")
-        parts.append(w)
+        parts.append(sample_weights(task, sample_weight, n))
     return tf.data.Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else parts[0]), n
+
+
+def sample_weights(task, sample_weight, n: int) -> np.ndarray:
+    """``sample_weight`` as float32 ``[n]``: numbers, finite, not negative (one NaN made every weight NaN)."""
+    try:
+        w = np.asarray(sample_weight, "float32").reshape(-1)
+    except (TypeError, ValueError):
+        raise TaskError(f"{task.task_type}: sample weights must be numbers") from None
+    if len(w) != n:
+        raise TaskError(f"{task.task_type}: {n} inputs but {len(w)} sample weights")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise TaskError(f"{task.task_type}: sample weight {int(bad[0])} is {float(w[bad[0]])}; weights must be finite "
+                        f"and >= 0 ({bad.size} such)")
+    return w
 
 
 def _bucketed(ds, n: int, batch_size: int, seed: int):

@@ -55,6 +55,7 @@ from keras_bert_zoo.tasks.base import pipeline
 from keras_bert_zoo.tasks.base.errors import TaskError
 from keras_bert_zoo.tasks.base.lora import LoraMixin
 from keras_bert_zoo.tasks.base.outputs import concat_batches, jsonable
+from keras_bert_zoo.tasks.base.saving import SavingMixin
 from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
 from keras_bert_zoo.train.optimizers import make_optimizer
 from keras_bert_zoo.train.recipe import RECIPE_FIELDS, Recipe
@@ -68,7 +69,26 @@ _SAMPLES = ["a short example.", "Another, slightly longer example sentence with 
             "自然语言处理很有趣。", ""]
 
 
-class Task(LoraMixin, keras.Model):
+def check_preprocessor(preprocessor, backbone):
+    """``preprocessor`` if it can feed ``backbone``: a BertPreprocessor (or None) whose ``sequence_length`` fits the
+    backbone's position embeddings and whose vocabulary fits its token embeddings (else a served model fails on
+    every long request, or looks up ids past the table)."""
+    if preprocessor is None:
+        return None
+    if not isinstance(preprocessor, BertPreprocessor):
+        raise TaskError(f"preprocessor must be a BertPreprocessor, got {type(preprocessor).__name__}")
+    positions, vocab = backbone.config.max_position_embeddings, backbone.config.vocab_size
+    if preprocessor.sequence_length > positions:
+        raise TaskError(f"sequence_length {preprocessor.sequence_length} is longer than the model's "
+                        f"max_position_embeddings {positions}; use sequence_length <= {positions}")
+    tokenizer = preprocessor.tokenizer
+    if getattr(tokenizer, "_vocabulary", None) is not None and tokenizer.vocab_size > vocab:
+        raise TaskError(f"the tokenizer's vocabulary has {tokenizer.vocab_size} tokens, the model's embeddings "
+                        f"{vocab}: ids past {vocab - 1} have no embedding (a vocabulary of another model?)")
+    return preprocessor
+
+
+class Task(SavingMixin, LoraMixin, keras.Model):
     """Base of every task model (see the module docstring)."""
 
     task_type: str = "task"                    # CLI / registry name ("classify", "tag", "qa", ...)
@@ -100,9 +120,7 @@ class Task(LoraMixin, keras.Model):
 
     @preprocessor.setter
     def preprocessor(self, value):
-        if value is not None and not isinstance(value, BertPreprocessor):
-            raise TaskError(f"preprocessor must be a BertPreprocessor, got {type(value).__name__}")
-        self._preprocessor = value
+        self._preprocessor = check_preprocessor(value, self.backbone)
         self._serving_function = None
 
     @property
