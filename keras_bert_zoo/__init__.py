@@ -6,6 +6,7 @@
     clf.save("sentiment.keras")                               # one file, vocabulary inside
     clf = keras.saving.load_model("sentiment.keras")
     clf.export("saved_models/sentiment/1")                    # SavedModel (TF Serving), raw strings in
+    kbz.tune(build, texts, labels, validation_data=(vt, vl), directory="runs/tune", max_trials=6)  # KerasTuner
 
 The names below are resolved on first use, so importing a ground-floor module (``keras_bert_zoo.config``,
 ``keras_bert_zoo.cache``) or the CLI's entry point does not import Keras or TensorFlow. When Keras is already
@@ -26,6 +27,7 @@ _LAZY = {
     "TokenClassifier": "keras_bert_zoo.tasks", "QuestionAnswerer": "keras_bert_zoo.tasks",
     "MultipleChoice": "keras_bert_zoo.tasks", "MaskedLM": "keras_bert_zoo.tasks",
     "TextEmbedder": "keras_bert_zoo.tasks", "Pretrainer": "keras_bert_zoo.tasks",
+    "tune": "keras_bert_zoo.train.tuning",      # KerasTuner search of the fine-tuning recipe (the `tune` extra)
 }
 
 __all__ = sorted(_LAZY) + ["from_preset", "load_backbone", "register_keras_classes", "__version__"]

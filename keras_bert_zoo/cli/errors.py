@@ -45,6 +45,7 @@ USER_ERRORS = {
     "keras_bert_zoo.data.chinese": ("ChineseCorpusError",),
     "keras_bert_zoo.data.pretraining": ("PretrainingDataError",),
     "keras_bert_zoo.train.callbacks": ("NanLossError",),
+    "keras_bert_zoo.train.tuning": ("TuneError",),
     "keras_bert_zoo.export.saved_model": ("ExportError",),
     "keras_bert_zoo.export.ops": ("OpCompatibilityError",),
     "keras_bert_zoo.export.verify": ("VerificationError",),

@@ -17,6 +17,7 @@ COMMANDS = {
     "convert": ("keras_bert_zoo.cli.convert", "convert a checkpoint (hf, google, garden, keras_hub) to .keras"),
     "presets": ("keras_bert_zoo.cli.presets", "list preset names and whether each is cached"),
     "finetune": ("keras_bert_zoo.cli.finetune", "fine-tune a task model with model.fit"),
+    "tune": ("keras_bert_zoo.cli.tune", "search the fine-tuning recipe with KerasTuner on the validation split"),
     "distill": ("keras_bert_zoo.cli.distill", "distil a fine-tuned classifier into a smaller student"),
     "evaluate": ("keras_bert_zoo.cli.evaluate", "evaluate a fine-tuned model on a labelled file"),
     "predict": ("keras_bert_zoo.cli.predict", "predict on texts from a file or stdin (JSON lines out)"),
