@@ -51,7 +51,8 @@ SEARCHABLE = {
 }
 #: the hyper-parameters that are FitConfig fields (the others are task options)
 FIT_FIELDS = ("learning_rate", "batch_size", "epochs", "layer_decay")
-ALGORITHMS = ("random", "bayesian")
+#: KerasTuner oracles: random search, Bayesian optimisation, every combination of listed values in order
+ALGORITHMS = ("random", "bayesian", "grid")
 
 
 class TuneError(ValueError):
@@ -167,9 +168,12 @@ def _make_oracle(algorithm, hp, objective, max_trials, seed):
     """The KerasTuner oracle of ``algorithm`` whose first trial is the space's defaults."""
     kt = _keras_tuner()
 
-    bases = {"random": kt.oracles.RandomSearchOracle, "bayesian": kt.oracles.BayesianOptimizationOracle}
+    bases = {"random": kt.oracles.RandomSearchOracle, "bayesian": kt.oracles.BayesianOptimizationOracle,
+             "grid": kt.oracles.GridSearchOracle}
     if algorithm not in bases:
         raise TuneError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    if algorithm == "grid" and any(p.__class__.__name__ == "Float" for p in hp.space):
+        raise TuneError("a grid search needs listed values for every hyper-parameter (a range cannot be a grid)")
 
     class DefaultsFirst(bases[algorithm]):
         def populate_space(self, trial_id):
@@ -178,8 +182,10 @@ def _make_oracle(algorithm, hp, objective, max_trials, seed):
             return super().populate_space(trial_id)
 
     extra = {"num_initial_points": 2} if algorithm == "bayesian" else {}
-    return DefaultsFirst(objective=kt.Objective(objective, objective_direction(objective)), max_trials=max_trials,
-                         hyperparameters=hp, allow_new_entries=False, seed=seed + 1, **extra)
+    # the grid oracle starts from the defaults itself (and keeps its own order of the combinations)
+    oracle_class = bases[algorithm] if algorithm == "grid" else DefaultsFirst
+    return oracle_class(objective=kt.Objective(objective, objective_direction(objective)), max_trials=max_trials,
+                        hyperparameters=hp, allow_new_entries=False, seed=seed + 1, **extra)
 
 
 def _make_tuner(oracle, run, directory, overwrite, verbose):

@@ -99,6 +99,18 @@ def test_a_loss_objective_is_minimised_and_a_bug_keeps_its_type(tmp_path):
         tuning.search(broken, space, tmp_path / "b", objective="val_loss", max_trials=2, verbose=0)
 
 
+def test_a_grid_search_runs_every_combination_once_from_the_first_values(tmp_path):
+    space = tuning.search_space({"learning_rate": [3e-4, 1e-4], "batch_size": [16, 32]})
+    result = tuning.search(lambda v, d: {"score": _score(v)}, space, tmp_path, objective="score", max_trials=10,
+                           algorithm="grid", verbose=0)
+    got = [(t["values"]["learning_rate"], t["values"]["batch_size"]) for t in result.trials]
+    assert got[0] == (3e-4, 16) and sorted(got) == sorted([(3e-4, 16), (3e-4, 32), (1e-4, 16), (1e-4, 32)])
+    assert result.best_values == {"learning_rate": 1e-4, "batch_size": 16}
+    with pytest.raises(tuning.TuneError, match="a grid search needs listed values"):
+        tuning.search(lambda v, d: {"score": 0.0}, tuning.search_space(["learning_rate"]), tmp_path / "b",
+                      objective="score", max_trials=2, algorithm="grid", verbose=0)
+
+
 def _tiny_task(values):
     from keras_bert_zoo.tasks import TextClassifier
     from keras_bert_zoo.text import BertPreprocessor
@@ -119,9 +131,12 @@ def _data(n, seed):
     return [sentence(rng, y) for y in labels], labels
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_tune_a_tiny_classifier_keeps_the_best_validation_trial(tmp_path):
     """3 trials of the public API, interrupted in trial 2 and resumed: the best trial by validation loss, its
-    saved model scores what the search recorded."""
+    saved model scores what the search recorded. (Slow: each trial traces a new train step, ~25 s on 2 busy
+    cores; the engine's own tests above are the default run's.)"""
     import keras_bert_zoo
 
     x, y = _data(24, 0)

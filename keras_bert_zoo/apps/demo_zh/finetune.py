@@ -1,6 +1,7 @@
-"""The Chinese demo's fine-tuning: sentiment and NER, both arms of
-:func:`keras_bert_zoo.apps.from_scratch.compare_arms` over the task's learning-rate grid, every run the same
-number of steps, sized from a measured step time so that a run fits its share of the budget."""
+"""The Chinese demo's fine-tuning: sentiment and NER, both arms (pretrained, random init), each arm's learning rate
+chosen on the validation sample by a KerasTuner grid search over the task's ``--lr_grid`` / ``--ner_lr_grid``
+(:func:`keras_bert_zoo.train.tuning.search`; the first value is trial 0), every run the same number of steps,
+sized from a measured step time so that a run fits its share of the budget."""
 
 from __future__ import annotations
 
@@ -143,12 +144,13 @@ def _steps_per_run(kind, probe, train_ds, val, n_train, n_lrs, run_s, cfg):
 
 
 def finetune_task(kind, cfg: ZhDemoConfig, pretrained, tokenizer, train, val, run_s, out: Path):
-    """Both arms over the task's LR grid -> ({arm: {"task", "learning_rate", "validation", "grid": [...]}},
-    steps info) (the best run kept). Every run has the same number of steps, sized so that a run *with* its fixed
-    costs (first step, validation) and its share of the probe that measures them takes ``run_s``."""
+    """Both arms, each with its learning rate tuned over the task's grid (:func:`_tune_arm`) -> ({arm: {"task",
+    "learning_rate", "validation", "grid": [...]}}, steps info) (the best run kept). Every run has the same
+    number of steps, sized so that a run *with* its fixed costs (first step, validation) and its share of the
+    probe that measures them takes ``run_s``."""
     import warnings
 
-    from keras_bert_zoo.apps.from_scratch import backbone_factory, compare_arms
+    from keras_bert_zoo.apps.from_scratch import backbone_factory
 
     # the tagger does not use the pooler: Keras says so at every step of the first call
     warnings.filterwarnings("ignore", message=r".*Gradients do not exist for variables \['pooler.*")
@@ -166,5 +168,28 @@ def finetune_task(kind, cfg: ZhDemoConfig, pretrained, tokenizer, train, val, ru
               f"{row['validation']:.4f}  ({row['fit_seconds']:.0f} s)", flush=True)
         return task, row
 
-    arms = compare_arms({arm: backbone_factory(pretrained, arm, cfg.seed) for arm in ARMS}, grid_lrs, run)
+    arms = {arm: _tune_arm(kind, arm, backbone_factory(pretrained, arm, cfg.seed), grid_lrs, run, out, cfg.seed)
+            for arm in ARMS}
     return arms, info
+
+
+def _tune_arm(kind, arm, make, grid_lrs, run, out: Path, seed):
+    """One arm's learning rate: a KerasTuner grid search over ``grid_lrs`` (trial 0 the first), each trial
+    ``run(arm, fresh backbone, lr, None) -> (task, row)`` scored by ``row["validation"]`` -> ``{"learning_rate",
+    "validation", "grid": [row per trial], "task": the best trial's task}`` (the first on ties)."""
+    from keras_bert_zoo.train import tuning
+
+    tasks, rows = {}, []
+
+    def trial(values, trial_dir):
+        lr = values["learning_rate"]
+        task, row = run(arm, make(None), lr, None)
+        rows.append(row)
+        tasks[lr] = task
+        return {"validation": row["validation"]}
+
+    result = tuning.search(trial, tuning.search_space({"learning_rate": list(grid_lrs)}), out / kind / arm / "tuner",
+                           objective="validation", max_trials=len(grid_lrs), algorithm="grid", seed=seed,
+                           overwrite=True, verbose=0)
+    best = result.best_values["learning_rate"]
+    return {"learning_rate": best, "validation": result.best_score, "grid": rows, "task": tasks.pop(best)}
