@@ -85,3 +85,41 @@ def test_tune_resumes_after_a_kill_and_writes_the_best_run(files):
     assert r.returncode == 0, r.stderr[-3000:]
     rerun = json.loads((out / "best_rerun" / "eval" / "report.json").read_text())
     assert rerun["macro_f1"] == pytest.approx(summary["best_score"], abs=1e-6)
+
+
+def _tune_config(argv):
+    from absl import flags
+
+    from keras_bert_zoo.cli import tune
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["tune", *map(str, argv)])
+    try:
+        return tune, tune.config_from_flags()
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def test_the_flags_fix_what_they_set_and_the_command_line_reproduces_a_trial(files):
+    """In-process (no training): the finetune flags are the fixed part; a hyper-parameter flag leaves the
+    default space, and naming it in --space too is one line; the command line of a trial."""
+    from keras_bert_zoo.cli.errors import UsageError
+
+    root, train, dev = files
+    base = ["--train", train, "--eval", dev, "--out", root / "cfg", "--sequence_length=16"]
+    tune, config = _tune_config(base + ["--learning_rate=3e-3", "--epochs=2", "--trials=4"])
+    assert config.space == ("batch_size", "layer_decay", "dropout", "class_weight") and config.trials == 4
+    assert config.base.fit.learning_rate == 3e-3 and config.patience == 1
+    command = tune.finetune_command(config, {"batch_size": 16, "dropout": 0.2, "class_weight": "balanced"}, "again")
+    assert command == (f"bert-zoo finetune --sequence_length=16 --train={train} --eval={dev} --epochs=2 "
+                       f"--learning_rate=0.003 --out=again --batch_size=16 --dropout=0.2 --class_weight=balanced "
+                       f"--early_stopping=1")
+    trial = tune._trial_config(config, {"learning_rate": 3e-3, "batch_size": 16, "epochs": 2, "layer_decay": 0.8,
+                                        "dropout": 0.2, "class_weight": "none"}, root / "t")
+    assert (trial.batch_size, trial.fit.batch_size, trial.fit.layer_decay, trial.fit.early_stopping_patience) == \
+        (16, 16, 0.8, 1)
+    assert trial.task_args["dropout"] == 0.2 and trial.class_weight is None and trial.test is None
+    with pytest.raises(UsageError, match=r"^--learning_rate set\(s\) a searched hyper-parameter: drop it, or leave"):
+        _tune_config(base + ["--learning_rate=3e-3", "--space=learning_rate,epochs"])
+    with pytest.raises(UsageError, match="^--eval is required"):
+        _tune_config(["--train", train, "--out", root / "cfg"])
