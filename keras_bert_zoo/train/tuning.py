@@ -3,8 +3,7 @@
 The validation-and-tuning step of fine-tuning: learning rate, batch size, epochs (the most, with early stopping
 on the validation loss), layer-wise learning-rate decay, dropout before the head and class weighting, scored on
 the validation split. The first trial is always the recipe's defaults (:class:`~keras_bert_zoo.train.recipe.Recipe`
-and :class:`~keras_bert_zoo.train.loop.FitConfig`), so the best trial is never worse on validation than the
-default recipe. The tuner's directory is resumable: a search killed mid-way and started again with
+and :class:`~keras_bert_zoo.train.loop.FitConfig`), so the default recipe is always one of the trials compared. The tuner's directory is resumable: a search killed mid-way and started again with
 the same arguments re-runs only the trial it was in (from its last completed epoch), never a finished one.
 
     import keras_bert_zoo as kbz
