@@ -35,7 +35,8 @@ from pathlib import Path
 
 from keras_bert_zoo.train.loop import FitConfig
 
-__all__ = ["SEARCHABLE", "TuneError", "SearchResult", "search_space", "search", "tune", "objective_direction"]
+__all__ = ["SEARCHABLE", "ALGORITHMS", "TuneError", "SearchResult", "TuneResult", "search_space", "search", "tune",
+           "trial_values", "objective_direction"]
 
 #: the hyper-parameters a search may name: how each is searched when the space just names it, and its default
 #: (trial 0's value: the recipe's and FitConfig's defaults, the task heads' dropout). Floats on a log scale are
