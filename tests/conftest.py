@@ -4,6 +4,11 @@ import importlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share the cores: one TF thread pool thread each keeps them from oversubscribing (the CLI
+    # subprocesses the tests start inherit it). A test that measures threads sets its own.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import numpy as np
 import pytest
@@ -21,7 +26,7 @@ TINY_LONG = TINY.replace(max_position_embeddings=64)
 #: the pyproject extra that installs each optional test dependency (top-level module name -> extra)
 EXTRAS = {"torch": "test", "transformers": "test", "tokenizers": "test", "jax": "test", "sklearn": "test",
           "seqeval": "test", "tf2onnx": "onnx", "onnxruntime": "onnx", "keras_hub": "hub", "official": "garden",
-          "ai_edge_litert": "litert", "sklearn_crfsuite": "test"}
+          "ai_edge_litert": "litert", "sklearn_crfsuite": "test", "keras_tuner": "tune"}
 
 
 def in_ci() -> bool:
@@ -83,3 +88,35 @@ def packed_inputs(batch=3, seq=7, vocab=99, seed=0, pad_from=None):
         segments[1, pad_from:] = 0
         mask[1, pad_from:] = 0
     return {"token_ids": ids, "segment_ids": segments, "padding_mask": mask}
+
+
+# --- scheduling over pytest-xdist workers (pyproject: -n auto --dist loadgroup --no-loadscope-reorder) ---------
+#: test files that take the most time, started first so the workers finish together (the tail of a run is
+#: otherwise one long file started last); measured with --durations (docs/notes/issue-29.md)
+HEAVY_FIRST = (
+    "tests/cli/test_demo_zh.py", "tests/cli/test_demo_en.py", "tests/test_backends.py",
+    "tests/tasks/test_task_harness.py", "tests/cli/test_toy_task.py", "tests/train/test_pretraining_cli.py",
+    "tests/cli/test_finetune_tasks_cli.py", "tests/cli/test_finetune_cli.py", "tests/text/test_tokenizer_parity.py",
+    "tests/tasks/test_question_answerer.py", "tests/tasks/test_token_classifier.py",
+    "tests/tasks/test_classification.py", "tests/train/test_distribute_faults.py", "tests/reliability/test_runs.py",
+    "tests/train/test_pretraining.py", "tests/train/test_recipe.py", "tests/export/test_concurrent_export.py",
+    "tests/export/test_tflite_spans.py", "tests/reliability/test_serving.py", "tests/cli/test_tune.py",
+    "tests/train/test_tune.py",
+)
+#: files whose tests share no module fixture: their tests are spread over the workers one by one; every other
+#: file runs whole on one worker, so its module- and session-scoped fixtures are built once
+SPREAD = ("tests/tasks/test_task_harness.py", "tests/cli/test_finetune_tasks_cli.py", "tests/train/test_recipe.py",
+          "tests/test_backends.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
+
+    def path_of(item):
+        return item.nodeid.split("::", 1)[0]
+
+    items.sort(key=lambda item: rank.get(path_of(item), len(rank)))   # stable: file order kept otherwise
+    for item in items:
+        if path_of(item) not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(path_of(item)))

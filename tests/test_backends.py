@@ -17,7 +17,7 @@ def test_backbone_suite_on_other_backend(backend):
     require(backend)
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/layers",
+        [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider", "tests/layers",
          "tests/models/test_backbone.py", "tests/test_no_tf_in_layers.py",
          "tests/tasks/test_backend_fit.py",   # a task model fits on packed inputs and raw strings
          # Parameter counts are backend-independent arithmetic, already checked on TF.

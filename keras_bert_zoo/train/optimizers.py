@@ -116,12 +116,61 @@ class BertAdamW(keras.optimizers.AdamW):
         self._lr_multipliers = [layer_lr_multiplier(v.path, self.num_layers, self.layer_decay)
                                 for v in var_list]
 
+    # One optimizer step builds the step's scalars (learning rate, bias corrections) once and shares them
+    # across the variables: Keras's AdamW rebuilds them for every variable (and evaluates the learning-rate
+    # schedule once per decayed variable), which made tracing the first step's update cost O(variables x 20)
+    # graph ops. The cache lives only while one step's updates are being built (``_step_cache``).
+    _step_cache = None
+
+    def _cached(self, key, build):
+        if self._step_cache is None:
+            return build()
+        if key not in self._step_cache:
+            self._step_cache[key] = build()
+        return self._step_cache[key]
+
+    def _with_step_cache(self, fn, *args):
+        self._step_cache = {}
+        try:
+            return fn(*args)
+        finally:
+            self._step_cache = None
+
+    def _get_current_learning_rate(self):
+        return self._cached("learning_rate", super()._get_current_learning_rate)
+
+    def _apply_weight_decay(self, variables):
+        return self._with_step_cache(super()._apply_weight_decay, variables)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        return self._with_step_cache(super()._backend_update_step, grads, trainable_variables, learning_rate)
+
+    def _step_scalars(self, learning_rate, dtype):
+        """(alpha, 1 - beta_1, 1 - beta_2) of this step in ``dtype``: Adam's bias-corrected step size."""
+        def build():
+            local_step = ops.cast(self.iterations + 1, dtype)
+            beta_1_power = ops.power(ops.cast(self.beta_1, dtype), local_step)
+            beta_2_power = ops.power(ops.cast(self.beta_2, dtype), local_step)
+            alpha = ops.cast(learning_rate, dtype) * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+            return alpha, ops.cast(1 - self.beta_1, dtype), ops.cast(1 - self.beta_2, dtype)
+        return self._cached(("adam", str(dtype)), build)
+
     def update_step(self, gradient, variable, learning_rate):
-        if self.layer_decay != 1.0:
-            mult = self._lr_multipliers[self._get_variable_index(variable)]
-            if mult != 1.0:
-                learning_rate = ops.cast(learning_rate, "float32") * mult
-        return super().update_step(gradient, variable, learning_rate)
+        """Adam's update of ``variable`` (the same arithmetic as ``keras.optimizers.Adam``), at the layer's rate."""
+        index = self._get_variable_index(variable)
+        alpha, one_minus_beta_1, one_minus_beta_2 = self._step_scalars(learning_rate, variable.dtype)
+        mult = self._lr_multipliers[index] if self.layer_decay != 1.0 else 1.0
+        if mult != 1.0:
+            alpha = alpha * mult
+        gradient = ops.cast(gradient, variable.dtype)
+        m, v = self._momentums[index], self._velocities[index]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), one_minus_beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), one_minus_beta_2))
+        if self.amsgrad:
+            v_hat = self._velocity_hats[index]
+            self.assign(v_hat, ops.maximum(v_hat, v))
+            v = v_hat
+        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
 
     def get_config(self):
         config = super().get_config()

@@ -42,6 +42,45 @@ def test_weight_decay_skips_layer_norm_and_biases():
     np.testing.assert_allclose(after[kernel], before[kernel] * (1 - 0.1 * 0.5), rtol=1e-5)
 
 
+def _train_steps(optimizer, model, steps=3, seed=0):
+    rng = np.random.default_rng(seed)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    for _ in range(steps):
+        optimizer.apply([tf.constant(rng.normal(size=v.shape), v.dtype) for v in variables], variables)
+    return {v.path: np.array(v) for v in variables}
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adamw_update_equals_keras_adamw_and_traces_the_step_scalars_once(amsgrad):
+    """BertAdamW (layer_decay 1) takes exactly Keras AdamW's steps (with its LayerNorm/bias exclusions), and a
+    traced update builds the schedule and bias corrections once per step, not once per variable."""
+    schedule = WarmupLinearDecay(1e-2, total_steps=10, warmup_steps=2)
+    model = tiny_task_model()
+    start = model.get_weights()
+    ours = _train_steps(BertAdamW(learning_rate=schedule, weight_decay=0.1, amsgrad=amsgrad), model)
+    model.set_weights(start)
+    reference = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=0.1, epsilon=1e-6, amsgrad=amsgrad)
+    reference.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    theirs = _train_steps(reference, model)
+    assert ours.keys() == theirs.keys()
+    for path in ours:
+        np.testing.assert_allclose(ours[path], theirs[path], rtol=1e-6, atol=1e-7, err_msg=path)
+
+    def ops_in_traced_update(optimizer):
+        model = tiny_task_model()
+        variables = model.trainable_variables
+        optimizer.build(variables)
+        grads = [tf.zeros(v.shape, v.dtype) for v in variables]
+        graph = tf.function(lambda: optimizer.apply(grads, variables)).get_concrete_function().graph
+        return len(graph.get_operations()), len(variables)
+
+    n_ours, n_vars = ops_in_traced_update(BertAdamW(learning_rate=schedule, weight_decay=0.1, amsgrad=amsgrad))
+    n_keras, _ = ops_in_traced_update(keras.optimizers.AdamW(learning_rate=schedule, weight_decay=0.1,
+                                                             amsgrad=amsgrad))
+    assert n_ours < 0.75 * n_keras, (n_ours, n_keras, n_vars)
+
+
 def test_layer_wise_learning_rate_decay():
     model = tiny_task_model()
     assert layer_lr_multiplier("bert_backbone/encoder_layer_1/attention/query/kernel", 2, 0.5) == 0.5
