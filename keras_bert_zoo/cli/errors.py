@@ -20,7 +20,7 @@ import sys
 import threading
 import traceback
 
-__all__ = ["UsageError", "Terminated", "run_command", "user_error_types", "check_input_file", "check_model_path",
+__all__ = ["UsageError", "Terminated", "run_command", "repeated_flags", "user_error_types", "check_input_file", "check_model_path",
            "check_writable_dir"]
 
 
@@ -116,6 +116,10 @@ def run_command(command: str, fn):
     143 (128 + the signal number, as a shell reports them), each after cleaning up and with one line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     package_log_format()
+    repeated = repeated_flags()
+    if repeated:
+        print(f"bert-zoo {command}: error: {repeated[0]} (bert-zoo {command} --help lists the flags)", file=sys.stderr)
+        sys.exit(2)
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -146,6 +150,24 @@ def run_command(command: str, fn):
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def repeated_flags() -> list:
+    """One line per single-value flag given more than once on the command line (``--task classify --task tag``
+    would silently take the last); flags that collect values (``DEFINE_multi_*``) may repeat."""
+    try:
+        from absl import flags
+    except ImportError:  # pragma: no cover - absl is a dependency
+        return []
+    if not flags.FLAGS.is_parsed():
+        return []
+    out = []
+    for name in sorted(set(flags.FLAGS)):
+        flag = flags.FLAGS[name]
+        if name == flag.name and flag.present > 1 and not isinstance(flag, flags.MultiFlag):
+            out.append(f"--{name} is given {flag.present} times (the last, {flag.serialize() or flag.value!r}, would win); give it "
+                       f"once")
+    return out
 
 
 def check_writable_dir(path, flag: str):
