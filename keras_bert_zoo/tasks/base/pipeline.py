@@ -226,8 +226,10 @@ def _user_dataset(task, ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset
 
 
 def check_batch_size(task, batch_size) -> int:
-    """``batch_size`` as an int >= 1; anything else (0, a negative or fractional number, a bool, a string) is a
-    TaskError naming it, not Keras's default of 32 or an error from deep inside tf.data."""
+    """``batch_size`` as an int >= 1 (None: 32, Keras's default); anything else (0, a negative or fractional
+    number, a bool, a string) is a TaskError naming it, not 32 in disguise or an error from deep inside tf.data."""
+    if batch_size is None:
+        return 32
     if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise TaskError(f"{task.task_type}: batch_size must be a positive integer, got {batch_size!r}")
     return int(batch_size)
