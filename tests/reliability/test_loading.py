@@ -114,3 +114,19 @@ def test_a_config_argument_the_class_does_not_take_is_named_in_the_load_error(tm
     assert "\n" not in message and message.startswith(f"{bad}: cannot be loaded")
     assert "got an unexpected keyword argument 'foo'" in message
     assert isinstance(err.value.__cause__, TypeError)
+
+
+def test_unpacking_onto_a_file_of_the_target_name_is_an_error_not_a_missing_directory(tmp_path):
+    """Weak case: extract_zip returned its target even when the unpacked directory could not be put there."""
+    from keras_bert_zoo.cache import DownloadError, extract_zip
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("vocab.txt", "[PAD]\n")
+    target = tmp_path / "unpacked"
+    target.write_text("a file in the way")
+    with pytest.raises(DownloadError, match="unpacked: cannot unpack there: it exists and is not a directory"):
+        extract_zip(archive, target)
+    assert target.read_text() == "a file in the way" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.zip", "unpacked"]
+    assert extract_zip(archive, tmp_path / "fresh").joinpath("vocab.txt").read_text() == "[PAD]\n"

@@ -167,6 +167,40 @@ def test_a_failed_adapter_load_changes_nothing(tmp_path):
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(weights, target.weights))
 
 
+def test_adapters_of_another_base_of_the_same_shape_are_refused(tmp_path):
+    """Weak case: a LoRA file carried no fingerprint of its base, so adapters trained on one base loaded into
+    another of the same shape and gave wrong outputs without a word."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    source = _classifier()
+    source.enable_lora(4)
+    adapters = tmp_path / "lora.safetensors"
+    source.save_lora_weights(adapters)
+    keras.utils.set_random_seed(2)
+    other = _classifier()                                         # same shapes, other base weights
+    weights = [w.numpy().copy() for w in other.weights]
+    with pytest.raises(TaskError) as err:
+        other.load_lora_weights(adapters)
+    assert "the adapters were trained on another base model" in _one_line(err)
+    assert not other.backbone.lora and all(np.array_equal(a, w.numpy()) for a, w in zip(weights, other.weights))
+
+
+def test_saving_a_task_compiled_with_its_own_optimizer_says_the_optimizer_is_not_saved(tmp_path, caplog):
+    """Weak case: the compile state is not saved (a loaded task compiles with the recipe); a custom optimizer
+    was dropped silently."""
+    import keras
+
+    clf = _classifier()
+    clf.compile(optimizer=keras.optimizers.SGD(0.1))
+    clf.save(tmp_path / "m.keras")
+    assert "the optimizer (SGD) is not saved" in caplog.text
+    caplog.clear()
+    clf.compile()                                                 # the recipe's optimizer: nothing to say
+    clf.save(tmp_path / "m.keras")
+    assert "is not saved" not in caplog.text
+
+
 def test_adapters_load_into_a_task_without_lora_and_give_the_source_outputs(tmp_path):
     source = _classifier()
     source.enable_lora(4)
