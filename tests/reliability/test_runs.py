@@ -162,6 +162,30 @@ def test_fit_task_claims_its_out_dir_too(setup):
         holder.wait()
 
 
+@pytest.mark.slow   # two `bert-zoo` processes (each imports Keras for the claim)
+def test_distill_and_pretrain_into_a_claimed_out_refuse_in_one_line(setup):
+    """The issue names finetune, pretrain and distill: each claims its --out for the whole run."""
+    from tests.cli import runner
+
+    root, _, train = setup
+    out = root / "shared_out"
+    teacher = root / "teacher.keras"
+    teacher.write_bytes(b"never opened: the claim comes first")
+    holder = _holder(out)
+    try:
+        before = _listing(out)
+        for args in (("distill", "--teacher", str(teacher), "--train", str(train), "--out", str(out)),
+                     ("pretrain", "--corpus", str(train), "--out", str(out))):
+            r = runner.bert_zoo(*args, as_user=True, timeout=300)
+            err = r.stderr.strip()
+            assert r.returncode == 1 and len(err.splitlines()) == 1, err[-2000:]
+            assert f"error: --out {out}: in use by another run (pid {holder.pid}, bert-zoo finetune" in err
+        assert _listing(out) == before
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_sigterm_cleans_up_prints_one_line_and_exits_143(tmp_path):
     """SIGTERM in the middle of a command's atomic write, holding its run directory: the temporary file and the
     claim are removed, stderr is one line, the exit status is 143."""
