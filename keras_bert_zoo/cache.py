@@ -292,6 +292,14 @@ def extract_zip(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
                 zf.extractall(tmp)
     except DirectoryExistsError:
         pass  # a concurrent writer unpacked the same archive first
+    return _unpacked(target)
+
+
+def _unpacked(target: Path) -> Path:
+    """``target`` once an unpack finished (ours or a concurrent writer's): it must be a directory now (a file of
+    that name made the rename fail; the caller would otherwise get a path that holds no files)."""
+    if not target.is_dir():
+        raise DownloadError(f"{target}: cannot unpack there: it exists and is not a directory")
     return target
 
 
@@ -324,7 +332,7 @@ def extract_tar(archive: str | os.PathLike, target: str | os.PathLike, strip_top
                             shutil.copyfileobj(src, out)
     except DirectoryExistsError:
         pass
-    return target
+    return _unpacked(target)
 
 
 def fetch_pip_package(name: str, version: str, sha256: str | None = None, cache_dir: str | None = None,

@@ -107,8 +107,16 @@ def _check(config: DistillConfig) -> str:
 
 
 def run_distill(config: DistillConfig):
-    """Distil the teacher into the student, save it, write the eval/test reports; returns the student."""
+    """Distil the teacher into the student, save it, write the eval/test reports; returns the student. One run
+    per --out at a time (:func:`~keras_bert_zoo.train.run_dir.claim_run_dir`)."""
     model_path = _check(config)
+    from keras_bert_zoo.train.run_dir import claim_run_dir
+
+    with claim_run_dir(config.out, owner="bert-zoo distill", flag="--out"):
+        return _distill(config, model_path)
+
+
+def _distill(config: DistillConfig, model_path: str):
     import keras
 
     from keras_bert_zoo import reports

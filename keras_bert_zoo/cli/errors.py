@@ -6,17 +6,21 @@ Errors the package raises on purpose for bad input (:class:`UsageError` for the 
 of files, options, checkpoints and exports: :func:`user_error_types`) and the OS errors of reading and writing
 files print as ``bert-zoo COMMAND: error: <message>``; the Python traceback is shown only when
 ``BERT_ZOO_TRACEBACK=1`` is set or absl's ``--verbosity`` is 1 or more. Anything else (a ValueError or KeyError
-from inside the package or a library) is a bug and keeps its traceback.
+from inside the package or a library) is a bug and keeps its traceback. Ctrl-C and SIGTERM end a command the
+same way: the clean-up of every ``with``/``finally`` runs (atomic writes' temporary files, the claim of a run
+directory), then one line (``interrupted`` / ``terminated``) and exit status 130 / 143.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 
-__all__ = ["UsageError", "run_command", "user_error_types", "check_input_file", "check_model_path",
+__all__ = ["UsageError", "Terminated", "run_command", "repeated_flags", "user_error_types", "check_input_file", "check_model_path",
            "check_writable_dir"]
 
 
@@ -46,6 +50,7 @@ USER_ERRORS = {
     "keras_bert_zoo.data.pretraining": ("PretrainingDataError",),
     "keras_bert_zoo.train.callbacks": ("NanLossError",),
     "keras_bert_zoo.train.tuning": ("TuneError",),
+    "keras_bert_zoo.train.run_dir": ("RunDirBusyError",),
     "keras_bert_zoo.export.saved_model": ("ExportError",),
     "keras_bert_zoo.export.ops": ("OpCompatibilityError",),
     "keras_bert_zoo.export.verify": ("VerificationError",),
@@ -96,12 +101,35 @@ def package_log_format():
         logger.propagate = False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (``kill PID``, a scheduler's stop, ``docker stop``): raised in the main thread like Ctrl-C's
+    KeyboardInterrupt, so every ``finally`` / ``with`` on the way out runs (temporary files of atomic writes
+    removed, the run directory's claim released)."""
+
+
+def _raise_terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)   # a second SIGTERM does not interrupt the clean-up
+    raise Terminated()
+
+
 def run_command(command: str, fn):
-    """Run ``fn()``; turn a user error into one line on stderr and exit status 1."""
+    """Run ``fn()``; turn a user error into one line on stderr and exit status 1. Ctrl-C exits 130 and SIGTERM
+    143 (128 + the signal number, as a shell reports them), each after cleaning up and with one line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     package_log_format()
+    repeated = repeated_flags()
+    if repeated:
+        print(f"bert-zoo {command}: error: {repeated[0]} (bert-zoo {command} --help lists the flags)", file=sys.stderr)
+        sys.exit(2)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return fn()
+    except Terminated:
+        print(f"bert-zoo {command}: terminated (SIGTERM); temporary files removed, nothing half-written left",
+              file=sys.stderr)
+        sys.exit(143)
     except KeyboardInterrupt:
         print(f"bert-zoo {command}: interrupted", file=sys.stderr)
         sys.exit(130)
@@ -120,6 +148,27 @@ def run_command(command: str, fn):
         first, _, rest = message.partition("\n")
         print(f"bert-zoo {command}: error: {first}" + (f"\n{rest}" if rest else ""), file=sys.stderr)
         sys.exit(1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def repeated_flags() -> list:
+    """One line per single-value flag given more than once on the command line (``--task classify --task tag``
+    would silently take the last); flags that collect values (``DEFINE_multi_*``) may repeat."""
+    try:
+        from absl import flags
+    except ImportError:  # pragma: no cover - absl is a dependency
+        return []
+    if not flags.FLAGS.is_parsed():
+        return []
+    out = []
+    for name in sorted(set(flags.FLAGS)):
+        flag = flags.FLAGS[name]
+        if name == flag.name and flag.present > 1 and not isinstance(flag, flags.MultiFlag):
+            out.append(f"--{name} is given {flag.present} times (the last, {flag.serialize() or flag.value!r}, would win); give it "
+                       f"once")
+    return out
 
 
 def check_writable_dir(path, flag: str):

@@ -11,7 +11,8 @@ flags into one :class:`FinetuneConfig` (rejecting flags the chosen task does not
 vocabulary; ``keras.saving.load_model`` or `bert-zoo evaluate/predict/export`), history.jsonl,
 training_curves.png, logs/ (TensorBoard), checkpoints/last_good.weights.h5 and, with --eval/--test, eval/ and
 test/ reports. Rerunning the same command after a crash resumes from the last completed epoch (backup/);
-a finished run (model.keras present) is only replaced with --overwrite.
+a finished run (model.keras present) is only replaced with --overwrite. One run at a time per --out: the
+directory is claimed (``.bert-zoo-run.lock``, the owner's pid) and a second run into it refuses in one line.
 """
 
 from __future__ import annotations
@@ -299,17 +300,32 @@ def run_finetune(config: FinetuneConfig, include_startup: bool = False):
     The task's :class:`~keras_bert_zoo.tasks.registry.TaskSpec` reads the files, names the constructor
     arguments that follow from the training file, warns about it and evaluates. ``include_startup``: count the
     process's age (interpreter, imports, flags) as the run's ``start-up`` phase in ``timings.json`` (the CLI
-    does; a call inside a longer-lived process should not)."""
+    does; a call inside a longer-lived process should not). ``config.out`` is claimed for the whole run
+    (:func:`~keras_bert_zoo.train.run_dir.claim_run_dir`): a second run into it refuses in one line."""
+    import contextlib
+
+    from keras_bert_zoo.train.clocks import RunClock
+    from keras_bert_zoo.train.distribute import is_chief
+    from keras_bert_zoo.train.run_dir import claim_run_dir
+
+    clock = RunClock(include_startup=include_startup)
+    spec = task_spec(config)
+    # one process per --out (the other workers of a multi-worker cluster share the chief's directory)
+    claim = claim_run_dir(config.out, owner="bert-zoo finetune", flag="--out") if is_chief() else \
+        contextlib.nullcontext()
+    with claim:
+        return _run_claimed(config, spec, clock)
+
+
+def _run_claimed(config: FinetuneConfig, spec, clock):
+    """:func:`run_finetune` once ``config.out`` is claimed."""
     import keras
 
     from keras_bert_zoo import cache
     from keras_bert_zoo.cli.errors import check_writable_dir
-    from keras_bert_zoo.train.clocks import RunClock
     from keras_bert_zoo.train.distribute import get_strategy, is_chief, set_precision
     from keras_bert_zoo.train.loop import fit_task
 
-    clock = RunClock(include_startup=include_startup)
-    spec = task_spec(config)
     prepare_out_dir(config)
     check_writable_dir(config.out, "--out")       # fail now, not after training
     keras.utils.set_random_seed(config.seed)

@@ -165,7 +165,17 @@ def _dataset(run: PretrainConfig, vocabulary):
 
 
 def run_pretrain(run: PretrainConfig) -> dict:
-    """Pretrain, save (Keras files, a Hugging Face checkpoint, summary.json); returns the summary."""
+    """Pretrain, save (Keras files, a Hugging Face checkpoint, summary.json); returns the summary. One run per
+    --out at a time (:func:`~keras_bert_zoo.train.run_dir.claim_run_dir`)."""
+    from keras_bert_zoo.train.run_dir import claim_run_dir
+
+    if not run.out:
+        raise UsageError("--out is required")
+    with claim_run_dir(run.out, owner="bert-zoo pretrain", flag="--out"):
+        return _pretrain(run)
+
+
+def _pretrain(run: PretrainConfig) -> dict:
     from keras_bert_zoo import cache
     from keras_bert_zoo.convert.hf import export_hf
     from keras_bert_zoo.tasks.pretrainer import compile_pretrainer

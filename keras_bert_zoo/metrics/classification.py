@@ -2,7 +2,8 @@
 
 Classification: :func:`classification_report` gives accuracy, macro/micro/weighted F1, MCC (multi-class
 Gorodkin form, as scikit-learn's ``matthews_corrcoef``), per-class precision/recall/F1/support and the confusion
-matrix. Multi-label: :func:`multilabel_report` (subset accuracy, Hamming loss, micro/macro F1, per-label).
+matrix (up to :data:`MAX_MATRIX_CLASSES` classes; above, the most frequent confusions: a report stays O(K)).
+Multi-label: :func:`multilabel_report` (subset accuracy, Hamming loss, micro/macro F1, per-label).
 Regression: :func:`regression_report` (MSE, MAE, Pearson, Spearman with average ranks for ties).
 Imbalance: :func:`class_weights` (``balanced``: n / (k * count_c)) and :func:`resample_indices`
 (over-sampling minority classes / under-sampling majority ones, deterministic for a seed).
@@ -18,17 +19,44 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["confusion_matrix", "classification_report", "multilabel_report", "regression_report",
-           "pearson", "spearman", "matthews_corrcoef", "class_weights", "resample_indices", "format_report"]
+__all__ = ["confusion_matrix", "confusion_counts", "MAX_MATRIX_CLASSES", "TOP_CONFUSIONS", "classification_report",
+           "multilabel_report", "regression_report", "pearson", "spearman", "matthews_corrcoef", "class_weights", "resample_indices", "format_report"]
+
+
+#: a report keeps the full K x K confusion matrix (and draws it) up to this many classes; above it the report
+#: lists the TOP_CONFUSIONS most frequent (true, predicted) mistakes instead, so its size grows with K (one row
+#: per class), never with K squared
+MAX_MATRIX_CLASSES = 50
+#: how many of the most frequent confusions a many-class report lists
+TOP_CONFUSIONS = 100
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """cm[i, j] = number of examples of true class i predicted as j."""
+    """cm[i, j] = number of examples of true class i predicted as j (dense: K x K; for many classes use
+    :func:`confusion_counts`)."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(cm, (y_true, y_pred), 1)
     return cm
+
+
+def confusion_counts(y_true, y_pred, num_classes: int):
+    """The confusion matrix without building it: (true-class counts, predicted-class counts, correct counts per
+    class, [(count, true, predicted)] of the off-diagonal cells that occur, most frequent first). O(N + K)."""
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    for name, ids in (("y_true", y_true), ("y_pred", y_pred)):
+        if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+            raise ValueError(f"{name} holds class ids outside [0, {num_classes})")
+    t = np.bincount(y_true, minlength=num_classes)
+    p = np.bincount(y_pred, minlength=num_classes)
+    tp = np.bincount(y_true[y_true == y_pred], minlength=num_classes)
+    wrong = y_true != y_pred
+    cells, counts = np.unique(y_true[wrong] * num_classes + y_pred[wrong], return_counts=True)
+    order = np.lexsort((cells, -counts))
+    mistakes = [(int(counts[i]), int(cells[i] // num_classes), int(cells[i] % num_classes)) for i in order]
+    return t, p, tp, mistakes
 
 
 def _safe_div(a, b):
@@ -40,10 +68,14 @@ def _safe_div(a, b):
 def matthews_corrcoef(cm: np.ndarray) -> float:
     """Multi-class MCC from a confusion matrix (0 when undefined)."""
     cm = np.asarray(cm, dtype=np.float64)
-    t = cm.sum(axis=1)
-    p = cm.sum(axis=0)
-    c = np.trace(cm)
-    s = cm.sum()
+    return _mcc(cm.sum(axis=1), cm.sum(axis=0), np.trace(cm))
+
+
+def _mcc(t, p, c) -> float:
+    """MCC from the true / predicted class counts and the number correct."""
+    t = np.asarray(t, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    s = t.sum()
     cov_ytyp = c * s - np.dot(t, p)
     cov_ypyp = s * s - np.dot(p, p)
     cov_ytyt = s * s - np.dot(t, t)
@@ -59,18 +91,26 @@ def _prf(tp, fp, fn):
 
 
 def classification_report(y_true, y_pred, labels) -> dict:
-    """Single-label classification metrics; ``labels`` are the class names (index = id)."""
+    """Single-label classification metrics; ``labels`` are the class names (index = id).
+
+    Up to :data:`MAX_MATRIX_CLASSES` classes the report holds the full ``confusion_matrix`` (K x K); above it
+    ``confusion_matrix`` is None and ``top_confusions`` lists the :data:`TOP_CONFUSIONS` most frequent mistakes
+    (``{"true", "predicted", "count"}``), so the report stays O(K) — one ``per_class`` row per class —
+    however many classes there are (``report_limits`` says so in the report itself)."""
     labels = list(labels)
     k = len(labels)
-    cm = confusion_matrix(y_true, y_pred, k)
-    tp = np.diag(cm).astype(np.float64)
-    fp = cm.sum(axis=0) - tp
-    fn = cm.sum(axis=1) - tp
-    support = cm.sum(axis=1)
+    support, predicted, tp, mistakes = confusion_counts(y_true, y_pred, k)
+    tp = tp.astype(np.float64)
+    fp = predicted - tp
+    fn = support - tp
     precision, recall, f1 = _prf(tp, fp, fn)
-    n = int(cm.sum())
+    n = int(support.sum())
     micro_p, micro_r, micro_f1 = _prf(tp.sum(), fp.sum(), fn.sum())
     weights = _safe_div(support, support.sum())
+    full = k <= MAX_MATRIX_CLASSES
+    limits = {"confusion_matrix_max_classes": MAX_MATRIX_CLASSES, "classes": k,
+              "confusion_matrix": "full" if full else f"omitted ({k} classes > {MAX_MATRIX_CLASSES}); "
+                                                      f"top_confusions lists the {TOP_CONFUSIONS} most frequent"}
     return {
         "num_examples": n,
         "accuracy": float(tp.sum() / n) if n else 0.0,
@@ -79,10 +119,13 @@ def classification_report(y_true, y_pred, labels) -> dict:
         "macro_f1": float(f1.mean()),
         "micro_f1": float(micro_f1),
         "weighted_f1": float((f1 * weights).sum()),
-        "mcc": matthews_corrcoef(cm),
+        "mcc": _mcc(support, predicted, tp.sum()),
         "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                              "support": int(support[i])} for i, name in enumerate(labels)},
-        "confusion_matrix": cm.tolist(),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, k).tolist() if full else None,
+        "top_confusions": [{"true": labels[i], "predicted": labels[j], "count": c}
+                           for c, i, j in mistakes[:TOP_CONFUSIONS]],
+        "report_limits": limits,
         "labels": labels,
     }
 
@@ -174,7 +217,8 @@ def resample_indices(label_ids, mode: str = "oversample", seed: int = 0) -> np.n
 
 
 def format_report(report: dict) -> str:
-    """A plain-text table of a classification / multi-label report."""
+    """A plain-text table of a classification / multi-label report (one row per class, then the most frequent
+    confusions of a many-class report)."""
     lines = []
     per = report.get("per_class")
     if per:
@@ -187,4 +231,8 @@ def format_report(report: dict) -> str:
                 "mse", "mae", "pearson", "spearman"):
         if key in report:
             lines.append(f"{key}: {report[key]:.4f}")
+    if report.get("confusion_matrix", []) is None and report.get("top_confusions"):
+        lines.append(f"most frequent confusions (true -> predicted: count), {report['report_limits']['classes']} "
+                     f"classes: the full confusion matrix is kept up to {MAX_MATRIX_CLASSES}")
+        lines.extend(f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in report["top_confusions"])
     return "\n".join(lines)

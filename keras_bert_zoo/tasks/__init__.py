@@ -81,6 +81,10 @@ def _load_error(path: str, err: Exception) -> TaskError:
     if "Lambda" in text and "safe_mode" in text:
         return TaskError(f"{path}: holds a Lambda layer with Python code; refused (safe_mode=True never runs "
                          f"code from a file); a keras_bert_zoo task has no Lambda layers")
+    roots = re.findall(r"Exception encountered: (.+)", text)     # Keras's deserialisation error: the cause last
+    if roots:
+        return TaskError(f"{path}: cannot be loaded as a Keras model: its config does not fit the class "
+                         f"({roots[-1].strip()})")
     return TaskError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: "
                      f"{text.splitlines()[0] if text else ''})")
 

@@ -6,7 +6,9 @@ calls it. What each writes into ``out_dir`` (nothing when it is None):
 
 * classify: ``report.json`` / ``report.txt`` (accuracy, macro/weighted P/R/F1, MCC, per class, confusion
   matrix), ``predictions.csv`` (line, text, [pair], label, prediction, correct, p_<label>...),
-  ``confusion_matrix.png`` (multi-class);
+  ``confusion_matrix.png`` (multi-class). Up to ``metrics.classification.MAX_MATRIX_CLASSES`` (50) classes;
+  above, the reports stay O(N + K): no K x K matrix or figure (the 100 most frequent confusions instead) and
+  the 5 most probable classes per example instead of a column per class;
 * regress: ``report.json`` / ``report.txt`` (Pearson, Spearman, MSE, MAE), ``predictions.csv``;
 * tag: ``predictions.conll`` (word, gold, predicted), ``entity_report.csv`` (seqeval P/R/F1 per type + micro);
 * qa: ``predictions.json``, ``nbest_predictions.json``, ``scores.json`` (exact match / F1, SQuAD semantics);
@@ -36,6 +38,9 @@ __all__ = ["evaluate_classifier", "evaluate_regressor", "evaluate_tagger", "eval
            "truncation_warning", "warn_truncation", "labelled_data_warnings"]
 
 logger = logging.getLogger(__name__)
+
+#: how many of the most probable classes predictions.csv lists per example for a many-class classifier
+TOP_PROBABILITIES = 5
 
 
 def write_text_atomic(path, text: str) -> Path:
@@ -104,22 +109,38 @@ def evaluate_classifier(task, data: TaskFile, out_dir, batch_size):
     out = Path(out_dir)
     write_text_atomic(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False))
     write_text_atomic(out / "report.txt", M.format_report(report) + "\n")
+    write_text_atomic(out / "predictions.csv", _csv_text(_prediction_rows(task, data, y, pred, probs)))
+    if not task.multi_label and report["confusion_matrix"] is not None:
+        from keras_bert_zoo.viz import plot_confusion_matrix
+
+        plot_confusion_matrix(np.asarray(report["confusion_matrix"]), task.labels, out / "confusion_matrix.png")
+    elif not task.multi_label:
+        logger.warning("%s: %d classes: confusion_matrix.png is drawn up to %d; report.txt lists the most frequent "
+                       "confusions", out, len(task.labels), M.MAX_MATRIX_CLASSES)
+    return report
+
+
+def _prediction_rows(task, data: TaskFile, y, pred, probs) -> list:
+    """predictions.csv: a p_<label> column per class up to ``MAX_MATRIX_CLASSES`` classes; above, the
+    ``TOP_PROBABILITIES`` most probable classes as ``label:p`` in one column (the file stays O(N), not O(N K))."""
+    rec = data.records
+    wide = len(task.labels) <= M.MAX_MATRIX_CLASSES
     rows = [["line", "text"] + (["text_pair"] if task.pairs else []) + ["label", "prediction", "correct"] +
-            [f"p_{n}" for n in task.labels]]
+            ([f"p_{n}" for n in task.labels] if wide else [f"top{TOP_PROBABILITIES}"])]
     for i in range(len(data)):
         if task.multi_label:
             gold = task.label_separator.join(n for n, v in zip(task.labels, y[i]) if v)
             guess = task.label_separator.join(n for n, v in zip(task.labels, pred[i]) if v)
         else:
             gold, guess = task.labels[int(y[i])], task.labels[int(pred[i])]
+        if wide:
+            scores = [f"{p:.6f}" for p in probs[i]]
+        else:
+            top = np.argsort(-np.asarray(probs[i]), kind="stable")[:TOP_PROBABILITIES]
+            scores = [" ".join(f"{task.labels[j]}:{probs[i][j]:.6f}" for j in top)]
         rows.append([data.lines[i], rec.texts[i]] + ([rec.pairs[i]] if task.pairs else []) +
-                    [gold, guess, int(gold == guess)] + [f"{p:.6f}" for p in probs[i]])
-    write_text_atomic(out / "predictions.csv", _csv_text(rows))
-    if not task.multi_label:
-        from keras_bert_zoo.viz import plot_confusion_matrix
-
-        plot_confusion_matrix(np.asarray(report["confusion_matrix"]), task.labels, out / "confusion_matrix.png")
-    return report
+                    [gold, guess, int(gold == guess)] + scores)
+    return rows
 
 
 def evaluate_regressor(task, data: TaskFile, out_dir, batch_size):

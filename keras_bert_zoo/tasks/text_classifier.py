@@ -93,7 +93,8 @@ class TextClassifier(Task):
                  name=None, trainable=True):
         if labels is not None:
             labels = [str(v) for v in labels]
-            dupes = sorted({v for v in labels if labels.count(v) > 1})
+            seen = set()
+            dupes = sorted({v for v in labels if v in seen or seen.add(v)})   # O(K): 10,000 labels are fine
             if dupes:
                 raise TaskError(f"duplicate label names {dupes}: each class needs its own name")
             if num_classes is not None and int(num_classes) != len(labels):

@@ -74,7 +74,20 @@ def fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size: int
     """Compile ``task`` with ``config``'s recipe (``task.compile``) and ``model.fit`` it (see the module
     docstring). ``train_size``: examples per epoch (sizes the schedule unless ``config.steps_per_epoch``);
     ``clock``: a :class:`~keras_bert_zoo.train.clocks.RunClock` that times the training-curve plot (pass it in
-    ``extra_callbacks`` too to split the fit itself)."""
+    ``extra_callbacks`` too to split the fit itself). ``out_dir`` is claimed for the fit
+    (:func:`~keras_bert_zoo.train.run_dir.claim_run_dir`): another process fitting into it raises
+    :class:`~keras_bert_zoo.train.run_dir.RunDirBusyError`."""
+    from keras_bert_zoo.train.distribute import is_chief
+
+    from keras_bert_zoo.train.run_dir import claim_run_dir
+
+    if not is_chief():
+        return _fit_task(task, train_ds, val_ds, out_dir, config, train_size, strategy, extra_callbacks, clock)
+    with claim_run_dir(out_dir, owner="fit_task"):     # re-entrant: a no-op inside the CLI's claim of out_dir
+        return _fit_task(task, train_ds, val_ds, out_dir, config, train_size, strategy, extra_callbacks, clock)
+
+
+def _fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size, strategy, extra_callbacks, clock):
     import contextlib
 
     import keras

@@ -1,6 +1,7 @@
 """PNG plots for evaluation reports (matplotlib with the non-interactive Agg backend; files written atomically).
 
-* :func:`plot_confusion_matrix` — counts and row-normalised colours, label names on both axes.
+* :func:`plot_confusion_matrix` — counts and row-normalised colours, label names on both axes; up to
+  :data:`MAX_PLOT_CLASSES` classes (the figure is at most 16 x 16 inches).
 * :func:`plot_training_curves` — one panel per metric (loss, accuracy, ...), train and validation per epoch,
   from ``History.history`` or the JSON-lines rows written by :class:`keras_bert_zoo.train.callbacks.EpochHistory`.
 * :func:`attention_scores` / :func:`plot_attention` — the attention probabilities of one input for a chosen
@@ -42,25 +43,42 @@ def _save(fig, path):
     return path
 
 
+#: the most classes a confusion-matrix figure draws (the report's own limit: metrics.classification)
+MAX_PLOT_CLASSES = 50
+#: up to this many classes each cell is annotated with its count and percentage
+MAX_ANNOTATED_CLASSES = 20
+
+
 def plot_confusion_matrix(cm, labels, path, title="Confusion matrix"):
+    """The K x K matrix ``cm`` as a heat map (row-normalised colours; counts written in the cells up to
+    :data:`MAX_ANNOTATED_CLASSES` classes). More than :data:`MAX_PLOT_CLASSES` classes is a ValueError: such a
+    figure is unreadable and its size grows with K squared (the report lists the top confusions instead)."""
     plt = _plt()
     cm = np.asarray(cm)
     k = len(labels)
+    if k > MAX_PLOT_CLASSES:
+        raise ValueError(f"plot_confusion_matrix: {k} classes; a confusion matrix is drawn for at most "
+                         f"{MAX_PLOT_CLASSES}")
+    if cm.shape != (k, k):
+        raise ValueError(f"plot_confusion_matrix: the matrix is {cm.shape}, expected ({k}, {k}) for {k} labels")
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
-    size = max(4.0, 0.6 * k + 2.5)
+    size = min(16.0, max(4.0, 0.6 * k + 2.5))          # at most 16 in (1920 px at 120 dpi)
     fig, ax = plt.subplots(figsize=(size, size))
     im = ax.imshow(norm, cmap="Blues", vmin=0.0, vmax=1.0)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-    ax.set_xticks(range(k), labels, rotation=45, ha="right")
-    ax.set_yticks(range(k), labels)
+    tick_size = 10 if k <= MAX_ANNOTATED_CLASSES else 6
+    ax.set_xticks(range(k), labels, rotation=45 if k <= MAX_ANNOTATED_CLASSES else 90, ha="right",
+                  fontsize=tick_size)
+    ax.set_yticks(range(k), labels, fontsize=tick_size)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, f"{cm[i, j]}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=8,
-                    color="white" if norm[i, j] > 0.5 else "black")
+    if k <= MAX_ANNOTATED_CLASSES:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, f"{cm[i, j]}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.5 else "black")
     return _save(fig, path)
 
 

@@ -11,11 +11,13 @@ import pytest
 
 from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import tflite
+from keras_bert_zoo.tasks.decoding.graphemes import extends_cluster
 
 README = Path(__file__).resolve().parents[2] / "saved_models" / "README.md"
 
 TEXTS = ["Peter Blackburn visited São Paulo.", "李明住在北京。", "", "José Müller-Lüdenscheidt vit à Zürich 😀 ok.",
-         "😀😀 北京 e\u0301t\u00e9 Zürich Peter", "the cat sat on the mat " * 4]
+         "😀😀 北京 e\u0301t\u00e9 Zürich Peter", "the cat sat on the mat " * 4,
+         "Jose\u0301 Peter\u270c\ufe0f Zu\u0308rich\u0301 sao\u0303 \U0001F44D\U0001F3FD ok"]   # clusters: issue 27
 QUESTIONS = ["Where is Zürich?", "故宫建于哪一年？", "who?", "", "谁 visited 😀?", "where did Peter go"]
 CONTEXTS = ["Zürich is a city in Switzerland and the cat sat on the mat. " * 3,
             "北京是中华人民共和国的首都，位于华北平原。故宫建于1406年到1420年。", "", "an empty question.",
@@ -126,6 +128,7 @@ def test_tagger_tflite_equals_python_predictions(tagger, tagger_tflite):
                 assert _utf16(text, s16, e16) == e["text"]
                 assert tagger.entity_type_names[int(out["entity_type_ids"][i][j])] == e["type"]
                 shifted += s16 != e["start"]                          # after an emoji: 2 UTF-16 units, 1 code point
+                assert e["end"] == len(text) or not extends_cluster(ord(text[e["end"]])), (text, e)
             seen += len(got)
     assert seen > 5                                                   # the comparison saw real entities
     assert shifted > 0                                                # ... and UTF-16 offsets that differ

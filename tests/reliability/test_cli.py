@@ -188,6 +188,18 @@ def test_bad_flag_value_is_one_line_naming_it():
     assert_one_line_error(r, "--format=xml", "auto|text|jsonl", status=2)
 
 
+@pytest.mark.parametrize("args, needle", [(("--task=classify", "--task=tag"), "--task is given 2 times"),
+                                          (("--batch_size=8", "--batch_size", "4"), "--batch_size is given 2 times"),
+                                          (("--batch_size=0",), "--batch_size=0: 0 is not a positive integer")])
+def test_a_repeated_flag_or_a_zero_batch_size_is_one_line_before_tensorflow(args, needle, tmp_path):
+    """Issue 27: a repeated single-value flag silently took the last value; now one line naming it, status 2."""
+    r = bert_zoo("finetune", "--train", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"), *args,
+                 importtime=True)
+    assert_one_line_error(r, needle, status=2)
+    assert_tf_free(r)
+    assert not (tmp_path / "o").exists()
+
+
 def test_missing_required_flags_are_one_line_naming_them(tmp_path):
     """Before: 'FATAL Flags parsing error:' and one line per flag, then a hint line."""
     r = bert_zoo("make-pretraining-data", importtime=True)

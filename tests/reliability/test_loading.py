@@ -93,3 +93,40 @@ def test_keras_deserialisation_of_the_layer_alone_is_refused_too():
     config["config"]["vocabulary"] = "/etc/passwd"
     with pytest.raises(ValueError, match="field 'vocabulary' holds the path '/etc/passwd'"):
         keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+def test_a_config_argument_the_class_does_not_take_is_named_in_the_load_error(tmp_path):
+    """Weak case: only the first line of Keras's TypeError was kept, so the cause ("unexpected keyword argument
+    'foo'") was lost; the TaskError now names it, and keeps Keras's error as its __cause__."""
+    good = _saved_task(tmp_path)
+    bad = tmp_path / "extra_arg.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["config"]["foo"] = 1
+                data = json.dumps(config).encode("utf-8")
+            dst.writestr(item, data)
+    with pytest.raises(TaskError) as err:
+        load_task(bad)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{bad}: cannot be loaded")
+    assert "got an unexpected keyword argument 'foo'" in message
+    assert isinstance(err.value.__cause__, TypeError)
+
+
+def test_unpacking_onto_a_file_of_the_target_name_is_an_error_not_a_missing_directory(tmp_path):
+    """Weak case: extract_zip returned its target even when the unpacked directory could not be put there."""
+    from keras_bert_zoo.cache import DownloadError, extract_zip
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("vocab.txt", "[PAD]\n")
+    target = tmp_path / "unpacked"
+    target.write_text("a file in the way")
+    with pytest.raises(DownloadError, match="unpacked: cannot unpack there: it exists and is not a directory"):
+        extract_zip(archive, target)
+    assert target.read_text() == "a file in the way" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.zip", "unpacked"]
+    assert extract_zip(archive, tmp_path / "fresh").joinpath("vocab.txt").read_text() == "[PAD]\n"

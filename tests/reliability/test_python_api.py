@@ -167,6 +167,40 @@ def test_a_failed_adapter_load_changes_nothing(tmp_path):
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(weights, target.weights))
 
 
+def test_adapters_of_another_base_of_the_same_shape_are_refused(tmp_path):
+    """Weak case: a LoRA file carried no fingerprint of its base, so adapters trained on one base loaded into
+    another of the same shape and gave wrong outputs without a word."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    source = _classifier()
+    source.enable_lora(4)
+    adapters = tmp_path / "lora.safetensors"
+    source.save_lora_weights(adapters)
+    keras.utils.set_random_seed(2)
+    other = _classifier()                                         # same shapes, other base weights
+    weights = [w.numpy().copy() for w in other.weights]
+    with pytest.raises(TaskError) as err:
+        other.load_lora_weights(adapters)
+    assert "the adapters were trained on another base model" in _one_line(err)
+    assert not other.backbone.lora and all(np.array_equal(a, w.numpy()) for a, w in zip(weights, other.weights))
+
+
+def test_saving_a_task_compiled_with_its_own_optimizer_says_the_optimizer_is_not_saved(tmp_path, caplog):
+    """Weak case: the compile state is not saved (a loaded task compiles with the recipe); a custom optimizer
+    was dropped silently."""
+    import keras
+
+    clf = _classifier()
+    clf.compile(optimizer=keras.optimizers.SGD(0.1))
+    clf.save(tmp_path / "m.keras")
+    assert "the optimizer (SGD) is not saved" in caplog.text
+    caplog.clear()
+    clf.compile()                                                 # the recipe's optimizer: nothing to say
+    clf.save(tmp_path / "m.keras")
+    assert "is not saved" not in caplog.text
+
+
 def test_adapters_load_into_a_task_without_lora_and_give_the_source_outputs(tmp_path):
     source = _classifier()
     source.enable_lora(4)
@@ -179,3 +213,61 @@ def test_adapters_load_into_a_task_without_lora_and_give_the_source_outputs(tmp_
     target.load_lora_weights(adapters)
     np.testing.assert_allclose(target.predict(TEXTS)["probabilities"], source.predict(TEXTS)["probabilities"],
                                atol=1e-6)
+
+
+# ------------------------------------------------------------------ weak cases: batch sizes, class weights, text
+@pytest.mark.parametrize("size", [0, -1, 2.5, True, "8"])
+def test_a_batch_size_that_is_not_a_positive_integer_is_refused(size):
+    """Before: predict(batch_size=0) silently became 32; a negative size failed deep inside tf.data."""
+    clf = _classifier()
+    for call in (lambda: clf.predict(TEXTS, batch_size=size, verbose=0),
+                 lambda: clf.fit(TEXTS, [0, 1, 0, 1], batch_size=size, epochs=1, verbose=0),
+                 lambda: clf.make_dataset(TEXTS, batch_size=size)):
+        with pytest.raises(TaskError) as err:
+            call()
+        assert f"batch_size must be a positive integer, got {size!r}" in _one_line(err)
+
+
+def test_class_weight_by_label_name_equals_class_weight_by_id():
+    import keras
+
+    def trained(class_weight):
+        keras.utils.set_random_seed(0)
+        pre = BertPreprocessor(WordPieceTokenizer(TOKENS), sequence_length=8)
+        clf = TextClassifier(BertBackbone(TINY), labels=["neg", "pos"], preprocessor=pre, dropout=0.0)
+        clf.compile(optimizer=keras.optimizers.SGD(0.5))
+        clf.fit(TEXTS, ["neg", "pos", "neg", "pos"], class_weight=class_weight, epochs=1, batch_size=4,
+                shuffle=False, verbose=0)
+        return clf.head.get_weights()[0]
+
+    by_name = trained({"pos": 5.0})                 # "neg" not given: weight 1.0
+    np.testing.assert_allclose(by_name, trained({0: 1.0, 1: 5.0}), atol=1e-6)
+    assert not np.allclose(by_name, trained(None), atol=1e-6)
+
+
+@pytest.mark.parametrize("weights, needle", [({"nope": 1.0}, "class_weight key 'nope' is neither a class id"),
+                                             ({2: 1.0}, "class_weight key 2 is neither a class id in [0, 2)"),
+                                             ({0: float("nan")}, "class_weight[0] is nan"),
+                                             ({"pos": -1}, "class_weight['pos'] is -1"),
+                                             ([1.0, 2.0], "class_weight must be a dict")])
+def test_bad_class_weights_are_refused_naming_the_key(weights, needle):
+    pre = BertPreprocessor(WordPieceTokenizer(TOKENS), sequence_length=8)
+    clf = TextClassifier(BertBackbone(TINY), labels=["neg", "pos"], preprocessor=pre)
+    with pytest.raises(TaskError) as err:
+        clf.fit(TEXTS, ["neg", "pos", "neg", "pos"], class_weight=weights, epochs=1, verbose=0)
+    assert needle in _one_line(err)
+
+
+def test_invalid_utf8_and_lone_surrogates_predict_as_the_savedmodel_serves_them():
+    """Before: invalid UTF-8 bytes were decoded with "replace" in Python (U+FFFD, which BERT's cleaning drops)
+    while the serving graph tokenizes the raw bytes ([UNK]); a lone surrogate crashed tf.constant."""
+    import tensorflow as tf
+
+    clf = _classifier()
+    python_inputs = [b"w1 \xff\xfe w2", "w1 \ud800 w2", "w1 \ud83d\ude00 w2", "w3"]
+    wire = [b"w1 \xff\xfe w2", b"w1 \xed\xa0\x80 w2", "w1 \U0001F600 w2".encode("utf-8"), b"w3"]
+    got = clf.predict(python_inputs, verbose=0)["probabilities"]
+    served = clf.serving_fn({"text": tf.constant(wire)})["probabilities"].numpy()
+    np.testing.assert_allclose(got, served, atol=1e-6)
+    packed = clf.preprocess({"text": tf.constant(wire[:1])})["token_ids"].numpy()[0]
+    assert 1 in packed.tolist()                            # the invalid sequence is one [UNK], as served

@@ -2,7 +2,8 @@
 
 :class:`LoraMixin` gives :class:`~keras_bert_zoo.tasks.Task` its LoRA methods (``enable_lora``, ``lora_weights``,
 ``save_lora_weights``, ``load_lora_weights``, ``merged_lora``) and ``serving_copy``; :func:`rebuilt` is the copy
-without adapters (kernels merged) that ``merged_lora`` and ``serving_copy`` return.
+without adapters (kernels merged) that ``merged_lora`` and ``serving_copy`` return. A LoRA file carries a
+fingerprint of its base model (:func:`base_fingerprint`); loading it into another base is a TaskError.
 
 Example::
 
@@ -27,13 +28,14 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import keras
 
 from keras_bert_zoo.tasks.base.errors import TaskError
 
-__all__ = ["LoraMixin", "rebuilt"]
+__all__ = ["LoraMixin", "rebuilt", "base_fingerprint"]
 
 
 class LoraMixin:
@@ -58,7 +60,8 @@ class LoraMixin:
         from keras_bert_zoo import cache
 
         blob = save_tensors(self.lora_weights(), metadata={"lora": json.dumps(self.backbone.lora),
-                                                           "task": type(self).__name__})
+                                                           "task": type(self).__name__,
+                                                           "base": base_fingerprint(self)})
         with cache.atomic_write(os.fspath(path), "wb") as f:
             f.write(blob)
 
@@ -66,7 +69,7 @@ class LoraMixin:
         """Read a file of :meth:`save_lora_weights` into this task (same base model, same LoRA setting).
         Every tensor is checked (names, shapes, LoRA setting) before any is assigned."""
         path = os.fspath(path)
-        saved, tensors = _read_lora_file(path)
+        saved, tensors, base = _read_lora_file(path)
         if not self.backbone.lora:
             if not saved:
                 raise TaskError(f"{path}: no LoRA setting in the file's metadata")
@@ -76,6 +79,7 @@ class LoraMixin:
         else:
             expected = {v.path: tuple(v.shape) for v in self.trainable_variables}
         _check_tensors(path, tensors, expected)     # before anything changes: a failed load changes nothing
+        _check_base(path, base, self)
         if not self.backbone.lora:
             self.enable_lora(saved["rank"], alpha=saved["alpha"], targets=saved["targets"])
         for variable in self.trainable_variables:
@@ -133,7 +137,33 @@ def _read_lora_file(path: str):
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (OSError, SafetensorError) as err:
         raise TaskError(f"{path}: not a readable LoRA weights file ({err})") from None
-    return json.loads(meta.get("lora", "null")), tensors
+    return json.loads(meta.get("lora", "null")), tensors, meta.get("base")
+
+
+def _check_base(path: str, base, task):
+    if base is None:
+        logging.getLogger(__name__).warning("%s: no fingerprint of the base model (an older file): cannot check "
+                                            "that the adapters were trained on this base", path)
+    elif base != base_fingerprint(task):
+        raise TaskError(f"{path}: the adapters were trained on another base model (fingerprint {base[:12]}, this "
+                        f"task's {base_fingerprint(task)[:12]}); load them into the model they were trained on")
+
+
+def base_fingerprint(task) -> str:
+    """SHA-256 of the frozen base model under LoRA: every backbone variable but the adapters (name, shape and
+    float32 bytes, in path order). The adapters of a file fit only the base they were trained on."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for variable in sorted(task.backbone.weights, key=lambda v: v.path):
+        if "lora_kernel" in variable.path:
+            continue
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
+        digest.update(f"{variable.path}:{value.shape};".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def rebuilt(task, dtype):

@@ -6,7 +6,8 @@ Every Keras entry point of a task (``fit``, ``evaluate``, ``predict``, ``train_o
 
 * :func:`is_raw` decides, once per call, whether ``x`` is raw data for the pipeline or packed data for Keras
   (a dict holding ``token_ids`` / ``segment_ids`` / ``padding_mask``, a dataset of such dicts, a generator).
-* :func:`columns` turns raw in-memory inputs into ``{input name: list of str}``, driven by what the task
+* :func:`columns` turns raw in-memory inputs into ``{input name: list of str}`` (bytes that are not valid UTF-8
+  stay bytes, as the SavedModel receives them), driven by what the task
   declares: its ``text_inputs`` (and ``training_inputs``), and :meth:`Task.from_records` for typed examples.
 * :func:`make_dataset` builds the ``tf.data.Dataset``: targets encoded by :meth:`Task.encode_targets`; training
   batches shuffled each epoch and grouped by length (windows of 64 batches sorted by length, cut into batches,
@@ -94,11 +95,33 @@ def _names_for(task, x) -> tuple:
     return task.text_inputs
 
 
+def _as_served(v):
+    """One raw input as the serving signature would receive it: valid UTF-8 bytes as str; bytes that are not
+    valid UTF-8 kept as bytes (the graph tokenizes them as the SavedModel does: the bad sequence becomes [UNK]);
+    a str holding surrogates (from UTF-16 sources) with its pairs joined and its lone surrogates as the bytes a
+    UTF-16 client's encoder sends (``surrogatepass``), where ``tf.constant`` would raise UnicodeEncodeError."""
+    if isinstance(v, bytes):
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError:
+            return v
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            v = v.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return v.encode("utf-8", "surrogatepass")
+    return v
+
+
 def _strings(task, name, values) -> list:
     if isinstance(values, (str, bytes)):
         values = [values]
-    values = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in np.asarray(values, object).tolist()]
-    bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
+    values = [_as_served(v) for v in np.asarray(values, object).tolist()]
+    bad = [i for i, v in enumerate(values) if not isinstance(v, (str, bytes))]
     if bad:
         raise TaskError(f"{task.task_type}: input {name!r} row {bad[0]}: expected a string, got "
                         f"{type(values[bad[0]]).__name__}")
@@ -202,11 +225,54 @@ def _user_dataset(task, ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset
     return ds.map(as_dict)
 
 
+def check_batch_size(task, batch_size) -> int:
+    """``batch_size`` as an int >= 1 (None: 32, Keras's default); anything else (0, a negative or fractional
+    number, a bool, a string) is a TaskError naming it, not 32 in disguise or an error from deep inside tf.data."""
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise TaskError(f"{task.task_type}: batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def class_weight_ids(task, class_weight):
+    """``fit(class_weight=...)`` keyed by class id or by label name -> {class id: weight} for every class of
+    ``task`` (classes not given weigh 1.0). A name or id the task does not have, a weight that is not a finite
+    number >= 0, or class weights for a task without classes (``num_classes``) is a TaskError naming it."""
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, Mapping):
+        raise TaskError(f"{task.task_type}: class_weight must be a dict {{class id or label name: weight}}, got "
+                        f"{type(class_weight).__name__}")
+    k = getattr(task, "num_classes", None)
+    if not isinstance(k, int) or getattr(task, "multi_label", False):
+        raise TaskError(f"{task.task_type}: class_weight applies to single-label classification; use sample_weight")
+    names = [str(n) for n in getattr(task, "labels", None) or range(k)]
+    out = {c: 1.0 for c in range(k)}
+    for key, weight in class_weight.items():
+        if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)) and 0 <= key < k:
+            cid = int(key)
+        elif isinstance(key, str) and key in names:
+            cid = names.index(key)
+        else:
+            raise TaskError(f"{task.task_type}: class_weight key {key!r} is neither a class id in [0, {k}) nor one "
+                            f"of the labels {names[:10]}{' ...' if k > 10 else ''}")
+        try:
+            value = float(weight)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if isinstance(weight, (bool, np.bool_)) or not np.isfinite(value) or value < 0:
+            raise TaskError(f"{task.task_type}: class_weight[{key!r}] is {weight!r}; weights must be finite and >= 0")
+        out[cid] = value
+    return out
+
+
 def make_dataset(task, x, y=None, sample_weight=None, *, batch_size: int = 32, training: bool = False,
                  seed: int = 0) -> tf.data.Dataset:
     """Raw inputs (+ targets, + weights) -> ``tf.data.Dataset`` of ``(packed, y[, w])`` batches (or ``packed``);
     see the module docstring. ``training``: shuffled each epoch (and grouped by length where the task's
     ``bucket_by_length``)."""
+    batch_size = check_batch_size(task, batch_size)
     if isinstance(x, tf.data.Dataset):
         ds = _user_dataset(task, x, batch_size)
     else:
@@ -284,6 +350,7 @@ def one_batch(task, x, y=None, sample_weight=None):
 
 def serving_feeds(task, x, batch_size: int) -> list:
     """Raw inputs -> ``[{input name: string [b]}]`` batches of at most ``batch_size`` (what ``predict`` serves)."""
+    batch_size = check_batch_size(task, batch_size)
     if isinstance(x, tf.data.Dataset):
         batches = _user_dataset(task, x.map(lambda *e: e[0]) if isinstance(x.element_spec, tuple) else x,
                                 batch_size)

@@ -230,7 +230,7 @@ class Task(SavingMixin, LoraMixin, keras.Model):
 
     def _raw_dataset(self, x, y, sample_weight, batch_size, training):
         if pipeline.is_raw(x):
-            return self.make_dataset(x, y, sample_weight, batch_size=batch_size or 32, training=training)
+            return self.make_dataset(x, y, sample_weight, batch_size=batch_size, training=training)
 
     # ------------------------------------------------------------------ recipe
     def default_loss(self):
@@ -290,7 +290,8 @@ class Task(SavingMixin, LoraMixin, keras.Model):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        """``keras.Model.fit`` that also takes raw data (see the module docstring)."""
+        """``keras.Model.fit`` that also takes raw data (module docstring); class_weight keys: ids or label names."""
+        class_weight = pipeline.class_weight_ids(self, class_weight)
         ds = self._raw_dataset(x, y, sample_weight, batch_size, training=bool(shuffle))
         if ds is not None:
             if validation_split:
@@ -298,7 +299,7 @@ class Task(SavingMixin, LoraMixin, keras.Model):
             x, y, sample_weight, batch_size = ds, None, None, None
         if validation_data is not None:
             vds = self._raw_dataset(*pipeline.validation_parts(validation_data),
-                                    validation_batch_size or batch_size or 32, training=False)
+                                    batch_size if validation_batch_size is None else validation_batch_size, False)
             validation_data = validation_data if vds is None else vds
         self._compile_for_fit(x, epochs - initial_epoch, steps_per_epoch)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
@@ -326,7 +327,7 @@ class Task(SavingMixin, LoraMixin, keras.Model):
         if keras.backend.backend() != "tensorflow":
             raise TaskError("predict on raw strings needs the TensorFlow backend; on other backends predict "
                             "on packed inputs (task.make_dataset(x))")
-        feeds = pipeline.serving_feeds(self, x, batch_size or 32)
+        feeds = pipeline.serving_feeds(self, x, batch_size)
         # a graph pays for its tracing only over several batches; a few batches run eagerly
         fn = self._serving() if len(feeds) > 2 else self.serving_fn
         return concat_batches([{k: np.asarray(v) for k, v in fn(feed).items()} for feed in feeds],
@@ -347,8 +348,8 @@ class Task(SavingMixin, LoraMixin, keras.Model):
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         x, y, sample_weight = self._batch(x, y, sample_weight)
-        return super().train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight,
-                                      return_dict=return_dict)
+        return super().train_on_batch(x, y, sample_weight=sample_weight, return_dict=return_dict,
+                                      class_weight=pipeline.class_weight_ids(self, class_weight))
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         x, y, sample_weight = self._batch(x, y, sample_weight)

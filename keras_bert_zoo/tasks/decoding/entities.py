@@ -4,7 +4,8 @@
 Words are the tokens that are not ``##`` continuations (a row's first token always starts a word; punctuation and
 each CJK character are words, as in the basic tokenizer); a word's tag is the argmax at its first sub-word; the
 chunks come from :func:`keras_bert_zoo.metrics.entities.chunk_entities`. An entity runs from its first word's
-first byte to its last word's last sub-word's last byte.
+first byte to its last word's last sub-word's last byte, extended to the end of the grapheme cluster that byte
+is in (a combining accent, a variation selector, a ZWJ sequence: :mod:`~keras_bert_zoo.tasks.decoding.graphemes`).
 
 Outputs (``E`` = most entities in the batch): ``entity_types`` string [B, E] (padding ""), ``entity_type_ids``
 int32 [B, E] (index into the scheme's sorted types; padding -1), ``entity_starts`` / ``entity_ends`` int64
@@ -41,6 +42,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_bert_zoo.metrics.entities import LabelScheme, chunk_entities
+from keras_bert_zoo.tasks.decoding.graphemes import cluster_ends
 from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.tasks.preprocessing.token_windows import word_token_alignment
 from keras_bert_zoo.text.offsets import char_offsets
@@ -94,7 +96,7 @@ def decode_entities(texts, ids, starts, ends, logits, scheme: LabelScheme, conti
     gb = b.flat_values + tf.gather(row_word0, erow)
     ge = e.flat_values + tf.gather(row_word0, erow)
     byte_start = tf.gather(w_start.flat_values, gb)
-    byte_end = tf.gather(word_end, ge)
+    byte_end = cluster_ends(texts, erow, tf.gather(word_end, ge))        # never inside a grapheme cluster
     csum = tf.concat([[0.0], tf.cumsum(w_prob.flat_values)], 0)
     score = (tf.gather(csum, ge + 1) - tf.gather(csum, gb)) / tf.cast(ge - gb + 1, tf.float32)
     cstart, ustart = char_offsets(texts, erow, byte_start)

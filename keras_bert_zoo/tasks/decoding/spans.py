@@ -5,7 +5,8 @@
 ``i <= j < i + max_answer_length`` and ``i`` in the window where it has maximum context; the ``n_best`` best
 spans over all of an example's windows; the null score is the smallest ``start_logit[0] + end_logit[0]`` over
 its windows. With ``version_2`` the answer is empty when ``null_score - best_span_score > null_threshold``.
-A span runs from its first token's start to its last token's end offset in the original context.
+A span runs from its first token's start to its last token's end offset in the original context, extended to
+the end of the grapheme cluster there (:mod:`~keras_bert_zoo.tasks.decoding.graphemes`).
 
 Outputs: ``answer_start`` / ``answer_end`` int64 [B] (code points into the context, end exclusive, -1 when
 empty), ``answer_start_utf16`` / ``answer_end_utf16`` (UTF-16 code units), ``score`` float32 [B] (best span
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from keras_bert_zoo.tasks.decoding.graphemes import cluster_ends
 from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.text.offsets import char_offsets
 
@@ -119,6 +121,11 @@ def _byte_spans(best, bw, bsi, bei, windows, b_offset, c_starts, c_ends):
     return valid, row, byte_s, byte_e
 
 
+def _cluster_ends(contexts, row, byte_e):
+    """``byte_e`` [B, n] moved to the end of its grapheme cluster (a combining mark after the last token ...)."""
+    return tf.reshape(cluster_ends(contexts, tf.reshape(row, [-1]), tf.reshape(byte_e, [-1])), tf.shape(byte_e))
+
+
 def decode_answers(start_logits, end_logits, pair_windows, contexts, *, n_best: int, max_answer_length: int,
                    version_2: bool = False, null_threshold: float = 0.0) -> dict:
     """Start / end logits of the packed windows ([W, L]) of :class:`~keras_bert_zoo.tasks.preprocessing.
@@ -129,6 +136,7 @@ def decode_answers(start_logits, end_logits, pair_windows, contexts, *, n_best: 
     top, si, ei, k = _window_candidates(start_logits, end_logits, windows, b_offset, n_best, max_answer_length)
     best, bw, bsi, bei = _best_per_example(top, si, ei, windows, n_best, k)
     valid, row, byte_s, byte_e = _byte_spans(best, bw, bsi, bei, windows, b_offset, c_starts, c_ends)
+    byte_e = _cluster_ends(contexts, row, byte_e)
     flat_row = tf.reshape(row, [-1])
     cs, us = char_offsets(contexts, flat_row, tf.reshape(byte_s, [-1]))
     ce, ue = char_offsets(contexts, flat_row, tf.reshape(byte_e, [-1]))
