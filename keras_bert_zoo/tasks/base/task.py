@@ -57,7 +57,7 @@ from keras_bert_zoo.tasks.base.lora import LoraMixin
 from keras_bert_zoo.tasks.base.outputs import concat_batches, jsonable
 from keras_bert_zoo.tasks.base.saving import SavingMixin
 from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
-from keras_bert_zoo.train.optimizers import make_optimizer
+from keras_bert_zoo.train.optimizers import build_before_fit, make_optimizer
 from keras_bert_zoo.train.recipe import RECIPE_FIELDS, Recipe
 
 __all__ = ["Task", "TaskError"]
@@ -302,6 +302,7 @@ class Task(SavingMixin, LoraMixin, keras.Model):
                                     batch_size if validation_batch_size is None else validation_batch_size, False)
             validation_data = validation_data if vds is None else vds
         self._compile_for_fit(x, epochs - initial_epoch, steps_per_epoch)
+        build_before_fit(self)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                            validation_split=validation_split, validation_data=validation_data,
                            shuffle=shuffle and not isinstance(x, tf.data.Dataset),
