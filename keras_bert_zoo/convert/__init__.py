@@ -15,13 +15,14 @@ from :mod:`keras_bert_zoo.convert.registry`, which the package fills with every 
 
 All four importers take the same keyword arguments (``common.IMPORT_OPTIONS``): ``architecture``,
 ``backbone_only``, ``config``, ``lowercase``, ``tokenizer``, ``num_choices``, ``exact_gelu``, ``dtype``,
-``model_classes`` (override the registry), ``allow_vocab_mismatch`` (a vocabulary smaller than the config's ``vocab_size`` is an error
-unless set; a larger one, a repeated token or a missing special token always is); an
+``model_classes`` (override the registry), ``allow_vocab_mismatch`` (a vocabulary smaller than the config's
+``vocab_size`` is an error unless set; a larger one, a repeated token or a missing special token always is); an
 option a format cannot honour (e.g. ``architecture="BertForMaskedLM"`` for an encoder-only Model Garden
 checkpoint) is a :class:`ConversionError`. They share one load sequence, :func:`common.load_checkpoint`.
 
     from keras_bert_zoo import convert
     backbone, tokenizer = convert.load("auto", "path/to/checkpoint", backbone_only=True)
+    ner, tokenizer = convert.from_hf("path/to/hf_ner_checkpoint")      # BertForTokenClassification: a TokenClassifier
 
 Weight names map through declarative tables (:mod:`keras_bert_zoo.convert.table`); a load either assigns every
 variable or raises one :class:`WeightLoadError` listing all missing, unexpected and mis-shaped weights.

@@ -368,14 +368,11 @@ class Task(SavingMixin, LoraMixin, keras.Model):
     # ------------------------------------------------------------------ export
     def export(self, filepath, format: str = "saved_model", *, sample_inputs=None, quantize: str = "none",
                overwrite: bool = False, **export_args):
-        """A verified raw-strings-in export of :meth:`serving_copy`, written exactly at ``filepath`` as
-        ``keras.Model.export`` does: a SavedModel directory (``format="saved_model"`` or Keras's
-        ``"tf_saved_model"``), a ``.tflite`` file (``"tflite"`` / ``"litert"``, ``quantize`` one of none, fp16,
-        int8, full_int8) or a packed-ids ``.onnx`` file (``"onnx"``). An existing ``filepath`` is an error unless
-        ``overwrite=True``; for TF Serving's ``<root>/<name>/<version>`` pass
-        :func:`keras_bert_zoo.export.next_version_dir`. ``sample_inputs`` (default :meth:`default_samples`)
-        drive the verification; ``export_args`` are the exporter's own options
-        (:func:`keras_bert_zoo.export.export_task`). The result's ``path`` says where it went."""
+        """A verified raw-strings-in export of :meth:`serving_copy` exactly at ``filepath`` (``keras.Model.export``):
+        a SavedModel directory (``"saved_model"`` / ``"tf_saved_model"``), a ``.tflite`` file (``"tflite"`` /
+        ``"litert"``; ``quantize``) or a packed-ids ``.onnx`` file; never over an existing one unless ``overwrite``
+        (TF Serving: :func:`keras_bert_zoo.export.next_version_dir`). ``sample_inputs`` (default
+        :meth:`default_samples`) drive the verification; ``export_args``: :func:`keras_bert_zoo.export.export_task`."""
         from keras_bert_zoo import export as export_lib
 
         self._require_preprocessor()
