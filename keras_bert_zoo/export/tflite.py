@@ -80,6 +80,18 @@ def check_quantize(quantize: str) -> str:
     return quantize
 
 
+def refuse_keras_quantized(task) -> None:
+    """A task quantized with Keras's ``model.quantize("int8")`` holds int8 kernels and quantizes its activations
+    to plain int8 tensors inside the graph; the TFLite converter has no kernel for those (``'tfl.fully_connected'
+    op operand #0 must be tensor of 32-bit float or QI8 type ... but got 'tensor<?x?x32xi8>'``). Refuse it in one
+    line before converting: TFLite quantizes the float model itself (``quantize=``), docs/notes/issue-26.md."""
+    int8 = sorted({v.path for v in getattr(task, "weights", ()) if str(v.dtype) == "int8"})
+    if int8:
+        raise ExportError(f"this task was quantized with Keras's quantize() ({len(int8)} int8 weights, e.g. "
+                          f"{int8[0]}), which TFLite cannot convert: export the float task with "
+                          f"format='tflite', quantize='int8' (or fp16 / full_int8) instead")
+
+
 def _tftext_registerers():
     from tensorflow_text.core.pybinds import tflite_registrar
 
@@ -313,6 +325,7 @@ def export_tflite(task, path: str | os.PathLike, sample_texts: Sequence[str],
 
     final = file_target(path, ".tflite", "tflite")
     check_quantize(quantize)
+    refuse_keras_quantized(task)
     require_litert()                     # before converting: the verification needs the interpreter
     feed = sample_feed(task, sample_texts, sample_pairs)
     tolerance = tolerance or verify.TOLERANCES[quantize]

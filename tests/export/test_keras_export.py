@@ -97,3 +97,34 @@ def test_onnx_and_overwrite(tiny_task, tmp_path):
     first = path.stat().st_ino
     tiny_task.export(path, format="onnx", overwrite=True)
     assert path.stat().st_ino != first and sorted(p.name for p in tmp_path.iterdir()) == ["clf.onnx"]
+
+
+@pytest.fixture(scope="module")
+def keras_int8_task(vocab):
+    from tests.export.conftest import make_task
+
+    task = make_task(vocab, seed=4)
+    task.quantize("int8", filters=lambda layer: layer.built)     # the preprocessor is never "built": filtered out
+    return task
+
+
+def test_keras_quantize_needs_a_filter_and_tflite_refuses_its_result(vocab, keras_int8_task, tmp_path):
+    """Keras's quantize("int8") on our task (docs/notes/issue-26.md): without a filter it stops at the tokenizer
+    (after quantizing some layers); with one it quantizes every Dense and Embedding; TFLite refuses the result in
+    one line, before converting (the converter has no kernel for its int8 activations)."""
+    from tests.export.conftest import make_task
+
+    with pytest.raises(ValueError, match="Cannot quantize a layer that isn't yet built.*word_piece_tokenizer"):
+        make_task(vocab, seed=4).quantize("int8")
+    assert any(str(v.dtype) == "int8" for v in keras_int8_task.weights)
+    with pytest.raises(ExportError, match=r"quantized with Keras's quantize\(\) \(\d+ int8 weights, e\.g\. .*\), "
+                                          r"which TFLite cannot convert: export the float task with "
+                                          r"format='tflite', quantize='int8'") as err:
+        keras_int8_task.export(tmp_path / "q.tflite", format="tflite")
+    assert "\n" not in str(err.value) and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow      # a SavedModel export (~30 s on 2 shared cores)
+def test_a_keras_quantized_task_serves_as_a_saved_model(keras_int8_task, tmp_path):
+    result = keras_int8_task.export(tmp_path / "sm", fresh_process_check=False)
+    assert result.verification["in_process"]["serving_default"]["label_names"]["agreement"] == 1.0
