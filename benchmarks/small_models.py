@@ -162,7 +162,7 @@ def tflite_latency(args, models, results, test_texts):
     root = Path(tempfile.mkdtemp(prefix="kbz-small-"))
     runners = {}
     for arm, task in models.items():
-        path = task.export(str(root / arm / "1"), format="tflite", quantize="int8",
+        path = task.export(root / f"{arm}.tflite", format="tflite", quantize="int8",
                            sample_inputs=test_texts[:8]).path
         results[arm]["tflite_int8_bytes"] = path.stat().st_size
         runners[arm] = TFLiteRunner(path, num_threads=args.threads)

@@ -41,7 +41,8 @@ def main():
     reloaded = keras.saving.load_model(f"{args.out}/sentiment.keras")
     out = reloaded.predict(["I love my new self-driving car", "stuck in traffic again, awful"])
     print(out["label_names"], np.round(out["probabilities"], 3))
-    reloaded.export(f"{args.out}/saved_models/sentiment/1")  # SavedModel, raw strings in, verified
+    reloaded.export(f"{args.out}/saved_models/sentiment/1")  # SavedModel directory, raw strings in, verified
+    reloaded.export(f"{args.out}/sentiment.tflite", format="litert", quantize="int8")  # one .tflite file
 
 
 if __name__ == "__main__":

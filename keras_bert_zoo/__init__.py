@@ -5,7 +5,8 @@
     clf.fit(x=texts, y=labels, epochs=1, batch_size=32)       # raw strings in
     clf.save("sentiment.keras")                               # one file, vocabulary inside
     clf = keras.saving.load_model("sentiment.keras")
-    clf.export("saved_models/sentiment/1")                    # SavedModel (TF Serving), raw strings in
+    clf.export("sentiment")                                   # SavedModel directory, raw strings in
+    clf.export("sentiment.tflite", format="litert")           # one .tflite file
     kbz.tune(build, texts, labels, validation_data=(vt, vl), directory="runs/tune", max_trials=6)  # KerasTuner
 
 The names below are resolved on first use, so importing a ground-floor module (``keras_bert_zoo.config``,
@@ -35,14 +36,9 @@ __all__ = sorted(_LAZY) + ["from_preset", "load_backbone", "register_keras_class
 
 def from_preset(name_or_path, **kwargs):
     """Load a pretrained model (and its tokenizer) from a preset name or a local directory: the backbone, or
-    the task model a checkpoint with a head holds (``model_classes`` defaults to every task class); see
-    :func:`keras_bert_zoo.presets.from_preset`."""
+    the task model a checkpoint with a head holds; see :func:`keras_bert_zoo.presets.from_preset`."""
     from keras_bert_zoo import presets
 
-    if not kwargs.get("backbone_only"):
-        from keras_bert_zoo.tasks import task_models
-
-        kwargs.setdefault("model_classes", task_models())
     return presets.from_preset(name_or_path, **kwargs)
 
 
@@ -62,6 +58,19 @@ def register_keras_classes():
 
     load_builtin_tasks()
     importlib.import_module("keras_bert_zoo.train.optimizers")
+
+
+def _task_models():
+    from keras_bert_zoo.tasks import task_models
+
+    return task_models()
+
+
+# The converters sit below the task classes (tests/test_imports.py): they build a checkpoint's head from the
+# classes registered here, so convert.from_hf(head_checkpoint) returns the task model (imported when asked for).
+from keras_bert_zoo.convert import registry as _convert_registry  # noqa: E402 - import-free module
+
+_convert_registry.register_model_provider(_task_models)
 
 
 def __getattr__(name):

@@ -100,11 +100,10 @@ def _baselines(summary, splits, train, test, labels):
 
 
 def _export(cfg: EnDemoConfig, summary, task, samples):
-    from keras_bert_zoo.export import next_version
+    from keras_bert_zoo.export import next_version_dir
 
     try:
-        version = next_version(cfg.export, cfg.export_name)
-        exported = task.export(os.path.join(cfg.export, cfg.export_name, str(version)), sample_inputs=samples)
+        exported = task.export(next_version_dir(cfg.export, cfg.export_name), sample_inputs=samples)
         if exported:
             summary["saved_model"] = str(exported.path)
             print(f"exported SavedModel: {summary['saved_model']}")

@@ -46,13 +46,9 @@ class ConvertConfig:
 
 def _importer_kwargs(config: ConvertConfig):
     """The importer options; every format takes the same ones (one that does not apply, e.g. --architecture for
-    a Model Garden encoder, is the importer's error)."""
-    from keras_bert_zoo.tasks import task_models
-
+    a Model Garden encoder, is the importer's error; a head's task class comes from the converters' registry)."""
     kwargs = {"architecture": config.architecture, "backbone_only": config.backbone_only,
               "num_choices": config.num_choices}
-    if not config.backbone_only:
-        kwargs["model_classes"] = task_models()
     if config.lowercase != "auto":
         kwargs["lowercase"] = config.lowercase == "true"
     return kwargs

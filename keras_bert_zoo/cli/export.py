@@ -1,4 +1,4 @@
-"""`bert-zoo export`: a saved task (.keras) -> SavedModel (TF Serving layout) or TFLite, verified.
+"""`bert-zoo export`: a saved task (.keras) -> SavedModel or TFLite in TF Serving's layout, verified.
 
     bert-zoo export --model runs/sentiment/model.keras --format saved_model --name sentiment
     bert-zoo export --model runs/sentiment/model.keras --format tflite --quantize int8 --name sentiment
@@ -8,8 +8,11 @@
 --model is a file written by ``task.save`` (``bert-zoo finetune --out``); the export is ``task.export``.
 Sample inputs for verification (and warm-up requests, and full-int8 calibration unless --representative_file
 is given) come from --samples_file (a file in the task's own training format, or a .txt file of text lines for
-single-text tasks) or the task's built-in samples. --version defaults to the next free version number.
-SavedModels go to <out>/<name>/<version>/, TFLite files to <out>/<name>-tflite-<quant>/<version>/model.tflite.
+single-text tasks) or the task's built-in samples. --version defaults to the next free version number
+(``keras_bert_zoo.export.next_version_dir``). SavedModels go to <out>/<name>/<version>/, TFLite files to
+<out>/<name>-tflite-<quant>/<version>/model.tflite with export_info.json beside (quant: fp32, fp16, int8,
+full_int8). --format also takes Keras's names (tf_saved_model, litert). To write one exact path instead, call
+``task.export(filepath, format=...)`` in Python.
 The command prints the path and the verification summary as JSON; it exits non-zero, leaving nothing on
 disk, when the op check or the verification fails.
 """
@@ -23,7 +26,8 @@ from absl import flags
 from keras_bert_zoo.cli import options
 
 flags.DEFINE_string("model", None, "A task saved by task.save / bert-zoo finetune (model.keras).")
-flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "Export format.")
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "tf_saved_model", "litert"],
+                  "Export format (Keras's names tf_saved_model and litert are the same as saved_model and tflite).")
 flags.DEFINE_enum("quantize", "none", ["none", "fp16", "int8", "full_int8"], "TFLite quantization.")
 flags.DEFINE_string("name", None, "Model name (directory under --out; TF Serving's model name).")
 flags.DEFINE_integer("version", None, "Version number (default: the next free one; TF Serving serves the highest).")
@@ -105,7 +109,7 @@ def _check(config: ExportConfig):
     for flag in ("samples_file", "representative_file"):
         if getattr(config, flag):
             check_input_file(getattr(config, flag), f"--{flag}")
-    if config.format == "saved_model" and config.quantize != "none":
+    if config.format in ("saved_model", "tf_saved_model") and config.quantize != "none":
         raise UsageError("--quantize applies to --format tflite only")
 
 
@@ -115,7 +119,7 @@ def _tolerance(config: ExportConfig):
 
     if (config.float_atol, config.float_rtol, config.min_agreement) == (None, None, None):
         return None
-    base = verify.TOLERANCES["saved_model" if config.format == "saved_model" else config.quantize]
+    base = verify.TOLERANCES["saved_model" if _format(config) == "saved_model" else config.quantize]
     tolerance = verify.Tolerance(
         base.float_atol if config.float_atol is None else config.float_atol,
         base.min_agreement if config.min_agreement is None else config.min_agreement,
@@ -124,14 +128,52 @@ def _tolerance(config: ExportConfig):
     return tolerance
 
 
+def _format(config: ExportConfig) -> str:
+    from keras_bert_zoo.export import export_format
+
+    return export_format(config.format)
+
+
+def export_path(config: ExportConfig):
+    """Where this run writes: ``<out>/<name>/<version>`` (SavedModel) or
+    ``<out>/<name>-tflite-<quant>/<version>/model.tflite``, the version --version or the next free one."""
+    from keras_bert_zoo.export import next_version_dir
+    from keras_bert_zoo.export.saved_model import version_dir
+
+    name = config.name
+    if _format(config) == "tflite":
+        name = f"{config.name}-tflite-{'fp32' if config.quantize == 'none' else config.quantize}"
+    path = version_dir(config.out, name, config.version) if config.version else next_version_dir(config.out, name)
+    return path if _format(config) == "saved_model" else path / "model.tflite"
+
+
+def _export_tflite(task, path, samples, tolerance, config: ExportConfig) -> dict:
+    from keras_bert_zoo import cache
+    from keras_bert_zoo.export.tflite import FULL_INT8_FLOAT_OPS
+
+    extra = {}
+    if config.representative_file:
+        extra["representative_texts"] = read_samples(task, config.representative_file,
+                                                     config.max_representative, config)
+    float_ops = FULL_INT8_FLOAT_OPS
+    if config.full_int8_float_ops is not None:
+        float_ops = () if list(config.full_int8_float_ops) in ([], ["none"]) else tuple(
+            op.strip().upper() for op in config.full_int8_float_ops)
+    result = task.export(path, format="tflite", sample_inputs=samples, quantize=config.quantize,
+                         flex=config.flex, full_int8_float_ops=float_ops, tolerance=tolerance,
+                         overwrite=config.overwrite, **extra)
+    with cache.atomic_write(result.path.parent / "export_info.json", "w", encoding="utf-8") as f:
+        json.dump(result.info, f, indent=1, ensure_ascii=False, default=str)
+    return {"path": str(result.path), "format": "tflite", "quantize": config.quantize,
+            "size_bytes": result.size_bytes, "custom_ops": result.custom_ops, "verification": result.verification}
+
+
 def run_export(config: ExportConfig) -> dict:
     """Load the task, export and verify it; prints and returns the summary."""
     from keras_bert_zoo.cli.errors import check_writable_dir
 
     _check(config)
-    from keras_bert_zoo.export import next_version
     from keras_bert_zoo.export import ops as ops_lib
-    from keras_bert_zoo.export.tflite import FULL_INT8_FLOAT_OPS
     from keras_bert_zoo.tasks import load_task, registry
 
     registry.import_task_modules(config.task_modules)
@@ -139,30 +181,15 @@ def run_export(config: ExportConfig) -> dict:
     check_writable_dir(config.out, "--out")     # fail now, not after tracing and converting
     tolerance = _tolerance(config)
     samples = read_samples(task, config.samples_file, config.max_samples, config) if config.samples_file else None
-    name_dir = config.name if config.format == "saved_model" else f"{config.name}-tflite-{config.quantize}"
-    version = config.version or next_version(config.out, name_dir)
-    path = f"{config.out}/{config.name}/{version}"
-    if config.format == "saved_model":
+    path = export_path(config)
+    if _format(config) == "saved_model":
         result = task.export(path, sample_inputs=samples, target=ops_lib.tf_serving_target(config.serving_version),
                              tolerance=tolerance, fresh_process_check=config.fresh_process_check,
                              overwrite=config.overwrite)
         summary = {"path": str(result.path), "format": "saved_model", "tftext_ops": result.info["tftext_ops"],
                    "verification": result.verification}
     else:
-        extra = {}
-        if config.representative_file:
-            extra["representative_texts"] = read_samples(task, config.representative_file,
-                                                         config.max_representative, config)
-        float_ops = FULL_INT8_FLOAT_OPS
-        if config.full_int8_float_ops is not None:
-            float_ops = () if list(config.full_int8_float_ops) in ([], ["none"]) else tuple(
-                op.strip().upper() for op in config.full_int8_float_ops)
-        result = task.export(path, format="tflite", sample_inputs=samples, quantize=config.quantize,
-                             flex=config.flex, full_int8_float_ops=float_ops, tolerance=tolerance,
-                             overwrite=config.overwrite, **extra)
-        summary = {"path": str(result.path), "format": "tflite", "quantize": config.quantize,
-                   "size_bytes": result.size_bytes, "custom_ops": result.custom_ops,
-                   "verification": result.verification}
+        summary = _export_tflite(task, path, samples, tolerance, config)
     print(json.dumps(summary, indent=1, ensure_ascii=False))
     return summary
 

@@ -284,13 +284,11 @@ def _save_and_report(task, spec, config: FinetuneConfig, clock) -> dict:
 
 
 def _export(task, train, config: FinetuneConfig, clock):
-    from keras_bert_zoo.export import next_version
+    from keras_bert_zoo.export import next_version_dir
 
     name = config.export_name or os.path.basename(os.path.normpath(config.out))
-    version = next_version(config.export, name)
     with clock.phase("export"):
-        exported = task.export(os.path.join(config.export, name, str(version)),
-                               sample_inputs=train.serving_samples(8))
+        exported = task.export(next_version_dir(config.export, name), sample_inputs=train.serving_samples(8))
     print(f"exported SavedModel: {exported.path}")
 
 

@@ -67,12 +67,17 @@ def verbosity_requested(args) -> bool:
 
 
 def quiet_environment(verbose: bool):
-    """Silence TensorFlow's C++ log and internal Python warnings; call before TensorFlow is imported."""
+    """Silence TensorFlow's C++ log (and the native INFO / WARNING lines that ignore its level:
+    :mod:`keras_bert_zoo.cli.native_log`) and internal Python warnings; call before TensorFlow is imported."""
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for pattern in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] >= "1":        # TF_CPP_MIN_LOG_LEVEL=0 asks for TensorFlow's INFO
+        from keras_bert_zoo.cli.native_log import filter_native_stderr
+
+        filter_native_stderr()
 
 
 def command_help(command: str, module, full: bool = False) -> str:
@@ -146,7 +151,9 @@ def run(argv=None):
       (:mod:`keras_bert_zoo.cli.errors`; ``BERT_ZOO_TRACEBACK=1`` shows the traceback); Ctrl-C: one line
       ``bert-zoo COMMAND: interrupted``, status 130.
     * Quiet by default: TensorFlow's C++ log (CUDA probes, oneDNN and CPU-feature notices;
-      ``TF_CPP_MIN_LOG_LEVEL`` is set to 3 unless already set), absl/TensorFlow INFO lines (the log level stays
+      ``TF_CPP_MIN_LOG_LEVEL`` is set to 3 unless already set; the TFLite converter's, XLA's and Grappler's
+      native INFO / WARNING lines, which ignore it, are dropped from stderr by
+      :mod:`keras_bert_zoo.cli.native_log`), absl/TensorFlow INFO lines (the log level stays
       WARNING; absl's app.run would raise it to INFO) and the Keras warnings in :data:`QUIET_WARNINGS` are not
       shown. Keras progress bars and the package's own warnings stay. ``--verbosity=0`` (INFO) or higher shows
       everything again.

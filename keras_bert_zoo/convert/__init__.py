@@ -1,8 +1,9 @@
 """Checkpoint importers and exporters.
 
-Every importer returns ``(model, tokenizer)``: our Keras model (a :class:`BertBackbone` or the task model of
-the checkpoint's architecture) and a ``keras_bert_zoo.text.WordPieceTokenizer`` built from the checkpoint's
-vocabulary and casing.
+Every importer returns ``(model, tokenizer)``: our Keras model (a :class:`BertBackbone`, or for a checkpoint
+with a head the task model of its architecture: ``BertForSequenceClassification`` -> ``TextClassifier``, ...,
+from :mod:`keras_bert_zoo.convert.registry`, which the package fills with every task class) and a
+``keras_bert_zoo.text.WordPieceTokenizer`` built from the checkpoint's vocabulary and casing.
 
     from_hf(dir)              Hugging Face directory (safetensors; pytorch_model.bin via torch weights_only)
     from_google(dir)          google-research/bert release / run_* checkpoints (TF1 variable names)
@@ -14,13 +15,14 @@ vocabulary and casing.
 
 All four importers take the same keyword arguments (``common.IMPORT_OPTIONS``): ``architecture``,
 ``backbone_only``, ``config``, ``lowercase``, ``tokenizer``, ``num_choices``, ``exact_gelu``, ``dtype``,
-``model_classes``, ``allow_vocab_mismatch`` (a vocabulary smaller than the config's ``vocab_size`` is an error
-unless set; a larger one, a repeated token or a missing special token always is); an
+``model_classes`` (override the registry), ``allow_vocab_mismatch`` (a vocabulary smaller than the config's
+``vocab_size`` is an error unless set; a larger one, a repeated token or a missing special token always is); an
 option a format cannot honour (e.g. ``architecture="BertForMaskedLM"`` for an encoder-only Model Garden
 checkpoint) is a :class:`ConversionError`. They share one load sequence, :func:`common.load_checkpoint`.
 
     from keras_bert_zoo import convert
     backbone, tokenizer = convert.load("auto", "path/to/checkpoint", backbone_only=True)
+    ner, tokenizer = convert.from_hf("path/to/hf_ner_checkpoint")      # BertForTokenClassification: a TokenClassifier
 
 Weight names map through declarative tables (:mod:`keras_bert_zoo.convert.table`); a load either assigns every
 variable or raises one :class:`WeightLoadError` listing all missing, unexpected and mis-shaped weights.
@@ -28,11 +30,20 @@ variable or raises one :class:`WeightLoadError` listing all missing, unexpected 
 
 import os
 
-from keras_bert_zoo.convert.common import ConversionError
-from keras_bert_zoo.convert.table import WeightLoadError
+from keras_bert_zoo.convert.registry import ConversionError
 
 __all__ = ["from_hf", "from_google", "from_model_garden", "from_keras_hub", "export_hf", "load", "FORMATS",
            "detect_format", "WeightLoadError", "ConversionError"]
+
+
+def __getattr__(name):
+    # WeightLoadError lives with the tables (numpy); this package stays import-free for the package root, which
+    # registers the task classes here (keras_bert_zoo.convert.registry)
+    if name == "WeightLoadError":
+        from keras_bert_zoo.convert.table import WeightLoadError
+
+        return WeightLoadError
+    raise AttributeError(f"module 'keras_bert_zoo.convert' has no attribute {name!r}")
 
 
 def from_hf(path, **kwargs):

@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 
 from keras_bert_zoo.config import BertConfig, ConfigError
+from keras_bert_zoo.convert import registry
+from keras_bert_zoo.convert.registry import ConversionError
 from keras_bert_zoo.convert.table import LoadReport, TensorReader, WeightTable, load_weights
 from keras_bert_zoo.models.backbone import BertBackbone
 
@@ -32,9 +34,6 @@ __all__ = ["ARCHITECTURES", "HEAD_GROUPS", "IMPORT_OPTIONS", "CheckpointFiles", 
 
 logger = logging.getLogger("keras_bert_zoo.convert")
 
-
-class ConversionError(ValueError):
-    """A checkpoint directory that cannot be converted (missing files, unsupported architecture...)."""
 
 
 # Architecture (Hugging Face names, also used for the other formats) -> table groups our model owns.
@@ -170,14 +169,15 @@ def groups_for(architecture: str) -> tuple:
 def build_model(architecture: str, config: BertConfig, num_labels: int = 2, num_choices: int = 4,
                 dtype=None, model_classes=None):
     """Our (built) model for ``architecture``: the backbone, or the task model around it built with
-    ``model_classes[architecture]`` (the task classes live above convert/: callers pass
-    ``keras_bert_zoo.tasks.task_models()``, as ``keras_bert_zoo.from_preset`` and the task classes' own
-    ``from_preset`` do)."""
+    ``model_classes[architecture]`` (default: the classes registered in :mod:`keras_bert_zoo.convert.registry`,
+    every task of :mod:`keras_bert_zoo.tasks`)."""
     groups_for(architecture)
-    if architecture != "BertModel" and architecture not in (model_classes or {}):
-        raise ConversionError(f"the checkpoint holds a {architecture} (a task head): import it with "
-                              f"model_classes=keras_bert_zoo.tasks.task_models(), through keras_bert_zoo.from_preset, "
-                              f"or pass backbone_only=True")
+    if architecture != "BertModel":
+        model_classes = registry.model_classes() if model_classes is None else model_classes
+        if architecture not in model_classes:
+            raise ConversionError(f"the checkpoint holds a {architecture} (a task head) and no task class is "
+                                  f"registered for it (registered: {sorted(model_classes)}): pass "
+                                  f"model_classes={{{architecture!r}: <class>}} or backbone_only=True")
     backbone = BertBackbone(config, dtype=dtype)
     if architecture == "BertModel":
         return backbone
@@ -211,7 +211,8 @@ def load_checkpoint(reader: TensorReader, table: WeightTable, config: BertConfig
         tokenizer: a tokenizer whose vocabulary and casing to use instead of the files' (see
             :func:`tokenizer_from`).
         lowercase: force the casing (default: detected, see :func:`detect_lowercase`).
-        model_classes: HF architecture -> class of the task models (see :func:`build_model`).
+        model_classes: HF architecture -> class of the task models (default: the registry's, see
+            :func:`build_model`).
         allow_vocab_mismatch: accept a vocabulary with fewer tokens than the config's ``vocab_size`` (the
             embedding rows past it are never used); by default that is an error, as a vocabulary of the wrong
             checkpoint would make every token past it [UNK]. More tokens than ``vocab_size`` is always an error.

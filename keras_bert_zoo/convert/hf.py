@@ -207,7 +207,7 @@ def from_hf(path, *, architecture: str | None = None, backbone_only: bool = Fals
 
     Args:
         path: the directory.
-        architecture: override ``config.json`` ``architectures[0]`` (one of ``common.task_models()``' keys).
+        architecture: override ``config.json`` ``architectures[0]`` (one of ``common.ARCHITECTURES``' keys).
         backbone_only: return only the :class:`BertBackbone`; head weights in the checkpoint are skipped and
             logged.
         config: a BertConfig / dict / size name replacing config.json's encoder shape.

@@ -28,12 +28,10 @@ Example::
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from keras_bert_zoo import cache
 from keras_bert_zoo.export import verify
 
 __all__ = ["export_onnx_packed", "raw_strings_onnx_blockers", "MissingOnnxExtraError", "INSTALL_HINT"]
@@ -87,15 +85,17 @@ def raw_strings_onnx_blockers(saved_model_dir) -> list[str]:
 
 def export_onnx_packed(task, path: str | os.PathLike, sample_texts: Sequence[str],
                        sample_pairs: Sequence[str] | None = None, opset: int = 17,
-                       tol: verify.Tolerance = verify.Tolerance(1e-4, 1.0)) -> dict:
-    """Convert ``task.packed_serving_fn``'s float outputs (everything except strings) to ONNX at ``path``,
-    verify with onnxruntime against Keras on the packed samples, write atomically. Returns the report."""
+                       tol: verify.Tolerance = verify.Tolerance(1e-4, 1.0), overwrite: bool = False) -> dict:
+    """Convert ``task.packed_serving_fn``'s float outputs (everything except strings) to ONNX at ``path``
+    (``*.onnx``), verify with onnxruntime against Keras on the packed samples, then rename into place (an
+    existing ``path`` is an error unless ``overwrite``). Returns the report."""
+    from keras_bert_zoo.export.saved_model import atomic_export_file, file_target, sample_feed
+
+    path = file_target(path, ".onnx", "onnx")
     _require_onnx_extra()
     import onnxruntime as ort
     import tensorflow as tf
     import tf2onnx
-
-    from keras_bert_zoo.export.saved_model import sample_feed
 
     feed = sample_feed(task, sample_texts, sample_pairs)
     reference = verify.reference_outputs(task, feed)
@@ -107,8 +107,7 @@ def export_onnx_packed(task, path: str | os.PathLike, sample_texts: Sequence[str
         outputs = task.packed_serving_fn(inputs)
         return {k: v for k, v in outputs.items() if v.dtype != tf.string}   # ONNX string outputs: skipped
 
-    path = Path(path)
-    with cache.atomic_path(path, suffix=".onnx.part") as tmp:  # renamed into place only once verified
+    with atomic_export_file(path, overwrite=overwrite) as (_, tmp):  # renamed into place only once verified
         tf2onnx.convert.from_function(packed_fn, input_signature=[spec], opset=opset,
                                       custom_op_handlers={"Erfc": (_erfc_handler, [])}, output_path=str(tmp))
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])

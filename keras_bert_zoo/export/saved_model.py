@@ -1,6 +1,7 @@
 """SavedModel export in the TF Serving layout, tokenizer and packer inside the graph.
 
-``export_saved_model(task, root, name, version, sample_texts)`` writes ``<root>/<name>/<version>/`` with
+``export_saved_model(task, path, sample_texts)`` writes the SavedModel directory ``path`` (for TF Serving a
+version directory ``<root>/<name>/<version>``, :func:`keras_bert_zoo.export.next_version_dir`) with
 
 * signature ``serving_default``: raw strings (one ``tf.string [B]`` input per ``task.serving_input_spec()``
   name, e.g. ``text`` / ``text_pair``) -> the task's named outputs (probabilities, label_ids, label_names, ...);
@@ -21,7 +22,7 @@ batch size across inputs, packed shapes and id ranges): a bad request is an ``In
 the input (:mod:`keras_bert_zoo.export.input_checks`); valid requests get exactly the task's outputs.
 
     from keras_bert_zoo.export.saved_model import ServingModule, export_saved_model
-    result = export_saved_model(task, "saved_models", "sentiment", 1, ["a sample text", "another one"])
+    result = export_saved_model(task, "saved_models/sentiment/1", ["a sample text", "another one"])
     module = ServingModule(task)                      # the tf.Module the export saves
     tf.saved_model.save(module, "/tmp/x", signatures=module.signatures)
 
@@ -40,10 +41,11 @@ Every exporter (SavedModel, TFLite, ONNX, verification) uses exactly these membe
 
 Steps, in order, all inside a temporary directory next to the version directory: save -> op compatibility
 check for the target -> warm-up file -> verification against the Keras task (in this process, and in a
-fresh process importing only tensorflow + tensorflow_text) -> rename into ``<version>``. Any failure
-removes the temporary directory: a failed export leaves no version directory behind. The rename is also the
-claim of the version: of two concurrent exports to the same name and version exactly one succeeds, the other
-raises :class:`ExportError`. Directories are created ``0777 & ~umask`` and files ``0666 & ~umask`` (0755 /
+fresh process importing only tensorflow + tensorflow_text) -> rename into ``path``. Any failure removes the
+temporary directory: a failed export leaves nothing at ``path``. An existing ``path`` is an error naming it
+unless ``overwrite=True``. The rename is also the claim of the path: of two concurrent exports to the same
+path exactly one succeeds, the other raises :class:`ExportError`. File exports (TFLite, ONNX) claim their file
+the same way (:func:`atomic_export_file`). Directories are created ``0777 & ~umask`` and files ``0666 & ~umask`` (0755 /
 0644 under the usual umask), so a TF Serving process running as another user can read them.
 """
 
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import types
@@ -64,11 +67,12 @@ from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import input_checks, serving_requests, verify, warmup
 
 __all__ = ["ServingModule", "ExportResult", "ExportError", "export_saved_model", "version_dir",
-           "sample_feed", "atomic_version_dir", "library_versions"]
+           "sample_feed", "atomic_export_dir", "atomic_export_file", "file_target", "library_versions"]
 
 
 class ExportError(RuntimeError):
-    """Bad export arguments (existing version, bad name, no samples), or a version claimed by another export."""
+    """Bad export arguments (existing target, bad name or path, no samples), or a target claimed by another
+    export."""
 
 
 @dataclasses.dataclass
@@ -165,25 +169,103 @@ def version_dir(root: str | os.PathLike, name: str, version: int) -> Path:
     return Path(root) / name / str(version)
 
 
+def _refuse_existing(final: Path, overwrite: bool, kind: str):
+    if final.exists() and not overwrite:
+        raise ExportError(f"{final} already exists; export to a new path (for TF Serving a new version "
+                          f"directory: keras_bert_zoo.export.next_version_dir) or pass overwrite=True")
+    if final.exists() and final.is_dir() != (kind == "directory"):
+        raise ExportError(f"{final} exists and is not a {kind}: overwrite=True replaces a {kind} only")
+
+
+def _claimed_by_another(final: Path) -> ExportError:
+    return ExportError(f"{final} was created by another export while this one ran; this export is discarded "
+                       f"(export to a new path, or pass overwrite=True to replace it)")
+
+
 @contextlib.contextmanager
-def atomic_version_dir(final: Path, overwrite: bool = False):
+def atomic_export_dir(final: str | os.PathLike, overwrite: bool = False):
     """Yield a fresh hidden temporary directory next to ``final``; on success rename it to ``final``.
 
     ``final`` must not exist unless ``overwrite`` (then it is replaced atomically). The rename claims the
-    version: when another export created ``final`` while this one ran, this one raises :class:`ExportError`
+    path: when another export created ``final`` while this one ran, this one raises :class:`ExportError`
     and leaves the other's directory alone. On any exception the temporary directory is removed.
     """
     final = Path(final)
-    if final.exists() and not overwrite:
-        raise ExportError(f"{final} already exists; pick a new version (TF Serving picks up new "
-                          f"versions without a restart) or pass overwrite=True")
+    _refuse_existing(final, overwrite, "directory")
     try:
         # Hidden, non-numeric name: TF Serving never tries to load a half-written version.
         with cache.atomic_dir(final, overwrite=overwrite, suffix=".tmp") as tmp:
             yield tmp
     except cache.DirectoryExistsError:
-        raise ExportError(f"{final} was created by another export while this one ran; this export is "
-                          f"discarded (pick a new version, or pass overwrite=True to replace it)") from None
+        raise _claimed_by_another(final) from None
+
+
+@contextlib.contextmanager
+def atomic_export_file(final: str | os.PathLike, overwrite: bool = False):
+    """Yield a hidden temporary directory next to the file ``final`` (room for intermediate files) and the
+    temporary file path inside it to write; on success that file becomes ``final``, and the directory goes.
+
+    As :func:`atomic_export_dir`: ``final`` must not exist unless ``overwrite`` (then it is replaced
+    atomically); without ``overwrite`` a hard link claims the name, so of two concurrent exports exactly one
+    succeeds and the other raises :class:`ExportError`; any exception leaves nothing behind.
+    """
+    import shutil
+    import tempfile
+
+    final = Path(final)
+    _refuse_existing(final, overwrite, "file")
+    created = [d for d in final.absolute().parents if not d.exists()]        # deepest first
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    done = False
+    try:
+        tmp = work / final.name
+        yield work, tmp
+        if overwrite:
+            os.replace(tmp, final)
+        else:
+            _claim_file(tmp, final)
+        done = True
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        for d in created if not done else ():       # a failed export leaves no directory it made either
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def _claim_file(tmp: Path, final: Path):
+    """Give ``tmp``'s content the name ``final`` unless that name is taken (then :class:`ExportError`)."""
+    try:
+        os.link(tmp, final)                  # fails if the name is taken, never replaces it
+        return
+    except FileExistsError:
+        raise _claimed_by_another(final) from None
+    except OSError as err:                   # a file system without hard links: claim the name, then fill it
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+    try:
+        os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except FileExistsError:
+        raise _claimed_by_another(final) from None
+    os.replace(tmp, final)
+
+
+def file_target(path: str | os.PathLike, suffix: str, format: str) -> Path:
+    """``path`` as the file a ``format`` export writes: it must end with ``suffix`` (as Keras's ``export``
+    requires for LiteRT), so a directory-like path is not silently turned into a file."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise ExportError(f"{path}: format={format!r} writes one file, and its path must end with {suffix!r} "
+                          f"(e.g. {path.with_name(path.name + suffix)})")
+    return path
+
+
+def serving_name(path: Path) -> tuple[str, int | None]:
+    """(model name, version) for the warm-up requests: ``<root>/<name>/<version>`` gives both, any other path
+    its own name and no version (TF Serving answers the version it loads)."""
+    if path.name.isdigit() and int(path.name) > 0 and path.parent.name:
+        return path.parent.name, int(path.name)
+    return path.name, None
 
 
 def sample_feed(task, texts, pairs: Sequence[str] | None = None) -> dict:
@@ -225,32 +307,36 @@ def library_versions() -> dict:
             "keras": keras.__version__}
 
 
-def export_saved_model(task, root: str | os.PathLike, name: str, version: int, sample_texts: Sequence[str],
+def export_saved_model(task, path: str | os.PathLike, sample_texts: Sequence[str],
                        sample_pairs: Sequence[str] | None = None, *, target: ops_lib.Target | None = None,
                        warmup_batch_sizes: Sequence[int] = (1, 8), tolerance: verify.Tolerance | None = None,
                        fresh_process_check: bool = True, overwrite: bool = False) -> ExportResult:
-    """Export ``task`` (a :class:`keras_bert_zoo.tasks.BertTask`) to ``<root>/<name>/<version>/``.
+    """Export ``task`` (a :class:`keras_bert_zoo.tasks.Task`) to the SavedModel directory ``path``.
 
     Args:
-        task: the task object (preprocessor + Keras model + postprocessing).
-        root: export root (TF Serving's ``--model_base_path`` is ``<root>/<name>``).
+        task: the task (see the protocol in the module docstring).
+        path: the directory to create; for TF Serving ``<root>/<name>/<version>`` (``--model_base_path`` is
+            ``<root>/<name>``; :func:`keras_bert_zoo.export.next_version_dir` gives the next free version).
         sample_texts / sample_pairs: raw strings used for verification and the warm-up requests.
         target: op-compatibility target (default :func:`ops.tf_serving_target` for the installed TF).
         warmup_batch_sizes: batch sizes of the warm-up requests (cycling through the sample texts).
         tolerance: float tolerance of the verification (default ``verify.TOLERANCES["saved_model"]``).
         fresh_process_check: also load and run the export in a fresh process importing only tensorflow and
             tensorflow_text.
-        overwrite: replace an existing version directory (atomically).
+        overwrite: replace an existing ``path`` (atomically).
     Returns:
         ExportResult(path, ops, verification report, info).
     Raises:
         ExportError, ops.OpCompatibilityError, verify.VerificationError — with nothing left on disk.
     """
-    final = version_dir(root, name, version)
+    final = Path(path)
+    if not final.name or final.name in (".", ".."):
+        raise ExportError(f"export path {str(path)!r}: name the directory to create")
+    name, version = serving_name(final.absolute())
     feed = sample_feed(task, sample_texts, sample_pairs)
     tolerance = tolerance or verify.TOLERANCES["saved_model"]
     target = target or ops_lib.tf_serving_target()
-    with atomic_version_dir(final, overwrite=overwrite) as tmp:
+    with atomic_export_dir(final, overwrite=overwrite) as tmp:
         module = ServingModule(task)
         tf.saved_model.save(module, str(tmp), signatures=module.signatures)
         graph_ops = ops_lib.check_saved_model(tmp, target)
@@ -262,7 +348,7 @@ def export_saved_model(task, root: str | os.PathLike, name: str, version: int, s
         for b in warmup_batch_sizes:
             rows = [i % n for i in range(b)]
             requests.append(serving_requests.predict_request(
-                spec, {k: [v[i] for i in rows] for k, v in texts.items()}, model_name=name, version=int(version)))
+                spec, {k: [v[i] for i in rows] for k, v in texts.items()}, model_name=name, version=version))
         warmup.write_warmup_requests(tmp, requests)
 
         reference = verify.reference_outputs(task, feed)
@@ -270,7 +356,7 @@ def export_saved_model(task, root: str | os.PathLike, name: str, version: int, s
         if fresh_process_check:
             report["fresh_process"] = verify.verify_in_fresh_process(tmp, task, feed, tolerance, reference)
         tftext = ops_lib.tftext_op_names()
-        info = {"format": "saved_model", "name": name, "version": int(version), "versions": library_versions(),
+        info = {"format": "saved_model", "name": name, "version": version, "versions": library_versions(),
                 "signatures": {s: {"inputs": sorted(serving_requests.signature_spec(tmp, s).inputs),
                                    "outputs": sorted(serving_requests.signature_spec(tmp, s).outputs)}
                                for s in module.signatures},

@@ -1,9 +1,10 @@
 """TFLite export: the same raw-strings-in model, tokenizer in the graph, any batch size.
 
-``export_tflite(task, root, name, version, sample_texts, quantize=...)`` writes
-``<root>/<name>-tflite-<quant>/<version>/model.tflite`` (+ ``export_info.json``), where ``<quant>`` is
+``export_tflite(task, path, sample_texts, quantize=...)`` writes the one file ``path`` (ending ``.tflite``;
+the result's ``info`` holds what ``bert-zoo export`` writes beside it as ``export_info.json``), where
+``quantize`` is
 
-* ``none``      float32 weights and activations (the directory is named ``<name>-tflite-fp32``);
+* ``none``      float32 weights and activations;
 * ``fp16``      float16 weights (dequantized at load or run in fp16 by delegates);
 * ``int8``      dynamic-range quantization: int8 weights, activations quantized on the fly;
 * ``full_int8`` int8 weights and int8 activations calibrated on a representative dataset of raw strings for
@@ -34,13 +35,13 @@ the same ``serving_fn`` (the converter drops the slicing ops with them); the spa
 
 The export converts, checks ops (fails if any op needs Flex, unless ``flex=True``), verifies every output
 against the Keras task at batch size 1 and at the full sample batch (token ids exactly, floats within
-``verify.TOLERANCES[quantize]``), and only then renames the temporary directory into place.
+``verify.TOLERANCES[quantize]``), and only then renames the file into place (an existing ``path`` is an error
+unless ``overwrite=True``; :func:`~keras_bert_zoo.export.saved_model.atomic_export_file`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -52,17 +53,16 @@ from keras_bert_zoo import compat
 from keras_bert_zoo.export import input_checks
 from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import verify
-from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, atomic_version_dir, library_versions,
-                                               sample_feed, version_dir)
+from keras_bert_zoo.export.saved_model import (ExportError, ServingModule, atomic_export_file, file_target,
+                                               library_versions, sample_feed)
 
-__all__ = ["QUANTIZATIONS", "LITERT_HINT", "require_litert", "TFLiteRunner", "TFLiteView", "TFLiteExportResult", "convert_saved_model", "export_tflite",
-           "tflite_dir", "verify_tflite"]
+__all__ = ["QUANTIZATIONS", "LITERT_HINT", "require_litert", "TFLiteRunner", "TFLiteView", "TFLiteExportResult",
+           "convert_saved_model", "export_tflite", "verify_tflite"]
 
 QUANTIZATIONS = ("none", "fp16", "int8", "full_int8")
 TFLITE_SIGNATURES = (verify.SERVING_SIGNATURE, verify.PREPROCESS_SIGNATURE)
 # full_int8: TFLite op types kept in float (residual adds and LayerNorm: mean, (x - mean)^2, rsqrt, scale, shift)
 FULL_INT8_FLOAT_OPS = ("ADD", "SUB", "MUL", "MEAN", "SQUARED_DIFFERENCE", "RSQRT")
-MODEL_FILE = "model.tflite"
 
 
 @dataclasses.dataclass
@@ -74,11 +74,22 @@ class TFLiteExportResult:
     info: dict
 
 
-def tflite_dir(root, name, version, quantize) -> Path:
+def check_quantize(quantize: str) -> str:
     if quantize not in QUANTIZATIONS:
         raise ExportError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
-    base = version_dir(root, name, version)
-    return base.parent.parent / f"{name}-tflite-{'fp32' if quantize == 'none' else quantize}" / base.name
+    return quantize
+
+
+def refuse_keras_quantized(task) -> None:
+    """A task quantized with Keras's ``model.quantize("int8")`` holds int8 kernels and quantizes its activations
+    to plain int8 tensors inside the graph; the TFLite converter has no kernel for those (``'tfl.fully_connected'
+    op operand #0 must be tensor of 32-bit float or QI8 type ... but got 'tensor<?x?x32xi8>'``). Refuse it in one
+    line before converting: TFLite quantizes the float model itself (``quantize=``), docs/notes/issue-26.md."""
+    int8 = sorted({v.path for v in getattr(task, "weights", ()) if str(v.dtype) == "int8"})
+    if int8:
+        raise ExportError(f"this task was quantized with Keras's quantize() ({len(int8)} int8 weights, e.g. "
+                          f"{int8[0]}), which TFLite cannot convert: export the float task with "
+                          f"format='tflite', quantize='int8' (or fp16 / full_int8) instead")
 
 
 def _tftext_registerers():
@@ -226,8 +237,7 @@ def convert_saved_model(saved_model_dir: str | os.PathLike, quantize: str = "non
     ``full_int8_float_ops``: TFLite op types left in float by ``full_int8`` (see the module docstring)."""
     import tensorflow as tf
 
-    if quantize not in QUANTIZATIONS:
-        raise ExportError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    check_quantize(quantize)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=list(TFLITE_SIGNATURES))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
         [tf.lite.OpsSet.SELECT_TF_OPS] if flex else [])
@@ -286,64 +296,65 @@ def verify_tflite(model: bytes, task, feed: Mapping[str, list], tol: verify.Tole
     return report
 
 
-def export_tflite(task, root: str | os.PathLike, name: str, version: int, sample_texts: Sequence[str],
+def _representative_feeds(task, representative_texts, representative_pairs, sample_texts, sample_pairs,
+                          batch_size: int) -> list:
+    """full_int8 calibration batches of one size (the calibrator fixes the input shape from the first batch: the
+    last one is filled up by wrapping around to the first texts)."""
+    rep = sample_feed(task, representative_texts or sample_texts,
+                      representative_pairs if representative_texts else sample_pairs)
+    n = len(next(iter(rep.values())))
+    bs = min(batch_size, n)
+    fill = (-n) % bs
+    rep = {k: list(v) + list(v[:fill]) for k, v in rep.items()}
+    return [{k: v[i:i + bs] for k, v in rep.items()} for i in range(0, n + fill, bs)]
+
+
+def export_tflite(task, path: str | os.PathLike, sample_texts: Sequence[str],
                   sample_pairs: Sequence[str] | None = None, *, quantize: str = "none",
                   representative_texts: Sequence[str] | None = None,
                   representative_pairs: Sequence[str] | None = None, representative_batch_size: int = 8,
                   flex: bool = False, tolerance: verify.Tolerance | None = None,
                   full_int8_float_ops: Sequence[str] = FULL_INT8_FLOAT_OPS,
                   overwrite: bool = False) -> TFLiteExportResult:
-    """Export ``task`` to ``<root>/<name>-tflite-<quant>/<version>/model.tflite`` (see module docstring).
+    """Export ``task`` to the file ``path`` (``*.tflite``; see the module docstring).
 
     ``representative_texts`` (and pairs) calibrate ``full_int8`` (default: the sample texts). Raises
     ExportError / ops.OpCompatibilityError / verify.VerificationError with nothing left on disk.
     """
     import tensorflow as tf
 
+    final = file_target(path, ".tflite", "tflite")
+    check_quantize(quantize)
+    refuse_keras_quantized(task)
     require_litert()                     # before converting: the verification needs the interpreter
-    final = tflite_dir(root, name, version, quantize)
     feed = sample_feed(task, sample_texts, sample_pairs)
     tolerance = tolerance or verify.TOLERANCES[quantize]
     rep_feeds = None
     if quantize == "full_int8":
-        rep = sample_feed(task, representative_texts or sample_texts,
-                          representative_pairs if representative_texts else sample_pairs)
-        n = len(next(iter(rep.values())))
-        # The calibrator fixes the input shape from the first batch, so every batch has the same size: the
-        # last one is filled up by wrapping around to the first texts.
-        bs = min(representative_batch_size, n)
-        fill = (-n) % bs
-        rep = {k: list(v) + list(v[:fill]) for k, v in rep.items()}
-        rep_feeds = [{k: v[i:i + bs] for k, v in rep.items()} for i in range(0, n + fill, bs)]
-    with atomic_version_dir(final, overwrite=overwrite) as tmp:
-        sm_dir = tmp / "_saved_model"
+        rep_feeds = _representative_feeds(task, representative_texts, representative_pairs, sample_texts,
+                                          sample_pairs, representative_batch_size)
+    with atomic_export_file(final, overwrite=overwrite) as (work, tmp_file):
         # Without the in-graph input checks: the converter drops their Assert ops, their guard Gather made the
         # full-int8 calibrator fail ("gather index out of bounds" on valid representative data), and in LiteRT
         # the tf-text kernels refuse a wrongly shaped input themselves with a RuntimeError (no crash: the
         # catalogue's litert_signature_runner cases). TFLiteRunner checks inputs in Python, naming them.
         task = TFLiteView(task)
         module = ServingModule(task, check_inputs=False)
-        tf.saved_model.save(module, str(sm_dir), signatures=module.signatures)
+        tf.saved_model.save(module, str(work / "saved_model"), signatures=module.signatures)
         t0 = time.perf_counter()
-        model = convert_saved_model(sm_dir, quantize, rep_feeds, flex=flex, full_int8_float_ops=full_int8_float_ops)
+        model = convert_saved_model(work / "saved_model", quantize, rep_feeds, flex=flex,
+                                    full_int8_float_ops=full_int8_float_ops)
         convert_s = time.perf_counter() - t0
-        import shutil
-
-        shutil.rmtree(sm_dir)
         customs = ops_lib.check_tflite_model(model, ops_lib.tflite_target(flex=flex),
                                              what=f"TFLite model ({quantize})")
         report = verify_tflite(model, task, feed, tolerance)
-        tmp_file = tmp / (MODEL_FILE + ".part")
         tmp_file.write_bytes(model)
-        os.replace(tmp_file, tmp / MODEL_FILE)
         builtins, _ = ops_lib.tflite_model_ops(model)
-        info = {"format": "tflite", "name": name, "version": int(version), "quantize": quantize,
+        info = {"format": "tflite", "file": final.name, "quantize": quantize,
                 "versions": library_versions(), "size_bytes": len(model), "convert_seconds": round(convert_s, 2),
                 "signatures": TFLiteRunner(model).signatures, "builtin_ops": builtins, "custom_ops": customs,
                 "flex": any(op.startswith("Flex") for op in customs),
                 "full_int8_float_ops": list(full_int8_float_ops) if quantize == "full_int8" else None,
                 "tolerance": dataclasses.asdict(tolerance), "verification": report,
                 "task_type": getattr(task, "task_type", None), "labels": getattr(task, "labels", None)}
-        with open(tmp / "export_info.json", "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=1, ensure_ascii=False, default=str)
-    return TFLiteExportResult(final / MODEL_FILE, len(model), customs, report, info)
+    return TFLiteExportResult(final, len(model), customs, report, info)

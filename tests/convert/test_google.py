@@ -13,10 +13,8 @@ transformers = require("transformers")
 import tensorflow as tf  # noqa: E402
 
 from keras_bert_zoo import BertBackbone  # noqa: E402
-from keras_bert_zoo.tasks import task_models  # noqa: E402
 from keras_bert_zoo.convert import WeightLoadError, from_google  # noqa: E402
 
-MODELS = task_models()
 from convert_helpers import TINY, TOL, max_abs, packed_inputs, random_hf_model, torch_inputs, write_vocab  # noqa: E402
 
 
@@ -88,7 +86,7 @@ def make_google_dir(tmp_path, arch, with_optimizer=False):
 def test_pretraining_checkpoint_parity(tmp_path):
     hf, d = make_google_dir(tmp_path, "BertForPreTraining", with_optimizer=True)
     assert "bert/encoder/layer_1/attention/self/query/kernel" in dict(tf.train.list_variables(str(d)))
-    model, tokenizer = from_google(d, model_classes=MODELS)
+    model, tokenizer = from_google(d)
     assert model.backbone.config.activation == "gelu_approximate"
     inputs = packed_inputs(seed=6)
     positions = np.array([[1, 2, 5], [4, 1, 3]], "int32")
@@ -107,7 +105,7 @@ def test_pretraining_checkpoint_parity(tmp_path):
     assert sorted(model.load_report.ignored) == ["bert/embeddings/word_embeddings/adam_m",
                                                  "bert/embeddings/word_embeddings/adam_v", "global_step"]
     # For the note: how far the exact-erf reading of "gelu" is from the reference on this tiny model.
-    exact, _ = from_google(d, exact_gelu=True, backbone_only=True, model_classes=MODELS)
+    exact, _ = from_google(d, exact_gelu=True, backbone_only=True)
     print(f"INFO google exact-vs-tanh GELU sequence_output max_abs="
           f"{max_abs(exact(inputs)['sequence_output'], ref_seq):.3g}")
 
@@ -115,7 +113,7 @@ def test_pretraining_checkpoint_parity(tmp_path):
 @pytest.mark.parametrize("arch", ["BertForSequenceClassification", "BertForQuestionAnswering"])
 def test_fine_tuned_checkpoint_parity(tmp_path, arch):
     hf, d = make_google_dir(tmp_path, arch)
-    model, _ = from_google(d, model_classes=MODELS)
+    model, _ = from_google(d)
     inputs = packed_inputs(seed=7)
     ours = model(inputs)
     with torch.no_grad():
@@ -134,15 +132,15 @@ def test_fine_tuned_checkpoint_parity(tmp_path, arch):
 def test_backbone_only_and_errors(tmp_path, caplog):
     hf, d = make_google_dir(tmp_path, "BertForPreTraining")
     with caplog.at_level(logging.WARNING, logger="keras_bert_zoo.convert"):
-        model, _ = from_google(d, backbone_only=True, model_classes=MODELS)
+        model, _ = from_google(d, backbone_only=True)
     assert isinstance(model, BertBackbone)
     assert "cls/seq_relationship/output_weights" in caplog.text
     with pytest.raises(WeightLoadError, match="cls/predictions/output_bias"):
-        from_google(d, architecture="BertModel", model_classes=MODELS)
+        from_google(d, architecture="BertModel")
     # a bert_config.json that disagrees with the checkpoint
     TINY.replace(num_layers=3).to_google_json(d / "bert_config.json")
     with pytest.raises(WeightLoadError, match="bert/encoder/layer_2/attention/self/query/kernel  expected"):
-        from_google(d, model_classes=MODELS)
+        from_google(d)
 
 
 def test_google_to_hf_export_keeps_tanh_gelu(tmp_path):
@@ -150,7 +148,7 @@ def test_google_to_hf_export_keeps_tanh_gelu(tmp_path):
     from keras_bert_zoo.convert import export_hf
 
     hf, d = make_google_dir(tmp_path, "BertForSequenceClassification")
-    model, tokenizer = from_google(d, model_classes=MODELS)
+    model, tokenizer = from_google(d)
     out = export_hf(model, tmp_path / "hf_out", vocabulary=tokenizer)
     reloaded = transformers.BertForSequenceClassification.from_pretrained(out).eval()
     assert reloaded.config.hidden_act == "gelu_pytorch_tanh"

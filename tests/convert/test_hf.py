@@ -13,14 +13,12 @@ transformers = require("transformers")
 transformers.utils.logging.disable_progress_bar()
 
 from keras_bert_zoo import BertBackbone  # noqa: E402
-from keras_bert_zoo.tasks import task_models  # noqa: E402
 from keras_bert_zoo.convert import WeightLoadError, export_hf, from_hf  # noqa: E402
 from keras_bert_zoo.convert.common import build_model, detect_lowercase  # noqa: E402
 from keras_bert_zoo.convert.hf import HF_TABLE, HFReader, read_hf_weights  # noqa: E402
 from keras_bert_zoo.convert.table import load_weights  # noqa: E402
 from keras_bert_zoo.config import BertConfig  # noqa: E402
 
-MODELS = task_models()
 from convert_helpers import TOL, max_abs, packed_inputs, random_hf_model, torch_inputs, write_vocab  # noqa: E402
 
 NUM_LABELS, NUM_CHOICES = 3, 3
@@ -42,7 +40,7 @@ def report(arch, key, diff):
 
 def test_bert_model_parity_and_tokenizer(tmp_path):
     hf, d = make_hf_dir(tmp_path, "BertModel")
-    model, tokenizer = from_hf(d, model_classes=MODELS)
+    model, tokenizer = from_hf(d)
     assert isinstance(model, BertBackbone)
     inputs = packed_inputs()
     ours = model(inputs)
@@ -59,7 +57,7 @@ def test_bert_model_parity_and_tokenizer(tmp_path):
                                   "BertForQuestionAnswering", "BertForMaskedLM"])
 def test_task_parity(tmp_path, arch):
     hf, d = make_hf_dir(tmp_path, arch)
-    model, _ = from_hf(d, model_classes=MODELS)
+    model, _ = from_hf(d)
     inputs = packed_inputs(seed=1)
     ours = model(inputs)
     with torch.no_grad():
@@ -82,7 +80,7 @@ def test_task_parity(tmp_path, arch):
 
 def test_pretraining_parity(tmp_path):
     hf, d = make_hf_dir(tmp_path, "BertForPreTraining")
-    model, _ = from_hf(d, model_classes=MODELS)
+    model, _ = from_hf(d)
     inputs = packed_inputs(seed=2)
     positions = np.array([[1, 3, 4], [2, 1, 0]], "int32")
     ours = model(dict(inputs, mask_positions=positions))
@@ -98,7 +96,7 @@ def test_pretraining_parity(tmp_path):
 
 def test_multiple_choice_parity(tmp_path):
     hf, d = make_hf_dir(tmp_path, "BertForMultipleChoice")
-    model, _ = from_hf(d, num_choices=NUM_CHOICES, model_classes=MODELS)
+    model, _ = from_hf(d, num_choices=NUM_CHOICES)
     inputs = packed_inputs(seed=3, batch=NUM_CHOICES)
     stacked = {k: np.stack([v, v[::-1]]) for k, v in inputs.items()}           # [B=2, K=3, T]
     ours = model(stacked)
@@ -117,7 +115,7 @@ def test_multiple_choice_parity(tmp_path):
                                   "BertForMultipleChoice"])
 def test_round_trip_identical_tensors(tmp_path, arch):
     _, d = make_hf_dir(tmp_path, arch)
-    model, tokenizer = from_hf(d, model_classes=MODELS)
+    model, tokenizer = from_hf(d)
     out = export_hf(model, tmp_path / "exported", vocabulary=d / "vocab.txt", lowercase=True)
     original, exported = read_hf_weights(d), read_hf_weights(out)
     assert sorted(original) == sorted(exported)
@@ -135,7 +133,7 @@ def test_pytorch_bin_weights_only(tmp_path):
     hf, d = make_hf_dir(tmp_path, "BertForSequenceClassification")
     (d / "model.safetensors").unlink()
     torch.save(hf.state_dict(), d / "pytorch_model.bin")
-    model, _ = from_hf(d, model_classes=MODELS)
+    model, _ = from_hf(d)
     inputs = packed_inputs(seed=4)
     with torch.no_grad():
         ref = hf(**torch_inputs(inputs)).logits.numpy()
@@ -145,7 +143,7 @@ def test_pytorch_bin_weights_only(tmp_path):
 def test_backbone_only_skips_and_logs_heads(tmp_path, caplog):
     hf, d = make_hf_dir(tmp_path, "BertForPreTraining")
     with caplog.at_level(logging.WARNING, logger="keras_bert_zoo.convert"):
-        model, _ = from_hf(d, backbone_only=True, model_classes=MODELS)
+        model, _ = from_hf(d, backbone_only=True)
     assert isinstance(model, BertBackbone)
     assert "cls.seq_relationship.weight" in model.load_report.skipped
     assert "cls.predictions.transform.dense.weight" in caplog.text
@@ -159,7 +157,7 @@ def test_backbone_only_skips_and_logs_heads(tmp_path, caplog):
 def test_heads_without_backbone_only_are_an_error(tmp_path):
     _, d = make_hf_dir(tmp_path, "BertForPreTraining")
     with pytest.raises(WeightLoadError, match="cls.seq_relationship.weight"):
-        from_hf(d, architecture="BertModel", model_classes=MODELS)
+        from_hf(d, architecture="BertModel")
 
 
 def test_all_problems_in_one_error_and_nothing_assigned(tmp_path):
@@ -172,7 +170,7 @@ def test_all_problems_in_one_error_and_nothing_assigned(tmp_path):
 
     save_file(tensors, str(d / "model.safetensors"))
     config = BertConfig.from_hf_json(d / "config.json")
-    model = build_model("BertForSequenceClassification", config, num_labels=NUM_LABELS, model_classes=MODELS)
+    model = build_model("BertForSequenceClassification", config, num_labels=NUM_LABELS)
     before = [np.array(v) for v in model.weights]
     with pytest.raises(WeightLoadError) as err:
         load_weights(model, HFReader(d), HF_TABLE, config,
@@ -185,7 +183,7 @@ def test_all_problems_in_one_error_and_nothing_assigned(tmp_path):
     for b, v in zip(before, model.weights):
         np.testing.assert_array_equal(b, np.array(v))
     with pytest.raises(WeightLoadError):
-        from_hf(d, model_classes=MODELS)
+        from_hf(d)
 
 
 def test_config_disagreeing_with_weights_is_an_error(tmp_path):
@@ -194,7 +192,7 @@ def test_config_disagreeing_with_weights_is_an_error(tmp_path):
     cfg["intermediate_size"] = 40
     (d / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(WeightLoadError, match=r"Mis-shaped weights \(6\)"):
-        from_hf(d, model_classes=MODELS)
+        from_hf(d)
 
 
 def test_pooled_architecture_without_pooler_is_an_error(tmp_path):
@@ -204,7 +202,7 @@ def test_pooled_architecture_without_pooler_is_an_error(tmp_path):
 
     save_file(tensors, str(d / "model.safetensors"))
     with pytest.raises(WeightLoadError, match="no pooler weights"):
-        from_hf(d, model_classes=MODELS)
+        from_hf(d)
 
 
 def test_untied_decoder_is_an_error(tmp_path):
@@ -215,7 +213,7 @@ def test_untied_decoder_is_an_error(tmp_path):
 
     save_file(tensors, str(d / "model.safetensors"))
     with pytest.raises(WeightLoadError, match="not tied"):
-        from_hf(d, model_classes=MODELS)
+        from_hf(d)
 
 
 def test_casing_detection(tmp_path):
@@ -246,7 +244,7 @@ def test_sharded_safetensors_and_tokenizer_json_only(tmp_path):
     (d / "tokenizer.json").write_text(json.dumps({
         "normalizer": {"type": "BertNormalizer", "lowercase": False, "strip_accents": None},
         "model": {"type": "WordPiece", "vocab": {t: i for i, t in enumerate(tokens)}}}))
-    model, tokenizer = from_hf(d, model_classes=MODELS)
+    model, tokenizer = from_hf(d)
     assert tokenizer.lowercase is False and list(tokenizer.vocabulary) == tokens
     inputs = packed_inputs(seed=5)
     with torch.no_grad():

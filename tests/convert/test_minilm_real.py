@@ -13,10 +13,8 @@ tokenizers = require("tokenizers")
 transformers.utils.logging.disable_progress_bar()
 
 from keras_bert_zoo import presets  # noqa: E402
-from keras_bert_zoo.tasks import task_models  # noqa: E402
 from keras_bert_zoo.convert import from_hf  # noqa: E402
 
-MODELS = task_models()
 from convert_helpers import TOL, max_abs  # noqa: E402
 
 SENTENCES = [
@@ -40,7 +38,7 @@ def minilm_dir():
 
 
 def test_minilm_matches_hf_bert_model_and_sentence_embedding(minilm_dir):
-    model, tokenizer = from_hf(minilm_dir, model_classes=MODELS)
+    model, tokenizer = from_hf(minilm_dir)
     assert model.config.num_layers == 6 and model.config.hidden_size == 384
     assert tokenizer.lowercase is True
     tok = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
@@ -69,7 +67,7 @@ def test_minilm_matches_hf_bert_model_and_sentence_embedding(minilm_dir):
 
 
 def test_minilm_tokenizer_matches_hf_tokenizer(minilm_dir):
-    _, tokenizer = from_hf(minilm_dir, model_classes=MODELS)
+    _, tokenizer = from_hf(minilm_dir)
     tok = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
     tok.no_padding()  # this tokenizer.json pads to 128
     ours = tokenizer(SENTENCES).to_list()

@@ -72,4 +72,4 @@ def tiny_export(tiny_task, tmp_path_factory):
     from keras_bert_zoo.export import saved_model as sm
 
     root = tmp_path_factory.mktemp("saved_models")
-    return sm.export_saved_model(tiny_task, root, "tiny", 3, SAMPLE_TEXTS)
+    return sm.export_saved_model(tiny_task, root / "tiny" / "3", SAMPLE_TEXTS)

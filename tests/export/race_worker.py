@@ -29,7 +29,7 @@ def main(root, ready_dir, me, workers):
 
     sm.verify.verify_saved_model = verify_then_wait
     try:
-        sm.export_saved_model(task, root, "tiny", 1, SAMPLE_TEXTS[:3], fresh_process_check=False,
+        sm.export_saved_model(task, pathlib.Path(root) / "tiny" / "1", SAMPLE_TEXTS[:3], fresh_process_check=False,
                               warmup_batch_sizes=(1,))
     except sm.ExportError as err:
         print(f"LOST: {err}")

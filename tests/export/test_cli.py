@@ -28,6 +28,8 @@ def test_cli_tflite_int8(saved_task, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout[out.stdout.index("{"):])
     assert summary["path"].endswith("tiny-tflite-int8/2/model.tflite")
+    info = json.loads((tmp_path / "exports" / "tiny-tflite-int8" / "2" / "export_info.json").read_text())
+    assert info["quantize"] == "int8" and info["size_bytes"] == summary["size_bytes"]
     assert summary["verification"]["batch_1"]["preprocess"]["token_ids"]["agreement"] == 1.0
     # the same version again is refused, and nothing is replaced
     again = _run(["--model", str(saved_task), "--format", "tflite", "--quantize", "int8", "--name", "tiny",
@@ -42,7 +44,7 @@ def test_cli_tolerance_override_is_applied_and_reported(saved_task, tmp_path):
     assert out.returncode != 0
     assert "tolerance overridden: Tolerance(float_atol=0.0, min_agreement=1.0" in out.stderr
     assert "probabilities: max abs diff" in out.stderr and "> 0" in out.stderr
-    assert list((tmp_path / "exports" / "tiny-tflite-int8").iterdir()) == []
+    assert not (tmp_path / "exports" / "tiny-tflite-int8").exists()       # nothing left, not even a version
 
 
 @pytest.mark.slow

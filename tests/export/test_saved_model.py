@@ -79,7 +79,7 @@ def test_warmup_requests_are_valid_and_run(exported):
 
 def test_existing_version_is_refused(exported, tiny_task):
     with pytest.raises(sm.ExportError, match="already exists"):
-        sm.export_saved_model(tiny_task, exported.path.parent.parent, "tiny", 3, SAMPLE_TEXTS)
+        sm.export_saved_model(tiny_task, exported.path, SAMPLE_TEXTS)
     with pytest.raises(sm.ExportError, match="positive integer"):
         sm.version_dir("/tmp", "tiny", 0)
     with pytest.raises(sm.ExportError, match="bad model name"):
@@ -90,7 +90,7 @@ def test_failed_op_check_leaves_no_version_dir(tiny_task, tmp_path):
     # A TF Serving build without tf-text ops (e.g. a custom server that dropped ops_lib).
     no_text = ops_lib.Target(name="a server without tf-text", custom_ops=frozenset(), any_tf_op=True)
     with pytest.raises(ops_lib.OpCompatibilityError, match="FastWordpieceTokenizeWithOffsets"):
-        sm.export_saved_model(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, target=no_text,
+        sm.export_saved_model(tiny_task, tmp_path / "tiny" / "1", SAMPLE_TEXTS, target=no_text,
                               fresh_process_check=False)
     assert list((tmp_path / "tiny").iterdir()) == []
 
@@ -98,7 +98,7 @@ def test_failed_op_check_leaves_no_version_dir(tiny_task, tmp_path):
 def test_failed_verification_leaves_no_version_dir(tiny_task, tmp_path):
     # An impossible tolerance: verification must fail, and the half-made export must disappear.
     with pytest.raises(verify.VerificationError, match="probabilities"):
-        sm.export_saved_model(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, tolerance=verify.Tolerance(-1.0),
+        sm.export_saved_model(tiny_task, tmp_path / "tiny" / "1", SAMPLE_TEXTS, tolerance=verify.Tolerance(-1.0),
                               fresh_process_check=False)
     assert list((tmp_path / "tiny").iterdir()) == []
 
@@ -118,7 +118,7 @@ def test_sample_feed_errors(tiny_task, tiny_pair_task):
 
 @pytest.mark.slow
 def test_pair_task_export(tiny_pair_task, tmp_path):
-    result = sm.export_saved_model(tiny_pair_task, tmp_path, "pair", 1, SAMPLE_TEXTS, SAMPLE_PAIRS)
+    result = sm.export_saved_model(tiny_pair_task, tmp_path / "pair", SAMPLE_TEXTS, SAMPLE_PAIRS)
     spec = sr.signature_spec(result.path, "serving_default")
     assert sorted(spec.inputs) == ["text", "text_pair"]
     assert result.verification["fresh_process"]["preprocess"]["segment_ids"]["agreement"] == 1.0

@@ -226,7 +226,7 @@ def test_tflite_with_the_cut_runs_in_litert(quantize, tmp_path):
 
     task = _make("classify")
     samples = SHORT + [LONG]
-    result = tflite.export_tflite(task, tmp_path, "trim", 1, samples, quantize=quantize,
+    result = tflite.export_tflite(task, tmp_path / "trim.tflite", samples, quantize=quantize,
                                   representative_texts=samples * 2)
     runner = tflite.TFLiteRunner(result.path)
     mixed = [(SHORT + [LONG])[i % 5] for i in range(32)]

@@ -12,17 +12,16 @@ from tests.export.conftest import SAMPLE_PAIRS, SAMPLE_TEXTS, keras_outputs, mak
 
 @pytest.fixture(scope="module")
 def fp32(tiny_task, tmp_path_factory):
-    return tflite.export_tflite(tiny_task, tmp_path_factory.mktemp("tfl"), "tiny", 1, SAMPLE_TEXTS)
+    return tflite.export_tflite(tiny_task, tmp_path_factory.mktemp("tfl") / "tiny.tflite", SAMPLE_TEXTS)
 
 
-def test_fp32_export_layout_and_report(fp32):
-    assert fp32.path.name == "model.tflite" and fp32.path.parent.name == "1"
-    assert fp32.path.parent.parent.name == "tiny-tflite-fp32"
-    assert sorted(p.name for p in fp32.path.parent.iterdir()) == ["export_info.json", "model.tflite"]
-    assert sorted(p.name for p in fp32.path.parent.parent.iterdir()) == ["1"]
+def test_fp32_export_is_the_one_file_at_the_path_and_report(fp32):
+    assert fp32.path.name == "tiny.tflite" and fp32.path.is_file()
+    assert sorted(p.name for p in fp32.path.parent.iterdir()) == ["tiny.tflite"]   # no temporary files left
+    assert fp32.size_bytes == fp32.path.stat().st_size
     assert {"FastBertNormalize", "FastWordpieceTokenizeWithOffsets"} <= set(fp32.custom_ops)
     assert set(fp32.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS           # no Flex, nothing unresolved
-    info = json.loads((fp32.path.parent / "export_info.json").read_text())
+    info = json.loads(json.dumps(fp32.info, default=str))
     assert not info["flex"] and set(info["signatures"]) == {"serving_default", "preprocess"}
     for batch in ("batch_all", "batch_1"):
         assert info["verification"][batch]["preprocess"]["token_ids"]["agreement"] == 1.0
@@ -56,9 +55,9 @@ def test_tokenizer_needs_the_tftext_kernels(fp32):
 @pytest.mark.parametrize("quantize", [pytest.param("full_int8", marks=pytest.mark.slow), pytest.param("fp16", marks=pytest.mark.slow),
                                       pytest.param("int8", marks=pytest.mark.slow)])
 def test_quantized_exports_verify(tiny_task, tmp_path, quantize, fp32):
-    result = tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize=quantize,
+    result = tflite.export_tflite(tiny_task, tmp_path / f"tiny-{quantize}.tflite", SAMPLE_TEXTS, quantize=quantize,
                                   representative_texts=SAMPLE_TEXTS * 2)
-    assert result.path.parent.parent.name == f"tiny-tflite-{quantize}"
+    assert result.info["quantize"] == quantize
     rep = result.verification["batch_all"]
     assert rep["preprocess"]["token_ids"]["agreement"] == 1.0            # tokenization is never quantized
     assert rep["serving_default"]["probabilities"]["max_abs_diff"] <= verify.TOLERANCES[quantize].float_atol
@@ -88,13 +87,13 @@ def _op_output_dtypes(model_bytes, op_name):
 @pytest.mark.slow
 def test_full_int8_keeps_layernorm_and_residual_float_unless_asked(tiny_task, tmp_path):
     # 11 calibration texts: not a multiple of the calibration batch (8) — the last batch must be filled up
-    default = tflite.export_tflite(tiny_task, tmp_path, "a", 1, SAMPLE_TEXTS, quantize="full_int8",
+    default = tflite.export_tflite(tiny_task, tmp_path / "a.tflite", SAMPLE_TEXTS, quantize="full_int8",
                                    representative_texts=SAMPLE_TEXTS + SAMPLE_TEXTS[:3])
     assert default.info["full_int8_float_ops"] == list(tflite.FULL_INT8_FLOAT_OPS)
     model = default.path.read_bytes()
     assert _op_output_dtypes(model, "RSQRT") == {"float32"}             # LayerNorm stays float
     assert "int8" in _op_output_dtypes(model, "FULLY_CONNECTED")        # the matmuls are int8
-    everything = tflite.export_tflite(tiny_task, tmp_path, "b", 1, SAMPLE_TEXTS, quantize="full_int8",
+    everything = tflite.export_tflite(tiny_task, tmp_path / "b.tflite", SAMPLE_TEXTS, quantize="full_int8",
                                       representative_texts=SAMPLE_TEXTS * 2, full_int8_float_ops=(),
                                       tolerance=verify.Tolerance(1.0, 0.0))
     assert "int8" in _op_output_dtypes(everything.path.read_bytes(), "RSQRT")
@@ -102,9 +101,9 @@ def test_full_int8_keeps_layernorm_and_residual_float_unless_asked(tiny_task, tm
 
 def test_full_int8_rejects_unknown_float_op_names(tiny_task, tmp_path):
     with pytest.raises(tflite.ExportError, match="LAYER_NORM.*not TFLite builtin op names"):
-        tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize="full_int8",
+        tflite.export_tflite(tiny_task, tmp_path / "tiny.tflite", SAMPLE_TEXTS, quantize="full_int8",
                              full_int8_float_ops=("MEAN", "LAYER_NORM"))
-    assert list((tmp_path / "tiny-tflite-full_int8").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_litert_is_one_line_before_converting(tiny_task, tmp_path, monkeypatch):
@@ -116,7 +115,7 @@ def test_missing_litert_is_one_line_before_converting(tiny_task, tmp_path, monke
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     with pytest.raises(tflite.ExportError, match=r"ai-edge-litert is not installed: pip install "
                                                  r"'keras_bert_zoo\[litert\]'") as err:
-        tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS)
+        tflite.export_tflite(tiny_task, tmp_path / "tiny.tflite", SAMPLE_TEXTS)
     assert "\n" not in str(err.value) and list(tmp_path.iterdir()) == []          # nothing written
 
 
@@ -132,15 +131,15 @@ def test_the_demo_extra_brings_litert():
 @pytest.mark.slow   # the default run covers atomic failure through the SavedModel tests
 def test_failed_tflite_verification_leaves_nothing(tiny_task, tmp_path):
     with pytest.raises(verify.VerificationError, match="probabilities"):
-        tflite.export_tflite(tiny_task, tmp_path, "tiny", 1, SAMPLE_TEXTS, quantize="int8",
+        tflite.export_tflite(tiny_task, tmp_path / "tiny.tflite", SAMPLE_TEXTS, quantize="int8",
                              tolerance=verify.Tolerance(0.0, 1.0))
-    assert list((tmp_path / "tiny-tflite-int8").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow
 def test_pair_task_tflite(vocab, tmp_path):
     task = make_task(vocab, pair=True, num_classes=2, seed=1)
-    result = tflite.export_tflite(task, tmp_path, "pair", 1, SAMPLE_TEXTS, SAMPLE_PAIRS)
+    result = tflite.export_tflite(task, tmp_path / "pair.tflite", SAMPLE_TEXTS, SAMPLE_PAIRS)
     out = tflite.TFLiteRunner(result.path)("serving_default", text=SAMPLE_TEXTS[:2], text_pair=SAMPLE_PAIRS[:2])
     ref = keras_outputs(task, SAMPLE_TEXTS[:2], SAMPLE_PAIRS[:2])
     np.testing.assert_allclose(out["probabilities"], ref["probabilities"], atol=1e-4)
@@ -155,7 +154,7 @@ def test_multi_label_needs_flex(vocab, tmp_path):
 
     task = make_task(vocab, multi_label=True, seed=2)
     with pytest.raises(ops_lib.OpCompatibilityError, match="UnsortedSegmentJoin"):
-        tflite.export_tflite(task, tmp_path, "ml", 1, SAMPLE_TEXTS)
+        tflite.export_tflite(task, tmp_path / "ml.tflite", SAMPLE_TEXTS)
     with pytest.raises(ExportError, match="no Flex delegate"):
-        tflite.export_tflite(task, tmp_path, "ml", 1, SAMPLE_TEXTS, flex=True)
-    assert not any((tmp_path / "ml-tflite-fp32").iterdir())
+        tflite.export_tflite(task, tmp_path / "ml.tflite", SAMPLE_TEXTS, flex=True)
+    assert not any(tmp_path.iterdir())

@@ -84,14 +84,17 @@ def qa():
 
 @pytest.fixture(scope="module")
 def tagger_tflite(tagger, tmp_path_factory):
-    # the export verifies itself on a few samples; the tests below compare every text, batched and alone
-    return tflite.export_tflite(tagger, tmp_path_factory.mktemp("tag"), "ner", 1, TEXTS[1:4])
+    # the export verifies itself on a few samples; the tests below compare every text, batched and alone.
+    # Through the task's own export, as a Keras user writes it: ner.export("ner.tflite", format="tflite")
+    result = tagger.export(tmp_path_factory.mktemp("tag") / "ner.tflite", format="tflite", sample_inputs=TEXTS[1:4])
+    assert sorted(p.name for p in result.path.parent.iterdir()) == ["ner.tflite"]
+    return result
 
 
 @pytest.fixture(scope="module")
 def qa_tflite(qa, tmp_path_factory):
-    return tflite.export_tflite(qa, tmp_path_factory.mktemp("qa"), "qa", 1, {"question": QUESTIONS[1:4],
-                                                                            "context": CONTEXTS[1:4]})
+    return tflite.export_tflite(qa, tmp_path_factory.mktemp("qa") / "qa.tflite", {"question": QUESTIONS[1:4],
+                                                                                  "context": CONTEXTS[1:4]})
 
 
 def _no_flex(result):
@@ -177,7 +180,7 @@ def test_qa_v1_and_long_contexts_tflite(tmp_path):
     qa = QuestionAnswerer(BertBackbone(TINY_LONG.replace(vocab_size=tok.vocab_size, num_layers=1)),
                           preprocessor=BertPreprocessor(tok, sequence_length=12), stride=2, n_best=3)
     feed = {"question": QUESTIONS, "context": [c * 3 for c in CONTEXTS]}
-    result = tflite.export_tflite(qa, tmp_path, "qa1", 1, feed)
+    result = tflite.export_tflite(qa, tmp_path / "qa1.tflite", feed)
     _no_flex(result)
     client = _client()
     out = tflite.TFLiteRunner(result.path)("serving_default", **feed)
@@ -190,7 +193,7 @@ def test_qa_v1_and_long_contexts_tflite(tmp_path):
 @pytest.mark.slow
 def test_tagger_tflite_quantized_and_any_batch(tagger, tmp_path):
     """fp16 weights: the export verifies (its tolerance), and a batch of 17 runs."""
-    result = tflite.export_tflite(tagger, tmp_path, "ner16", 1, TEXTS, quantize="fp16")
+    result = tflite.export_tflite(tagger, tmp_path / "ner16.tflite", TEXTS, quantize="fp16")
     _no_flex(result)
     texts = [TEXTS[i % len(TEXTS)] for i in range(17)]
     out = tflite.TFLiteRunner(result.path)("serving_default", text=texts)

@@ -219,7 +219,7 @@ def test_tflite_export_needs_no_flex(tok, tmp_path):
     tests/export/test_tflite_spans.py for the client-side equality with predict)."""
     from keras_bert_zoo.export import ops as ops_lib
 
-    result = _qa(tok, sequence_length=24, n_best=3).export(tmp_path / "qa" / "1", format="tflite")
+    result = _qa(tok, sequence_length=24, n_best=3).export(tmp_path / "qa.tflite", format="litert")
     assert set(result.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS and not result.info["flex"]
     assert "answer_text" not in result.info["signatures"]["serving_default"]["outputs"]
 

@@ -266,7 +266,7 @@ def test_tflite_export_needs_no_flex(tok, tmp_path):
     tests/export/test_tflite_spans.py for the client-side equality with predict)."""
     from keras_bert_zoo.export import ops as ops_lib
 
-    result = _task(tok, ["O", "B-PER", "I-PER"]).export(tmp_path / "ner" / "1", format="tflite")
+    result = _task(tok, ["O", "B-PER", "I-PER"]).export(tmp_path / "ner.tflite", format="tflite")
     assert set(result.custom_ops) <= ops_lib.TFLITE_TFTEXT_KERNELS and not result.info["flex"]
     assert "entity_texts" not in result.info["signatures"]["serving_default"]["outputs"]
 

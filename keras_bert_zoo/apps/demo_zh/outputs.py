@@ -83,21 +83,21 @@ def attention_map(task, out: Path):
 
 
 def export(task, root, name, samples, tflite):
-    """SavedModel (and TFLite) exports under ``root/name/<next version>``; failures recorded, not raised."""
-    from keras_bert_zoo.export import next_version
+    """SavedModel export to ``root/name/<next version>`` (and TFLite to
+    ``root/name-tflite-fp32/<next version>/model.tflite``); failures recorded, not raised."""
+    from keras_bert_zoo.export import next_version_dir
 
     result = {}
-    version = next_version(root, name)
-    path = os.path.join(root, name, str(version))
     try:
-        exported = task.export(path, sample_inputs=samples)
-        result["saved_model"] = str(getattr(exported, "path", path))
+        exported = task.export(next_version_dir(root, name), sample_inputs=samples)
+        result["saved_model"] = str(exported.path)
     except Exception as err:  # noqa: BLE001 - recorded; the CLI exits non-zero
         result["saved_model_error"] = f"{type(err).__name__}: {err}"
     if tflite:
         try:
+            path = next_version_dir(root, f"{name}-tflite-fp32") / "model.tflite"
             exported = task.export(path, format="tflite", sample_inputs=samples)
-            result["tflite"] = str(getattr(exported, "path", exported))
+            result["tflite"] = str(exported.path)
         except Exception as err:  # noqa: BLE001 - e.g. the tagger's TFLite graph refused (Flex ops)
             result["tflite_error"] = f"{type(err).__name__}: {' '.join(str(err).split())[:800]}"
     return result

@@ -20,8 +20,8 @@ Keras untouched. ``predict`` on raw strings returns what the exported SavedModel
 
 ``compile()`` gives :class:`~keras_bert_zoo.train.recipe.Recipe`'s recipe (its fields are keyword arguments), the
 schedule sized by the first ``fit`` unless ``total_steps`` is given. ``save("x.keras")`` writes one file;
-``export(path)`` a verified SavedModel / TFLite file; LoRA: :mod:`~keras_bert_zoo.tasks.base.lora`. Test a new task
-with ``tests/tasks/harness.py``.
+``export(filepath)`` a verified SavedModel directory / .tflite file exactly there; LoRA:
+:mod:`~keras_bert_zoo.tasks.base.lora`. Test a new task with ``tests/tasks/harness.py``.
 
 Example::
 
@@ -368,16 +368,18 @@ class Task(SavingMixin, LoraMixin, keras.Model):
         return self.decode(self.predict(x, batch_size=batch_size, verbose=0)) if records else []
 
     # ------------------------------------------------------------------ export
-    def export(self, path, format: str = "saved_model", *, sample_inputs=None, quantize: str = "none",
+    def export(self, filepath, format: str = "saved_model", *, sample_inputs=None, quantize: str = "none",
                overwrite: bool = False, **export_args):
-        """A verified raw-strings-in export of :meth:`serving_copy` at ``path`` (:func:`keras_bert_zoo.export.
-        export_task`: formats, ``quantize``, ``export_args``); ``sample_inputs`` (default :meth:`default_samples`)
-        drive the verification; the result's ``path`` says where it went."""
+        """A verified raw-strings-in export of :meth:`serving_copy` exactly at ``filepath`` (``keras.Model.export``):
+        a SavedModel directory (``"saved_model"`` / ``"tf_saved_model"``), a ``.tflite`` file (``"tflite"`` /
+        ``"litert"``; ``quantize``) or a packed-ids ``.onnx`` file; never over an existing one unless ``overwrite``
+        (TF Serving: :func:`keras_bert_zoo.export.next_version_dir`). ``sample_inputs`` (default
+        :meth:`default_samples`) drive the verification; ``export_args``: :func:`keras_bert_zoo.export.export_task`."""
         from keras_bert_zoo import export as export_lib
 
         self._require_preprocessor()
         feed = pipeline.columns(self, sample_inputs if sample_inputs is not None else self.default_samples())
-        return export_lib.export_task(self.serving_copy(), path, format=format, feed=feed, quantize=quantize,
+        return export_lib.export_task(self.serving_copy(), filepath, format=format, feed=feed, quantize=quantize,
                                       overwrite=overwrite, **export_args)
 
     def default_samples(self):
