@@ -106,7 +106,6 @@ def _continued(init_from):
 
     from keras_bert_zoo import presets
     from keras_bert_zoo.models.backbone import BertBackbone
-    from keras_bert_zoo.tasks import task_models
     from keras_bert_zoo.tasks.pretrainer import Pretrainer, build_pretrainer
 
     if init_from.endswith(".keras"):
@@ -114,7 +113,7 @@ def _continued(init_from):
         if isinstance(loaded, Pretrainer):
             return loaded, None
         return build_pretrainer(loaded if isinstance(loaded, BertBackbone) else loaded.backbone), None
-    model, tokenizer = presets.from_preset(init_from, model_classes=task_models())
+    model, tokenizer = presets.from_preset(init_from)
     if isinstance(model, Pretrainer):
         return model, getattr(tokenizer, "vocabulary", None)
     backbone = model if isinstance(model, BertBackbone) else model.backbone
