@@ -41,6 +41,8 @@ assert out["probabilities"].shape == (2, 2), out
 clf.save(work / "clf.keras")
 again = keras.saving.load_model(work / "clf.keras", safe_mode=True)
 assert again.predict(["what fun"], verbose=0)["probabilities"].shape == (1, 2)
-clf.export(work / "clf_saved_model", format="tf_saved_model")
+result = clf.export(work / "clf_saved_model", format="tf_saved_model")   # verified in process and in a fresh one
 assert (work / "clf_saved_model" / "saved_model.pb").is_file()
+# the runtime dependencies only: no tensorflow-serving-api, so no warm-up requests, and the export says so
+assert result.info["warmup"].startswith("skipped"), result.info["warmup"]
 print(f"smoke test passed: keras_bert_zoo {getattr(keras_bert_zoo, '__version__', '?')} from {here.parent}")

@@ -54,7 +54,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import importlib.util
 import json
+import logging
 import os
 import types
 from pathlib import Path
@@ -65,6 +67,8 @@ import tensorflow as tf
 from keras_bert_zoo import cache
 from keras_bert_zoo.export import ops as ops_lib
 from keras_bert_zoo.export import input_checks, serving_requests, verify, warmup
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ServingModule", "ExportResult", "ExportError", "export_saved_model", "version_dir",
            "sample_feed", "atomic_export_dir", "atomic_export_file", "file_target", "library_versions"]
@@ -307,6 +311,25 @@ def library_versions() -> dict:
             "keras": keras.__version__}
 
 
+def _write_warmup(tmp, feed, batch_sizes, name, version) -> str:
+    """Write TF Serving's warm-up requests into the SavedModel at ``tmp``: "written", or why not (the protos
+    come from the optional ``tensorflow-serving-api``; without it the export is complete, only without them)."""
+    if importlib.util.find_spec("tensorflow_serving") is None:
+        logger.warning("tensorflow-serving-api is not installed: the SavedModel gets no TF Serving warm-up "
+                       "requests (pip install 'keras_bert_zoo[serving]' to add them)")
+        return "skipped: tensorflow-serving-api is not installed"
+    spec = serving_requests.signature_spec(tmp, verify.SERVING_SIGNATURE)
+    texts = {k: list(v) for k, v in feed.items()}
+    n = len(next(iter(texts.values())))
+    requests = []
+    for b in batch_sizes:
+        rows = [i % n for i in range(b)]
+        requests.append(serving_requests.predict_request(
+            spec, {k: [v[i] for i in rows] for k, v in texts.items()}, model_name=name, version=version))
+    warmup.write_warmup_requests(tmp, requests)
+    return "written"
+
+
 def export_saved_model(task, path: str | os.PathLike, sample_texts: Sequence[str],
                        sample_pairs: Sequence[str] | None = None, *, target: ops_lib.Target | None = None,
                        warmup_batch_sizes: Sequence[int] = (1, 8), tolerance: verify.Tolerance | None = None,
@@ -341,15 +364,7 @@ def export_saved_model(task, path: str | os.PathLike, sample_texts: Sequence[str
         tf.saved_model.save(module, str(tmp), signatures=module.signatures)
         graph_ops = ops_lib.check_saved_model(tmp, target)
 
-        spec = serving_requests.signature_spec(tmp, verify.SERVING_SIGNATURE)
-        requests = []
-        texts = {k: list(v) for k, v in feed.items()}
-        n = len(next(iter(texts.values())))
-        for b in warmup_batch_sizes:
-            rows = [i % n for i in range(b)]
-            requests.append(serving_requests.predict_request(
-                spec, {k: [v[i] for i in rows] for k, v in texts.items()}, model_name=name, version=version))
-        warmup.write_warmup_requests(tmp, requests)
+        warmup_status = _write_warmup(tmp, feed, warmup_batch_sizes, name, version)
 
         reference = verify.reference_outputs(task, feed)
         report = {"in_process": verify.verify_saved_model(tmp, task, feed, tolerance, reference)}
@@ -361,7 +376,7 @@ def export_saved_model(task, path: str | os.PathLike, sample_texts: Sequence[str
                                    "outputs": sorted(serving_requests.signature_spec(tmp, s).outputs)}
                                for s in module.signatures},
                 "target": target.name, "tftext_ops": sorted(op for op in graph_ops if op in tftext),
-                "tolerance": dataclasses.asdict(tolerance), "verification": report,
+                "tolerance": dataclasses.asdict(tolerance), "verification": report, "warmup": warmup_status,
                 "task_type": getattr(task, "task_type", None), "labels": getattr(task, "labels", None)}
         with cache.atomic_write(tmp / "assets.extra" / "export_info.json", "w", encoding="utf-8") as f:
             json.dump(info, f, indent=1, ensure_ascii=False)
