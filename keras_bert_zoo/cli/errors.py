@@ -37,7 +37,7 @@ USER_ERRORS = {
     "keras_bert_zoo.config": ("ConfigError",),
     "keras_bert_zoo.cache": ("DownloadError",),
     "keras_bert_zoo.presets": ("PresetError",),
-    "keras_bert_zoo.convert.common": ("ConversionError",),
+    "keras_bert_zoo.convert.registry": ("ConversionError",),
     "keras_bert_zoo.convert.table": ("WeightLoadError",),
     "keras_bert_zoo.data.textfile": ("TextFileError",),
     "keras_bert_zoo.data.labelled": ("LabelledFileError",),

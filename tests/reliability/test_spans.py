@@ -14,6 +14,7 @@ from keras_bert_zoo.tasks.decoding.spans import decode_answers
 from keras_bert_zoo.tasks.preprocessing import QAWindowPreprocessor
 from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.text.tokenizer import continuation_mask
+from tests.conftest import require
 from tests.tasks import tiny5b
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -70,7 +71,7 @@ CLUSTERS = ["Jose\u0301 a\u0300\u0301\u0302 x", "\u270c\ufe0f\u2764\ufe0f!", "\U
 def _reference_ends(text):
     """For each code point offset of ``text``, the end of the grapheme cluster it falls in (the ``regex``
     module's extended grapheme clusters, ``\\X``)."""
-    regex = pytest.importorskip("regex")
+    regex = require("regex")
     bounds = np.cumsum([0] + [len(c) for c in regex.findall(r"\X", text)])
     return [int(bounds[np.searchsorted(bounds, i)]) for i in range(len(text) + 1)]
 

@@ -359,8 +359,7 @@ class Task(SavingMixin, LoraMixin, keras.Model):
     # ------------------------------------------------------------------ Python-side results
     def decode(self, outputs: Mapping[str, np.ndarray]) -> list[dict]:
         """Numpy outputs of ``predict`` (raw inputs) -> one JSON-serialisable dict per example."""
-        n = len(next(iter(outputs.values())))
-        return [{k: jsonable(v[i]) for k, v in outputs.items()} for i in range(n)]
+        return [{k: jsonable(v[i]) for k, v in outputs.items()} for i in range(len(next(iter(outputs.values()))))]
 
     def predict_records(self, records: Sequence[Mapping], batch_size: int = 32) -> list[dict]:
         """JSON-style records ({input name: string}) -> one decoded dict each (the CLI's ``predict``)."""
@@ -370,11 +369,10 @@ class Task(SavingMixin, LoraMixin, keras.Model):
     # ------------------------------------------------------------------ export
     def export(self, filepath, format: str = "saved_model", *, sample_inputs=None, quantize: str = "none",
                overwrite: bool = False, **export_args):
-        """A verified raw-strings-in export of :meth:`serving_copy` exactly at ``filepath`` (``keras.Model.export``):
-        a SavedModel directory (``"saved_model"`` / ``"tf_saved_model"``), a ``.tflite`` file (``"tflite"`` /
-        ``"litert"``; ``quantize``) or a packed-ids ``.onnx`` file; never over an existing one unless ``overwrite``
-        (TF Serving: :func:`keras_bert_zoo.export.next_version_dir`). ``sample_inputs`` (default
-        :meth:`default_samples`) drive the verification; ``export_args``: :func:`keras_bert_zoo.export.export_task`."""
+        """Verified raw-strings-in export of :meth:`serving_copy` at ``filepath`` (as ``keras.Model.export``): a
+        SavedModel dir (``"saved_model"``/``"tf_saved_model"``), a ``.tflite`` (``"tflite"``/``"litert"``;
+        ``quantize``) or packed-ids ``.onnx`` file; ``overwrite`` or refused. ``sample_inputs`` drive the checks;
+        ``export_args``: :func:`keras_bert_zoo.export.export_task` (TF Serving dirs: ``export.next_version_dir``)."""
         from keras_bert_zoo import export as export_lib
 
         self._require_preprocessor()
