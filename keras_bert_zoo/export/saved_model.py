@@ -58,6 +58,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import types
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -70,7 +71,7 @@ from keras_bert_zoo.export import input_checks, serving_requests, verify, warmup
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ServingModule", "ExportResult", "ExportError", "export_saved_model", "version_dir",
+__all__ = ["ServingModule", "ExportResult", "ExportError", "export_saved_model", "version_dir", "remove_stale_temps",
            "sample_feed", "atomic_export_dir", "atomic_export_file", "file_target", "library_versions"]
 
 
@@ -186,6 +187,31 @@ def _claimed_by_another(final: Path) -> ExportError:
                        f"(export to a new path, or pass overwrite=True to replace it)")
 
 
+#: a hidden export temporary directory untouched this long is left by a killed export, and is removed by the
+#: next export into the same directory (no export runs for a day; a live one writes into it every few seconds)
+STALE_TEMP_SECONDS = 24 * 3600
+_TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
+
+
+def remove_stale_temps(parent: str | os.PathLike, older_than: float = STALE_TEMP_SECONDS) -> list:
+    """Remove the hidden ``.<name>.<random>.tmp`` directories that killed exports left in ``parent`` (untouched
+    for ``older_than`` seconds, contents included); -> the paths removed (each logged)."""
+    import shutil
+    import time
+
+    removed, now = [], time.time()
+    for entry in os.scandir(parent) if os.path.isdir(parent) else ():
+        if not (_TEMP_RE.match(entry.name) and entry.is_dir(follow_symlinks=False)):
+            continue
+        times = [entry.stat(follow_symlinks=False).st_mtime]
+        times += [e.stat(follow_symlinks=False).st_mtime for e in os.scandir(entry.path)]
+        if now - max(times) > older_than:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            logger.warning("removed %s: the temporary directory of an export that did not finish", entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_export_dir(final: str | os.PathLike, overwrite: bool = False):
     """Yield a fresh hidden temporary directory next to ``final``; on success rename it to ``final``.
@@ -196,6 +222,7 @@ def atomic_export_dir(final: str | os.PathLike, overwrite: bool = False):
     """
     final = Path(final)
     _refuse_existing(final, overwrite, "directory")
+    remove_stale_temps(final.parent)
     try:
         # Hidden, non-numeric name: TF Serving never tries to load a half-written version.
         with cache.atomic_dir(final, overwrite=overwrite, suffix=".tmp") as tmp:
@@ -220,6 +247,7 @@ def atomic_export_file(final: str | os.PathLike, overwrite: bool = False):
     _refuse_existing(final, overwrite, "file")
     created = [d for d in final.absolute().parents if not d.exists()]        # deepest first
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(final.parent)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     done = False
     try:
