@@ -157,4 +157,6 @@ def test_multi_label_needs_flex(vocab, tmp_path):
         tflite.export_tflite(task, tmp_path / "ml.tflite", SAMPLE_TEXTS)
     with pytest.raises(ExportError, match="no Flex delegate"):
         tflite.export_tflite(task, tmp_path / "ml.tflite", SAMPLE_TEXTS, flex=True)
+    with pytest.raises(ops_lib.OpCompatibilityError):         # the directories it would have made are not left
+        tflite.export_tflite(task, tmp_path / "ml-tflite-fp32" / "1" / "model.tflite", SAMPLE_TEXTS)
     assert not any(tmp_path.iterdir())
