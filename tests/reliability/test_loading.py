@@ -29,17 +29,23 @@ def _saved_task(tmp_path):
     return path
 
 
-def _with_vocabulary_field(path, value, out):
-    """A copy of the .keras file ``path`` whose tokenizer config's ``vocabulary`` is ``value``."""
+def _with_config(path, out, edit):
+    """A copy of the .keras file ``path`` at ``out`` whose config.json text is ``edit(text)``."""
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "config.json":
-                text = data.decode("utf-8")
-                assert text.count('"vocabulary": null') == 1, "one tokenizer config in the file"
-                data = text.replace('"vocabulary": null', f'"vocabulary": {json.dumps(value)}').encode("utf-8")
+                data = edit(data.decode("utf-8")).encode("utf-8")
             dst.writestr(item, data)
     return out
+
+
+def _with_vocabulary_field(path, value, out):
+    """A copy of the .keras file ``path`` whose tokenizer config's ``vocabulary`` is ``value``."""
+    def edit(text):
+        assert text.count('"vocabulary": null') == 1, "one tokenizer config in the file"
+        return text.replace('"vocabulary": null', f'"vocabulary": {json.dumps(value)}')
+    return _with_config(path, out, edit)
 
 
 @pytest.mark.parametrize("value", ["/etc/passwd", ["[PAD]", "[UNK]", "x"]])
@@ -99,15 +105,12 @@ def test_a_config_argument_the_class_does_not_take_is_named_in_the_load_error(tm
     """Weak case: only the first line of Keras's TypeError was kept, so the cause ("unexpected keyword argument
     'foo'") was lost; the TaskError now names it, and keeps Keras's error as its __cause__."""
     good = _saved_task(tmp_path)
-    bad = tmp_path / "extra_arg.keras"
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                config["config"]["foo"] = 1
-                data = json.dumps(config).encode("utf-8")
-            dst.writestr(item, data)
+    def add_foo(text):
+        config = json.loads(text)
+        config["config"]["foo"] = 1
+        return json.dumps(config)
+
+    bad = _with_config(good, tmp_path / "extra_arg.keras", add_foo)
     with pytest.raises(TaskError) as err:
         load_task(bad)
     message = str(err.value)
