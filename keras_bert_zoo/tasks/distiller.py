@@ -187,7 +187,8 @@ def student_from_teacher(teacher, layers, *, name=None):
         dst.set_weights(teacher.backbone.encoder_blocks[src].get_weights())
     backbone.pooler.set_weights(teacher.backbone.pooler.get_weights())
     student = TextClassifier(backbone, preprocessor=teacher.preprocessor, labels=teacher.labels,
-                             pairs=teacher.pairs, window_stride=teacher.window_stride, dropout=teacher.dropout,
+                             pairs=teacher.pairs, window_stride=teacher.window_stride,
+                             max_windows=teacher.max_windows, dropout=teacher.dropout,
                              name=name or "student")
     student.head.set_weights(teacher.head.get_weights())
     return student

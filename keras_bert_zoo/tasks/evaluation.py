@@ -35,7 +35,7 @@ from keras_bert_zoo.metrics import classification as M
 
 __all__ = ["evaluate_classifier", "evaluate_regressor", "evaluate_tagger", "evaluate_answerer", "evaluate_choices",
            "evaluate_masked_lm", "evaluate_embedder", "write_text_atomic", "classification_outputs",
-           "truncation_warning", "warn_truncation", "labelled_data_warnings"]
+           "count_truncated_examples", "truncation_warning", "warn_truncation", "labelled_data_warnings"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,27 @@ def write_text_atomic(path, text: str) -> Path:
     return Path(path)
 
 
-def truncation_warning(task, data: TaskFile) -> str | None:
-    """How many examples of a labelled file are longer than the task's sequence length (None: none are)."""
+def count_truncated_examples(task, data: TaskFile) -> int:
+    """How many examples of a labelled file lose tokens before the model: longer than the sequence length or,
+    for a classifier with sliding windows (``window_stride``), than its ``max_windows`` windows cover (0 without
+    a cap: every token of a single text reaches a window)."""
     rec = data.records
-    n = count_truncated(task.tokenizer, rec.texts, rec.pairs if getattr(task, "pairs", False) else None,
-                        task.sequence_length)
+    pairs = rec.pairs if getattr(task, "pairs", False) else None
+    if getattr(task, "window_stride", 0) and pairs is None:
+        covered = task.max_text_tokens
+        return 0 if covered is None else count_truncated(task.tokenizer, rec.texts, None, covered + 2)
+    return count_truncated(task.tokenizer, rec.texts, pairs, task.sequence_length)
+
+
+def truncation_warning(task, data: TaskFile) -> str | None:
+    """How many examples of a labelled file will be truncated (None: none are); see
+    :func:`count_truncated_examples`."""
+    n = count_truncated_examples(task, data)
     if not n:
         return None
+    if getattr(task, "window_stride", 0):
+        return (f"{data.path}: {n} of {len(data)} examples are longer than the {task.max_text_tokens} tokens that "
+                f"max_windows={task.max_windows} windows cover and will be truncated")
     return (f"{data.path}: {n} of {len(data)} examples are longer than sequence_length={task.sequence_length} "
             f"tokens and will be truncated")
 
@@ -101,9 +115,7 @@ def evaluate_classifier(task, data: TaskFile, out_dir, batch_size):
     y, pred, probs = classification_outputs(task, data, batch_size)
     report = (M.multilabel_report(y, pred, task.labels) if task.multi_label
               else M.classification_report(y, pred, task.labels))
-    rec = data.records
-    report["truncated_examples"] = 0 if task.window_stride else count_truncated(
-        task.tokenizer, rec.texts, rec.pairs if task.pairs else None, task.sequence_length)
+    report["truncated_examples"] = count_truncated_examples(task, data)
     if out_dir is None:
         return report
     out = Path(out_dir)

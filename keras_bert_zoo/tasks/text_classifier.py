@@ -11,9 +11,19 @@
 
 :class:`TextRegressor` (task_type ``"regress"``): one float per text or pair (``score`` [B]); MSE loss.
 
-Long texts: with ``window_stride`` > 0 (single texts) serving and ``predict`` cover a text longer than the
-sequence length with sliding windows (``sequence_length - 2`` tokens, starts ``stride`` apart) and average the
-window logits; training uses the first window.
+Long texts (single texts): with ``window_stride`` > 0 a text longer than the sequence length is cut into
+sliding windows (``sequence_length - 2`` tokens each, starts ``window_stride`` apart;
+:mod:`~keras_bert_zoo.tasks.preprocessing.windows`), each window packed ``[CLS] window [SEP]`` and classified, and
+the text's ``logits`` are the **mean of its window logits** (``probabilities`` etc. follow from them as for one
+window). The mean of logits, not of probabilities: it keeps ``logits`` a true pre-softmax/sigmoid value of
+which ``probabilities`` is the softmax (so multi-label thresholds and ``score`` read as without windows), and
+for softmax it is the renormalised geometric mean of the window probabilities (the windows vote as a product of
+experts). The same graph serves ``predict``, the SavedModel and the TFLite model, with TFLite builtins only
+(segment sums). Training (``fit`` / ``evaluate`` on raw data) expands each text into its windows, each with the
+text's label (and sample weight): Keras's loss and metrics there count windows, while ``predict`` and the
+evaluation reports count texts. ``max_windows`` caps the windows per text (its tokens past
+:attr:`TextClassifier.max_text_tokens` are cut, and the reports count such texts as truncated); None: no cap.
+Text pairs are refused with windows (one line): they are truncated by the preprocessor's rule.
 
 Example::
 
@@ -66,6 +76,31 @@ def _class_id(value, row: int, num_classes: int) -> int:
     return int(number)
 
 
+def _whole_number(value, name: str, minimum: int, meaning: str) -> int:
+    """``value`` as an int >= ``minimum``; anything else (a bool, a fraction, a string) is one TaskError line."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, (bool, np.bool_, str, bytes)) or not number.is_integer() or number < minimum:
+        raise TaskError(f"{name} must be a whole number >= {minimum} ({meaning}), got {value!r}")
+    return int(number)
+
+
+def _window_args(window_stride, max_windows, pairs) -> tuple:
+    """(window_stride, max_windows) checked: a stride >= 0, a cap >= 1 that needs windows; pairs take none."""
+    window_stride = _whole_number(window_stride or 0, "window_stride", 0, "tokens between windows; 0: none")
+    if window_stride and pairs:
+        raise TaskError("window_stride: sliding windows are for single texts; a pair classifier (pairs=True) "
+                        "truncates its pairs to the sequence length")
+    if max_windows is None:
+        return window_stride, None
+    max_windows = _whole_number(max_windows, "max_windows", 1, "windows per text; None: no cap")
+    if not window_stride:
+        raise TaskError(f"max_windows={max_windows} needs sliding windows (window_stride > 0)")
+    return window_stride, max_windows
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
 class TextClassifier(Task):
     """Sequence classification (see the module docstring).
@@ -79,18 +114,20 @@ class TextClassifier(Task):
         multi_label: independent sigmoid per class (binary cross-entropy).
         threshold: multi-label decision threshold on the probability.
         label_separator: joins multi-label names in ``label_names`` and splits them in string targets.
-        window_stride: sliding windows at prediction for long single texts (0: truncate).
+        window_stride: tokens between the starts of the sliding windows over a long single text, at training and
+            prediction (0: no windows; the text is truncated to the sequence length).
+        max_windows: most windows per text (None: as many as the text needs); needs ``window_stride``.
         dropout: dropout before the dense head.
     """
 
     hf_architecture = "BertForSequenceClassification"
     task_type = "classify"
     _config_args = ("num_classes", "labels", "pairs", "multi_label", "threshold", "label_separator",
-                    "window_stride", "dropout")
+                    "window_stride", "max_windows", "dropout")
 
     def __init__(self, backbone, num_classes=None, *, preprocessor=None, labels=None, pairs=False,
-                 multi_label=False, threshold=0.5, label_separator=",", window_stride=0, dropout=0.1,
-                 name=None, trainable=True):
+                 multi_label=False, threshold=0.5, label_separator=",", window_stride=0, max_windows=None,
+                 dropout=0.1, name=None, trainable=True):
         if labels is not None:
             labels = [str(v) for v in labels]
             seen = set()
@@ -106,8 +143,7 @@ class TextClassifier(Task):
         num_classes = int(num_classes)
         if num_classes < (1 if multi_label else 2):
             raise TaskError(f"classification needs at least {1 if multi_label else 2} classes, got {num_classes}")
-        if window_stride and pairs:
-            raise TaskError("window_stride is supported for single texts only")
+        window_stride, max_windows = _window_args(window_stride, max_windows, pairs)
         inputs, logits, head = _pooled_head(backbone, num_classes, dropout)
         super().__init__(inputs=inputs, outputs=logits, name=name or "text_classifier", trainable=trainable)
         self._set_parts(backbone, preprocessor)
@@ -118,7 +154,8 @@ class TextClassifier(Task):
         self.multi_label = bool(multi_label)
         self.threshold = float(threshold)
         self.label_separator = label_separator
-        self.window_stride = int(window_stride or 0)
+        self.window_stride = window_stride
+        self.max_windows = max_windows
         self.dropout = float(dropout)
         self.text_inputs = ("text", "text_pair") if self.pairs else ("text",)
 
@@ -172,14 +209,51 @@ class TextClassifier(Task):
                 out[row] = k
         return out
 
+    # -------------------------------------------------------------- long texts: windows
+    @property
+    def expands_samples(self) -> bool:
+        """With windows, :meth:`preprocess_samples` gives a row per window (the pipeline re-batches them)."""
+        return bool(self.window_stride)
+
+    @property
+    def max_text_tokens(self) -> int | None:
+        """The most tokens of a single text the model reads (without [CLS]/[SEP]): ``sequence_length - 2``
+        without windows; with windows what ``max_windows`` windows cover, None (any length) without a cap."""
+        budget = self._require_preprocessor().sequence_length - 2
+        if not self.window_stride:
+            return budget
+        from keras_bert_zoo.tasks.preprocessing.windows import covered_tokens
+
+        return covered_tokens(budget, self.window_stride, self.max_windows)
+
+    def text_windows(self, texts):
+        """Raw strings [B] -> (packed windows int32 [W, T], :class:`~keras_bert_zoo.tasks.preprocessing.windows.
+        Windows` layout): one window or more per text (pure TF, TFLite builtins)."""
+        from keras_bert_zoo.tasks.preprocessing.windows import windowed_pack
+
+        packed, windows, _ = windowed_pack(self._require_preprocessor(), tf.convert_to_tensor(texts, tf.string),
+                                           self.window_stride, max_windows=self.max_windows)
+        return packed, windows
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """Without windows as every task; with windows each text becomes its windows, each carrying the text's
+        target and sample weight (``(packed [W, T], y [W, ...], weight [W])``)."""
+        if not self.window_stride:
+            return super().preprocess_samples(x, y, sample_weight)
+        packed, windows = self.text_windows(x["text"])
+
+        def per_window(t):
+            return None if t is None else tf.gather(t, windows.example_index)
+
+        return keras.utils.pack_x_y_sample_weight(self.trim(packed), per_window(y), per_window(sample_weight))
+
     # -------------------------------------------------------------- serving graph
     def serving_fn(self, inputs):
         if not self.window_stride:
             return super().serving_fn(inputs)
-        from keras_bert_zoo.tasks.preprocessing.windows import mean_over_windows, windowed_pack
+        from keras_bert_zoo.tasks.preprocessing.windows import mean_over_windows
 
-        packed, windows, _ = windowed_pack(self._require_preprocessor(), tf.convert_to_tensor(inputs["text"]),
-                                           self.window_stride)
+        packed, windows = self.text_windows(inputs["text"])
         logits = self(self.trim(packed), training=False)                       # [W, K]
         return self.postprocess(mean_over_windows(logits, windows))           # [B, K]
 
@@ -275,7 +349,7 @@ def _classifier_args(train, args):
 register_task(TaskSpec(
     name="classify", task_class=TextClassifier, hf_architecture="BertForSequenceClassification",
     reader=_files.labelled_reader, file_options=_files.LABELLED_OPTIONS, evaluator=_EVAL + "evaluate_classifier",
-    task_flags=("dropout", "labels", "multi_label", "label_separator", "window_stride"),
+    task_flags=("dropout", "labels", "multi_label", "label_separator", "window_stride", "max_windows"),
     cli_flags=("class_weight", "resample", "attention_text", "attention_layer", "attention_head"),
     args_from_data=_classifier_args,
     check_data=_EVAL + "labelled_data_warnings",

@@ -24,7 +24,8 @@ Public API:
     make_windows(lengths, max_tokens, stride) -> Windows
     window_values(ragged, windows)      ragged [B, (N), ...] -> ragged [W, (n), ...]
     pack_windows(preprocessor, windows_b, segment_a=None) -> (packed, b_offset)
-    windowed_pack(preprocessor, texts, stride, pairs=None) -> (packed, windows, b_offset)
+    windowed_pack(preprocessor, texts, stride, pairs=None, max_windows=None) -> (packed, windows, b_offset)
+    covered_tokens(max_tokens, stride, max_windows) -> int | None   most tokens ``max_windows`` windows cover
     mean_over_windows(values, windows)  [W, ...] -> [B, ...]
     max_context_mask(windows)           ragged [W, (n)] bool
     tokens_from_windows(values, windows, b_offset) [W, T, ...] -> ragged [B, (N), ...]
@@ -49,7 +50,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 __all__ = ["tokenize_with_offsets", "special_token_ids", "Windows", "make_windows", "window_values",
-           "pack_windows", "windowed_pack", "mean_over_windows", "max_context_mask", "tokens_from_windows",
+           "pack_windows", "windowed_pack", "covered_tokens", "mean_over_windows", "max_context_mask", "tokens_from_windows",
            "packed_token_index", "add_per_row", "ragged_range",
            "ragged_gather_rows", "ragged_truncate", "ragged_mask", "sorted_row_lengths"]
 
@@ -126,8 +127,9 @@ def ragged_gather_rows(ragged, indices):
     return where.with_flat_values(tf.gather(ragged.flat_values, where.flat_values))
 
 
-def ragged_truncate(ragged, limit: int):
-    """``ragged[:, :limit]`` for a ragged ``[R, (n)]`` with builtin ops."""
+def ragged_truncate(ragged, limit):
+    """``ragged[:, :limit]`` for a ragged ``[R, (n)]`` with builtin ops (``limit``: an int, or int32 ``[R]``
+    for a limit per row)."""
     lengths = tf.minimum(tf.cast(ragged.row_lengths(), tf.int32), limit)
     where = ragged_range(tf.cast(ragged.row_starts(), tf.int32), lengths)
     return where.with_flat_values(tf.gather(ragged.flat_values, where.flat_values))
@@ -223,11 +225,23 @@ def packed_token_index(windows: Windows, b_offset, sequence_length: int):
     return tf.tensor_scatter_nd_update(tf.fill([w, sequence_length], -1), idx, tok.flat_values)
 
 
-def windowed_pack(preprocessor, texts, stride: int, pairs=None, max_first_tokens=None):
+def covered_tokens(max_tokens: int, stride: int, max_windows: int | None) -> int | None:
+    """The most tokens of an example that at most ``max_windows`` windows (of ``max_tokens`` tokens, starts
+    ``stride`` apart, as :func:`make_windows` lays them out) cover; None when ``max_windows`` is None (any
+    length). A longer example loses its tail beyond that (:func:`windowed_pack` cuts it)."""
+    if max_windows is None:
+        return None
+    step = max(1, min(int(stride), int(max_tokens)))
+    return (int(max_windows) - 1) * step + int(max_tokens)
+
+
+def windowed_pack(preprocessor, texts, stride: int, pairs=None, max_first_tokens=None, max_windows=None):
     """Tokenize, window and pack raw strings; every example yields one or more windows.
 
     With ``pairs`` (a first segment, e.g. a question), ``texts`` is windowed and each window is packed after the
-    first segment, which is cut to ``max_first_tokens`` (default: half the sequence).
+    first segment, which is cut to ``max_first_tokens`` (default: half the sequence). With ``max_windows``, an
+    example gets at most that many windows: its tokens past what they cover (:func:`covered_tokens`) are cut
+    first, so the layout of the windows it keeps is the one it would have had without the cap.
     Returns (packed dict [W, T], Windows, b_offset [W]).
     """
     sequence_length = preprocessor.sequence_length
@@ -239,6 +253,9 @@ def windowed_pack(preprocessor, texts, stride: int, pairs=None, max_first_tokens
         limit = max_first_tokens if max_first_tokens is not None else (sequence_length - 3) // 2
         first_full = first_ids[:, :limit]
         budget = sequence_length - 3 - tf.cast(first_full.row_lengths(), tf.int32)
+    if max_windows is not None:
+        step = tf.maximum(tf.minimum(tf.cast(stride, tf.int32), budget), 1)
+        ids = ragged_truncate(ids, (int(max_windows) - 1) * step + budget)
     windows = make_windows(tf.cast(ids.row_lengths(), tf.int32), budget, stride)
     if pairs is not None:
         first = tf.gather(first_full, windows.example_index)
