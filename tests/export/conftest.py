@@ -28,8 +28,9 @@ def vocab():
     return _vocab()
 
 
-def make_task(vocab, pair=False, num_classes=3, seed=0, multi_label=False):
-    """The project's real TextClassifier (WordPieceTokenizer + BertPreprocessor, T=7) on a tiny backbone."""
+def make_task(vocab, pair=False, num_classes=3, seed=0, multi_label=False, **options):
+    """The project's real TextClassifier (WordPieceTokenizer + BertPreprocessor, T=7) on a tiny backbone;
+    ``options``: more TextClassifier arguments (window_stride, max_windows)."""
     import keras
 
     from tests.conftest import TINY
@@ -42,7 +43,7 @@ def make_task(vocab, pair=False, num_classes=3, seed=0, multi_label=False):
     labels = [f"label_{i}" for i in range(num_classes)]
     preprocessor = BertPreprocessor(WordPieceTokenizer(vocab, lowercase=True), sequence_length=7)
     return TextClassifier(BertBackbone(config), preprocessor=preprocessor, labels=labels, pairs=pair,
-                          multi_label=multi_label)
+                          multi_label=multi_label, **options)
 
 
 @pytest.fixture(scope="session")
