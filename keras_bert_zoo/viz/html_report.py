@@ -10,6 +10,7 @@ run's ``attention.json``. Everything it shows comes from the files the run alrea
     from keras_bert_zoo.viz.html_report import build_report, write_run_report
     write_run_report("runs/sentiment", task=classifier)     # attention.json from the task, then report.html
     build_report("runs/sentiment")                          # report.html from the files alone
+    IPython.display.HTML(notebook_html("runs/sentiment"))   # inline in a notebook (an iframe of the page)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from keras_bert_zoo import cache
 from keras_bert_zoo.viz.report_assets import CSS, JS
 from keras_bert_zoo.viz.run_data import attention_texts, gather
 
-__all__ = ["render_html", "build_report", "write_run_report", "REPORT_NAME", "ATTENTION_NAME"]
+__all__ = ["render_html", "build_report", "write_run_report", "notebook_html", "REPORT_NAME", "ATTENTION_NAME"]
 
 REPORT_NAME = "report.html"
 ATTENTION_NAME = "attention.json"
@@ -71,3 +72,15 @@ def write_run_report(run_dir, task=None, texts=(), notes=None, k=4, pick_from=No
         if texts:
             write_attention_json(task, texts, Path(run_dir) / ATTENTION_NAME, notes=notes)
     return build_report(run_dir)
+
+
+def notebook_html(report, height=900) -> str:
+    """The report (a run directory or its ``report.html``) as an ``<iframe srcdoc>`` for a notebook cell
+    (``IPython.display.HTML(notebook_html("runs/x"))``, Jupyter and Colab): the page keeps its own document, so its
+    element ids and script do not meet the notebook's."""
+    path = Path(report)
+    if path.is_dir():
+        path = path / REPORT_NAME
+    page = path.read_text(encoding="utf-8")
+    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:{int(height)}px;'
+            f'border:1px solid #ccc"></iframe>')
