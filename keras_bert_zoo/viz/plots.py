@@ -115,6 +115,7 @@ def plot_training_curves(history, path, title="Training curves", steps=None):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
+    fig.tight_layout()
     return _save(fig, path)
 
 
