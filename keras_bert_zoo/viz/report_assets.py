@@ -95,11 +95,14 @@ JS = r"""
     var g = sv("svg", {width: W, height: H, "class": "chart", "data-metric": name});
     g.appendChild(sv("text", {x: L, y: 14}, name));
     for (var i = 0; i <= 4; i++) {
-      var yv = y0 + (y1 - y0) * i / 4, xv = x0 + (x1 - x0) * i / 4;
+      var yv = y0 + (y1 - y0) * i / 4;
       g.appendChild(sv("line", {x1: L, x2: W - R, y1: Y(yv), y2: Y(yv), stroke: "#eee"}));
       g.appendChild(sv("text", {x: L - 4, y: Y(yv) + 4, "text-anchor": "end"}, fmt(+yv.toPrecision(3))));
-      g.appendChild(sv("text", {x: X(xv), y: H - B + 14, "text-anchor": "middle"},
-                       xlabel === "step" ? Math.round(xv) : +xv.toFixed(1)));
+    }
+    var nx = Math.max(1, Math.min(4, Math.round(x1 - x0)));       // whole steps / epochs: no repeated tick labels
+    for (var j = 0; j <= nx; j++) {
+      var xv = Math.round(x0 + (x1 - x0) * j / nx);
+      g.appendChild(sv("text", {x: X(xv), y: H - B + 14, "text-anchor": "middle"}, xv));
     }
     g.appendChild(sv("text", {x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle"}, xlabel));
     var colors = {train: "#1f77b4", val: "#d62728"};

@@ -76,8 +76,11 @@ def _numbers(d: dict) -> dict:
 
 
 def _summary_tables(summary: dict) -> list:
+    """Top-level entries that hold metrics (e.g. ``minilm``, ``tfidf_lr_*``; not ``config`` or timings) as one
+    table, and the Chinese demo's ``table`` {task: {arm: metrics}} as one table per task."""
     tables = []
-    rows = {k: _numbers(v) for k, v in summary.items() if isinstance(v, dict) and len(_numbers(v)) >= 2}
+    rows = {k: _numbers(v) for k, v in summary.items()
+            if isinstance(v, dict) and set(_numbers(v)) & set(HEADLINE) - {"num_examples"}}
     if rows:
         tables.append({"title": "summary.json", "rows": rows})
     for task, arms in (summary.get("table") or {}).items():
