@@ -23,12 +23,15 @@ import numpy as np
 from keras_bert_zoo import cache
 
 __all__ = ["attention_batch", "attention_record", "encode_example", "decode_weights", "write_attention_json",
-           "MAX_TOKENS", "WEIGHT_SCALE"]
+           "MAX_TOKENS", "WEIGHT_SCALE", "MAX_WEIGHT_BYTES"]
 
 #: the most tokens of one example kept in the report (longer inputs are cut to their first MAX_TOKENS tokens)
 MAX_TOKENS = 64
 #: weights are stored as round(p * WEIGHT_SCALE) in one byte
 WEIGHT_SCALE = 255
+#: the most weight bytes of one record (before base64: x 4/3): examples past it are left out, the first is kept,
+#: so a report stays well under 1 MB (MiniLM-L6, 72 heads: 4 examples of 45 tokens, or 2 of 64)
+MAX_WEIGHT_BYTES = 600_000
 
 
 def attention_batch(task, texts, pairs=None, max_tokens=None) -> list:
@@ -68,16 +71,20 @@ def decode_weights(example: dict) -> np.ndarray:
     return (raw.reshape(example["layers"], example["heads"], t, t).astype("float32") / example["scale"])
 
 
-def attention_record(task, texts, notes=None, max_tokens=MAX_TOKENS) -> dict:
-    """The JSON-ready record of ``texts`` (a few: the report embeds every weight). ``notes``: a line per text
-    shown beside it (gold / predicted label), or None."""
+def attention_record(task, texts, notes=None, max_tokens=MAX_TOKENS, max_bytes=MAX_WEIGHT_BYTES) -> dict:
+    """The JSON-ready record of ``texts`` (a few: the report embeds every weight; the examples that would take it
+    past ``max_bytes`` weights are left out, the first one always kept). ``notes``: a line per text shown beside
+    it (gold / predicted label), or None."""
     texts = list(texts)
     notes = list(notes) if notes is not None else [None] * len(texts)
     if len(notes) != len(texts):
         raise ValueError(f"attention_record: {len(notes)} notes for {len(texts)} texts")
-    batch = attention_batch(task, texts, max_tokens=max_tokens)
-    examples = [encode_example(text, tokens, scores, note)
-                for text, note, (tokens, scores) in zip(texts, notes, batch)]
+    examples, used = [], 0
+    for text, note, (tokens, scores) in zip(texts, notes, attention_batch(task, texts, max_tokens=max_tokens)):
+        used += scores.size
+        if examples and used > max_bytes:
+            break
+        examples.append(encode_example(text, tokens, scores, note))
     return {"format": 1, "encoding": "uint8 round(p * scale), base64, C order [layer, head, query, key]",
             "max_tokens": max_tokens, "examples": examples}
 
@@ -92,9 +99,9 @@ def encode_example(text, tokens, scores, note=None) -> dict:
             "heads": int(scores.shape[1]), "scale": WEIGHT_SCALE, "weights": _encode(scores)}
 
 
-def write_attention_json(task, texts, path, notes=None, max_tokens=MAX_TOKENS) -> dict:
+def write_attention_json(task, texts, path, notes=None, max_tokens=MAX_TOKENS, max_bytes=MAX_WEIGHT_BYTES) -> dict:
     """:func:`attention_record` written to ``path`` (UTF-8, characters as they are) atomically; returns it."""
-    record = attention_record(task, texts, notes=notes, max_tokens=max_tokens)
+    record = attention_record(task, texts, notes=notes, max_tokens=max_tokens, max_bytes=max_bytes)
     with cache.atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(record, f, ensure_ascii=False)
     return record

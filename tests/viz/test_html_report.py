@@ -12,6 +12,7 @@ from keras_bert_zoo.viz.curves import axis_range, curve_panels
 from keras_bert_zoo.viz.html_report import render_html
 from keras_bert_zoo.viz.run_data import attention_texts, gather
 from tests.cli.runner import bert_zoo
+from tests.conftest import require
 from tests.viz.tiny_run import CJK_TEXT, synthetic_attention, write_synthetic_run
 
 
@@ -36,7 +37,7 @@ def test_one_epoch_curves_are_by_step_with_sensible_axes():
 
 
 def test_training_curves_png_plots_the_steps(tmp_path):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     from keras_bert_zoo.viz import plot_training_curves
 
     steps = [{"step": s, "epoch": 0, "loss": 1.0 / s, "learning_rate": 1e-4} for s in range(1, 30)]

@@ -175,6 +175,13 @@ def test_cjk_tokens_render_as_characters(synthetic, tmp_path):
 def test_fitted_run_report_shows_the_models_numbers(tmp_path):
     run, task, _ = build_tiny_run(tmp_path)
     record = json.loads((run / "attention.json").read_text(encoding="utf-8"))
+    # the weight budget leaves out examples past it (the first one always stays)
+    from keras_bert_zoo.viz.attention_data import attention_record
+
+    texts = [ex["text"] for ex in record["examples"]]
+    first = 2 * 4 * len(record["examples"][0]["tokens"]) ** 2               # layers x heads x T x T bytes
+    assert len(attention_record(task, texts, max_bytes=first)["examples"]) == 1
+    assert len(attention_record(task, texts, max_bytes=1)["examples"]) == 1
     model_scores = []
     for ex in record["examples"][:2]:
         tokens, scores = attention_scores(task, ex["text"])
