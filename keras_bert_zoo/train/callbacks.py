@@ -163,7 +163,9 @@ class StepHistory(keras.callbacks.Callback):
             return None
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        # with the steps per epoch known, the step follows Keras's batch index (a run resumed mid-epoch by
+        # BackupAndRestore keeps its numbering)
+        self._step = self._epoch * self._steps + batch + 1 if self._steps else self._step + 1
         last = self._steps is not None and batch + 1 == self._steps
         if self._step % self._every and not last:
             return
