@@ -71,37 +71,46 @@ def decode_weights(example: dict) -> np.ndarray:
     return (raw.reshape(example["layers"], example["heads"], t, t).astype("float32") / example["scale"])
 
 
-def attention_record(task, texts, notes=None, max_tokens=MAX_TOKENS, max_bytes=MAX_WEIGHT_BYTES) -> dict:
+def attention_record(task, texts, notes=None, max_tokens=MAX_TOKENS, max_bytes=MAX_WEIGHT_BYTES,
+                     pairs=None) -> dict:
     """The JSON-ready record of ``texts`` (a few: the report embeds every weight; the examples that would take it
     past ``max_bytes`` weights are left out, the first one always kept). ``notes``: a line per text shown beside
-    it (gold / predicted label), or None."""
+    it (gold / predicted label), or None; ``pairs``: the second texts of a pair task, or None."""
     texts = list(texts)
     notes = list(notes) if notes is not None else [None] * len(texts)
     if len(notes) != len(texts):
         raise ValueError(f"attention_record: {len(notes)} notes for {len(texts)} texts")
+    if pairs is not None and len(pairs) != len(texts):
+        raise ValueError(f"attention_record: {len(pairs)} second texts for {len(texts)} texts")
+    batch = attention_batch(task, texts, pairs=pairs, max_tokens=max_tokens)
     examples, used = [], 0
-    for text, note, (tokens, scores) in zip(texts, notes, attention_batch(task, texts, max_tokens=max_tokens)):
+    for i, (text, note, (tokens, scores)) in enumerate(zip(texts, notes, batch)):
         used += scores.size
         if examples and used > max_bytes:
             break
-        examples.append(encode_example(text, tokens, scores, note))
+        examples.append(encode_example(text, tokens, scores, note, pair=None if pairs is None else pairs[i]))
     return {"format": 1, "encoding": "uint8 round(p * scale), base64, C order [layer, head, query, key]",
             "max_tokens": max_tokens, "examples": examples}
 
 
-def encode_example(text, tokens, scores, note=None) -> dict:
-    """One example of :func:`attention_record`: ``scores`` [L, N, T, T] for ``tokens`` (T of them)."""
+def encode_example(text, tokens, scores, note=None, pair=None) -> dict:
+    """One example of :func:`attention_record`: ``scores`` [L, N, T, T] for ``tokens`` (T of them); ``pair``: the
+    second text of a pair input (kept only when given)."""
     scores = np.asarray(scores)
     if scores.ndim != 4 or scores.shape[2:] != (len(tokens), len(tokens)):
         raise ValueError(f"encode_example: scores of shape {scores.shape} for {len(tokens)} tokens; expected "
                          f"[layers, heads, {len(tokens)}, {len(tokens)}]")
-    return {"text": text, "note": note, "tokens": list(tokens), "layers": int(scores.shape[0]),
-            "heads": int(scores.shape[1]), "scale": WEIGHT_SCALE, "weights": _encode(scores)}
+    example = {"text": text, "note": note, "tokens": list(tokens), "layers": int(scores.shape[0]),
+               "heads": int(scores.shape[1]), "scale": WEIGHT_SCALE, "weights": _encode(scores)}
+    if pair is not None:
+        example["pair"] = pair
+    return example
 
 
-def write_attention_json(task, texts, path, notes=None, max_tokens=MAX_TOKENS, max_bytes=MAX_WEIGHT_BYTES) -> dict:
+def write_attention_json(task, texts, path, notes=None, max_tokens=MAX_TOKENS, max_bytes=MAX_WEIGHT_BYTES,
+                         pairs=None) -> dict:
     """:func:`attention_record` written to ``path`` (UTF-8, characters as they are) atomically; returns it."""
-    record = attention_record(task, texts, notes=notes, max_tokens=max_tokens, max_bytes=max_bytes)
+    record = attention_record(task, texts, notes=notes, max_tokens=max_tokens, max_bytes=max_bytes, pairs=pairs)
     with cache.atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(record, f, ensure_ascii=False)
     return record

@@ -61,16 +61,19 @@ def write_run_report(run_dir, task=None, texts=(), notes=None, k=4, pick_from=No
     """``attention.json`` of ``task`` (when given: ``texts`` first, with ``notes``, then inputs picked by
     :func:`~keras_bert_zoo.viz.run_data.attention_texts` from the first evaluation under ``pick_from``, default
     ``run_dir``; ``k`` in all) and then ``report.html``. ``task`` must take a ``text`` input (classify / regress /
-    tag)."""
+    tag; a pair classifier's picked inputs bring their second text, the given ``texts`` get an empty one)."""
     from keras_bert_zoo.viz.attention_data import write_attention_json
 
     if task is not None:
         texts = list(texts)
         notes = list(notes) if notes is not None else [None] * len(texts)
-        picked, picked_notes = attention_texts(pick_from or run_dir, k=max(0, k - len(texts)))
+        picked, picked_notes, picked_pairs = attention_texts(pick_from or run_dir, k=max(0, k - len(texts)))
+        pairs = None
+        if getattr(task, "pairs", False):
+            pairs = [""] * len(texts) + (picked_pairs or [""] * len(picked))
         texts, notes = texts + picked, notes + picked_notes
         if texts:
-            write_attention_json(task, texts, Path(run_dir) / ATTENTION_NAME, notes=notes)
+            write_attention_json(task, texts, Path(run_dir) / ATTENTION_NAME, notes=notes, pairs=pairs)
     return build_report(run_dir)
 
 

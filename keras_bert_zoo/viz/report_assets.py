@@ -310,7 +310,7 @@ JS = r"""
       var l = Math.min(+laySel.value || 0, ex.layers - 1), h = Math.min(+headSel.value || 0, ex.heads - 1);
       options(laySel, ex.layers, "layer"); options(headSel, ex.heads, "head");
       laySel.value = String(l); headSel.value = String(h);
-      note.textContent = ex.text + (ex.note ? "  \u2014  " + ex.note : "");
+      note.textContent = ex.text + (ex.pair ? "  ||  " + ex.pair : "") + (ex.note ? "  \u2014  " + ex.note : "");
       toks.textContent = "";
       ex.tokens.forEach(function (t) { toks.appendChild(el("span", t)); });
       drawModel(); drawHead();

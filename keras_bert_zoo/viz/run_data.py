@@ -217,35 +217,41 @@ def gather(run_dir) -> dict:
     return data
 
 
+def _picked_rows(ev, rows, k) -> list:
+    """[(text, pair or None, note)]: up to k // 2 most confidently wrong rows, then the most confident right ones."""
+    def prob(e):
+        return f" (p = {e['probability']:.3f})" if e.get("probability") is not None else ""
+
+    chosen = [(e["text"], e.get("pair"), f"gold {e['gold']}, predicted {e['predicted']}{prob(e)}")
+              for e in (ev.get("worst") or [])[: k // 2]]
+    right = [r for r in rows if r.get("correct") == "1"] if ev["kind"] == "classify" else rows
+    right.sort(key=lambda r: -float(r.get(f"p_{r['prediction']}") or 0.0))
+    for r in right:
+        if len(chosen) >= k:
+            break
+        if all((r["text"], r.get("text_pair")) != (t, p) for t, p, _ in chosen):
+            chosen.append((r["text"], r.get("text_pair"), f"gold {r['label']}, predicted {r['prediction']}"))
+    return chosen
+
+
 def attention_texts(run_dir, k=4) -> tuple:
-    """(texts, notes) for the attention explorer from the first classify / regress / tag evaluation of
+    """(texts, notes, pairs) for the attention explorer from the first classify / regress / tag evaluation of
     ``run_dir``: the most confidently wrong examples and the most confidently right ones (half each), or tagged
-    sentences; ([], []) when there is none (or it has a second text: pairs are not explored)."""
+    sentences; ``pairs``: the second texts of a pair task, else None. ([], [], None) when there is none."""
     if not Path(run_dir).is_dir():
-        return [], []
+        return [], [], None
     for ev in gather_evaluations(run_dir):
         d = Path(run_dir) / ev["name"]
         if ev["kind"] in ("classify", "regress") and (d / "predictions.csv").exists():
             rows = _read_csv(d / "predictions.csv")
-            if rows and "text_pair" in rows[0]:
-                return [], []
-            worst = (ev.get("worst") or [])[: k // 2]
-            chosen = [(e["text"], f"gold {e['gold']}, predicted {e['predicted']}" +
-                       (f" (p = {e['probability']:.3f})" if e.get("probability") is not None else ""))
-                      for e in worst]
-            right = [r for r in rows if r.get("correct") == "1"] if ev["kind"] == "classify" else rows
-            right.sort(key=lambda r: -float(r.get(f"p_{r['prediction']}") or 0.0))
-            for r in right:
-                if len(chosen) >= k:
-                    break
-                if all(r["text"] != t for t, _ in chosen):
-                    chosen.append((r["text"], f"gold {r['label']}, predicted {r['prediction']}"))
-            return [t for t, _ in chosen], [n for _, n in chosen]
+            chosen = _picked_rows(ev, rows, k)
+            pairs = [p or "" for _, p, _ in chosen] if rows and "text_pair" in rows[0] else None
+            return [t for t, _, _ in chosen], [n for _, _, n in chosen], pairs
         if ev["kind"] == "tag" and ev.get("examples"):
             chosen = ev["examples"][:k]
             return ([e["joiner"].join(e["words"]) for e in chosen],
-                    ["tagged correctly" if e["correct"] else "has tagging errors" for e in chosen])
-    return [], []
+                    ["tagged correctly" if e["correct"] else "has tagging errors" for e in chosen], None)
+    return [], [], None
 
 
 def gather_evaluations(run_dir) -> list:

@@ -81,12 +81,20 @@ def test_gather_reads_what_the_run_wrote(run):
 
 
 def test_attention_texts_pick_wrong_then_confident_right(run, tmp_path):
-    texts, notes = attention_texts(run / "test", k=3)
-    assert texts == ["what a dull <script>film</script>", "loved it", "这部电影很好"]
+    texts, notes, pairs = attention_texts(run / "test", k=3)
+    assert texts == ["what a dull <script>film</script>", "loved it", "这部电影很好"] and pairs is None
     assert notes[0] == "gold negative, predicted positive (p = 0.900)"
-    assert attention_texts(run / "ner", k=3) == (["李明在北京工作"], ["has tagging errors"])
+    assert attention_texts(run / "ner", k=3) == (["李明在北京工作"], ["has tagging errors"], None)
     assert attention_texts(run, k=1)[0] == ["李明在北京工作"]        # the first evaluation, in path order
-    assert attention_texts(tmp_path / "missing") == ([], [])
+    assert attention_texts(tmp_path / "missing") == ([], [], None)
+    # a pair classifier's rows bring their second text
+    pair_dir = tmp_path / "pairs"
+    pair_dir.mkdir()
+    (pair_dir / "report.json").write_text(json.dumps({"per_class": {}, "labels": ["no", "yes"]}))
+    (pair_dir / "predictions.csv").write_text("line,text,text_pair,label,prediction,correct,p_no,p_yes\n"
+                                              "2,a cat,a dog,no,yes,0,0.3,0.7\n3,a cat,a cat,yes,yes,1,0.1,0.9\n")
+    assert attention_texts(pair_dir, k=2) == (["a cat", "a cat"], ["gold no, predicted yes (p = 0.700)",
+                                                                   "gold yes, predicted yes"], ["a dog", "a cat"])
 
 
 def test_page_is_one_small_file_that_cannot_be_broken_by_its_data(run):
@@ -129,3 +137,23 @@ def test_step_history_logs_every_few_steps_and_replaces_a_resumed_epoch(tmp_path
     assert [r["epoch"] for r in rows][-1] == 1 and rows[0]["learning_rate"] == pytest.approx(0.01)
     model.fit(x, y, batch_size=4, epochs=2, initial_epoch=1, verbose=0, callbacks=[StepHistory(path, every=5)])
     assert [r["step"] for r in read_history(path)] == [3, 6, 9, 10, 15, 20]  # epoch 2 replaced, not appended
+
+
+def test_pair_classifier_attention_covers_both_texts():
+    from keras_bert_zoo import BertBackbone
+    from keras_bert_zoo.tasks import TextClassifier
+    from keras_bert_zoo.text import BertPreprocessor, WordPieceTokenizer
+    from keras_bert_zoo.viz.attention_data import attention_record
+    from tests.conftest import TINY_LONG
+    from tests.viz.tiny_run import cjk_vocabulary
+
+    pre = BertPreprocessor(WordPieceTokenizer(cjk_vocabulary(), lowercase=True), sequence_length=24)
+    task = TextClassifier(BertBackbone(TINY_LONG), preprocessor=pre, labels=["no", "yes"], pairs=True)
+    record = attention_record(task, ["the movie was good", "bad"], pairs=["the film was bad", "这部电影"])
+    first, second = record["examples"]
+    assert first["tokens"] == ["[CLS]", "the", "movie", "was", "good", "[SEP]", "the", "film", "was", "bad", "[SEP]"]
+    assert first["pair"] == "the film was bad" and second["tokens"][3:7] == list("这部电影")
+    weights = decode_weights(first)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=len(first["tokens"]) / 255)   # rows of probabilities
+    with pytest.raises(ValueError, match="1 second texts for 2 texts"):
+        attention_record(task, ["a", "b"], pairs=["c"])
