@@ -44,6 +44,11 @@ def test_finetune_then_predict_and_evaluate(files):
     attention = json.loads((out / "attention.json").read_text(encoding="utf-8"))
     assert attention["examples"][0]["text"] == "the movie was good" and len(attention["examples"]) == 4
     assert "report: " in r.stdout and timings["html report"] > 0
+    # bert-zoo report --model: the attention recomputed from the saved model, the given text first
+    r = bert_zoo("report", out, "--model", out / "model.keras", "--attention_text=the plot was awful")
+    assert r.returncode == 0, r.stderr[-3000:]
+    attention = json.loads((out / "attention.json").read_text(encoding="utf-8"))
+    assert attention["examples"][0]["text"] == "the plot was awful" and len(attention["examples"]) == 4
 
     # predict: plain lines and JSON lines from stdin -> JSON lines with label + probabilities, one per line
     r = bert_zoo("predict", "--model", out / "model.keras", stdin='the film was great\n{"text": "awful and bad"}\n\n')
