@@ -55,7 +55,7 @@ def render():
         '    name = "test_support",',
         f"    srcs = {_list(test_support() + ['tools/pytest_main.py'])},",
         # pyproject.toml: pytest's markers and addopts (-m 'not slow') inside Bazel's runfiles too
-        '    data = glob(["tests/**/fixtures/**"], allow_empty = True) + ["pyproject.toml"],',
+        '    data = glob(["tests/**/fixtures/**", "examples/*.ipynb"], allow_empty = True) + ["pyproject.toml"],',
         '    deps = [":keras_bert_zoo"],',
         ")",
         "",

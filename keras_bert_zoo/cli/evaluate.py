@@ -3,7 +3,8 @@
     bert-zoo evaluate --model runs/sentiment/model.keras --data test.csv --out runs/sentiment/test
 
 Prints the metrics; with --out writes the task's reports (the evaluator of its TaskSpec, through
-:mod:`keras_bert_zoo.reports`).
+:mod:`keras_bert_zoo.reports`) and report.html (with the attention explorer's attention.json for classify / regress /
+tag tasks: :mod:`keras_bert_zoo.viz.html_report`).
 """
 
 import dataclasses
@@ -61,6 +62,11 @@ def run_evaluate(config: EvaluateConfig) -> dict:
     spec = registry.spec_of(task)
     report = reports.evaluate_task_file(task, spec.read(config.data, FileOptions(**file_options)),
                                         out_dir=config.out, batch_size=config.batch_size)
+    if config.out:
+        from keras_bert_zoo.viz.html_report import write_run_report
+
+        explore = "attention_text" in spec.flags and not task.backbone.lora
+        print(f"report: {write_run_report(config.out, task=task if explore else None)}")
     text = format_report(report)
     print(text if text else json.dumps(report, indent=2, default=str))
     return report

@@ -9,8 +9,9 @@ flags into one :class:`FinetuneConfig` (rejecting flags the chosen task does not
 ``from_preset``, trains it with :func:`keras_bert_zoo.train.loop.fit_task` and writes the reports
 (:mod:`keras_bert_zoo.reports`). The output directory gets: model.keras (one file: weights, config,
 vocabulary; ``keras.saving.load_model`` or `bert-zoo evaluate/predict/export`), history.jsonl,
-training_curves.png, logs/ (TensorBoard), checkpoints/last_good.weights.h5 and, with --eval/--test, eval/ and
-test/ reports. Rerunning the same command after a crash resumes from the last completed epoch (backup/);
+steps.jsonl, training_curves.png, logs/ (TensorBoard), checkpoints/last_good.weights.h5, with --eval/--test eval/
+and test/ reports, and report.html (one self-contained page: metrics, curves, evaluation, attention explorer over
+attention.json; `bert-zoo report` rebuilds it). Rerunning the same command after a crash resumes from the last completed epoch (backup/);
 a finished run (model.keras present) is only replaced with --overwrite. One run at a time per --out: the
 directory is claimed (``.bert-zoo-run.lock``, the owner's pid) and a second run into it refuses in one line.
 """
@@ -210,8 +211,8 @@ def prepare_out_dir(config: FinetuneConfig):
         raise UsageError(f"{config.out} holds a finished run (model.keras); pass --overwrite to replace it, or "
                          f"choose another --out")
     if finished:
-        for name in ("history.jsonl", "training_curves.png", "attention.png", "backup", "logs", "eval", "test",
-                     "checkpoints", "lora.safetensors"):
+        for name in ("history.jsonl", "steps.jsonl", "training_curves.png", "attention.png", "attention.json",
+                     "report.html", "backup", "logs", "eval", "test", "checkpoints", "lora.safetensors"):
             path = os.path.join(out, name)
             if os.path.isdir(path):
                 shutil.rmtree(path)
@@ -282,6 +283,13 @@ def _save_and_report(task, spec, config: FinetuneConfig, clock) -> dict:
         png = plot_attention(tokens, scores, os.path.join(config.out, "attention.png"),
                              layer=config.attention_layer, head=config.attention_head)
         print(f"attention heat map: {png}")
+    from keras_bert_zoo.viz.html_report import write_run_report
+
+    explore = "attention_text" in spec.flags and not task.backbone.lora   # (LoRA: the adapters are not merged)
+    with clock.phase("html report"):
+        page = write_run_report(config.out, task=task if explore else None,
+                                texts=[config.attention_text] if config.attention_text and explore else [])
+    print(f"report: {page}")
     return reports
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "make-pretraining-data": ("keras_bert_zoo.cli.make_pretraining_data", "write MLM+NSP TFRecord shards"),
     "pretrain": ("keras_bert_zoo.cli.pretrain", "pretrain (or continue pretraining) with MLM + NSP"),
     "export": ("keras_bert_zoo.cli.export", "export a model as SavedModel (TF Serving) or TFLite"),
+    "report": ("keras_bert_zoo.cli.report", "rebuild a run directory's report.html (metrics, curves, attention)"),
     "convert-task": ("keras_bert_zoo.cli.convert_task", "convert a 0.1 task directory to one .keras file"),
 }
 

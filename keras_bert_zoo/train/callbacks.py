@@ -10,6 +10,9 @@
   the same ``backup_dir``; the backup is deleted when training finishes.
 * :class:`EpochHistory` — appends each epoch's logs to a JSON-lines file (survives restarts; the training-curve
   plot reads it).
+* :class:`StepHistory` — the batch logs (loss and metrics: Keras's running means over the epoch so far) and the
+  learning rate every few optimizer steps, as JSON lines (``steps.jsonl``: the curves by step of the training-
+  curve plot and of ``report.html``).
 
 The clocks (:class:`~keras_bert_zoo.train.clocks.Throughput`, ``RunClock``, ``StepClock``, ``TimeBudget``) live
 in :mod:`keras_bert_zoo.train.clocks`.
@@ -31,7 +34,8 @@ import numpy as np
 
 from keras_bert_zoo import cache
 
-__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "NanLossError"]
+__all__ = ["early_stopping", "NanGuard", "backup_and_restore", "EpochHistory", "StepHistory", "NanLossError",
+           "read_history"]
 
 
 class NanLossError(RuntimeError):
@@ -121,6 +125,60 @@ class EpochHistory(keras.callbacks.Callback):
         rows.sort(key=lambda r: r["epoch"])
         with cache.atomic_write(self.path, "w", encoding="utf-8") as f:
             for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
+class StepHistory(keras.callbacks.Callback):
+    """Write ``{"step", "epoch", **batch logs, "learning_rate"}`` every ``every`` batches (and at each epoch's last
+    batch) to a JSON-lines file. ``every`` None: about ``max_points`` rows over the run (from the fit's ``steps`` and
+    ``epochs`` params). Rows of a resumed run replace those at or after its first step. The file is rewritten
+    atomically at each epoch's end (rows are kept in memory in between: a few hundred small dicts)."""
+
+    def __init__(self, path, every=None, max_points=300):
+        super().__init__()
+        self.path = Path(path)
+        self.every = every
+        self.max_points = int(max_points)
+        self._rows, self._step, self._epoch, self._steps = [], 0, 0, None
+
+    def on_train_begin(self, logs=None):
+        steps, epochs = self.params.get("steps"), self.params.get("epochs") or 1
+        self._steps = steps
+        if self.every is None:
+            self._every = max(1, (steps or 100) * epochs // self.max_points)
+        else:
+            self._every = max(1, int(self.every))
+        self._rows = read_history(self.path)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        if self._steps:
+            self._step = epoch * self._steps
+        self._rows = [r for r in self._rows if r.get("step", 0) <= self._step]
+
+    def _learning_rate(self):
+        try:
+            return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        except (AttributeError, TypeError, ValueError):
+            return None
+
+    def on_train_batch_end(self, batch, logs=None):
+        # with the steps per epoch known, the step follows Keras's batch index (a run resumed mid-epoch by
+        # BackupAndRestore keeps its numbering)
+        self._step = self._epoch * self._steps + batch + 1 if self._steps else self._step + 1
+        last = self._steps is not None and batch + 1 == self._steps
+        if self._step % self._every and not last:
+            return
+        row = {"step": self._step, "epoch": self._epoch}
+        row.update({k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0})
+        lr = self._learning_rate()
+        if lr is not None:
+            row["learning_rate"] = lr
+        self._rows.append(row)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with cache.atomic_write(self.path, "w", encoding="utf-8") as f:
+            for r in self._rows:
                 f.write(json.dumps(r) + "\n")
 
 

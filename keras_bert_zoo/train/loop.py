@@ -8,11 +8,12 @@ a :class:`FitConfig`, and
    (:class:`~keras_bert_zoo.train.recipe.Recipe`: AdamW, warm-up + linear decay, layer-wise LR decay,
    accumulation, clipping), the schedule sized to ``train_size`` / ``steps_per_epoch`` and ``epochs``;
 2. runs ``model.fit`` with Keras progress bars and the callbacks: TensorBoard logs (``<out>/logs``),
-   :class:`EpochHistory` (``<out>/history.jsonl``), :class:`NanGuard` (last good weights in
+   :class:`EpochHistory` (``<out>/history.jsonl``), :class:`StepHistory` (``<out>/steps.jsonl``: logs by
+   step), :class:`NanGuard` (last good weights in
    ``<out>/checkpoints/last_good.weights.h5``), ``BackupAndRestore`` (``<out>/backup``: rerunning the same
    command after a crash resumes from the last completed epoch) and, with a validation set and
    ``early_stopping_patience``, early stopping with best-weights restore;
-3. plots the training curves (``<out>/training_curves.png``).
+3. plots the training curves (``<out>/training_curves.png``: by step, validation at each epoch's end).
 
 Raises :class:`~keras_bert_zoo.train.callbacks.NanLossError` (after restoring the last good weights) when the
 loss becomes NaN/Inf.
@@ -129,7 +130,8 @@ def _fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size, st
     guard = cb.NanGuard(out / "checkpoints" / "last_good.weights.h5" if chief else None)
     per_epoch = train_size if not config.steps_per_epoch else steps * config.batch_size
     throughput = Throughput(per_epoch, config.batch_size, printer=lambda msg: print(msg, flush=True))
-    callbacks = [guard, throughput, cb.EpochHistory(out / "history.jsonl")] if chief else [guard]
+    callbacks = [guard, throughput, cb.EpochHistory(out / "history.jsonl"),
+                 cb.StepHistory(out / "steps.jsonl")] if chief else [guard]
     if config.backup:
         callbacks.append(cb.backup_and_restore(out / "backup"))
     if config.tensorboard and chief:
@@ -146,7 +148,8 @@ def _fit_task(task, train_ds, val_ds, out_dir, config: FitConfig, train_size, st
     if history and chief:
         with clock.phase("training curves") if clock is not None else contextlib.nullcontext():
             try:
-                plot_training_curves(history, out / "training_curves.png")
+                plot_training_curves(history, out / "training_curves.png",
+                                     steps=cb.read_history(out / "steps.jsonl"))
             except ValueError as err:
                 logger.warning("training curves not plotted: %s", err)
     if guard.nan_detected:

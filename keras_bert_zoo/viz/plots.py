@@ -2,8 +2,9 @@
 
 * :func:`plot_confusion_matrix` — counts and row-normalised colours, label names on both axes; up to
   :data:`MAX_PLOT_CLASSES` classes (the figure is at most 16 x 16 inches).
-* :func:`plot_training_curves` — one panel per metric (loss, accuracy, ...), train and validation per epoch,
-  from ``History.history`` or the JSON-lines rows written by :class:`keras_bert_zoo.train.callbacks.EpochHistory`.
+* :func:`plot_training_curves` — one panel per metric (loss, accuracy, ..., learning rate), training values by
+  step (``steps.jsonl`` of :class:`keras_bert_zoo.train.callbacks.StepHistory`) and validation at each epoch's
+  end (``history.jsonl`` of ``EpochHistory``); per epoch when only the epoch log exists.
 * :func:`attention_scores` / :func:`plot_attention` — the attention probabilities of one input for a chosen
   layer and head (or the mean over heads), as a token-by-token heat map. The scores come from a
   ``BertBackbone(config, return_attention_scores=True)`` rebuilt with the fine-tuned weights.
@@ -82,51 +83,47 @@ def plot_confusion_matrix(cm, labels, path, title="Confusion matrix"):
     return _save(fig, path)
 
 
-def plot_training_curves(history, path, title="Training curves"):
-    """``history``: a dict {metric: [per-epoch values]} (Keras History.history) or a list of per-epoch dicts."""
+def plot_training_curves(history, path, title="Training curves", steps=None):
+    """One panel per metric (and the learning rate when logged by step).
+
+    ``history``: per-epoch rows (the JSON lines of ``EpochHistory``, or Keras ``History.history`` as a dict
+    {metric: [per-epoch values]}); ``steps``: the per-step rows of ``StepHistory`` (``steps.jsonl``). With them the
+    x axis is the optimizer step (training values as logged, validation at each epoch's last step), so a one-epoch
+    run draws a curve, not one dot; the y axes come from :func:`keras_bert_zoo.viz.curves.axis_range` (0..1 for
+    accuracy-like metrics, from 0 for losses)."""
+    from keras_bert_zoo.viz.curves import axis_range, curve_panels
+
     plt = _plt()
-    if isinstance(history, list):
-        keys = sorted({k for row in history for k in row if k != "epoch"})
-        epochs = [row.get("epoch", i) + 1 for i, row in enumerate(history)]
-        series = {k: [row.get(k, np.nan) for row in history] for k in keys}
-    else:
-        series = {k: list(v) for k, v in history.items()}
-        n = max((len(v) for v in series.values()), default=0)
-        epochs = list(range(1, n + 1))
-    base = sorted({k[4:] if k.startswith("val_") else k for k in series} - {"learning_rate", "lr", "examples_per_s"})
-    if not base:
+    if isinstance(history, dict):
+        n = max((len(v) for v in history.values()), default=0)
+        history = [{"epoch": i, **{k: v[i] for k, v in history.items() if i < len(v)}} for i in range(n)]
+    data = curve_panels(history, steps)
+    names = sorted(data["panels"], key=lambda k: (k == "learning_rate", k))
+    if not names:
         raise ValueError("empty training history: nothing to plot")
-    fig, axes = plt.subplots(1, len(base), figsize=(4.5 * len(base), 3.6), squeeze=False)
-    for ax, name in zip(axes[0], base):
-        if name in series:
-            ax.plot(epochs[:len(series[name])], series[name], "o-", label=f"train {name}")
-        if f"val_{name}" in series:
-            ax.plot(epochs[:len(series[f'val_{name}'])], series[f"val_{name}"], "s--", label=f"val {name}")
-        ax.set_xlabel("epoch")
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        panel = data["panels"][name]
+        for kind, style in (("train", "-"), ("val", "s--")):
+            points = panel[kind]
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, style if len(points) > 1 else "o", label=f"{kind} {name}", markersize=4)
+        ax.set_ylim(*axis_range(name, [p[1] for k in ("train", "val") for p in panel[k]]))
+        ax.set_xlabel(data["x"])
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
+    fig.tight_layout()
     return _save(fig, path)
 
 
 def attention_scores(task, text, pair=None):
     """(tokens, scores [layers, heads, T, T]) for one input of a fine-tuned text task (padding removed)."""
-    import tensorflow as tf
+    from keras_bert_zoo.viz.attention_data import attention_batch
 
-    from keras_bert_zoo.models.backbone import BertBackbone
-    backbone = task.backbone
-    probe = BertBackbone(backbone.config, return_attention_scores=True)
-    probe.set_weights(backbone.get_weights())
-    inputs = {"text": tf.constant([text])}
-    if pair is not None:
-        inputs["text_pair"] = tf.constant([pair])
-    packed = task.preprocess(inputs)
-    scores = np.asarray(probe(packed, training=False)["attention_scores"])[0]   # [L, N, T, T]
-    n = int(np.asarray(packed["padding_mask"])[0].sum())
-    vocab = task.tokenizer.vocabulary
-    tokens = [vocab[i] for i in np.asarray(packed["token_ids"])[0][:n]]
-    return tokens, scores[:, :, :n, :n]
+    return attention_batch(task, [text], None if pair is None else [pair])[0]
 
 
 def plot_attention(tokens, scores, path, layer=-1, head=None, title=None):

@@ -23,6 +23,13 @@ def test_demo_en_bf16_layer_decay_exports(tmp_path):
     assert summary["saved_model"].endswith("tweet_sentiment/1")
     assert (export / "tweet_sentiment" / "1" / "saved_model.pb").exists()
     assert (out / "test").is_dir() and (out / "model.keras").exists()
+    # report.html: the demo's own numbers, and the attention explorer starting with the demo's sentence
+    from keras_bert_zoo.viz.run_data import gather
+
+    page = gather(out)
+    assert page["tables"][1]["rows"]["minilm"]["accuracy"] == summary["minilm"]["accuracy"]
+    assert page["attention"]["examples"][0]["text"].startswith("I love how smooth")
+    assert (out / "report.html").stat().st_size < 1_000_000
 
 
 def test_demo_refuses_en_flags_with_lang_zh():

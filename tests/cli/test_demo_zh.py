@@ -75,6 +75,10 @@ def test_demo_zh_end_to_end_tiny_budget(tmp_path):
                  "sentiment/pretrained/test/confusion_matrix.png", "sentiment/random_init/test/predictions.csv",
                  "ner/pretrained/test/entity_report.csv", "ner/random_init/test/predictions.conll"):
         assert (out / name).exists(), name
+    attention = json.loads((out / "attention.json").read_text(encoding="utf-8"))     # report.html's explorer
+    tokens = attention["examples"][0]["tokens"]                                      # characters, not U+XXXX
+    assert "酒店" in "".join(tokens) and sum(len(t) == 1 and ord(t) > 0x2e7f for t in tokens) >= 10
+    assert (out / "report.html").exists()
     examples = json.loads((out / "ner_examples.json").read_text(encoding="utf-8"))
     assert examples and {"text", "gold", "predicted"} <= set(examples[0])
     exports = summary["exports"]

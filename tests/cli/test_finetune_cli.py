@@ -28,7 +28,8 @@ def test_finetune_then_predict_and_evaluate(files):
     assert "saved the fine-tuned model" in r.stdout and "test: {" in r.stdout
     for name in ("model.keras", "history.jsonl",
                  "training_curves.png", "attention.png", "eval/predictions.csv", "eval/confusion_matrix.png",
-                 "test/report.json", "checkpoints/last_good.weights.h5"):
+                 "test/report.json", "checkpoints/last_good.weights.h5", "steps.jsonl", "attention.json",
+                 "report.html"):
         assert (out / name).exists(), name
     assert list((out / "logs").rglob("events.out.tfevents*"))
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
@@ -39,6 +40,15 @@ def test_finetune_then_predict_and_evaluate(files):
                   "eval report", "test report"):
         assert timings[phase] > 0, phase
     assert re.search(r"^run \d+ s: start-up [\d.]+, .*overhead beyond training steps", r.stdout, re.M)
+    # report.html: the attention explorer starts with --attention_text, then inputs of the eval report
+    attention = json.loads((out / "attention.json").read_text(encoding="utf-8"))
+    assert attention["examples"][0]["text"] == "the movie was good" and len(attention["examples"]) == 4
+    assert "report: " in r.stdout and timings["html report"] > 0
+    # bert-zoo report --model: the attention recomputed from the saved model, the given text first
+    r = bert_zoo("report", out, "--model", out / "model.keras", "--attention_text=the plot was awful")
+    assert r.returncode == 0, r.stderr[-3000:]
+    attention = json.loads((out / "attention.json").read_text(encoding="utf-8"))
+    assert attention["examples"][0]["text"] == "the plot was awful" and len(attention["examples"]) == 4
 
     # predict: plain lines and JSON lines from stdin -> JSON lines with label + probabilities, one per line
     r = bert_zoo("predict", "--model", out / "model.keras", stdin='the film was great\n{"text": "awful and bad"}\n\n')
@@ -53,6 +63,7 @@ def test_finetune_then_predict_and_evaluate(files):
     r = bert_zoo("evaluate", "--model", out / "model.keras", "--data", dev, "--out", root / "ev")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "accuracy:" in r.stdout and "macro_f1:" in r.stdout and (root / "ev" / "predictions.csv").exists()
+    assert (root / "ev" / "report.html").exists() and (root / "ev" / "attention.json").exists()
     bad = root / "bad.csv"
     bad.write_text("text,label\nthe film was good,positive\nthe plot was fine,excellent\n")
     r = bert_zoo("evaluate", "--model", out / "model.keras", "--data", bad)

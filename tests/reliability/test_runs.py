@@ -82,11 +82,13 @@ def test_a_labels_class_without_training_examples_is_warned(setup, capsys):
 
 def test_prepare_out_dir_clears_what_the_old_run_wrote(setup, tmp_path):
     (tmp_path / "model.keras").write_bytes(b"old")
-    for name in ("history.jsonl", "training_curves.png", "lora.safetensors"):
+    written = ("history.jsonl", "steps.jsonl", "training_curves.png", "lora.safetensors", "attention.json",
+               "report.html")
+    for name in written:
         (tmp_path / name).write_text("old")
     (tmp_path / "mine.txt").write_text("a user's own file")
     prepare_out_dir(_config(setup, tmp_path, overwrite=True))
-    assert not (tmp_path / "history.jsonl").exists() and not (tmp_path / "lora.safetensors").exists()
+    assert not any((tmp_path / name).exists() for name in written)
     assert (tmp_path / "mine.txt").exists()                    # only the run's own outputs go
 
 

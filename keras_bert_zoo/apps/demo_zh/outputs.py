@@ -1,5 +1,5 @@
-"""What the Chinese demo writes besides its summary: test reports, NER examples, the attention map, exports,
-the result table."""
+"""What the Chinese demo writes besides its summary: test reports, NER examples, the attention map (PNG, and
+attention.json + report.html: :mod:`keras_bert_zoo.viz.html_report`), exports, the result table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from keras_bert_zoo.apps.demo_zh.config import ATTENTION_SENTENCE
 from keras_bert_zoo.apps.demo_zh.fonts import cjk_font, tick_label
 
 __all__ = ["sentiment_test_report", "ner_test_report", "entity_spans", "ner_examples", "format_ner_examples",
-           "attention_map", "export", "format_table", "failed_exports"]
+           "attention_map", "write_report", "export", "format_table", "failed_exports"]
 
 
 def sentiment_test_report(task, test, out_dir):
@@ -66,6 +66,7 @@ def attention_map(task, out: Path):
     import matplotlib
 
     from keras_bert_zoo.viz import attention_scores, plot_attention
+    from keras_bert_zoo.viz.html_report import write_run_report
 
     font = cjk_font()
     tokens, scores = attention_scores(task, ATTENTION_SENTENCE)
@@ -77,9 +78,21 @@ def attention_map(task, out: Path):
                    "attention, last layer, mean of heads (CJK ticks as code points: no CJK font installed)")
     write_text(out / "attention_tokens.txt", "".join(f"{i}\t{t}\t{lab}\n" for i, (t, lab) in
                                                      enumerate(zip(tokens, labels))))
+    write_run_report(out, task=task, texts=[ATTENTION_SENTENCE], notes=["the demo's attention sentence"],
+                     pick_from=out / "sentiment" / "pretrained" / "test")
     return {"sentence": ATTENTION_SENTENCE, "tokens": tokens, "cjk_font": font,
             "tick_labels": "characters" if font else "code points (U+XXXX): matplotlib found no CJK font; "
                                                      "attention_tokens.txt maps them to the characters"}
+
+
+def write_report(out) -> Path:
+    """``out``/report.html from what the run wrote (summary.json's table beside the baselines, every fit's curves,
+    the sentiment and NER evaluations, the attention explorer over the attention.json of :func:`attention_map`, in
+    characters). :func:`attention_map` writes a first one; called after the final summary.json, this one shows the
+    whole table."""
+    from keras_bert_zoo.viz.html_report import build_report
+
+    return build_report(out)
 
 
 def export(task, root, name, samples, tflite):
