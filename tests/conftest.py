@@ -91,7 +91,7 @@ def packed_inputs(batch=3, seq=7, vocab=99, seed=0, pad_from=None):
     return {"token_ids": ids, "segment_ids": segments, "padding_mask": mask}
 
 
-# --- scheduling over pytest-xdist workers (pyproject: -n auto --dist loadgroup --no-loadscope-reorder) ---------
+# --- scheduling over pytest-xdist workers (pyproject: -n auto --dist loadfile --no-loadscope-reorder) ---------
 #: test files that take the most time, started first so the workers finish together (the tail of a run is
 #: otherwise one long file started last); measured with --durations (docs/notes/issue-29.md)
 HEAVY_FIRST = (
@@ -110,14 +110,28 @@ SPREAD = ("tests/tasks/test_task_harness.py", "tests/cli/test_finetune_tasks_cli
           "tests/test_backends.py")
 
 
+def _path_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(_path_of(item.nodeid), len(rank)))   # stable: file order kept otherwise
 
-    def path_of(item):
-        return item.nodeid.split("::", 1)[0]
 
-    items.sort(key=lambda item: rank.get(path_of(item), len(rank)))   # stable: file order kept otherwise
-    for item in items:
-        if path_of(item) not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(path_of(item)))
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` (pyproject's addopts), except that the tests of a SPREAD file are work units of their
+    own. (xdist's ``loadgroup`` marks do nothing under pytest 9: xdist 3.8 renames ``item._nodeid``, which pytest 9
+    no longer reads, so every module fixture was built once on each worker.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesOrSpread(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = _path_of(nodeid)
+            return nodeid if path in SPREAD else path
+
+    return FilesOrSpread(config, log)

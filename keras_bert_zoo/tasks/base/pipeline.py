@@ -43,6 +43,9 @@ import tensorflow as tf
 from keras_bert_zoo.models.backbone import INPUT_KEYS
 from keras_bert_zoo.tasks.base.errors import TaskError
 
+#: the pipeline's own map functions are plain TF code: autograph would only spend tracing time converting them
+_no_autograph = tf.autograph.experimental.do_not_convert
+
 __all__ = ["is_raw", "columns", "record_columns", "make_dataset", "one_batch", "batches_per_epoch",
            "validation_parts", "serving_feeds", "trim", "BUCKET_WINDOW"]
 
@@ -198,6 +201,7 @@ def _bucketed(ds, n: int, batch_size: int, seed: int):
     into batches, the batches shuffled (each epoch anew)."""
     num_batches = (n + batch_size - 1) // batch_size
 
+    @_no_autograph
     def sort_window(*w):
         length = tf.add_n([tf.strings.length(v) for v in w[0].values()])
         order = tf.argsort(length, stable=True)
@@ -219,6 +223,7 @@ def _user_dataset(task, ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset
     if len(task.text_inputs) != 1:
         raise TaskError(f"{task.task_type}: dataset elements must be dicts of {list(task.text_inputs)}")
 
+    @_no_autograph
     def as_dict(*e):
         return ({task.text_inputs[0]: e[0]},) + tuple(e[1:]) if len(e) > 1 else {task.text_inputs[0]: e[0]}
 
@@ -294,6 +299,7 @@ def make_dataset(task, x, y=None, sample_weight=None, *, batch_size: int = 32, t
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+@_no_autograph
 def _trim_rows(*batch):
     """A re-batched batch of rows cut to its longest (:func:`trim`), per-position targets / weights (``[b, T]``
     like the packed inputs, e.g. token labels) with it."""
@@ -360,6 +366,7 @@ def serving_feeds(task, x, batch_size: int) -> list:
     return [{k: tf.constant(v[i:i + batch_size], tf.string) for k, v in cols.items()} for i in range(0, n, batch_size)]
 
 
+@_no_autograph
 def trim(packed: Mapping) -> dict:
     """Cut ``token_ids``/``segment_ids``/``padding_mask`` (``[B, T]``, or ``[B, K, T]``) to the batch's longest
     real sequence: up to the last position where any row's ``padding_mask`` is 1, + 1 (at least 1; and past every
