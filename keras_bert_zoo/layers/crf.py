@@ -21,7 +21,7 @@ sub-word continuations and special tokens). Shapes: ``B`` batch, ``T`` positions
 ``forbidden_transitions`` ([from, to] pairs), ``forbidden_starts`` and ``forbidden_ends`` (tag ids) are left
 out of :meth:`CRF.decode` (a -10000 penalty, so a row whose every path is forbidden still gets one); the
 likelihood is over every path, so training data that breaks the rules (IOB1 files, a window that starts inside
-an entity) trains as it is. Decoding is a loop over positions whose body uses gather, argmax, max, select and
+an entity) trains as it is. Decoding is a loop over positions whose body uses gather, max, min, equal, select and
 scatter-update only: in a TensorFlow graph it converts to TFLite builtins (WHILE), no Flex op.
 
 :class:`CrfLoss` is the Keras loss of a model whose output is ``crf``'s emissions: per-position sample weights
@@ -72,6 +72,16 @@ def _ids(value, num_tags, what):
     if bad:
         raise ValueError(f"{what}: tag ids {bad} outside [0, {num_tags})")
     return ids
+
+
+def _argmax(x, axis: int, size: int):
+    """The first index of the largest value along ``axis`` (int32): max, equal and min only (``ops.argmax``
+    of floats adds a sign-bit test that has no TFLite builtin)."""
+    shape = [1] * len(x.shape)
+    shape[axis] = size
+    index = ops.reshape(ops.arange(size, dtype="float32"), shape)
+    first = ops.min(ops.where(ops.equal(x, ops.max(x, axis=axis, keepdims=True)), index, float(size)), axis=axis)
+    return ops.cast(first, "int32")
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_zoo")
@@ -182,7 +192,7 @@ class CRF(keras.layers.Layer):
             score, started, back = carry                                   # [B, C], [B, 1], [T, B, C]
             e_t, m_t = ops.take(e, t, axis=1), ops.expand_dims(ops.take(m, t, axis=1), -1)
             cand = ops.expand_dims(score, -1) + trans                      # [B, from, to]
-            prev = ops.cast(ops.argmax(cand, axis=1), "int32")
+            prev = _argmax(cand, 1, c)
             new = ops.where(started, ops.max(cand, axis=1) + e_t, start + e_t)
             back = ops.scatter_update(back, ops.reshape(t, (1, 1)),
                                       ops.expand_dims(ops.where(ops.logical_and(m_t, started), prev, ident), 0))
@@ -199,7 +209,7 @@ class CRF(keras.layers.Layer):
             cur = ops.take(ops.reshape(ops.take(back, t, axis=0), (-1,)), rows + cur)
             return cur, tags
 
-        last = ops.cast(ops.argmax(score + end, axis=1), "int32")
+        last = _argmax(score + end, 1, c)
         _, tags = ops.fori_loop(0, t_len, backward, (last, ops.zeros((t_len, b), "int32")))
         return ops.where(m, ops.transpose(tags), -1)
 
