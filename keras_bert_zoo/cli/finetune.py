@@ -71,6 +71,8 @@ flags.DEFINE_bool("multi_label", False, "Task option (classify): multi-label (la
 flags.DEFINE_string("label_separator", ",", "Task option (classify): separator of multi-label labels.")
 flags.DEFINE_integer("window_stride", 0, "Task option (classify): predict long texts with sliding windows this many "
                      "tokens apart and average the window logits (0: truncate).")
+flags.DEFINE_bool("crf", False, "Task option (tag): a CRF on the tag logits (trained by its likelihood, decoded by "
+                  "Viterbi over each text's words, BIO rules from the tag names).")
 flags.DEFINE_string("text_column", "text", "File option (classify/regress): column / field of the text.")
 flags.DEFINE_string("pair_column", None, "File option (classify/regress): column / field of the second text.")
 flags.DEFINE_string("label_column", "label", "File option (classify/regress): column / field of the label.")
@@ -91,7 +93,7 @@ RECIPE_FLAGS = {"learning_rate": "learning_rate", "warmup_ratio": "warmup_ratio"
 FLAGS = flags.FLAGS
 
 #: task options passed to the task's constructor (TaskSpec.task_flags names those a task takes)
-CONSTRUCTOR_FLAGS = ("dropout", "labels", "multi_label", "label_separator", "window_stride")
+CONSTRUCTOR_FLAGS = ("dropout", "labels", "multi_label", "label_separator", "window_stride", "crf")
 #: file options (fields of keras_bert_zoo.data.task_files.FileOptions; TaskSpec.file_options)
 FILE_FLAGS = ("text_column", "pair_column", "label_column", "file_format", "word_column", "tag_column",
               "num_choices")

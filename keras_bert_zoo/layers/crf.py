@@ -40,8 +40,8 @@ Example::
     >>> mask = np.array([[True, True, False, True]])
     >>> np.asarray(crf.decode(emissions, mask)).tolist()       # I-X after B-X; position 2 is skipped
     [[1, 2, -1, 2]]
-    >>> np.asarray(crf.decode(emissions[:, 1:], mask[:, 1:])).tolist()   # no I-X at the start: B-X/O first
-    [[0, -1, 1]]
+    >>> np.asarray(crf.decode(emissions[:, 1:], mask[:, 1:])).tolist()   # no I-X first: B-X, then I-X
+    [[1, -1, 2]]
     >>> nll = crf.negative_log_likelihood(emissions, np.array([[1, 2, 0, 2]]), mask)
     >>> bool(np.asarray(nll)[0] > 0)
     True
@@ -130,8 +130,14 @@ class CRF(keras.layers.Layer):
             out[i] = FORBIDDEN_SCORE
         return ops.reshape(ops.convert_to_tensor(out, "float32"), shape)
 
+    def _scores(self):
+        if not self.built:
+            self.build()
+        return self.transitions, self.start_scores, self.end_scores
+
     def decoding_scores(self):
         """(transitions [C, C], start [C], end [C]) with the forbidden ones penalised."""
+        self._scores()
         c = self.num_tags
         trans = self.transitions + self._penalty([a * c + b for a, b in self.forbidden_transitions], (c, c))
         return (trans, self.start_scores + self._penalty(self.forbidden_starts, (c,)),
@@ -141,7 +147,7 @@ class CRF(keras.layers.Layer):
         """The forward algorithm over the masked positions: float32 [B]."""
         e = ops.cast(emissions, "float32")                                         # [B, T, C]
         m = ops.cast(mask, "bool")
-        trans, start, end = self.transitions, self.start_scores, self.end_scores
+        trans, start, end = self._scores()
 
         def step(t, carry):
             alpha, started = carry                                                 # [B, C], [B, 1]
@@ -157,6 +163,7 @@ class CRF(keras.layers.Layer):
 
     def sequence_score(self, emissions, tags, mask):
         """score(tags) over the masked positions: float32 [B]."""
+        self._scores()
         e = ops.cast(emissions, "float32")
         m = ops.cast(mask, "bool")
         tags = ops.cast(tags, "int32")

@@ -341,7 +341,7 @@ def _tagger_args(train, args):
 register_task(TaskSpec(
     name="tag", task_class=TokenClassifier, hf_architecture="BertForTokenClassification",
     reader=_files.conll_reader, file_options=("word_column", "tag_column"), evaluator=_EVAL + "evaluate_tagger",
-    task_flags=("dropout", "labels"), cli_flags=("attention_text", "attention_layer", "attention_head"),
+    task_flags=("dropout", "labels", "crf"), cli_flags=("attention_text", "attention_layer", "attention_head"),
     args_from_data=_tagger_args,
     legacy=LegacyFormat("BertTokenClassifier", ("stride",),
                         lambda meta, cfg: {"labels": meta["labels"], "dropout": cfg.get("dropout", 0.1)})))
