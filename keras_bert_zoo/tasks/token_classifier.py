@@ -284,6 +284,13 @@ class TokenClassifier(Task):
         return decoding.decode_entities(texts, ids, starts, ends, logits, scheme, self._continuation(),
                                         self.crf_layer)
 
+    def packed_serving_fn(self, packed):
+        out = super().packed_serving_fn(packed)
+        if self.crf_layer is not None:      # label_ids: the Viterbi path over the words (decoding/crf.py)
+            cont = None if self.preprocessor is None else self._continuation()
+            out["label_ids"] = crf_decoding.packed_tags(self.crf_layer, out["logits"], packed, cont)
+        return out
+
     def postprocess(self, outputs):
         """Packed inputs (one window each) -> per-position ``logits``, ``probabilities``, ``label_ids``."""
         outputs = tf.cast(outputs, tf.float32)

@@ -16,6 +16,7 @@ from keras_bert_zoo.metrics.entities import get_entities
 from keras_bert_zoo.tasks.preprocessing.token_windows import word_token_alignment
 from keras_bert_zoo.tasks.token_classifier import TokenClassifier
 from keras_bert_zoo.text import BertPreprocessor
+from keras_bert_zoo.text.tokenizer import continuation_mask
 
 TRAIN = tiny5b.FIXTURES / "ner_train.conll"
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -86,6 +87,24 @@ def test_viterbi_over_a_long_texts_words_keeps_the_rules(tok):
     probs = tf.nn.softmax(sel[0]).numpy()[np.arange(len(path)), path]
     want = [probs[b:e + 1].mean() for _, b, e in get_entities([tags])[0]]
     np.testing.assert_allclose([e["score"] for e in ents], want, atol=1e-5)
+
+
+def test_packed_serving_label_ids_are_the_viterbi_path_over_words(tok):
+    task = _task(tok, crf=True)
+    _random_scores(task, seed=2)
+    words = [["Peter", "Blackburn", "visited"], ["李", "明", "在", "北", "京"]]
+    packed = task.preprocessor.call(tf.constant([" ".join(w) for w in words]))
+    out = task.packed_serving_fn(packed)
+    ids, real = packed["token_ids"].numpy(), packed["padding_mask"].numpy()
+    cont = continuation_mask(tok.vocabulary)
+    for row, ws, tags in zip(range(2), words, task.predict_word_tags(words)):
+        n = real[row].sum()
+        first = [p for p in range(1, n - 1) if not cont[ids[row, p]]]
+        assert len(first) == len(ws)                            # one window: the same words, the same path
+        assert [LABELS[i] for i in out["label_ids"].numpy()[row, first]] == tags
+        rest = [p for p in range(ids.shape[1]) if p not in first]
+        np.testing.assert_array_equal(out["label_ids"].numpy()[row, rest],
+                                      out["logits"].numpy()[row, rest].argmax(-1))
 
 
 def test_fit_trains_the_transitions_and_save_load_keeps_them(tok, tmp_path):

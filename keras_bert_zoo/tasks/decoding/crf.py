@@ -9,7 +9,10 @@ The chain runs over the positions that carry tags, each word's first sub-word, a
 * prediction (SavedModel, TFLite, ``predict``, ``predict_word_tags``): a long text's tokens first take the
   emissions of their max-context window (as the softmax head's logits do), then ONE Viterbi pass runs over the
   whole text's words (:func:`word_tags`): the path is consistent across window borders, and a text of one
-  window decodes exactly as that window would.
+  window decodes exactly as that window would;
+* packed inputs (the SavedModel's ``serving_packed``, one window per row): ``label_ids`` are the Viterbi path
+  over each row's word-first positions (not [CLS], [SEP], padding or ``##`` pieces) and the argmax elsewhere
+  (:func:`packed_tags`).
 
 :func:`bio_rules` forbids, when decoding, the tag sequences seqeval would repair: ``I-X`` / ``E-X`` first, or
 after anything but ``B-X`` / ``I-X`` (``O``, another type, ``E-``/``S-``).
@@ -29,7 +32,7 @@ import tensorflow as tf
 
 from keras_bert_zoo.metrics.entities import LabelScheme
 
-__all__ = ["bio_rules", "word_tags"]
+__all__ = ["bio_rules", "word_tags", "packed_tags"]
 
 _B, _I, _E = 1, 2, 3
 
@@ -64,3 +67,18 @@ def word_tags(crf, word_logits):
     values = tf.cast(word_logits.flat_values, tf.float32)
     dense, mask, index = _dense(values, word_logits.row_lengths())
     return tf.gather_nd(tf.cast(crf.decode(dense, mask), tf.int32), index)
+
+
+def packed_tags(crf, logits, packed, continuation=None):
+    """Packed rows (one window each) -> int32 [B, T] tags: the Viterbi path over the word-first positions (real
+    tokens between [CLS] and [SEP] that are not ``##`` pieces; ``continuation`` bool [V], None: every real
+    token), each row's argmax elsewhere."""
+    logits = tf.cast(logits, tf.float32)
+    ids = tf.cast(packed["token_ids"], tf.int32)
+    real = tf.cast(packed["padding_mask"], tf.int32)
+    pos = tf.range(tf.shape(ids)[1])[None, :]
+    mask = (real > 0) & (pos > 0) & (pos < tf.reduce_sum(real, axis=1, keepdims=True) - 1)
+    if continuation is not None:
+        mask &= tf.logical_not(tf.gather(tf.convert_to_tensor(continuation, tf.bool), ids))
+    return tf.where(mask, tf.cast(crf.decode(logits, mask), tf.int32),
+                    tf.argmax(logits, axis=-1, output_type=tf.int32))
