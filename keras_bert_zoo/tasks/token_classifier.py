@@ -192,6 +192,12 @@ class TokenClassifier(Task):
         return tf.constant(self._continuation_cache[1])
 
     # -------------------------------------------------------------- recipe hooks
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        if self.crf_layer is not None and jit_compile is True:
+            raise TaskError("crf=True does not train under XLA (its loops over positions have no fixed length): "
+                            "use jit_compile=False or 'auto'")
+        super().compile(*args, jit_compile=jit_compile, **kwargs)
+
     def default_loss(self):
         if self.crf_layer is not None:
             return CrfLoss(self.crf_layer)

@@ -13,6 +13,7 @@ import tiny5b
 from keras_bert_zoo.data.conll import label_list, read_conll
 from keras_bert_zoo.layers.crf import CRF, CrfLoss
 from keras_bert_zoo.metrics.entities import get_entities
+from keras_bert_zoo.tasks import TaskError
 from keras_bert_zoo.tasks.preprocessing.token_windows import word_token_alignment
 from keras_bert_zoo.tasks.token_classifier import TokenClassifier
 from keras_bert_zoo.text import BertPreprocessor
@@ -135,6 +136,10 @@ def test_from_preset_with_crf(tok, tmp_path):
                                        crf_rules=False)
     assert task.crf and task.crf_layer.forbidden_transitions == [] and task.get_config()["crf_rules"] is False
     assert task.decode(task.predict(["Peter"], verbose=0))[0].keys() == {"entities"}
+    with pytest.raises(TaskError, match="crf=True does not train under XLA"):
+        task.compile(jit_compile=True)
+    task.compile(jit_compile="auto")
+    assert task.jit_compile is False
 
 
 @pytest.mark.slow
