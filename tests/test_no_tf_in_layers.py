@@ -9,7 +9,7 @@ import keras_bert_zoo
 
 PKG = os.path.dirname(keras_bert_zoo.__file__)
 BACKEND_FREE = ["layers/attention.py", "layers/embeddings.py", "layers/encoder_block.py", "layers/heads.py",
-                "layers/norm.py", "layers/__init__.py", "models/backbone.py", "config.py"]
+                "layers/norm.py", "layers/crf.py", "layers/__init__.py", "models/backbone.py", "config.py"]
 
 
 def _imports(path):

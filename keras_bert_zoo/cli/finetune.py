@@ -74,6 +74,8 @@ flags.DEFINE_integer("window_stride", 0, "Task option (classify): train on and p
                      "windows this many tokens apart, averaging the window logits (0: truncate).")
 flags.DEFINE_integer("max_windows", None, "Task option (classify, with --window_stride): most windows per text "
                      "(default: no cap; texts beyond it are reported as truncated).")
+flags.DEFINE_bool("crf", False, "Task option (tag): a CRF on the tag logits (trained by its likelihood, decoded by "
+                  "Viterbi over each text's words, BIO rules from the tag names).")
 flags.DEFINE_string("text_column", "text", "File option (classify/regress): column / field of the text.")
 flags.DEFINE_string("pair_column", None, "File option (classify/regress): column / field of the second text.")
 flags.DEFINE_string("label_column", "label", "File option (classify/regress): column / field of the label.")
@@ -94,7 +96,7 @@ RECIPE_FLAGS = {"learning_rate": "learning_rate", "warmup_ratio": "warmup_ratio"
 FLAGS = flags.FLAGS
 
 #: task options passed to the task's constructor (TaskSpec.task_flags names those a task takes)
-CONSTRUCTOR_FLAGS = ("dropout", "labels", "multi_label", "label_separator", "window_stride", "max_windows")
+CONSTRUCTOR_FLAGS = ("dropout", "labels", "multi_label", "label_separator", "window_stride", "max_windows", "crf")
 #: file options (fields of keras_bert_zoo.data.task_files.FileOptions; TaskSpec.file_options)
 FILE_FLAGS = ("text_column", "pair_column", "label_column", "file_format", "word_column", "tag_column",
               "num_choices")

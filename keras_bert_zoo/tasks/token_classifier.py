@@ -2,7 +2,10 @@
 
 :class:`TokenClassifier` (task_type ``"tag"``; HF ``BertForTokenClassification``)
     graph: dropout (layer ``"classifier_dropout"``) + dense (layer ``"classifier"``) on the sequence output ->
-    float32 logits ``[B, T, C]``.
+    float32 logits ``[B, T, C]``; with ``crf=True`` they pass through a :class:`~keras_bert_zoo.layers.crf.CRF`
+    (layer ``"crf"``: learned transition / start / end scores), trained by its negative log-likelihood over each
+    window's tagged positions and decoded by Viterbi over each text's words
+    (:mod:`~keras_bert_zoo.tasks.decoding.crf`).
     raw training data: ``fit(x, y)`` with ``x`` a list of word lists (CoNLL style) and ``y`` a list of tag lists,
     or ``x`` a list of :class:`~keras_bert_zoo.data.conll.Sentence` (``y=None``).
     raw prediction: ``predict(["raw text", ...])`` returns the serving outputs; :meth:`decode` gives
@@ -45,8 +48,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_zoo.data.conll import Sentence, join_words
+from keras_bert_zoo.layers.crf import CRF, CrfLoss
 from keras_bert_zoo.metrics import MetricError
 from keras_bert_zoo.metrics.entities import LabelScheme
+from keras_bert_zoo.tasks.decoding import crf as crf_decoding
 from keras_bert_zoo.tasks.decoding import entities as decoding
 from keras_bert_zoo.tasks.preprocessing import TokenWindowPreprocessor
 from keras_bert_zoo.tasks.preprocessing import windows as W
@@ -91,6 +96,10 @@ class TokenClassifier(Task):
         stride: step (in tokens) between window starts for texts longer than ``sequence_length - 2`` tokens
             (None: the preprocessor's, by default half the window).
         dropout: dropout before the dense head.
+        crf: put a CRF on the logits (the loss becomes its negative log-likelihood; entities come from its
+            Viterbi path over the words; see :mod:`~keras_bert_zoo.tasks.decoding.crf`).
+        crf_rules: with ``crf`` and tag names, decoding never takes an ``I-X`` / ``E-X`` tag first or after
+            anything but ``B-X`` / ``I-X`` (:func:`~keras_bert_zoo.tasks.decoding.crf.bio_rules`).
     """
 
     hf_architecture = "BertForTokenClassification"
@@ -105,10 +114,10 @@ class TokenClassifier(Task):
     trim_packed_serving = False
     #: preprocess_samples gives a row per window
     expands_samples = True
-    _config_args = ("num_classes", "labels", "stride", "dropout")
+    _config_args = ("num_classes", "labels", "stride", "dropout", "crf", "crf_rules")
 
     def __init__(self, backbone, num_classes=None, *, preprocessor=None, labels=None, stride=None, dropout=0.1,
-                 name=None, trainable=True):
+                 crf=False, crf_rules=True, name=None, trainable=True):
         scheme = None
         if labels is not None:
             labels = [str(v) for v in labels]
@@ -131,6 +140,11 @@ class TokenClassifier(Task):
         inputs = packed_inputs()
         logits, head = classifier_head(backbone, backbone(inputs)["sequence_output"], int(num_classes),
                                        dropout)                                  # [B, T, C]
+        crf_layer = None
+        if crf:
+            rules = crf_decoding.bio_rules(scheme) if crf_rules and scheme is not None else {}
+            crf_layer = CRF(int(num_classes), **rules, name="crf")
+            logits = crf_layer(logits)                                           # the emissions, float32
         super().__init__(inputs=inputs, outputs=logits, name=name or "token_classifier", trainable=trainable)
         self._stride = None if stride is None else int(stride)
         if isinstance(preprocessor, TokenWindowPreprocessor) and stride is None:
@@ -143,6 +157,7 @@ class TokenClassifier(Task):
         self.labels = labels
         self.scheme = scheme
         self.dropout = float(dropout)
+        self.crf, self.crf_rules, self.crf_layer = bool(crf), bool(crf_rules), crf_layer
         self._continuation_cache = None        # (vocab size, bool [V]) computed on first use
 
     @Task.preprocessor.setter
@@ -177,7 +192,15 @@ class TokenClassifier(Task):
         return tf.constant(self._continuation_cache[1])
 
     # -------------------------------------------------------------- recipe hooks
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        if self.crf_layer is not None and jit_compile is True:
+            raise TaskError("crf=True does not train under XLA (its loops over positions have no fixed length): "
+                            "use jit_compile=False or 'auto'")
+        super().compile(*args, jit_compile=jit_compile, **kwargs)
+
     def default_loss(self):
+        if self.crf_layer is not None:
+            return CrfLoss(self.crf_layer)
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
     def default_metrics(self):
@@ -264,7 +287,15 @@ class TokenClassifier(Task):
         texts = tf.convert_to_tensor(inputs["text"] if isinstance(inputs, dict) else inputs, tf.string)
         scheme = self._require_labels()
         ids, starts, ends, logits = self.token_logits(texts)
-        return decoding.decode_entities(texts, ids, starts, ends, logits, scheme, self._continuation())
+        return decoding.decode_entities(texts, ids, starts, ends, logits, scheme, self._continuation(),
+                                        self.crf_layer)
+
+    def packed_serving_fn(self, packed):
+        out = super().packed_serving_fn(packed)
+        if self.crf_layer is not None:      # label_ids: the Viterbi path over the words (decoding/crf.py)
+            cont = None if self.preprocessor is None else self._continuation()
+            out["label_ids"] = crf_decoding.packed_tags(self.crf_layer, out["logits"], packed, cont)
+        return out
 
     def postprocess(self, outputs):
         """Packed inputs (one window each) -> per-position ``logits``, ``probabilities``, ``label_ids``."""
@@ -290,7 +321,7 @@ class TokenClassifier(Task):
     def _word_tag_ids(self, words):
         texts, starts = self._require_preprocessor().join_words(words)
         _, tok_starts, _, logits = self.token_logits(texts)
-        return decoding.word_tag_ids(starts, tok_starts, logits, self._require_labels().o_id)
+        return decoding.word_tag_ids(starts, tok_starts, logits, self._require_labels().o_id, self.crf_layer)
 
     def predict_word_tags(self, sentences_or_word_lists: Sequence, batch_size: int = 32) -> list[list[str]]:
         """Predicted tag strings for each sentence's words (Sentences or word lists; CoNLL evaluation)."""
@@ -323,7 +354,7 @@ def _tagger_args(train, args):
 register_task(TaskSpec(
     name="tag", task_class=TokenClassifier, hf_architecture="BertForTokenClassification",
     reader=_files.conll_reader, file_options=("word_column", "tag_column"), evaluator=_EVAL + "evaluate_tagger",
-    task_flags=("dropout", "labels"), cli_flags=("attention_text", "attention_layer", "attention_head"),
+    task_flags=("dropout", "labels", "crf"), cli_flags=("attention_text", "attention_layer", "attention_head"),
     args_from_data=_tagger_args,
     legacy=LegacyFormat("BertTokenClassifier", ("stride",),
                         lambda meta, cfg: {"labels": meta["labels"], "dropout": cfg.get("dropout", 0.1)})))

@@ -2,6 +2,8 @@
 
 * :mod:`~keras_bert_zoo.tasks.decoding.entities` — token logits of raw texts -> entities (seqeval chunks of the
   words' tags) with character offsets;
+* :mod:`~keras_bert_zoo.tasks.decoding.crf` — the tagger's CRF over words (Viterbi over the max-context
+  emissions of a whole text; tag rules from the label names), which the entity decoder calls;
 * :mod:`~keras_bert_zoo.tasks.decoding.spans` — start / end logits over context windows -> the n best answer spans;
 * :mod:`~keras_bert_zoo.tasks.decoding.graphemes` — both decoders' span ends moved to the end of their grapheme
   cluster (never between a letter and its combining accent, an emoji and its variation selector or modifier).

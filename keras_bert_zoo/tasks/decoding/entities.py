@@ -42,6 +42,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_bert_zoo.metrics.entities import LabelScheme, chunk_entities
+from keras_bert_zoo.tasks.decoding import crf as crf_decoding
 from keras_bert_zoo.tasks.decoding.graphemes import cluster_ends
 from keras_bert_zoo.tasks.preprocessing import windows as W
 from keras_bert_zoo.tasks.preprocessing.token_windows import word_token_alignment
@@ -65,11 +66,10 @@ def pad_rows(counts, values, default):
     return tf.tensor_scatter_nd_update(base, tf.stack([rows, cols], axis=1), values)
 
 
-def _words(ids, ends, logits, continuation):
-    """Per word of the batch: tags, byte starts (ragged [B, (M)]), byte ends and tag probabilities (flat)."""
+def _words(ids, ends, logits, continuation, crf):
+    """Per word of the batch: word-start mask (ragged [B, (N)]), tags and tag probabilities (flat over the words)
+    and byte ends (flat)."""
     flat = logits.flat_values                                                      # [tokens, C]
-    tags = tf.argmax(flat, axis=-1, output_type=tf.int32)
-    tag_prob = tf.reduce_max(tf.nn.softmax(flat, axis=-1), axis=-1)
     cont = tf.gather(continuation, ids.flat_values)
     is_first_in_row = tf.equal(W.ragged_range(0, ids.row_lengths()).flat_values, 0)
     word_start = tf.logical_or(tf.logical_not(cont), is_first_in_row)
@@ -79,17 +79,30 @@ def _words(ids, ends, logits, continuation):
     word_end = tf.cast(tf.math.unsorted_segment_max(tf.cast(ends.flat_values, tf.int32), gword, num_words),
                        tf.int64)
     mask = ids.with_flat_values(word_start)
+    tags, tag_prob = _tags(W.ragged_mask(logits, mask), crf)
     return mask, tags, tag_prob, word_end
 
 
-def decode_entities(texts, ids, starts, ends, logits, scheme: LabelScheme, continuation) -> dict:
+def _tags(word_logits, crf):
+    """Ragged word logits [B, (M), C] -> (tags, their softmax probabilities), flat over the words: the argmax,
+    or the CRF's Viterbi path (:mod:`~keras_bert_zoo.tasks.decoding.crf`)."""
+    flat = word_logits.flat_values
+    probs = tf.nn.softmax(flat, axis=-1)
+    if crf is None:
+        return tf.argmax(flat, axis=-1, output_type=tf.int32), tf.reduce_max(probs, axis=-1)
+    tags = crf_decoding.word_tags(crf, word_logits)
+    return tags, tf.reduce_sum(probs * tf.one_hot(tags, tf.shape(flat)[1], dtype=probs.dtype), axis=-1)
+
+
+def decode_entities(texts, ids, starts, ends, logits, scheme: LabelScheme, continuation, crf=None) -> dict:
     """Token logits (ragged [B, (N), C]) of raw ``texts`` [B], with the tokens' ids and byte offsets (ragged
     [B, (N)]) -> the padded entity outputs of the module docstring. ``continuation``: bool [V] (is the token a
-    ``##`` piece)."""
-    mask, tags, tag_prob, word_end = _words(ids, ends, logits, tf.convert_to_tensor(continuation, tf.bool))
-    w_tags = W.ragged_mask(ids.with_flat_values(tags), mask)
+    ``##`` piece); ``crf``: a :class:`~keras_bert_zoo.layers.crf.CRF` whose Viterbi path over the words gives
+    their tags (None: each word's argmax)."""
+    mask, tags, tag_prob, word_end = _words(ids, ends, logits, tf.convert_to_tensor(continuation, tf.bool), crf)
     w_start = W.ragged_mask(starts, mask)
-    w_prob = W.ragged_mask(ids.with_flat_values(tag_prob), mask)
+    w_tags = w_start.with_flat_values(tags)
+    w_prob = w_start.with_flat_values(tag_prob)
     types, b, e = chunk_entities(w_tags, scheme.prefix, scheme.type_ids, scheme.sep_type)
     row_word0 = tf.cast(w_tags.row_starts(), tf.int32)
     erow = tf.cast(types.value_rowids(), tf.int32)
@@ -118,11 +131,18 @@ def decode_entities(texts, ids, starts, ends, logits, scheme: LabelScheme, conti
     }
 
 
-def word_tag_ids(word_starts, starts, logits, o_id: int):
+def word_tag_ids(word_starts, starts, logits, o_id: int, crf=None):
     """Predicted label id of every given word (ragged [B, (M)], from the words' byte starts and the tokens'):
-    the argmax at its first sub-word; words without any token (e.g. only control characters) get ``o_id``."""
+    the argmax at its first sub-word (``crf``: the Viterbi path over the words' first sub-words); words without
+    any token (e.g. only control characters) get ``o_id``."""
     widx, first = word_token_alignment(word_starts, starts)
-    tags = logits.with_flat_values(tf.argmax(logits.flat_values, axis=-1, output_type=tf.int32))
+    if crf is None:
+        tags = logits.with_flat_values(tf.argmax(logits.flat_values, axis=-1, output_type=tf.int32))
+    else:
+        at = tf.cast(tf.reshape(tf.where(first.flat_values), [-1]), tf.int32)
+        tags = tf.tensor_scatter_nd_update(tf.zeros(tf.shape(first.flat_values), tf.int32), at[:, None],
+                                           crf_decoding.word_tags(crf, W.ragged_mask(logits, first)))
+        tags = logits.with_flat_values(tags)
     word_starts = tf.cast(word_starts, tf.int64)
     row_start = tf.cast(word_starts.row_starts(), tf.int32)
     gidx = widx.flat_values + tf.gather(row_start, tf.cast(widx.value_rowids(), tf.int32))
