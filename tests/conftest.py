@@ -26,7 +26,8 @@ TINY_LONG = TINY.replace(max_position_embeddings=64)
 #: the pyproject extra that installs each optional test dependency (top-level module name -> extra)
 EXTRAS = {"torch": "test", "transformers": "test", "tokenizers": "test", "jax": "test", "sklearn": "test",
           "seqeval": "test", "tf2onnx": "onnx", "onnxruntime": "onnx", "keras_hub": "hub", "official": "garden",
-          "ai_edge_litert": "litert", "sklearn_crfsuite": "test", "keras_tuner": "tune", "regex": "test"}
+          "ai_edge_litert": "litert", "sklearn_crfsuite": "test", "keras_tuner": "tune", "regex": "test",
+          "apache_beam": "beam"}
 
 
 def in_ci() -> bool:
