@@ -22,7 +22,7 @@ line, made by :func:`~keras_bert_zoo.batch.lines.output_line` as `bert-zoo predi
 ``"id"`` field in JSON-lines input to join them back: every field of an input record is copied to its output).
 
 Runners: :data:`RUNNERS`. On Dataflow / Flink / Spark the workers need this package and tensorflow-text
-(Dataflow: ``--setup_file`` or ``--extra_package`` with a built wheel, ``--requirements_file``), and the paths
+(Dataflow: ``--extra_package`` with the wheel ``python -m build --wheel`` makes), and the paths
 (SavedModel, inputs, outputs) must be where the workers can read and write them (``gs://...``, HDFS, ...).
 """
 
