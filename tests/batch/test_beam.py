@@ -123,17 +123,27 @@ def test_bad_input_line_names_the_file_and_line(classifier, tmp_path):
     _bad_line(classifier[1], tmp_path, IN_PROCESS)
 
 
-def test_bad_arguments_are_one_line_errors(classifier, tmp_path):
-    _, saved_model, _, root = classifier
+def test_bad_arguments_are_one_line_errors(tmp_path):
+    saved_model = tmp_path                                             # checked after the arguments below
+    write_shards(tmp_path / "inputs", "classify")
     with pytest.raises(beam_lib.BeamPredictError, match=r"^runner 'Direct': expected one of DirectRunner, "
                                                          r"DataflowRunner, FlinkRunner, SparkRunner$"):
         beam_lib.predict_on_beam(saved_model, "x", "y", runner="Direct")
     with pytest.raises(beam_lib.BeamPredictError, match=r"^input pattern '.*nothing-\*\.txt': no files match$"):
         beam_lib.predict_on_beam(saved_model, str(tmp_path / "nothing-*.txt"), str(tmp_path / "o"))
     with pytest.raises(ExportedModelError, match=r"not a SavedModel directory \(no saved_model\.pb\)"):
-        beam_lib.predict_on_beam(tmp_path, str(root / "inputs" / "part-*"), str(tmp_path / "o"))
+        beam_lib.predict_on_beam(tmp_path, str(tmp_path / "inputs" / "part-*"), str(tmp_path / "o"))
     with pytest.raises(beam_lib.BeamPredictError, match=r"^fmt 'csv': expected auto, text or jsonl$"):
         beam_lib.predict_on_beam(saved_model, "x", "y", fmt="csv")
+
+
+def test_without_beam_installed_the_error_names_the_extra(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "apache_beam", None)            # `import apache_beam` raises ImportError
+    with pytest.raises(beam_lib.BeamPredictError, match=r"^batch prediction on Beam needs apache-beam \(.*\): "
+                                                         r"pip install 'keras_bert_zoo\[beam\]'$"):
+        beam_lib.predict_on_beam(tmp_path, "x*", str(tmp_path / "o"))
 
 
 def test_command_line_errors_name_the_flag(tmp_path):
