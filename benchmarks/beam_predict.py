@@ -73,6 +73,7 @@ def main():
     parser.add_argument("--out", default=None, help="JSON result file")
     args = parser.parse_args()
 
+    before = machine()
     work = Path(tempfile.mkdtemp(prefix="beam_predict_"))
     keras_path, saved_model, single, pattern = build(args, work)
     impls = {
@@ -85,7 +86,7 @@ def main():
     }
     seconds = interleaved(impls, args.rounds, on_round=lambda i, v: print(f"round {i}: " + ", ".join(
         f"{k} {s:.1f} s" for k, s in v.items()), flush=True))
-    result = {"machine": machine(), "args": vars(args), "same_lines": same_lines(work), "results": {}}
+    result = {"machine": before, "args": vars(args), "same_lines": same_lines(work), "results": {}}
     for name, values in seconds.items():
         result["results"][name] = {"seconds": [round(s, 2) for s in values], "median_seconds": round(median(values), 2),
                                    "examples_per_second": round(args.tweets / median(values), 1)}
