@@ -27,7 +27,7 @@ TINY_LONG = TINY.replace(max_position_embeddings=64)
 EXTRAS = {"torch": "test", "transformers": "test", "tokenizers": "test", "jax": "test", "sklearn": "test",
           "seqeval": "test", "tf2onnx": "onnx", "onnxruntime": "onnx", "keras_hub": "hub", "official": "garden",
           "ai_edge_litert": "litert", "sklearn_crfsuite": "test", "keras_tuner": "tune", "regex": "test",
-          "selenium": "test", "nbclient": "test", "nbformat": "test", "ipykernel": "test"}
+          "selenium": "test", "nbclient": "test", "nbformat": "test", "ipykernel": "test", "apache_beam": "beam"}
 
 
 def in_ci() -> bool:

@@ -4,7 +4,7 @@ ARCHITECTURE.md point 14, as the Keras-native tasks redesign shaped it: each lev
 and nothing imports in a circle:
 
     config, cache, compat -> layers -> text -> models -> data -> metrics -> convert, presets -> viz -> train
-    -> export -> tasks -> reports -> apps -> cli
+    -> export -> tasks -> reports -> batch -> apps -> cli
 
 The task models are the top-level objects users hold (keras-hub's shape): ``compile()`` builds the recipe's
 optimizer (train), ``from_preset`` loads through presets/convert, ``export`` calls the exporters; so tasks sit
@@ -27,7 +27,8 @@ PACKAGE = "keras_bert_zoo"
 ROOT = pathlib.Path(__file__).resolve().parents[1] / PACKAGE
 
 LAYERS = [("config", "cache", "compat"), ("layers",), ("text",), ("models",), ("data",), ("metrics",),
-          ("convert", "presets"), ("viz",), ("train",), ("export",), ("tasks",), ("reports",), ("apps",), ("cli",)]
+          ("convert", "presets"), ("viz",), ("train",), ("export",), ("tasks",), ("reports",), ("batch",), ("apps",),
+          ("cli",)]
 GROUND = ("config", "cache", "compat", "layers", "text")  # these must never import upwards
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -59,7 +59,9 @@ USER_ERRORS = {
     "keras_bert_zoo.export.serving_requests": ("RequestError",),
     "keras_bert_zoo.tasks.base.errors": ("TaskError",),
     "keras_bert_zoo.metrics": ("MetricError",),
-    "keras_bert_zoo.cli.lines": ("PredictInputError",),
+    "keras_bert_zoo.batch.lines": ("PredictInputError",),
+    "keras_bert_zoo.batch.exported": ("ExportedModelError",),
+    "keras_bert_zoo.batch.beam": ("BeamPredictError",),
 }
 
 

@@ -2,6 +2,8 @@
 
     echo "what a great day" | bert-zoo predict --model runs/sentiment/model.keras
     bert-zoo predict --model runs/sentiment/model.keras --input texts.txt > predictions.jsonl
+    bert-zoo predict --runner=DirectRunner --model saved_models/sentiment/1 --input 'texts/part-*.txt' \
+        --out predictions/texts -- --direct_running_mode=multi_processing --direct_num_workers=2
 
 Input: plain text (one text per line), or JSON lines (one object per line with the task's input fields, e.g.
 {"text": ..., "text_pair": ...} or {"question": ..., "context": ...}); --format=auto treats a line starting with
@@ -17,10 +19,15 @@ from absl import flags
 
 from keras_bert_zoo.cli import options
 
-flags.DEFINE_string("model", None, "A task saved by `bert-zoo finetune` (…/model.keras, or its directory).")
-flags.DEFINE_string("input", "-", "Input file ('-' for stdin).")
+flags.DEFINE_string("model", None, "A task saved by `bert-zoo finetune` (…/model.keras, or its directory); with "
+                    "--runner the SavedModel directory `bert-zoo export` wrote.")
+flags.DEFINE_string("input", "-", "Input file ('-' for stdin); with --runner a file pattern ('texts/part-*.jsonl', "
+                    "gs://...).")
 options.define("out", "batch_size", "task_module", out="-",
-               out_help="Output file ('-' for stdout), written atomically.")
+               out_help="Output file ('-' for stdout), written atomically; with --runner the prefix of the output "
+                        "shards (PREFIX-SSSSS-of-NNNNN.jsonl).")
+flags.DEFINE_string("runner", None, "Run as an Apache Beam job on this runner (DirectRunner, DataflowRunner, "
+                    "FlinkRunner, SparkRunner; needs the beam extra); Beam pipeline options follow `--`.")
 flags.DEFINE_enum("format", "auto", ["auto", "text", "jsonl"],
                   "Input format: text lines, JSON lines, or auto (a line starting with '{' is JSON).")
 options.define_alias("output", "out")
@@ -43,9 +50,17 @@ replaced with U+FFFD (as the file readers do) with a warning naming the line. --
 the file appears complete, or (after an error or Ctrl-C) not at all. Lines are predicted in chunks of
 8 x --batch_size (one line at a time when typing at a terminal); on stdout the chunks before a bad line stay
 printed.
+
+On Apache Beam (--runner; pip install 'keras_bert_zoo[beam]'): --model is an exported SavedModel directory,
+--input a file pattern (sharded text or JSON-lines files, read as above), --out the prefix of the output shards;
+RunInference calls the SavedModel's serving_default signature on batches of at most --batch_size lines, on as
+many workers as the runner gives. Each input line gets the JSON line it gets without --runner; the order of the
+lines is the runner's (copy an "id" field through JSON-lines input to join them). Beam pipeline options go
+after `--` (e.g. -- --direct_running_mode=multi_processing --direct_num_workers=2, or -- --project=P
+--region=R --temp_location=gs://... for Dataflow). See keras_bert_zoo.batch.beam.
 """
 
-from keras_bert_zoo.cli.lines import LineReader, predict_lines
+from keras_bert_zoo.batch.lines import LineReader, predict_lines
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +73,8 @@ class PredictConfig:
     format: str = "auto"
     batch_size: int = 32
     task_modules: tuple = ()
+    runner: str | None = None        # a Beam runner: predict on Apache Beam (run_on_beam)
+    pipeline_args: tuple = ()        # Beam pipeline options (the arguments after `--`)
 
 
 def _open_out(stack, config: PredictConfig):
@@ -83,6 +100,11 @@ def run_predict(config: PredictConfig) -> int:
 
     from keras_bert_zoo.cli.errors import UsageError, check_input_file, check_model_path
 
+    if config.runner is not None:
+        return run_on_beam(config)
+    if config.pipeline_args:
+        raise UsageError(f"unexpected arguments {list(config.pipeline_args)}: only --runner takes (Beam pipeline) "
+                         f"options after `--`")
     check_model_path(config.model)
     if config.input != "-":
         check_input_file(config.input, "--input")
@@ -104,8 +126,30 @@ def run_predict(config: PredictConfig) -> int:
         return predict_lines(task, reader, out, config.batch_size, 1 if interactive else 8 * config.batch_size)
 
 
+def run_on_beam(config: PredictConfig) -> int:
+    """`bert-zoo predict --runner`: the Beam job of :func:`keras_bert_zoo.batch.beam.predict_on_beam`; returns the
+    number of lines written (a summary line on stderr)."""
+    from keras_bert_zoo.batch import beam
+    from keras_bert_zoo.cli.errors import UsageError
+
+    beam.check_runner(config.runner)
+    if not config.model:
+        raise UsageError("--model is required (with --runner: the SavedModel directory `bert-zoo export` wrote)")
+    if config.input == "-":
+        raise UsageError("--runner reads files, not stdin: give --input PATTERN (e.g. 'texts/part-*.txt')")
+    if config.out == "-":
+        raise UsageError("--runner writes output shards, not stdout: give --out PREFIX "
+                         f"(files PREFIX-SSSSS-of-NNNNN{beam.SUFFIX})")
+    result = beam.predict_on_beam(config.model, config.input, config.out, runner=config.runner,
+                                  pipeline_args=config.pipeline_args, fmt=config.format,
+                                  batch_size=config.batch_size, task_modules=config.task_modules)
+    print(f"bert-zoo predict: {result.lines} lines written to {len(result.files)} file(s) "
+          f"{config.out}-*{beam.SUFFIX}", file=sys.stderr)
+    return result.lines or 0
+
+
 def main(argv):
-    del argv
     options.resolve_aliases()
     run_predict(PredictConfig(model=FLAGS.model, input=FLAGS.input, out=FLAGS.out, format=FLAGS.format,
-                              batch_size=FLAGS.batch_size, task_modules=tuple(FLAGS.task_module or ())))
+                              batch_size=FLAGS.batch_size, task_modules=tuple(FLAGS.task_module or ()),
+                              runner=FLAGS.runner, pipeline_args=tuple(argv[1:])))

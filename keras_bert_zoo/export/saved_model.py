@@ -37,7 +37,9 @@ Every exporter (SavedModel, TFLite, ONNX, verification) uses exactly these membe
 * ``task.serving_fn(inputs)``: raw-string tensors -> dict of named output tensors;
 * ``task.packed_serving_fn(packed)``: packed tensors -> the same dict;
 * ``task.preprocess(inputs)``: raw-string tensors -> the packed tensors;
-* ``task.task_type`` and ``task.labels``: recorded in ``export_info.json``.
+* ``task.task_type`` and ``task.labels``: recorded in ``export_info.json`` (with the raw-string input names in
+  order, ``text_inputs``), so a batch job can decode the SavedModel's outputs as the task does
+  (:mod:`keras_bert_zoo.batch.exported`).
 
 Steps, in order, all inside a temporary directory next to the version directory: save -> op compatibility
 check for the target -> warm-up file -> verification against the Keras task (in this process, and in a
@@ -407,7 +409,8 @@ def export_saved_model(task, path: str | os.PathLike, sample_texts: Sequence[str
                                for s in module.signatures},
                 "target": target.name, "tftext_ops": sorted(op for op in graph_ops if op in tftext),
                 "tolerance": dataclasses.asdict(tolerance), "verification": report, "warmup": warmup_status,
-                "task_type": getattr(task, "task_type", None), "labels": getattr(task, "labels", None)}
+                "task_type": getattr(task, "task_type", None), "labels": getattr(task, "labels", None),
+                "text_inputs": list(task.serving_input_spec())}
         with cache.atomic_write(tmp / "assets.extra" / "export_info.json", "w", encoding="utf-8") as f:
             json.dump(info, f, indent=1, ensure_ascii=False)
     return ExportResult(final, graph_ops, report, info)

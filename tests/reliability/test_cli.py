@@ -275,7 +275,7 @@ def test_quiet_environment_silences_tensorflow_unless_verbosity_or_user_setting(
 def predict_module():
     # the reader module, not the command module: that one defines absl flags (--batch_size, --model ...) that
     # another command module imported in the same test process (tests/reliability/test_runs.py) also defines
-    from keras_bert_zoo.cli import lines
+    from keras_bert_zoo.batch import lines
 
     return lines
 

@@ -1,8 +1,13 @@
-"""`bert-zoo predict`'s input lines: numbered records from text or JSON lines, one per input line.
+"""Prediction input and output lines, shared by `bert-zoo predict` and the Beam pipeline (:mod:`.beam`).
+
+Input: numbered records from text or JSON lines, one per input line; output: one JSON line per input line,
+written by :func:`output_line` in both routes, so they give the same lines::
 
     reader = LineReader(sys.stdin.buffer, "auto", ("text",), "<stdin>")
     for number, record in reader:          # record: {"text": ...}, or None for a blank line
         ...
+    output_line(("text",), {"text": "good"}, {"label": "pos", "score": 0.9})  # '{"text": "good", "label": ...}'
+    output_line(("text",), None, None)                                        # '{"text": "", "empty": true}'
 
 Kept apart from the command module (which defines absl flags at import) so it can be imported anywhere.
 """
@@ -10,7 +15,7 @@ Kept apart from the command module (which defines absl flags at import) so it ca
 import json
 import sys
 
-__all__ = ["MAX_WARNINGS", "PredictInputError", "LineReader", "predict_lines"]
+__all__ = ["MAX_WARNINGS", "PredictInputError", "LineReader", "output_line", "predict_lines"]
 
 #: warnings per kind printed before the rest are only counted
 MAX_WARNINGS = 10
@@ -100,16 +105,23 @@ class LineReader:
                       f"records without a prediction")
 
 
+def output_line(fields, record, result) -> str:
+    """The output line (no newline) of one input line: the ``record`` (its input fields and any others, e.g. an
+    ``"id"``) followed by the decoded prediction ``result``; a blank input line (``record`` None) gives every
+    input field of ``fields`` empty and ``"empty": true``, no prediction."""
+    row = {**{name: "" for name in fields}, "empty": True} if record is None else {**record, **result}
+    return json.dumps(row, ensure_ascii=False)
+
+
 def predict_lines(task, reader: LineReader, out, batch_size: int, chunk_size: int) -> int:
-    """Write one JSON line to ``out`` per input line of ``reader``; returns the number of lines."""
-    empty = {name: "" for name in task.text_inputs}
+    """Write one JSON line to ``out`` per input line of ``reader``; returns the number of lines. ``task``: anything
+    with ``text_inputs`` and ``predict_records(records, batch_size)`` (a Task, or an exported model)."""
     count = 0
     for chunk in reader.chunks(chunk_size):
         records = [rec for _, rec in chunk if rec is not None]
         results = iter(task.predict_records(records, batch_size=batch_size) if records else [])
         for _, rec in chunk:
-            row = {**empty, "empty": True} if rec is None else {**rec, **next(results)}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(output_line(task.text_inputs, rec, None if rec is None else next(results)) + "\n")
         out.flush()
         count += len(chunk)
     reader.summary_warnings()
