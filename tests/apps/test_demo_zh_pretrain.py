@@ -13,10 +13,11 @@ DOCS = [["我们 今天 去 北京 看 天安门 。", "很 好 的 。"], ["这
 
 
 def test_recipe_masking_room_and_config_checks():
-    d = Pre.data_config(ZhDemoConfig())
+    d = Pre.data_config(ZhDemoConfig(pretrain_masked_lm_prob=0.15, pretrain_whole_word_masking=True))
     assert (d.masked_lm_prob, d.max_predictions_per_seq, d.whole_word_masking) == (0.15, 20, True)  # BERT's
-    d = Pre.data_config(ZhDemoConfig(pretrain_masked_lm_prob=0.4, pretrain_whole_word_masking=False))
-    assert (d.max_predictions_per_seq, d.whole_word_masking) == (52, False)   # room for 40 % of 128
+    d = Pre.data_config(ZhDemoConfig())                                       # the demo's (issue 28)
+    assert (d.masked_lm_prob, d.max_predictions_per_seq, d.whole_word_masking) == (0.4, 52, False)
+    assert not ZhDemoConfig().pretrain_nsp
     for bad, message in (({"pretrain_masked_lm_prob": 0.0}, "pretrain_masked_lm_prob"),
                          ({"pretrain_warmup_fraction": 1.0}, "pretrain_warmup_fraction"),
                          ({"pretrain_batch_size": 0}, "pretrain_batch_size"),
