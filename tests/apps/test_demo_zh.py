@@ -6,20 +6,29 @@ import sys
 import pytest
 
 from keras_bert_zoo.apps import baselines, demo_zh
+from keras_bert_zoo.apps.demo_zh.config import PROBE_FRACTION
 from tests.conftest import require
 
 
 # ------------------------------------------------------------------------------------------------ fast pieces
-def test_budget_split_fractions_and_runs():
+def test_budget_split_fractions_probes_and_long_runs():
     b = demo_zh.budget_split(2400.0, lr_grid_size=2, ner_lr_grid_size=3)
     assert sum(demo_zh.BUDGET_FRACTIONS.values()) == pytest.approx(1.0)
     assert b["pretrain"] == pytest.approx(2400 * demo_zh.BUDGET_FRACTIONS["pretrain"])
-    assert (b["sentiment_runs"], b["ner_runs"]) == (4, 6)           # 2 arms x the grid of each task
-    assert b["sentiment_run"] == pytest.approx(2400 * demo_zh.BUDGET_FRACTIONS["finetune_sentiment"] / 4)
-    assert b["ner_run"] == pytest.approx(2400 * demo_zh.BUDGET_FRACTIONS["finetune_ner"] / 6)
-    spent = b["pretrain"] + 4 * b["sentiment_run"] + 6 * b["ner_run"] + b["other"]
+    assert (b["sentiment_probes"], b["ner_probes"]) == (4, 6)       # 2 arms x the grid of each task
+    assert (b["sentiment_runs"], b["ner_runs"]) == (2, 2)           # then one long run per arm
+    p = PROBE_FRACTION
+    for task, share in (("sentiment", "finetune_sentiment"), ("ner", "finetune_ner")):
+        total = 2400 * demo_zh.BUDGET_FRACTIONS[share]
+        assert b[f"{task}_probe"] * b[f"{task}_probes"] == pytest.approx(total * p)
+        assert b[f"{task}_run"] == pytest.approx(total * (1 - p) / 2)
+        assert b[f"{task}_run"] > 4 * b[f"{task}_probe"]           # the budget goes to the long runs
+    spent = (b["pretrain"] + 4 * b["sentiment_probe"] + 6 * b["ner_probe"] + 2 * b["sentiment_run"]
+             + 2 * b["ner_run"] + b["other"])
     assert spent == pytest.approx(2400.0)
-    assert demo_zh.budget_split(60.0, 1)["ner_runs"] == 2           # the NER grid defaults to the same size
+    one = demo_zh.budget_split(60.0, 1)                              # one learning rate: nothing to probe
+    assert (one["ner_probes"], one["ner_probe"]) == (0, 0.0)
+    assert one["ner_run"] == pytest.approx(60 * demo_zh.BUDGET_FRACTIONS["finetune_ner"] / 2)
     # fine-tuning gets more of the enforced budget than pretraining (a 45 % pretraining share left both arms
     # under-trained), and "other" covers the 576 s the baselines and exports measured at 40 minutes
     f = demo_zh.BUDGET_FRACTIONS
@@ -27,6 +36,32 @@ def test_budget_split_fractions_and_runs():
     with pytest.raises(ValueError, match="sum to 1"):
         demo_zh.budget_split(60.0, 1, fractions={"pretrain": 0.5, "finetune_sentiment": 0.1,
                                                  "finetune_ner": 0.1, "other": 0.1})
+
+
+def test_long_run_keeps_the_best_weights_and_stops_early():
+    """The long run's callback (apps.demo_zh.finetune.best_validation) on a real Keras model: the scores of its
+    epochs come from a list; training stops ``patience`` evaluations after the best, whose weights are restored."""
+    import keras
+    import numpy as np
+
+    from keras_bert_zoo.apps.demo_zh.finetune import best_validation
+
+    scores, weights = [0.1, 0.5, 0.3, 0.2, 0.4, 0.9, 0.9], []
+
+    def score(model):
+        weights.append(model.get_weights())
+        return scores[len(weights) - 1]
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    best = best_validation(score, patience=3, steps_per_epoch=4)
+    x, y = np.random.default_rng(0).normal(size=(16, 3)), np.random.default_rng(1).normal(size=(16, 2))
+    model.fit(x, y, batch_size=4, epochs=len(scores), verbose=0, callbacks=[best])
+    assert len(best.evaluations) == 5 and best.stopped_early                   # 0.5 at epoch 2, then 3 worse
+    assert best.best == best.evaluations[1] and best.best["steps"] == 8
+    for got, want in zip(model.get_weights(), weights[1]):
+        np.testing.assert_array_equal(got, want)
+    assert not np.allclose(weights[1][0], weights[4][0])                       # training did move them
 
 
 def test_config_refuses_bad_values():

@@ -60,7 +60,12 @@ def test_demo_zh_end_to_end_tiny_budget(tmp_path):
     for kind in ("sentiment", "ner"):                              # runs sized from the measured step time
         ft = summary["finetuning"][kind]
         assert ft["step_seconds_measured"] > 0 and ft["steps_per_run"] >= 2 and ft["epochs_per_run"] > 0
-        assert [r["learning_rate"] for r in ft["pretrained"]["grid"]] == ([3e-4] if kind == "sentiment" else [1e-3])
+        # one learning rate per task: no probes, the arm's one long run at it, scored along the way
+        assert ft["pretrained"]["grid"] == [] and ft["pretrained"]["learning_rate"] == (3e-4 if kind == "sentiment"
+                                                                                         else 1e-3)
+        long_run = ft["pretrained"]["long_run"]
+        assert 1 <= len(long_run["evaluations"]) <= ft["evaluations_per_run"]
+        assert ft["pretrained"]["validation"] == max(e["validation"] for e in long_run["evaluations"])
     table = summary["table"]
     for arm in ("pretrained", "random_init", "tfidf_char_lr"):
         assert 0.0 <= table["sentiment"][arm]["accuracy"] <= 1.0 and "macro_f1" in table["sentiment"][arm]

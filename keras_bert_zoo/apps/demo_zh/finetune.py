@@ -1,7 +1,10 @@
-"""The Chinese demo's fine-tuning: sentiment and NER, both arms (pretrained, random init), each arm's learning rate
-chosen on the validation sample by a KerasTuner grid search over the task's ``--lr_grid`` / ``--ner_lr_grid``
-(:func:`keras_bert_zoo.train.tuning.search`; the first value is trial 0), every run the same number of steps,
-sized from a measured step time so that a run fits its share of the budget."""
+"""The Chinese demo's fine-tuning: sentiment and NER, both arms (pretrained, random init). Each arm's learning rate
+is chosen on the validation sample by a KerasTuner grid search over the task's ``--lr_grid`` / ``--ner_lr_grid``
+(:func:`keras_bert_zoo.train.tuning.search`; the first value is trial 0) of short probe runs; then the arm gets
+ONE long run at that learning rate (several epochs, the validation score measured ``evaluations_per_run`` times,
+early stopping after ``early_stopping_patience`` evaluations without progress, the best weights restored). Both
+arms get the same steps, sized from a measured step time so that the probes and the long runs fit their shares
+of the budget (:func:`keras_bert_zoo.apps.demo_zh.config.budget_split`)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 from keras_bert_zoo.apps.demo_zh.config import ARMS, NER_LABELS, SENTIMENT_LABELS, ZhDemoConfig
 
 __all__ = ["sample", "finetune_splits", "selection_sample", "ner_sentences", "make_task", "validation_score",
-           "training_dataset", "finetune_run", "finetune_task"]
+           "training_dataset", "finetune_run", "finetune_task", "best_validation"]
 
 
 def sample(items, n, seed):
@@ -55,7 +58,8 @@ def make_task(kind, backbone, tokenizer, cfg):
         # no sliding windows for reviews: their averaging needs ops TFLite lacks (Flex), and the phone export is
         # part of the deliverable; a review longer than the window is truncated (the report counts them)
         return TextClassifier(backbone, preprocessor=pre, labels=SENTIMENT_LABELS)
-    return TokenClassifier(backbone, preprocessor=pre, labels=NER_LABELS)
+    crf = {"crf": True} if cfg.ner_crf else {}         # the CRF head (tasks/token_classifier.py) when asked for
+    return TokenClassifier(backbone, preprocessor=pre, labels=NER_LABELS, **crf)
 
 
 def validation_score(kind, task, val, batch_size=64):
@@ -93,30 +97,76 @@ def training_dataset(kind, task, train, cfg):
     return task.make_dataset(train, batch_size=cfg.batch_size, training=True, seed=cfg.seed).repeat()
 
 
-def finetune_run(kind, cfg, backbone, tokenizer, train_ds, val, lr, steps, run_s, run_dir):
+def best_validation(score, patience, steps_per_epoch):
+    """A Keras callback for a long run: at every epoch end the task's validation score (``score(model)``, higher
+    is better) is recorded in ``.evaluations``; the best weights are kept and restored when training ends;
+    training stops after ``patience`` evaluations without a better score (``.stopped_early``)."""
+    import keras
+
+    class BestValidation(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.evaluations, self.best, self.best_weights, self.stopped_early = [], None, None, False
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = float(score(self.model))
+            self.evaluations.append({"steps": (epoch + 1) * int(steps_per_epoch), "validation": value,
+                                     "train_loss": float((logs or {}).get("loss", float("nan")))})
+            if self.best is None or value > self.best["validation"]:
+                self.best, self.best_weights = self.evaluations[-1], self.model.get_weights()
+            elif len(self.evaluations) - 1 - self.evaluations.index(self.best) >= int(patience):
+                self.model.stop_training, self.stopped_early = True, True
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    return BestValidation()
+
+
+def finetune_run(kind, cfg, backbone, tokenizer, train_ds, val, lr, steps, run_s, run_dir, evaluations=1):
     """One fine-tuning run (one arm, one learning rate): ``steps`` steps of warm-up + linear decay from ``lr``
-    -> (task, {"learning_rate", "validation", "fit_seconds", ...}). ``val`` chooses the LR (a sample of the
-    validation split)."""
+    -> (task, {"learning_rate", "validation", "fit_seconds", ...}), scored on ``val`` (a sample of the validation
+    split). ``evaluations`` > 1 (a long run): the steps are cut into that many epochs, the validation score is
+    measured after each, training stops after ``cfg.early_stopping_patience`` without progress and the best
+    weights are kept (:func:`best_validation`)."""
     from keras_bert_zoo.train.clocks import RunClock, TimeBudget
     from keras_bert_zoo.train.loop import FitConfig, fit_task
 
     task = make_task(kind, backbone, tokenizer, cfg)
-    fit = FitConfig(epochs=1, batch_size=cfg.batch_size, learning_rate=lr, warmup_ratio=0.1, weight_decay=0.01,
-                    clipnorm=1.0, steps_per_epoch=steps, backup=False, tensorboard=False, verbose=0)
+    evaluations = max(1, min(int(evaluations), steps))
+    per_epoch = -(-steps // evaluations)
+    fit = FitConfig(epochs=evaluations, batch_size=cfg.batch_size, learning_rate=lr, warmup_ratio=0.1,
+                    weight_decay=0.01, clipnorm=1.0, steps_per_epoch=per_epoch, backup=False, tensorboard=False,
+                    verbose=0)
     budget = TimeBudget(run_s * 1.5)     # a safety net: the steps were sized to run_s
+    best = best_validation(lambda model: validation_score(kind, task, val), cfg.early_stopping_patience, per_epoch)
+    extra = [budget] + ([best] if evaluations > 1 else [])
     clock = RunClock(include_startup=False)
     with clock.phase("fit"):
-        result = fit_task(task, train_ds, None, run_dir, fit, train_size=steps * cfg.batch_size,
-                          extra_callbacks=[budget])
+        result = fit_task(task, train_ds, None, run_dir, fit, train_size=per_epoch * cfg.batch_size,
+                          extra_callbacks=extra)
     last = result.history[-1] if result.history else {}
-    return task, {"learning_rate": lr, "validation": validation_score(kind, task, val),
-                  "fit_seconds": round(clock.phases["fit"], 1), "stopped_by_time_budget": budget.stopped_early,
-                  "steps_planned": steps, "train_loss": float(last.get("loss", float("nan")))}
+    row = {"learning_rate": lr, "fit_seconds": round(clock.phases["fit"], 1),
+           "stopped_by_time_budget": budget.stopped_early, "steps_planned": per_epoch * evaluations,
+           "train_loss": float(last.get("loss", float("nan")))}
+    if evaluations > 1:
+        row.update(validation=best.best["validation"] if best.best else validation_score(kind, task, val),
+                   best_steps=best.best["steps"] if best.best else 0, evaluations=best.evaluations,
+                   stopped_early=best.stopped_early)
+    else:
+        row["validation"] = validation_score(kind, task, val)
+    return task, row
 
 
-def _steps_per_run(kind, probe, train_ds, val, n_train, n_lrs, run_s, cfg):
-    """Steps of every run of ``kind``: what fits ``run_s`` after its fixed costs (first step, validation, its
-    share of this probe), measured on the throw-away ``probe`` task."""
+def _fitting_steps(seconds, fixed_s, step_s):
+    return int((seconds - fixed_s) / step_s)
+
+
+def _run_steps(kind, probe, train_ds, val, n_train, n_probes, budget, cfg):
+    """(probe steps, long-run steps, info): what fits a probe's and a long run's budget (``budget``: {"probe",
+    "run"} seconds) after their fixed costs (first step, validations, their share of this measurement), measured
+    on the throw-away ``probe`` task."""
     from keras_bert_zoo.train.clocks import RunClock
 
     clock = RunClock(include_startup=False)
@@ -125,29 +175,35 @@ def _steps_per_run(kind, probe, train_ds, val, n_train, n_lrs, run_s, cfg):
         with clock.phase("validation"):
             validation_score(kind, probe, val)
     val_s = clock.phases["validation"]
-    probe_share = clock.phases["probe"] / (len(ARMS) * n_lrs)
-    fitting = int((run_s - probe_share - first_s - val_s) / step_s)
-    steps = max(2, fitting)
-    if fitting < 2:
-        fixed = probe_share + first_s + val_s
-        print(f"  {kind}: a run's budget ({run_s:.0f} s) does not cover its fixed costs ({fixed:.0f} s: first "
-              f"step, validation, probe share): every run takes the minimum of 2 steps and the demo will exceed "
-              f"--time_budget_min", flush=True)
+    share = clock.phases["probe"] / (n_probes + len(ARMS))
+    probe_steps = _fitting_steps(budget["probe"], share + first_s + val_s, step_s) if n_probes else 0
+    long_steps = _fitting_steps(budget["run"], share + first_s + cfg.evaluations_per_run * val_s, step_s)
+    if min(probe_steps if n_probes else 2, long_steps) < 2:
+        print(f"  {kind}: a probe's ({budget['probe']:.0f} s) or a long run's ({budget['run']:.0f} s) budget does "
+              f"not cover its fixed costs (first step {first_s:.0f} s, validation {val_s:.0f} s each): it takes the "
+              f"minimum of 2 steps and the demo will exceed --time_budget_min", flush=True)
+    probe_steps, long_steps = (max(2, probe_steps) if n_probes else 0), max(2, long_steps)
     batches = -(-n_train // cfg.batch_size)
     print(f"  {kind}: {n_train} training examples ({batches} batches of {cfg.batch_size}); {step_s * 1000:.0f} ms "
-          f"per step, {first_s + val_s:.0f} s first step + validation measured -> {steps} steps per run "
-          f"({steps / batches:.2f} epochs; budget {run_s:.0f} s per run, {len(ARMS)} arms x {n_lrs} learning "
-          f"rates)", flush=True)
-    return steps, {"steps_per_run": steps, "step_seconds_measured": round(step_s, 4),
-                   "first_step_seconds": round(first_s, 1), "validation_seconds": round(val_s, 1),
-                   "batches_per_epoch": batches, "epochs_per_run": round(steps / batches, 3)}
+          f"per step, first step {first_s:.0f} s, validation {val_s:.0f} s -> " + (f"learning-rate probes of "
+          f"{probe_steps} steps ({n_probes}: {len(ARMS)} arms x the grid), then " if n_probes else "") +
+          f"one long run per arm of "
+          f"{long_steps} steps ({long_steps / batches:.2f} epochs, {cfg.evaluations_per_run} validations, "
+          f"early stopping)", flush=True)
+    return probe_steps, long_steps, {
+        "steps_per_run": long_steps, "probe_steps": probe_steps, "step_seconds_measured": round(step_s, 4),
+        "first_step_seconds": round(first_s, 1), "validation_seconds": round(val_s, 1),
+        "batches_per_epoch": batches, "epochs_per_run": round(long_steps / batches, 3),
+        "epochs_per_probe": round(probe_steps / batches, 3), "evaluations_per_run": cfg.evaluations_per_run,
+        "early_stopping_patience": cfg.early_stopping_patience}
 
 
-def finetune_task(kind, cfg: ZhDemoConfig, pretrained, tokenizer, train, val, run_s, out: Path):
-    """Both arms, each with its learning rate tuned over the task's grid (:func:`_tune_arm`) -> ({arm: {"task",
-    "learning_rate", "validation", "grid": [...]}}, steps info) (the best run kept). Every run has the same
-    number of steps, sized so that a run *with* its fixed costs (first step, validation) and its share of the
-    probe that measures them takes ``run_s``."""
+def finetune_task(kind, cfg: ZhDemoConfig, pretrained, tokenizer, train, val, budget, out: Path):
+    """Both arms: each arm's learning rate tuned over the task's grid by short probe runs (:func:`_tune_arm`),
+    then one long run of the arm at that learning rate, early-stopped on validation with its best weights ->
+    ({arm: {"task", "learning_rate", "validation", "grid": [probe rows], "long_run": row}}, steps info).
+    ``budget``: {"probe": seconds of one probe, "run": seconds of one long run} (see ``budget_split``); every
+    probe has the same steps, and so has every long run."""
     import warnings
 
     from keras_bert_zoo.apps.from_scratch import backbone_factory
@@ -159,17 +215,30 @@ def finetune_task(kind, cfg: ZhDemoConfig, pretrained, tokenizer, train, val, ru
     train_ds = training_dataset(kind, probe, train, cfg)
     n_train = len(train[0]) if kind == "sentiment" else len(train)
     grid_lrs = cfg.lr_grid if kind == "sentiment" else cfg.ner_lr_grid
-    steps, info = _steps_per_run(kind, probe, train_ds, val, n_train, len(grid_lrs), run_s, cfg)
+    n_probes = len(ARMS) * len(grid_lrs) if len(grid_lrs) > 1 else 0     # one learning rate: nothing to probe
+    probe_steps, long_steps, info = _run_steps(kind, probe, train_ds, val, n_train, n_probes, budget, cfg)
+    metric = "accuracy" if kind == "sentiment" else "entity F1"
 
     def run(arm, backbone, lr, seed):
-        task, row = finetune_run(kind, cfg, backbone, tokenizer, train_ds, val, lr, steps, run_s,
-                                 out / kind / arm / f"lr{lr:g}")
-        print(f"  {kind} {arm:11s} lr {lr:g}: validation {'accuracy' if kind == 'sentiment' else 'entity F1'} "
-              f"{row['validation']:.4f}  ({row['fit_seconds']:.0f} s)", flush=True)
-        return task, row
+        task, row = finetune_run(kind, cfg, backbone, tokenizer, train_ds, val, lr, probe_steps, budget["probe"],
+                                 out / kind / arm / f"probe_lr{lr:g}")
+        print(f"  {kind} {arm:11s} probe lr {lr:g}: validation {metric} {row['validation']:.4f}  "
+              f"({row['fit_seconds']:.0f} s)", flush=True)
+        return None, row                     # a probe's task is not kept: the long run replaces it
 
-    arms = {arm: _tune_arm(kind, arm, backbone_factory(pretrained, arm, cfg.seed), grid_lrs, run, out, cfg.seed)
-            for arm in ARMS}
+    arms = {}
+    for arm in ARMS:
+        make = backbone_factory(pretrained, arm, cfg.seed)
+        tuned = (_tune_arm(kind, arm, make, grid_lrs, run, out, cfg.seed) if n_probes
+                 else {"learning_rate": grid_lrs[0], "grid": []})
+        lr = tuned["learning_rate"]
+        task, row = finetune_run(kind, cfg, make(None), tokenizer, train_ds, val, lr, long_steps, budget["run"],
+                                 out / kind / arm / f"lr{lr:g}", evaluations=cfg.evaluations_per_run)
+        print(f"  {kind} {arm:11s} long run lr {lr:g}: validation {metric} {row['validation']:.4f} (best after "
+              f"{row['best_steps']} of {row['steps_planned']} steps{', stopped early' if row['stopped_early'] else ''}"
+              f"; {row['fit_seconds']:.0f} s)", flush=True)
+        arms[arm] = {"learning_rate": lr, "validation": row["validation"], "grid": tuned["grid"], "long_run": row,
+                     "task": task}
     return arms, info
 
 

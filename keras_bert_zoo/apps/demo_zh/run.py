@@ -11,7 +11,7 @@ from pathlib import Path
 from keras_bert_zoo.apps import baselines
 from keras_bert_zoo.apps.common import pick, write_json, write_text
 from keras_bert_zoo.apps.demo_zh import outputs
-from keras_bert_zoo.apps.demo_zh.config import ARMS, BUDGET_FRACTIONS, ZhDemoConfig, budget_split
+from keras_bert_zoo.apps.demo_zh.config import ARMS, BUDGET_FRACTIONS, PROBE_FRACTION, ZhDemoConfig, budget_split
 from keras_bert_zoo.apps.demo_zh.finetune import finetune_splits, finetune_task, ner_sentences, sample
 from keras_bert_zoo.apps.demo_zh.pretrain import pretrain
 from keras_bert_zoo.apps.demo_zh.vocab import chinese_vocabulary
@@ -89,7 +89,7 @@ def _test_evaluation(cfg, s_arms, n_arms, s_test, n_test, steps, out: Path):
     for kind, arms in (("sentiment", s_arms), ("ner", n_arms)):
         finetune[kind] = {**steps[kind], "batch_size": cfg.batch_size,
                           **{arm: {"learning_rate": a["learning_rate"], "validation": a["validation"],
-                                   "grid": a["grid"]} for arm, a in arms.items()}}
+                                   "grid": a["grid"], "long_run": a["long_run"]} for arm, a in arms.items()}}
     examples = outputs.ner_examples(n_arms["pretrained"]["task"], n_test)
     _json(out / "ner_examples.json", examples)
     write_text(out / "ner_examples.txt", outputs.format_ner_examples(examples))
@@ -127,10 +127,11 @@ def _finetune_both(cfg, clock, backbone, tokenizer, data, budget, out):
     (s_train, s_val, _), (n_train, n_val, _) = data["sentiment"], data["ner_used"]
     with clock.phase("fine-tuning sentiment"):
         s_arms, s_steps = finetune_task("sentiment", cfg, backbone, tokenizer, s_train, s_val,
-                                        budget["sentiment_run"], out)
+                                        {"probe": budget["sentiment_probe"], "run": budget["sentiment_run"]}, out)
     with clock.phase("fine-tuning ner"):
         n_arms, n_steps = finetune_task("ner", cfg, backbone, tokenizer, ner_sentences(n_train),
-                                        ner_sentences(n_val), budget["ner_run"], out)
+                                        ner_sentences(n_val), {"probe": budget["ner_probe"], "run": budget["ner_run"]},
+                                        out)
     return s_arms, n_arms, {"sentiment": s_steps, "ner": n_steps}
 
 
@@ -149,7 +150,7 @@ def run_zh_demo(cfg: ZhDemoConfig) -> dict:
     budget = budget_split(cfg.time_budget_min * 60.0, len(cfg.lr_grid), len(cfg.ner_lr_grid))
     summary = {"config": dataclasses.asdict(cfg), "budget_seconds": {k: round(v, 1) if isinstance(v, float) else v
                                                                      for k, v in budget.items()},
-               "budget_fractions": BUDGET_FRACTIONS}
+               "budget_fractions": BUDGET_FRACTIONS, "probe_fraction": PROBE_FRACTION}
     with clock.phase("corpora"):
         data, summary["corpora"] = _corpora(cfg)
     with clock.phase("vocabulary"):
@@ -160,7 +161,8 @@ def run_zh_demo(cfg: ZhDemoConfig) -> dict:
         summary["pretraining"] = pinfo
         print(f"pretraining: {pinfo['steps']} steps in {pinfo['train_seconds']:.0f} s, "
               f"{pinfo['tokens_per_second']:.0f} tokens/s, held-out MLM accuracy "
-              f"{pinfo['final_heldout_mlm_accuracy']:.4f}", flush=True)
+              f"{pinfo['final_heldout_mlm_accuracy']:.4f} (whole-word masking; per character "
+              f"{pinfo['final_heldout_char_mlm_accuracy']:.4f})", flush=True)
     _json(out / "summary.json", summary)       # partial: a crash later keeps what was measured
     s_arms, n_arms, steps = _finetune_both(cfg, clock, backbone, tokenizer, data, budget, out)
     (s_train, _, s_test), (n_train, _, n_test) = data["sentiment"], data["ner_used"]
