@@ -60,6 +60,9 @@ flags.DEFINE_integer("max_train_examples", 0, "--lang zh: cap on fine-tuning exa
 flags.DEFINE_integer("max_eval_examples", 0, "--lang zh: cap on validation and test examples per task (0: all).")
 flags.DEFINE_integer("curve_points", 6, "--lang zh: held-out MLM accuracy measurements during pretraining.")
 flags.DEFINE_bool("tflite", True, "--lang zh: also export TFLite models (a refusal is recorded, not fatal).")
+flags.DEFINE_bool("ner_crf", True, "--lang zh: a CRF head on the NER tagger (--noner_crf: softmax per character).")
+flags.DEFINE_bool("sentiment_windows", True, "--lang zh: long reviews as sliding windows with averaged logits "
+                  "(--nosentiment_windows: truncated to one window).")
 
 FLAGS = flags.FLAGS
 
@@ -67,7 +70,8 @@ FLAGS = flags.FLAGS
 EN_FLAGS = ("preset", "corpus", "train_examples", "val_examples", "test_examples", "epochs", "learning_rate",
             "class_weight", "export_name", "layer_decay", "mixed_precision")
 ZH_FLAGS = ("time_budget_min", "pretrain_size", "pretrain_learning_rate", "lr_grid", "ner_lr_grid",
-            "max_pretrain_documents", "max_train_examples", "max_eval_examples", "curve_points", "tflite")
+            "max_pretrain_documents", "max_train_examples", "max_eval_examples", "curve_points", "tflite", "ner_crf",
+            "sentiment_windows")
 
 
 def check_lang_flags():
@@ -109,7 +113,7 @@ def zh_config_from_flags():
                         max_pretrain_documents=FLAGS.max_pretrain_documents,
                         max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples,
                         curve_points=FLAGS.curve_points, baseline=FLAGS.baseline, tflite=FLAGS.tflite,
-                        seed=FLAGS.seed)
+                        ner_crf=FLAGS.ner_crf, sentiment_windows=FLAGS.sentiment_windows, seed=FLAGS.seed)
 
 
 def main(argv):

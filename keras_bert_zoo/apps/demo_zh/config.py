@@ -51,7 +51,8 @@ class ZhDemoConfig:
     selection_examples: int = 600                # validation examples that choose the LR, stop early (0: all)
     evaluations_per_run: int = 8                 # validation scores along an arm's long run (early stopping)
     early_stopping_patience: int = 3             # evaluations without a better score before a long run stops
-    ner_crf: bool = False                        # the NER tagger with a CRF head (TokenClassifier(crf=True))
+    ner_crf: bool = True                         # the NER tagger with a CRF head (TokenClassifier(crf=True))
+    sentiment_windows: bool = True               # reviews longer than a window: sliding windows, mean logits
     heldout_batches: int = 8                     # held-out MLM accuracy: this many batches of val documents
     curve_points: int = 6
     min_char_count: int = 2                      # a character seen fewer times is left out of the vocabulary

@@ -55,10 +55,11 @@ def make_task(kind, backbone, tokenizer, cfg):
 
     pre = BertPreprocessor(tokenizer, sequence_length=cfg.sequence_length)
     if kind == "sentiment":
-        # no sliding windows for reviews: their averaging needs ops TFLite lacks (Flex), and the phone export is
-        # part of the deliverable; a review longer than the window is truncated (the report counts them)
-        return TextClassifier(backbone, preprocessor=pre, labels=SENTIMENT_LABELS)
-    crf = {"crf": True} if cfg.ner_crf else {}         # the CRF head (tasks/token_classifier.py) when asked for
+        # a review longer than one window is read as overlapping windows (half a window apart) whose logits are
+        # averaged, in predict, the SavedModel and the TFLite model alike (builtin ops): none is truncated
+        stride = {"window_stride": (cfg.sequence_length - 2) // 2} if cfg.sentiment_windows else {}
+        return TextClassifier(backbone, preprocessor=pre, labels=SENTIMENT_LABELS, **stride)
+    crf = {"crf": True} if cfg.ner_crf else {}         # the CRF head (tasks/token_classifier.py)
     return TokenClassifier(backbone, preprocessor=pre, labels=NER_LABELS, **crf)
 
 
