@@ -120,7 +120,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(_path_of(item.nodeid), len(rank)))   # stable: file order kept otherwise
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)   # optional: `-p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadfile`` (pyproject's addopts), except that the tests of a SPREAD file are work units of their
     own. (xdist's ``loadgroup`` marks do nothing under pytest 9: xdist 3.8 renames ``item._nodeid``, which pytest 9

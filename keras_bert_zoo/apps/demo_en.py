@@ -42,7 +42,7 @@ class EnDemoConfig:
     epochs: int = 1
     learning_rate: float = 8e-5
     layer_decay: float = 1.0
-    mixed_precision: str = "float32"
+    mixed_precision: str = "auto"
     class_weight: str | None = "balanced"        # or None
     seed: int = 0                                # training: initialisation, dropout, batch order
     split_seed: int = 0                          # the split and the subsets
@@ -128,7 +128,7 @@ def run_en_demo(cfg: EnDemoConfig) -> dict:
 
     clock = RunClock(include_startup=False)
     keras.utils.set_random_seed(cfg.seed)
-    set_precision(cfg.mixed_precision)
+    policy = set_precision(cfg.mixed_precision)
     os.makedirs(cfg.out, exist_ok=True)
     splits, train, val, test = _data(cfg)
     labels = sorted(set(splits["train"][1]))
@@ -144,7 +144,7 @@ def run_en_demo(cfg: EnDemoConfig) -> dict:
     summary = {"train_examples": len(train[0]), "val_examples": len(val[0]), "test_examples": len(test[0]),
                "sequence_length": cfg.sequence_length, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                "learning_rate": cfg.learning_rate, "layer_decay": cfg.layer_decay,
-               "mixed_precision": cfg.mixed_precision, "seed": cfg.seed, "minilm": pick(report, METRICS),
+               "mixed_precision": policy, "seed": cfg.seed, "minilm": pick(report, METRICS),
                "fit_seconds": round(clock.phases["fit"], 1),
                "test_eval_seconds": round(clock.phases["test evaluation"], 1)}
     print(f"\nMiniLM fine-tuned  test accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "

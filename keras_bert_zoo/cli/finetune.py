@@ -126,7 +126,7 @@ class FinetuneConfig:
     task_modules: tuple = ()                   # modules that register tasks (--task_module)
     class_weight: str | None = None
     resample: str | None = None
-    mixed_precision: str = "float32"
+    mixed_precision: str = "auto"
     strategy: str = "default"
     attention_text: str | None = None
     attention_layer: int = -1

@@ -13,7 +13,7 @@ into its config dataclass::
         run_finetune(FinetuneConfig(out=FLAGS.out, ...))
 
 Shared flags: ``--out`` (output directory), ``--sequence_length`` (packed tokens per example, [CLS]/[SEP]
-included), ``--mixed_precision`` (``float32``, ``mixed_bfloat16`` or ``mixed_float16``), ``--seed``,
+included), ``--mixed_precision`` (``auto``, ``float32``, ``mixed_bfloat16`` or ``mixed_float16``), ``--seed``,
 ``--batch_size``, ``--task_module`` (modules that register task types of their own: the commands that build or
 load a task import them first). Old spellings of a command (``--output_dir``, ``--output``, ``--root``,
 ``--max_seq_length``) stay one release as aliases: :func:`define_alias` defines one, and :func:`resolve_aliases`
@@ -36,13 +36,15 @@ from keras_bert_zoo.cli.errors import UsageError
 __all__ = ["MIXED_PRECISION", "SHARED", "define", "define_alias", "resolve_aliases", "compute_dtype_policy"]
 
 #: the one value set of --mixed_precision (Keras dtype policy names)
-MIXED_PRECISION = ("float32", "mixed_bfloat16", "mixed_float16")
+MIXED_PRECISION = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 #: name -> (kind, default, help)
 SHARED = {
     "out": ("string", None, "Output directory."),
     "sequence_length": ("integer", 128, "Packed sequence length in tokens ([CLS] and [SEP]s included)."),
-    "mixed_precision": ("enum", "float32", "Keras dtype policy of training: " + ", ".join(MIXED_PRECISION) + "."),
+    "mixed_precision": ("enum", "auto", "Keras dtype policy of training: " + ", ".join(MIXED_PRECISION) + " (auto: "
+                        "mixed_bfloat16 on hardware with native bf16 — AVX512_BF16 or AMX CPUs, GPUs of compute "
+                        "capability 8+ — float32 elsewhere; the choice is printed)."),
     "seed": ("integer", 0, "Random seed."),
     "batch_size": ("integer", 32, "Batch size (global, across replicas)."),
     "task_module": ("list", None, "Python modules to import first (comma separated): each registers its own task "

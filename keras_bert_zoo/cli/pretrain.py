@@ -82,7 +82,7 @@ class PretrainConfig:
     warmup_steps: int | None = None
     optimizer: str = "adamw"
     weight_decay: float = 0.01
-    mixed_precision: str = "float32"
+    mixed_precision: str = "auto"
     jit_compile: bool = True
     time_budget_s: float | None = None
     seed: int = 12345
@@ -134,7 +134,10 @@ def _initial_model(run: PretrainConfig, vocab_size):
     if config.max_position_embeddings < run.sequence_length:
         raise UsageError(f"--sequence_length {run.sequence_length} > max_position_embeddings "
                          f"{config.max_position_embeddings} of --config {run.config}")
-    dtype = None if run.mixed_precision == "float32" else run.mixed_precision
+    from keras_bert_zoo.train.distribute import resolve_precision
+
+    policy = resolve_precision(run.mixed_precision)
+    dtype = None if policy == "float32" else policy
     return build_pretrainer(config, dtype=dtype), None
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["get_strategy", "is_chief", "set_precision", "prepare_model", "STRATEGIES"]
+__all__ = ["get_strategy", "is_chief", "set_precision", "resolve_precision", "auto_precision", "prepare_model",
+           "STRATEGIES"]
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "auto")
 
@@ -69,13 +70,75 @@ def is_chief() -> bool:
                                            and "chief" not in cfg.get("cluster", {}))
 
 
-def set_precision(mixed_precision: str | None = None):
-    """``None``/"float32", ``"mixed_float16"`` or ``"mixed_bfloat16"`` as the global Keras dtype policy."""
+#: the CPU flags (Linux /proc/cpuinfo names) of a native bf16 matmul: AVX512_BF16 (Cooper Lake, Zen 4 on) or AMX
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+_announced = set()
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set:
+    """The feature flags of the first CPU in ``cpuinfo`` (empty where the file is absent: not Linux)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return set(value.split())
+    except OSError:
+        pass
+    return set()
+
+
+def _bf16_gpu():
+    """The name of a visible GPU with native bf16 (compute capability >= 8.0: Ampere on), else ``None``."""
     import keras
 
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    for device in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(device)
+        if tuple(details.get("compute_capability", (0, 0))) >= (8, 0):
+            return details.get("device_name", device.name)
+    return None
+
+
+def auto_precision(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, str]:
+    """``(policy, reason)`` of ``--mixed_precision auto``: ``mixed_bfloat16`` where the hardware multiplies bf16
+    natively (a GPU of compute capability >= 8.0, or a CPU with AVX512_BF16 or AMX), ``float32`` elsewhere —
+    on an AVX2-only CPU bf16 is converted in software and is no faster (``benchmarks/precision_step.py``)."""
+    gpu = _bf16_gpu()
+    if gpu:
+        return "mixed_bfloat16", f"GPU {gpu} has native bf16"
+    native = sorted(cpu_flags(cpuinfo) & set(BF16_CPU_FLAGS))
+    if native:
+        return "mixed_bfloat16", "this CPU has " + " and ".join(flag.upper() for flag in native)
+    return "float32", "this CPU has no AVX512_BF16 or AMX (bf16 would be emulated, not faster)"
+
+
+def resolve_precision(mixed_precision: str | None = "auto", stream=None) -> str:
+    """A precision name as a Keras dtype policy name: ``"auto"`` picks one (:func:`auto_precision`) and says
+    which, once per process, on ``stream`` (stderr); ``None`` is ``"float32"``."""
+    import sys
+
     policy = mixed_precision or "float32"
+    if policy == "auto":
+        policy, reason = auto_precision()
+        if (policy, reason) not in _announced:
+            _announced.add((policy, reason))
+            print(f"bert-zoo: mixed precision auto -> {policy} ({reason})", file=stream or sys.stderr)
     if policy not in ("float32", "mixed_float16", "mixed_bfloat16"):
-        raise ValueError(f"unknown precision {policy!r}")
+        raise ValueError(f"unknown precision {policy!r}; expected auto, float32, mixed_bfloat16 or mixed_float16")
+    return policy
+
+
+def set_precision(mixed_precision: str | None = "auto"):
+    """Set the global Keras dtype policy: ``"auto"`` (bf16 where the hardware has it, see
+    :func:`auto_precision`), ``None``/``"float32"``, ``"mixed_float16"`` or ``"mixed_bfloat16"``. Returns the
+    policy name set."""
+    import keras
+
+    policy = resolve_precision(mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
     return policy
 

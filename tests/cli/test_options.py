@@ -19,7 +19,7 @@ def test_shared_flags_have_one_value_set_and_overridable_defaults():
     fv = _flag_values("out", "sequence_length", "mixed_precision", "seed", "batch_size", sequence_length=64,
                       out_help="Run directory.")
     fv(["prog"])
-    assert (fv.out, fv.sequence_length, fv.mixed_precision, fv.seed, fv.batch_size) == (None, 64, "float32", 0, 32)
+    assert (fv.out, fv.sequence_length, fv.mixed_precision, fv.seed, fv.batch_size) == (None, 64, "auto", 0, 32)
     assert fv["out"].help == "Run directory."
     with pytest.raises(flags.IllegalFlagValueError, match="mixed_precision"):
         fv(["prog", "--mixed_precision=bfloat16"])
