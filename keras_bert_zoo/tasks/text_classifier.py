@@ -245,7 +245,9 @@ class TextClassifier(Task):
         def per_window(t):
             return None if t is None else tf.gather(t, windows.example_index)
 
-        return keras.utils.pack_x_y_sample_weight(self.trim(packed), per_window(y), per_window(sample_weight))
+        # full sequence length, not trimmed: the pipeline re-batches these rows with rows of other source
+        # batches and cuts each new batch to its own longest row (pipeline._trim_rows)
+        return keras.utils.pack_x_y_sample_weight(packed, per_window(y), per_window(sample_weight))
 
     # -------------------------------------------------------------- serving graph
     def serving_fn(self, inputs):

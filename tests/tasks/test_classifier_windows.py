@@ -110,6 +110,21 @@ def test_training_rows_are_the_windows_with_the_text_target(parts):
     assert int(train.cardinality()) == 7                              # 28 windows, shuffled, counted
 
 
+def test_rows_of_short_and_long_batches_mix_after_rebatching(parts):
+    """Rows come out of ``preprocess_samples`` at the full sequence length and are cut after re-batching: a
+    source batch of short texts only (its windows shorter than T) next to one of long texts used to give rows of
+    two lengths to one re-batched batch ("Cannot batch tensors with different shapes", the zh demo at 40 min)."""
+    task = windowed(parts, 4)
+    texts = ["meh", "awful plot !"] * 3 + [LONG, MEDIUM] * 3          # batch_size 2: 3 short batches, 3 long
+    labels = ["neutral", "negative"] * 3 + ["positive", "negative"] * 3
+    for training in (False, True):
+        ds = task.make_dataset(texts, labels, batch_size=2, training=training, seed=1)
+        rows = [(p["padding_mask"].numpy(), y.numpy()) for p, y in ds]
+        assert sum(len(y) for _, y in rows) == 6 + 3 * (4 + 2)      # every window, none lost
+        for mask, _ in rows:                                          # each batch cut to its own longest row
+            assert mask[:, -1].any() and mask.shape[1] <= T
+
+
 @pytest.mark.slow     # ~20-40 s on 2 busy cores: traces a train step
 def test_fit_on_windows_with_sample_weights():
     backbone, tokenizer = tiny_backbone_and_tokenizer(seed=6)
