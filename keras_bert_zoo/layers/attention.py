@@ -95,9 +95,21 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def call(self, x, padding_mask=None, training=None, return_scores=False):
         # B=batch, T=seq, N=heads, H=head size, D=N*H
         batch, seq = ops.shape(x)[0], ops.shape(x)[1]
+        out = self.attend(ops.reshape(x, (-1, self.hidden_size)), batch, seq, padding_mask=padding_mask,
+                          training=training, return_scores=return_scores)
+        if return_scores:
+            return ops.reshape(out[0], (batch, seq, self.hidden_size)), out[1]
+        return ops.reshape(out, (batch, seq, self.hidden_size))
+
+    def attend(self, x, batch, seq, padding_mask=None, training=None, return_scores=False):
+        """:meth:`call` on hidden states flattened to rows, ``x`` [B*T, D] -> [B*T, D] (and the probabilities).
+
+        The projections are plain 2-D matmuls: a [B, T, D] input to a Dense layer or a matmul is a
+        ``tensordot`` in TensorFlow (a dozen shape ops around each MatMul, which the graph optimiser cannot
+        fuse with the bias add); :class:`TransformerEncoderBlock` keeps its rows flat for the whole block."""
         kernel = ops.concatenate([self.query.kernel, self.key.kernel, self.value.kernel], axis=1)  # [D, 3D]
         bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=0)        # [3D]
-        qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)                 # [B, T, 3D]
+        qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)                 # [B*T, 3D]
         qkv = ops.reshape(qkv, (batch, seq, 3, self.num_heads, self.head_size))                  # [B, T, 3, N, H]
         if self.uses_fused(training, return_scores):
             q, k, v = ops.unstack(qkv, 3, axis=2)                                                # [B, T, N, H]
@@ -105,7 +117,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             if padding_mask is not None:
                 mask = ops.expand_dims(ops.expand_dims(ops.cast(padding_mask, "bool"), 1), 1)     # [B, 1, 1, T]
             context = ops.dot_product_attention(q, k, v, mask=mask, scale=1.0 / math.sqrt(self.head_size))
-            return self.output_dense(ops.reshape(context, (batch, seq, self.hidden_size)))
+            return self.output_dense(ops.reshape(context, (-1, self.hidden_size)))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))                                                # [3, B, N, T, H]
         # unstack, not qkv[i]: the gradient of three slices materialises three zero-filled [3, B, N, T, H]
         # tensors (measured ~3x slower attention backward on CPU); unstack's gradient is one stack.
@@ -123,8 +135,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         dropped = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
         context = ops.matmul(dropped, v)                                                         # [B, N, T, H]
         context = ops.transpose(context, (0, 2, 1, 3))                                           # [B, T, N, H]
-        context = ops.reshape(context, (batch, seq, self.hidden_size))                           # [B, T, D]
-        out = self.output_dense(context)
+        out = self.output_dense(ops.reshape(context, (-1, self.hidden_size)))                    # [B*T, D]
         if return_scores:
             return out, probs
         return out

@@ -72,14 +72,20 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, padding_mask=None, training=None, return_scores=False):
-        attended = self.attention(x, padding_mask=padding_mask, training=training, return_scores=return_scores)
+        # The block works on rows [B*T, D]: every projection is then one 2-D MatMul + bias add, which the
+        # graph optimiser fuses (a [B, T, D] Dense input is a tensordot: ~a dozen shape ops per projection).
+        batch, seq = ops.shape(x)[0], ops.shape(x)[1]
+        rows = ops.reshape(x, (-1, self.hidden_size))                                           # [B*T, D]
+        attended = self.attention.attend(rows, batch, seq, padding_mask=padding_mask, training=training,
+                                         return_scores=return_scores)
         if return_scores:
             attended, scores = attended
         attended = self.attention_dropout_layer(attended, training=training)
-        h = ops.cast(self.attention_layer_norm(x + attended), self.compute_dtype)
+        h = ops.cast(self.attention_layer_norm(rows + attended), self.compute_dtype)
         ff = self.output_dense(self._activation(self.intermediate(h)))
         ff = self.output_dropout_layer(ff, training=training)
-        out = ops.cast(self.output_layer_norm(h + ff), self.compute_dtype)
+        out = ops.reshape(ops.cast(self.output_layer_norm(h + ff), self.compute_dtype),
+                          (batch, seq, self.hidden_size))
         if return_scores:
             return out, scores
         return out
