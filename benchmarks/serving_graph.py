@@ -58,8 +58,10 @@ def grappler_graph(concrete):
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.grappler import tf_optimizer
 
-    meta = tf.compat.v1.train.export_meta_graph(graph_def=concrete.graph.as_graph_def(add_shapes=True),
-                                                graph=concrete.graph)
+    graph_def = concrete.graph.as_graph_def(add_shapes=True)
+    for node in graph_def.node:             # placed, as the runtime places them: the remapper fuses CPU nodes only
+        node.device = node.device or "/job:localhost/replica:0/task:0/device:CPU:0"
+    meta = tf.compat.v1.train.export_meta_graph(graph_def=graph_def, graph=concrete.graph)
     fetches = meta.collection_def["train_op"].node_list.value
     for t in concrete.outputs:
         fetches.append(t.op.name)

@@ -109,7 +109,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         fuse with the bias add); :class:`TransformerEncoderBlock` keeps its rows flat for the whole block."""
         kernel = ops.concatenate([self.query.kernel, self.key.kernel, self.value.kernel], axis=1)  # [D, 3D]
         bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=0)        # [3D]
-        qkv = ops.matmul(x, ops.cast(kernel, x.dtype)) + ops.cast(bias, x.dtype)                 # [B*T, 3D]
+        # ops.add, not +: a 1-D bias becomes a BiasAdd, which the graph optimiser fuses into the MatMul
+        qkv = ops.add(ops.matmul(x, ops.cast(kernel, x.dtype)), ops.cast(bias, x.dtype))         # [B*T, 3D]
         qkv = ops.reshape(qkv, (batch, seq, 3, self.num_heads, self.head_size))                  # [B, T, 3, N, H]
         if self.uses_fused(training, return_scores):
             q, k, v = ops.unstack(qkv, 3, axis=2)                                                # [B, T, N, H]
