@@ -121,7 +121,8 @@ def our_artifacts(args, task, root, name, samples, timing_texts):
     keras_fn = tf.function(lambda s: task.serving_fn({"text": s})["probabilities"])
     artifacts["keras (tf.function)"] = (lambda texts: keras_fn(tf.constant(texts)).numpy(), None)
 
-    seconds, sm = timed(export_saved_model, task, root, name, 1, samples, fresh_process_check=False)
+    root = Path(root)
+    seconds, sm = timed(export_saved_model, task, root / name / "1", samples, fresh_process_check=False)
     print(f"SavedModel exported + verified in {seconds:.0f}s: {sm.path}", flush=True)
     loaded = tf.saved_model.load(str(sm.path))
     serving = loaded.signatures["serving_default"]
@@ -131,7 +132,8 @@ def our_artifacts(args, task, root, name, samples, timing_texts):
         rep = timing_texts[:args.representative] if q == "full_int8" else None
         label = f"TFLite {'fp32' if q == 'none' else q}"
         try:
-            seconds, res = timed(export_tflite, task, root, name, 1, samples, quantize=q, representative_texts=rep)
+            seconds, res = timed(export_tflite, task, root / f"{name}-tflite-{q}" / "1" / "model.tflite", samples,
+                                 quantize=q, representative_texts=rep)
             model, size = res.path, res.size_bytes
             print(f"TFLite {q} exported + verified in {seconds:.0f}s: {res.path} "
                   f"({res.size_bytes / 1e6:.1f} MB)", flush=True)

@@ -77,11 +77,17 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--name", default="this checkout")
     parser.add_argument("--counts_only", action="store_true", help="op counts, no timing")
+    parser.add_argument("--export_to", default=None, help="only export the SavedModel here (for --compare)")
+    parser.add_argument("--compare", nargs="+", default=None, metavar="NAME=DIR",
+                        help="time SavedModels exported by --export_to (e.g. by two checkouts) in one process, "
+                             "call by call in alternation")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
     import tensorflow as tf
 
+    if args.compare:
+        return compare(args)
     from keras_bert_zoo.data.corpora import tweet_sentiment_splits
     from keras_bert_zoo.export.saved_model import ServingModule
     from keras_bert_zoo.tasks import TextClassifier
@@ -91,6 +97,10 @@ def main(argv=None):
     tweets = tweet_sentiment_splits()["test"][0][:args.texts]
     task = TextClassifier.from_preset(args.preset, labels=["a", "b", "c"], sequence_length=128)
     load_start = load_average()[0]
+    if args.export_to:
+        module = ServingModule(task)
+        tf.saved_model.save(module, args.export_to, signatures=module.signatures)
+        return
     counts = op_counts(task)
     before, after = counts["before_grappler"], counts["after_grappler"]
     if args.counts_only:
@@ -130,6 +140,52 @@ def main(argv=None):
         print(f"  {k}: p50 {v:.2f} ms")
     if args.out:
         write_json(args.out, result)
+
+
+def compare(args):
+    """Time the SavedModels of ``--compare NAME=DIR ...`` in this one process: every text through every model in
+    turn (the order alternating from round to round), batch 1, raw strings and packed ids cut to the text."""
+    import tensorflow as tf
+
+    from keras_bert_zoo.data.corpora import tweet_sentiment_splits
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tweets = tweet_sentiment_splits()["test"][0][:args.texts]
+    feeds = [tf.constant([t]) for t in tweets]
+    models = dict(item.split("=", 1) for item in args.compare)
+    sigs = {name: tf.saved_model.load(path).signatures for name, path in models.items()}
+    first = next(iter(sigs.values()))
+    packed = []
+    for f in feeds:
+        p = first["preprocess"](text=f)
+        n = int(tf.reduce_max(tf.reduce_sum(p["padding_mask"], -1)))
+        packed.append({k: v[:, :n] for k, v in p.items()})
+    calls = {}
+    for name, sig in sigs.items():
+        calls[f"{name} serving_default b1"] = lambda i, s=sig: s["serving_default"](text=feeds[i])
+        calls[f"{name} serving_packed b1"] = lambda i, s=sig: s["serving_packed"](**packed[i])
+    for fn in calls.values():                   # warm-up: every length once
+        for i in range(len(tweets)):
+            fn(i)
+    load_start = load_average()[0]
+    times = {k: [] for k in calls}
+    names = list(calls)
+    for r in range(args.rounds):
+        for i in range(len(tweets)):
+            for k in (names if (r + i) % 2 == 0 else names[::-1]):
+                times[k].append(timed(calls[k], i)[0] * 1e3)
+    result = {"cpu": cpu_model(), "load_average": [load_start, load_average()[0]], "threads": args.threads,
+              "texts": len(tweets), "rounds": args.rounds,
+              "mean_tokens": sum(int(p["padding_mask"].shape[1]) for p in packed) / len(packed),
+              "p50_ms": {k: round(median(v), 3) for k, v in times.items()}}
+    print(f"{cpu_model()}; load {result['load_average']}; {len(tweets)} tweets x {args.rounds} rounds, "
+          f"mean {result['mean_tokens']:.1f} tokens")
+    for k, v in result["p50_ms"].items():
+        print(f"  {k}: p50 {v:.2f} ms")
+    if args.out:
+        write_json(args.out, result)
+    return result
 
 
 if __name__ == "__main__":

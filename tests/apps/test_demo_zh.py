@@ -11,6 +11,19 @@ from tests.conftest import require
 
 
 # ------------------------------------------------------------------------------------------------ fast pieces
+def test_without_the_crf_baseline_its_share_goes_to_fine_tuning(monkeypatch):
+    import importlib.util
+
+    assert demo_zh.budget_fractions(True) == demo_zh.BUDGET_FRACTIONS
+    assert demo_zh.budget_fractions(False) == demo_zh.BUDGET_FRACTIONS_NO_CRF
+    assert sum(demo_zh.BUDGET_FRACTIONS_NO_CRF.values()) == pytest.approx(1.0)
+    with_crf, without = demo_zh.BUDGET_FRACTIONS, demo_zh.BUDGET_FRACTIONS_NO_CRF
+    assert without["pretrain"] == with_crf["pretrain"] and without["other"] < with_crf["other"]
+    assert all(without[k] > with_crf[k] for k in ("finetune_sentiment", "finetune_ner"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)          # not installed
+    assert demo_zh.budget_fractions() == without
+
+
 def test_budget_split_fractions_probes_and_long_runs():
     b = demo_zh.budget_split(2400.0, lr_grid_size=2, ner_lr_grid_size=3)
     assert sum(demo_zh.BUDGET_FRACTIONS.values()) == pytest.approx(1.0)

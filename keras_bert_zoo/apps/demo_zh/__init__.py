@@ -32,20 +32,23 @@ strings them together (``config``: the run's options and budget; ``vocab``; ``pr
    attention map of a Chinese sentence; exports ``zh_sentiment`` / ``zh_ner`` (SavedModel + TFLite) under
    ``--export``.
 
-The budget (``--time_budget_min``) is split by :data:`BUDGET_FRACTIONS`; the share "other" is not enforced:
+The budget (``--time_budget_min``) is split by :data:`BUDGET_FRACTIONS` (:data:`BUDGET_FRACTIONS_NO_CRF`
+without sklearn-crfsuite: the CRF baseline's share goes to fine-tuning); the share "other" is not enforced:
 it is what corpora, vocabulary, tokenization, evaluation, baselines and exports are expected to take, and
 summary.json records the wall time of every phase.
 """
 
 from keras_bert_zoo.apps.baselines import crf_char_baseline, crf_features, tfidf_char_baseline
-from keras_bert_zoo.apps.demo_zh.config import (ARMS, ATTENTION_SENTENCE, BUDGET_FRACTIONS, NER_LABELS,
-                                                SENTIMENT_LABELS, ZhDemoConfig, budget_split)
+from keras_bert_zoo.apps.demo_zh.config import (ARMS, ATTENTION_SENTENCE, BUDGET_FRACTIONS, BUDGET_FRACTIONS_NO_CRF,
+                                                NER_LABELS, SENTIMENT_LABELS, ZhDemoConfig, budget_fractions,
+                                                budget_split)
 from keras_bert_zoo.apps.demo_zh.fonts import cjk_font, tick_label
 from keras_bert_zoo.apps.demo_zh.outputs import entity_spans, failed_exports, format_table
 from keras_bert_zoo.apps.demo_zh.run import run_zh_demo
 from keras_bert_zoo.apps.demo_zh.vocab import char_counts, chinese_vocabulary
 
-__all__ = ["ZhDemoConfig", "BUDGET_FRACTIONS", "budget_split", "chinese_vocabulary", "char_counts",
+__all__ = ["ZhDemoConfig", "BUDGET_FRACTIONS", "BUDGET_FRACTIONS_NO_CRF", "budget_fractions", "budget_split",
+           "chinese_vocabulary", "char_counts",
            "tfidf_char_baseline", "crf_char_baseline", "crf_features", "entity_spans", "run_zh_demo",
            "SENTIMENT_LABELS", "NER_LABELS", "ATTENTION_SENTENCE", "ARMS", "cjk_font", "tick_label",
            "failed_exports", "format_table"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from keras_bert_zoo.apps import baselines
 from keras_bert_zoo.apps.common import pick, write_json, write_text
 from keras_bert_zoo.apps.demo_zh import outputs
-from keras_bert_zoo.apps.demo_zh.config import ARMS, BUDGET_FRACTIONS, PROBE_FRACTION, ZhDemoConfig, budget_split
+from keras_bert_zoo.apps.demo_zh.config import ARMS, PROBE_FRACTION, ZhDemoConfig, budget_fractions, budget_split
 from keras_bert_zoo.apps.demo_zh.finetune import finetune_splits, finetune_task, ner_sentences, sample
 from keras_bert_zoo.apps.demo_zh.pretrain import pretrain
 from keras_bert_zoo.apps.demo_zh.vocab import chinese_vocabulary
@@ -149,10 +149,11 @@ def run_zh_demo(cfg: ZhDemoConfig) -> dict:
     keras.utils.set_random_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    budget = budget_split(cfg.time_budget_min * 60.0, len(cfg.lr_grid), len(cfg.ner_lr_grid))
+    fractions = budget_fractions(None if cfg.baseline else False)      # no baselines: as without the CRF
+    budget = budget_split(cfg.time_budget_min * 60.0, len(cfg.lr_grid), len(cfg.ner_lr_grid), fractions=fractions)
     summary = {"config": dataclasses.asdict(cfg), "budget_seconds": {k: round(v, 1) if isinstance(v, float) else v
                                                                      for k, v in budget.items()},
-               "budget_fractions": BUDGET_FRACTIONS, "probe_fraction": PROBE_FRACTION}
+               "budget_fractions": fractions, "probe_fraction": PROBE_FRACTION}
     with clock.phase("corpora"):
         data, summary["corpora"] = _corpora(cfg)
     with clock.phase("vocabulary"):
