@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from _common import interleaved, load_average, machine, median, ratio, write_json
@@ -105,7 +106,10 @@ def child(code: str, pythonpath: str | None, timeout=900) -> dict:
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     start = time.time()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    # cwd: `python -c` puts the working directory first on sys.path, before PYTHONPATH — run in the tree itself
+    # (an --also checkout run from this one's directory imported this one: the A/B compared a tree with itself)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout,
+                          cwd=pythonpath or tempfile.gettempdir())
     line = next((x for x in proc.stdout.splitlines() if x.startswith("MARKS ")), None)
     if proc.returncode or line is None:
         raise SystemExit(f"child failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
