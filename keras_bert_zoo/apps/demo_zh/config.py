@@ -6,8 +6,8 @@ import dataclasses
 
 from keras_bert_zoo.apps.from_scratch import ARMS
 
-__all__ = ["ZhDemoConfig", "BUDGET_FRACTIONS", "BUDGET_FRACTIONS_NO_CRF", "budget_fractions", "PROBE_FRACTION", "budget_split", "SENTIMENT_LABELS", "NER_LABELS", "ARMS",
-           "ATTENTION_SENTENCE"]
+__all__ = ["ZhDemoConfig", "BUDGET_FRACTIONS", "BUDGET_FRACTIONS_NO_CRF", "budget_fractions", "PROBE_FRACTION",
+           "budget_split", "SENTIMENT_LABELS", "NER_LABELS", "ARMS", "ATTENTION_SENTENCE"]
 
 #: shares of the time budget. Fine-tuning gets more than half of what is enforced: with less, neither arm
 #: is trained enough for the comparison to say anything (a 25-minute run that gave pretraining 45 % left NER at
@@ -30,6 +30,8 @@ def budget_fractions(crf_baseline: bool | None = None) -> dict:
 
         crf_baseline = importlib.util.find_spec("sklearn_crfsuite") is not None
     return dict(BUDGET_FRACTIONS if crf_baseline else BUDGET_FRACTIONS_NO_CRF)
+
+
 #: of a task's fine-tuning share, what the learning-rate probes get (short runs, one per arm x learning rate of
 #: the grid); the rest is one long run per arm at the learning rate its probes chose (issue 28: 2 arms x 2
 #: learning rates x ~1.2 epochs left every run under-trained)
