@@ -69,6 +69,18 @@ def grappler_graph(concrete):
     return tf_optimizer.OptimizeGraph(config, meta)
 
 
+def packed_feeds(preprocess, feeds) -> list:
+    """Each raw-strings feed through the ``preprocess`` signature, its ids cut to the text's own length."""
+    import tensorflow as tf
+
+    packed = []
+    for f in feeds:
+        p = preprocess(text=f)
+        n = int(tf.reduce_max(tf.reduce_sum(p["padding_mask"], -1)))
+        packed.append({k: v[:, :n] for k, v in p.items()})
+    return packed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="minilm_l6_h384_uncased")
@@ -113,11 +125,7 @@ def main(argv=None):
     tf.saved_model.save(module, path, signatures=module.signatures)
     sigs = tf.saved_model.load(path).signatures
     feeds = [tf.constant([t]) for t in tweets]
-    packed = []
-    for f in feeds:
-        p = sigs["preprocess"](text=f)
-        n = int(tf.reduce_max(tf.reduce_sum(p["padding_mask"], -1)))
-        packed.append({k: v[:, :n] for k, v in p.items()})
+    packed = packed_feeds(sigs["preprocess"], feeds)
     fns = {"serving_default b1 (raw strings)": lambda i: sigs["serving_default"](text=feeds[i]),
            "serving_packed b1 (ids cut)": lambda i: sigs["serving_packed"](**packed[i])}
     for f in fns.values():                      # warm-up: every length once
@@ -156,11 +164,7 @@ def compare(args):
     models = dict(item.split("=", 1) for item in args.compare)
     sigs = {name: tf.saved_model.load(path).signatures for name, path in models.items()}
     first = next(iter(sigs.values()))
-    packed = []
-    for f in feeds:
-        p = first["preprocess"](text=f)
-        n = int(tf.reduce_max(tf.reduce_sum(p["padding_mask"], -1)))
-        packed.append({k: v[:, :n] for k, v in p.items()})
+    packed = packed_feeds(first["preprocess"], feeds)
     calls = {}
     for name, sig in sigs.items():
         calls[f"{name} serving_default b1"] = lambda i, s=sig: s["serving_default"](text=feeds[i])
