@@ -74,3 +74,34 @@ def test_pad_rows():
     out = pad_rows(tf.constant([2, 0, 1]), tf.constant([1.0, 2.0, 3.0]), -1.0)
     np.testing.assert_array_equal(out.numpy(), [[1.0, 2.0], [-1.0, -1.0], [3.0, -1.0]])
     assert pad_rows(tf.constant([], tf.int32), tf.constant([], tf.string), "").shape == (0, 0)
+
+
+def test_entity_score_is_its_words_mean_wherever_it_is_in_the_batch(tok):
+    """An entity's score is the mean of its own words' tag probabilities, to float32 rounding of that mean, however
+    many words of other texts come before it in the batch. (It was a difference of two cumulative sums over the
+    batch: ~1e-5 off after a few thousand words, and the exported graph's scan rounded differently from Keras's,
+    which failed the zh NER SavedModel's 1e-5 verification.)"""
+    probe = "李明住在北京。"
+    filler = "我们今天在这里开会讨论一下明年的计划和安排。" * 12                 # ~260 O words per text
+    texts = [filler] * 12 + [probe]
+    rng = np.random.default_rng(0)
+    ids, starts, ends = tok.tokenize_with_offsets(tf.constant(texts))
+    # random logits with each word's tag ahead: O in the filler (by 8), and in the probe 李 明 = PER, 北 京 = LOC
+    # (by 3, so their probabilities are ~0.8-0.95 and differ)
+    rows = []
+    for r, row in enumerate(ids.to_list()):
+        logits = rng.normal(0.0, 1.0, (len(row), len(LABELS))).astype(np.float32)
+        tags = {0: "B-PER", 1: "I-PER", 4: "B-LOC", 5: "I-LOC"} if r == len(texts) - 1 else {}
+        for i in range(len(row)):
+            logits[i, LABELS.index(tags.get(i, "O"))] += 3.0 if tags else 8.0
+        rows.append(logits)
+    ragged = tf.RaggedTensor.from_row_lengths(np.concatenate(rows), ids.row_lengths())
+    scheme, cont = LabelScheme(LABELS), continuation_mask(tok.vocabulary)
+    out = decode_entities(tf.constant(texts), ids, starts, ends, ragged, scheme, cont)
+    assert int(np.sum(out["num_entities"].numpy()[:-1])) == 0 and out["num_entities"].numpy()[-1] == 2
+    probs = tf.nn.softmax(tf.constant(rows[-1], tf.float64)).numpy()
+    want = [np.mean([probs[0, 3], probs[1, 4]]), np.mean([probs[4, 1], probs[5, 2]])]
+    got = out["entity_scores"].numpy()[-1].astype(np.float64)
+    assert np.max(np.abs(got - want)) < 2e-7, (got, want)
+    alone = decode_entities(tf.constant([probe]), *(x[-1:] for x in (ids, starts, ends, ragged)), scheme, cont)
+    np.testing.assert_allclose(alone["entity_scores"].numpy()[0], got, rtol=0, atol=2e-7)
