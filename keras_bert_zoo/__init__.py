@@ -15,9 +15,17 @@ imported, importing ``keras_bert_zoo`` registers every task and layer class with
 ``keras.saving.load_model`` finds them in a ``.keras`` file.
 """
 
+import os as _os
 import sys as _sys
 
 __version__ = "0.1.0"
+
+# TensorFlow's CPU tensors from its BFC pool instead of malloc/free. With malloc, every step's large buffers are
+# mmapped fresh and handed back, and the kernel zero-fills each new page: 69,000 page faults and 25 % of the CPU
+# time in the kernel per pretraining step of the zh demo, 52,000 per MiniLM fine-tuning step (issue 29 note,
+# ``benchmarks/cpu_allocator.py``). TensorFlow reads the variable when it makes its first CPU tensor, so this
+# applies when the package is imported before any TF op has run; a value the user set (``false``) wins.
+_os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 #: public name -> module that defines it
 _LAZY = {
