@@ -95,28 +95,6 @@ def test_finetune_bad_inputs_fail_clearly(files):
     assert r.returncode == 1 and "unknown task 'nope'" in r.stderr
 
 
-@pytest.mark.slow   # one more CLI process (~2.5 min under load)
-@pytest.mark.timeout(900)
-def test_finetune_dispatches_to_the_tagging_task(files):
-    """`--task=tag` goes through the registry to 5b's CoNLL tagger (same contract, same reports); `--crf` puts
-    the CRF head on it (saved in the task config)."""
-    from pathlib import Path
-
-    root, preset, _, _ = files
-    fixtures = Path(__file__).resolve().parent.parent / "data" / "fixtures"
-    out = root / "tag"
-    r = bert_zoo("finetune", "--task=tag", "--train", fixtures / "ner_train.conll", "--eval",
-                 fixtures / "ner_eval.conll", "--preset", preset, "--out", out, "--sequence_length=32",
-                 "--batch_size=8", "--epochs=1", "--crf")
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "eval: {" in r.stdout and "entity_f1" in r.stdout
-    from keras_bert_zoo.tasks import load_task
-
-    tagger = load_task(out / "model.keras")
-    assert tagger.task_type == "tag" and tagger.crf and tagger.crf_layer is not None
-    assert (out / "training_curves.png").exists() and (out / "history.jsonl").exists()
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_finetune_lora_writes_adapters_and_exports_merged(files):

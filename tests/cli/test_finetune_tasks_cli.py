@@ -1,5 +1,6 @@
 """Every task trains, evaluates and exports from `bert-zoo finetune --export` (subprocesses, tiny checkpoint,
 hand-made files; the export's verification samples come from each task's own training file: issue 14 case 7).
+`--task=tag` runs with `--crf` (the CRF head saved in the task config and exported).
 
 Classification is in the default run (tests/cli/test_finetune_cli.py); these four are slow (one CLI process
 each, ~1-2 minutes on 2 cores) and run with `pytest -m slow`.
@@ -30,7 +31,7 @@ def _regression_file(path):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("task,train,eval_file,metric,extra", [
-    ("tag", "ner_train.conll", "ner_eval.conll", "entity_f1", []),
+    ("tag", "ner_train.conll", "ner_eval.conll", "entity_f1", ["--crf"]),
     ("qa", "squad_v2.json", "squad_v2.json", "f1", ["--sequence_length=48"]),
     ("choice", "swag_train.csv", "swag_train.csv", "accuracy", []),
     ("regress", None, None, "pearson", []),
@@ -53,5 +54,9 @@ def test_task_trains_and_evaluates_from_the_cli(tmp_path, preset, task, train, e
     assert "eval: {" in r.stdout and metric in r.stdout, r.stdout[-2000:]
     from keras_bert_zoo.tasks import load_task
 
-    assert load_task(out / "model.keras").task_type == task
+    loaded = load_task(out / "model.keras")
+    assert loaded.task_type == task
     assert "exported SavedModel" in r.stdout and (tmp_path / "exports" / "m" / "1" / "saved_model.pb").exists()
+    assert (out / "training_curves.png").exists() and (out / "history.jsonl").exists()
+    if "--crf" in extra:                                          # the CRF head is saved in the task config
+        assert loaded.crf and loaded.crf_layer is not None

@@ -57,13 +57,16 @@ def test_finished_run_is_not_replaced_and_overwrite_never_mixes_histories(setup)
 
 @pytest.mark.slow
 def test_finetune_export_takes_the_next_free_version_never_replaces(setup):
+    """A served model's version 1 already there (TF Serving's layout): the run exports version 2 and leaves
+    version 1 byte for byte."""
     root = setup[0]
     exports = root / "exports"
-    for i, out in enumerate((root / "e1", root / "e2"), start=1):
-        run_finetune(_config(setup, out, export=str(exports), export_name="m"))
-        assert (exports / "m" / str(i) / "saved_model.pb").exists()
-    first = (exports / "m" / "1" / "saved_model.pb").read_bytes()
-    assert first and sorted(p.name for p in (exports / "m").iterdir() if p.is_dir()) == ["1", "2"]
+    (exports / "m" / "1").mkdir(parents=True)
+    (exports / "m" / "1" / "saved_model.pb").write_bytes(b"the version being served")
+    run_finetune(_config(setup, root / "e1", export=str(exports), export_name="m"))
+    assert (exports / "m" / "1" / "saved_model.pb").read_bytes() == b"the version being served"
+    assert (exports / "m" / "2" / "saved_model.pb").stat().st_size > 1000
+    assert sorted(p.name for p in (exports / "m").iterdir()) == ["1", "2"]            # no temporary left
 
 
 def test_duplicate_label_names_are_refused(setup):
