@@ -1,6 +1,6 @@
-"""TensorFlow's CPU allocator: malloc/free (TF's default) vs its BFC pool (``TF_CPU_ALLOCATOR_USE_BFC=true``, an
-opt-in; not the package default, see the issue 29 note). Per step of three workloads — the zh demo's pretraining step (L-2 H-128,
-T128, batch 32, 40 % masking, XLA), a MiniLM-L6 fine-tuning step on tweets (batch 32, T64; one ``fit`` timed batch
+"""TensorFlow's CPU allocator: malloc/free (TF's default) vs its BFC pool (``TF_CPU_ALLOCATOR_USE_BFC=true``, which
+importing keras_bert_zoo sets unless the variable is set; each variant here sets it explicitly). Per step of three
+workloads — the zh demo's pretraining step (L-2 H-128, T128, batch 32, 40 % masking, XLA), a MiniLM-L6 fine-tuning step on tweets (batch 32, T64; one ``fit`` timed batch
 by batch) and a MiniLM predict batch (64 tweets) — the wall time (median of the steps), the page faults, and the
 user and system CPU seconds. The allocator is chosen when TF makes its first CPU tensor, so each measurement is a
 child process; the two variants alternate round by round.

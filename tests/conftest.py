@@ -93,16 +93,21 @@ def packed_inputs(batch=3, seq=7, vocab=99, seed=0, pad_from=None):
 
 # --- scheduling over pytest-xdist workers (pyproject: -n auto --dist loadfile --no-loadscope-reorder) ---------
 #: test files that take the most time, started first so the workers finish together (the tail of a run is
-#: otherwise one long file started last); measured with --durations (docs/notes/issue-29.md)
+#: otherwise one long file started last); ordered by each file's total time in the combined run of `.ci/run`
+#: (`--junitxml` of `pytest -m "not slow or slow"`, docs/notes/issue-29.md round 5)
 HEAVY_FIRST = (
-    "tests/cli/test_demo_zh.py", "tests/cli/test_demo_en.py", "tests/test_backends.py",
-    "tests/tasks/test_task_harness.py", "tests/cli/test_toy_task.py", "tests/train/test_pretraining_cli.py",
-    "tests/cli/test_finetune_tasks_cli.py", "tests/cli/test_finetune_cli.py", "tests/text/test_tokenizer_parity.py",
-    "tests/tasks/test_question_answerer.py", "tests/tasks/test_token_classifier.py",
-    "tests/tasks/test_classification.py", "tests/train/test_distribute_faults.py", "tests/reliability/test_runs.py",
-    "tests/train/test_pretraining.py", "tests/train/test_recipe.py", "tests/export/test_concurrent_export.py",
-    "tests/export/test_tflite_spans.py", "tests/reliability/test_serving.py", "tests/cli/test_tune.py",
-    "tests/train/test_tune.py",
+    "tests/cli/test_demo_zh.py", "tests/batch/test_beam.py", "tests/cli/test_finetune_cli.py",
+    "tests/export/test_serving_trim.py", "tests/tasks/test_question_answerer.py",
+    "tests/tasks/test_token_classifier.py", "tests/reliability/test_runs.py", "tests/export/test_tflite.py",
+    "tests/tasks/test_token_classifier_crf.py", "tests/test_backends.py", "tests/cli/test_demo_en.py",
+    "tests/cli/test_finetune_tasks_cli.py", "tests/reliability/test_cli.py", "tests/text/test_tokenizer_parity.py",
+    "tests/export/test_tflite_spans.py", "tests/cli/test_tune.py", "tests/tasks/test_task_harness.py",
+    "tests/export/test_cli.py", "tests/train/test_pretraining.py", "tests/reliability/test_serving.py",
+    "tests/train/test_pretraining_cli.py", "tests/cli/test_toy_task.py",
+    "tests/examples/test_quickstart_notebook.py", "tests/export/test_keras_export.py",
+    "tests/apps/test_demo_zh_pretrain.py", "tests/tasks/test_classification.py",
+    "tests/train/test_distribute_faults.py", "tests/train/test_recipe.py", "tests/train/test_tune.py",
+    "tests/export/test_concurrent_export.py",
 )
 #: files whose tests share no module fixture: their tests are spread over the workers one by one; every other
 #: file runs whole on one worker, so its module- and session-scoped fixtures are built once
