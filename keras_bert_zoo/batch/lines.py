@@ -13,6 +13,9 @@ Kept apart from the command module (which defines absl flags at import) so it ca
 """
 
 import json
+import os
+import select
+import stat
 import sys
 
 __all__ = ["MAX_WARNINGS", "PredictInputError", "LineReader", "output_line", "predict_lines"]
@@ -79,7 +82,7 @@ class LineReader:
         return {self.fields[0]: line}
 
     def __iter__(self):
-        for raw in self.stream:
+        for raw in _raw_lines(self.stream):
             self.number += 1
             line = self._decode(raw).rstrip("\r\n")
             yield self.number, self.record(line)
@@ -103,6 +106,38 @@ class LineReader:
                                                                          else "")
             self.warn(f"{self.source}: {len(self.blank)} blank line(s) ({shown}) gave {{\"empty\": true}} "
                       f"records without a prediction")
+
+
+#: how often a wait for input on a pipe, FIFO or terminal returns to Python (seconds)
+POLL_SECONDS = 0.25
+
+
+def _raw_lines(stream):
+    """The byte lines of ``stream`` (newlines kept). A pipe, FIFO or terminal is waited on in short polls, not one
+    blocking read: Ctrl-C's SIGINT (or SIGTERM) can be delivered to any thread of the process — TensorFlow's
+    thread pools included — and then it does not interrupt the main thread's read, so `bert-zoo predict` would
+    only stop once the next line came. Between polls Python runs the pending signal handler in the main thread."""
+    try:
+        fd = stream.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (AttributeError, OSError, ValueError):      # in-memory streams, closed or fd-less objects
+        fd, regular = None, True
+    if regular or os.name != "posix":
+        yield from stream
+        return
+    pending = b""                        # read from the descriptor: nothing may have been read through ``stream``
+    while True:
+        if not select.select([fd], [], [], POLL_SECONDS)[0]:
+            continue
+        data = os.read(fd, 1 << 16)
+        if not data:
+            if pending:
+                yield pending
+            return
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line + b"\n"
 
 
 def output_line(fields, record, result) -> str:

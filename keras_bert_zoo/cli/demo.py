@@ -97,16 +97,22 @@ def en_config_from_flags():
                         export_name=FLAGS.export_name, baseline=FLAGS.baseline)
 
 
-def zh_config_from_flags():
-    """The flags of `bert-zoo demo --lang zh` as one apps.demo_zh.ZhDemoConfig."""
-    from keras_bert_zoo.apps.demo_zh import ZhDemoConfig
-
+def zh_learning_rate_grids() -> dict:
+    """--lr_grid / --ner_lr_grid as tuples of floats (checked before anything imports TensorFlow)."""
     grids = {}
     for name in ("lr_grid", "ner_lr_grid"):
         try:
             grids[name] = tuple(float(v) for v in FLAGS[name].value)
         except ValueError:
             raise UsageError(f"--{name} must be numbers, got {','.join(FLAGS[name].value)}") from None
+    return grids
+
+
+def zh_config_from_flags():
+    """The flags of `bert-zoo demo --lang zh` as one apps.demo_zh.ZhDemoConfig."""
+    grids = zh_learning_rate_grids()
+    from keras_bert_zoo.apps.demo_zh import ZhDemoConfig
+
     return ZhDemoConfig(out=FLAGS.out or "runs/demo_zh", export=FLAGS.export or "",
                         time_budget_min=FLAGS.time_budget_min, pretrain_size=FLAGS.pretrain_size,
                         sequence_length=FLAGS.sequence_length or 128, batch_size=FLAGS.batch_size,
@@ -121,9 +127,10 @@ def main(argv):
     del argv
     check_lang_flags()
     if FLAGS.lang == "zh":
+        config = zh_config_from_flags()
         from keras_bert_zoo.apps import demo_zh
 
-        summary = demo_zh.run_zh_demo(zh_config_from_flags())
+        summary = demo_zh.run_zh_demo(config)
         failed = demo_zh.failed_exports(summary)
         if failed:
             print("bert-zoo demo --lang zh: training and reports are saved, but export(s) failed: "
