@@ -126,8 +126,10 @@ def _raw_lines(stream):
         yield from stream
         return
     pending = b""                        # read from the descriptor: nothing may have been read through ``stream``
+    poller = select.poll()               # (poll, not select: no limit on the descriptor's number)
+    poller.register(fd, select.POLLIN)
     while True:
-        if not select.select([fd], [], [], POLL_SECONDS)[0]:
+        if not poller.poll(POLL_SECONDS * 1000):
             continue
         data = os.read(fd, 1 << 16)
         if not data:
