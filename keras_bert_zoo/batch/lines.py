@@ -125,7 +125,7 @@ def _raw_lines(stream):
     if regular or os.name != "posix":
         yield from stream
         return
-    pending = b""                        # read from the descriptor: nothing may have been read through ``stream``
+    pending = []                         # read from the descriptor: nothing may have been read through ``stream``
     poller = select.poll()               # (poll, not select: no limit on the descriptor's number)
     poller.register(fd, select.POLLIN)
     while True:
@@ -134,12 +134,16 @@ def _raw_lines(stream):
         data = os.read(fd, 1 << 16)
         if not data:
             if pending:
-                yield pending
+                yield b"".join(pending)
             return
-        pending += data
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line + b"\n"
+        *lines, rest = data.split(b"\n")           # split only the new bytes: a long line costs linear time
+        if lines:
+            yield b"".join(pending) + lines[0] + b"\n"
+            for line in lines[1:]:
+                yield line + b"\n"
+            pending = []
+        if rest:
+            pending.append(rest)
 
 
 def output_line(fields, record, result) -> str:

@@ -57,3 +57,14 @@ def test_pipe_lines_equal_the_streams_lines():
         got = list(lines_lib._raw_lines(stream))
     assert got == list(io.BytesIO(data)) == [b"a\n", b"b b\r\n", b"\n", b"\xff bad\n", b"last without newline"]
     assert list(lines_lib._raw_lines(io.BytesIO(data))) == got             # in-memory streams are iterated
+
+
+def test_a_long_line_over_many_reads_comes_whole():
+    r, w = os.pipe()
+    line = ("中文 words " * 30000).encode()                  # ~400 KB: several 64 KiB reads
+    writer = threading.Thread(target=lambda: (os.write(w, line + b"\nnext"), os.close(w)))
+    writer.start()
+    with os.fdopen(r, "rb") as stream:
+        got = list(lines_lib._raw_lines(stream))
+    writer.join()
+    assert got == [line + b"\n", b"next"]
