@@ -13,7 +13,12 @@ tokenizer per batch).
 Rounds: a warm-up round (tracing, allocation) of each, then --rounds rounds, each training ours and HF on the
 same fresh --round_examples tweets (order of the two alternating); a round's throughput = examples / epoch wall
 time (ours: from ``on_epoch_begin`` to ``on_epoch_end``, i.e. fit's set-up excluded, data pipeline included).
-Prediction: --predict_examples tweets, batch 64, both sides, alternating, --rounds times. Also reports the FLOPs
+Prediction: --predict_examples tweets, batch 64, both sides, alternating, --rounds times.
+
+Precision (issue 29, item 2): --ours_policies lists our Keras dtype policies (``float32``, ``mixed_bfloat16``;
+``auto``: what ``--mixed_precision auto`` picks on this machine), --hf_modes the HF variants (``fp32``, and
+``bf16_autocast``: the same eager loop inside ``torch.autocast("cpu", dtype=torch.bfloat16)``); every listed
+variant trains and predicts in the same interleaved rounds, and each of ours gets a ratio to each HF. Also reports the FLOPs
 of a training step (6 x tokens x matmul parameters + attention) and the fraction of the matmul GFLOP/s measured
 by benchmarks/matmul.py (--matmul_json) that it reaches.
 """
@@ -46,16 +51,32 @@ def parse(argv=None):
     parser.add_argument("--matmul_json", default="benchmarks/results/matmul.json")
     parser.add_argument("--corpus", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ours_policies", default="float32",
+                        help="comma-separated Keras dtype policies of our task (float32, mixed_bfloat16, auto)")
+    parser.add_argument("--hf_modes", default="fp32", help="comma-separated: fp32, bf16_autocast")
     parser.add_argument("--out", default=None)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.ours_policies = [p.strip() for p in args.ours_policies.split(",") if p.strip()]
+    args.hf_modes = [m.strip() for m in args.hf_modes.split(",") if m.strip()]
+    bad = [m for m in args.hf_modes if m not in ("fp32", "bf16_autocast")]
+    if bad:
+        parser.error(f"--hf_modes: unknown {bad}; expected fp32 and/or bf16_autocast")
+    return args
 
 
-def ours(args, labels, total_steps):
-    """Our TextClassifier: (task, train round fn(texts, labels) -> seconds, predict fn(texts) -> seconds)."""
+def ours(args, labels, total_steps, policy="float32"):
+    """Our TextClassifier built under the Keras dtype ``policy``: (task, train round fn(texts, labels) -> seconds,
+    predict fn(texts) -> seconds)."""
+    import keras
+
     from keras_bert_zoo.tasks import TextClassifier
     from keras_bert_zoo.train.clocks import StepClock
 
-    task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.seq_len)
+    keras.config.set_dtype_policy(policy)
+    try:
+        task = TextClassifier.from_preset(args.preset, labels=labels, sequence_length=args.seq_len)
+    finally:
+        keras.config.set_dtype_policy("float32")
     task.compile(total_steps=total_steps)
 
     def ours_round(texts, ys):
@@ -69,11 +90,19 @@ def ours(args, labels, total_steps):
     return task, ours_round, ours_predict
 
 
-def hf_torch(args, labels, total_steps, hf_lengths):
+def hf_torch(args, labels, total_steps, hf_lengths, mode="fp32"):
     """HF transformers (torch eager), the same recipe: (train round fn -> seconds, predict fn -> seconds); the
-    padded batch lengths go to ``hf_lengths``."""
+    padded batch lengths go to ``hf_lengths``. ``mode`` ``bf16_autocast`` runs forward (training and prediction)
+    inside ``torch.autocast("cpu", dtype=torch.bfloat16)`` (fp32 weights and optimizer, as HF's ``bf16=True``)."""
+    import contextlib
+
     import torch
     import transformers
+
+    def precision():
+        if mode == "bf16_autocast":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     label_id = {n: i for i, n in enumerate(labels)}
     tok = transformers.BertTokenizerFast.from_pretrained(args.hf_dir)
@@ -97,7 +126,8 @@ def hf_torch(args, labels, total_steps, hf_lengths):
                       return_tensors="pt")
             hf_lengths.append(int(enc["input_ids"].shape[1]))
             target = torch.tensor([label_id[ys[j]] for j in idx])
-            loss = model(**enc, labels=target).loss
+            with precision():
+                loss = model(**enc, labels=target).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -113,7 +143,9 @@ def hf_torch(args, labels, total_steps, hf_lengths):
             for i in range(0, len(texts), 64):
                 enc = tok(texts[i:i + 64], padding="longest", truncation=True, max_length=args.seq_len,
                           return_tensors="pt")
-                model(**enc).logits.softmax(-1).numpy()
+                with precision():
+                    logits = model(**enc).logits
+                logits.float().softmax(-1).numpy()
 
     return hf_round, hf_predict
 
@@ -147,11 +179,18 @@ def main(argv=None):
     load_before = load_average()
     labels, slices, predict_texts = data(args)
     total_steps = len(slices) * (args.round_examples // args.batch)
-    task, ours_round, ours_predict = ours(args, labels, total_steps)
+    train, predict, tasks = {}, {}, {}
+    for policy in args.ours_policies:
+        if policy == "auto":
+            from keras_bert_zoo.train.distribute import resolve_precision
+            policy = resolve_precision("auto")
+        name = "ours" if args.ours_policies == ["float32"] else f"ours_{policy}"
+        tasks[name], train[name], predict[name] = ours(args, labels, total_steps, policy)
+    task = next(iter(tasks.values()))
     hf_lengths = []
-    hf_round, hf_predict = hf_torch(args, labels, total_steps, hf_lengths)
-    train = {"ours": ours_round, "hf_torch": hf_round}
-    predict = {"ours": ours_predict, "hf_torch": hf_predict}
+    for mode in args.hf_modes:
+        name = "hf_torch" if args.hf_modes == ["fp32"] else f"hf_torch_{mode}"
+        train[name], predict[name] = hf_torch(args, labels, total_steps, hf_lengths, mode)
 
     def train_rate(fn):
         def run(r):
@@ -210,9 +249,17 @@ def summarize(args, labels, config, mean_len, fit_eps, pred_eps):
                         "step_s": round(step_s, 4), "achieved_gflops": round(flops_step / step_s / 1e9, 1)}
         if peak:
             result[name]["fraction_of_matmul_peak"] = round(flops_step / step_s / 1e9 / peak, 3)
-    result["ratio_train"] = ratio(result["ours"]["train_examples_per_s"], result["hf_torch"]["train_examples_per_s"])
-    result["ratio_predict"] = ratio(result["ours"]["predict_examples_per_s"],
-                                    result["hf_torch"]["predict_examples_per_s"])
+    ours_names = [n for n in fit_eps if n.startswith("ours")]
+    hf_names = [n for n in fit_eps if n.startswith("hf_torch")]
+    if ours_names == ["ours"] and hf_names == ["hf_torch"]:
+        result["ratio_train"] = ratio(result["ours"]["train_examples_per_s"],
+                                      result["hf_torch"]["train_examples_per_s"])
+        result["ratio_predict"] = ratio(result["ours"]["predict_examples_per_s"],
+                                        result["hf_torch"]["predict_examples_per_s"])
+    result["ratios"] = {f"{o}/{h}": {"train": ratio(result[o]["train_examples_per_s"], result[h]["train_examples_per_s"]),
+                                     "predict": ratio(result[o]["predict_examples_per_s"],
+                                                      result[h]["predict_examples_per_s"])}
+                        for o in ours_names for h in hf_names}
     return result
 
 
@@ -224,8 +271,10 @@ def table(args, result, mean_len, load_before, load_after, versions):
         "", "| | train ex/s (median) | rounds | step GFLOP/s | of matmul peak | predict ex/s |", "|---|---|---|---|---|---|"]
         + [f"| {name} | {result[name]['train_examples_per_s']:.1f} | {result[name]['train_rounds']} | "
            f"{result[name]['achieved_gflops']} | {result[name].get('fraction_of_matmul_peak', '–')} | "
-           f"{result[name]['predict_examples_per_s']:.1f} |" for name in ("ours", "hf_torch")]
-        + ["", f"ours / HF: training {result['ratio_train']:.2f}x, prediction {result['ratio_predict']:.2f}x"])
+           f"{result[name]['predict_examples_per_s']:.1f} |" for name in result if isinstance(result[name], dict)
+           and "train_examples_per_s" in result[name]]
+        + [""] + [f"{pair}: training {r['train']:.2f}x, prediction {r['predict']:.2f}x"
+                  for pair, r in result["ratios"].items()])
 
 
 if __name__ == "__main__":

@@ -141,7 +141,29 @@ class BertAdamW(keras.optimizers.AdamW):
         return self._cached("learning_rate", super()._get_current_learning_rate)
 
     def _apply_weight_decay(self, variables):
-        return self._with_step_cache(super()._apply_weight_decay, variables)
+        return self._with_step_cache(self._decay_weights, variables)
+
+    def _decay_weights(self, variables):
+        """Decoupled weight decay, ``w -= w * (weight_decay * lr)``: under TensorFlow (no distribution strategy)
+        as one multiply and one in-place subtract per variable (Keras's ``w - w * wd * lr`` makes three passes
+        and two temporaries the size of the variable: the 11.7 M-entry token embedding included)."""
+        if self.weight_decay is None or not self._tf_fused():
+            return super()._apply_weight_decay(variables)
+        for variable in variables:
+            if self._use_weight_decay(variable):
+                dtype = variable.dtype
+                rate = self._cached(("decay_rate", str(dtype)), lambda: ops.multiply(
+                    ops.cast(self.learning_rate, dtype), ops.cast(self.weight_decay, dtype)))
+                self.assign_sub(variable, ops.multiply(variable, rate))
+
+    def _tf_fused(self) -> bool:
+        """True where the TensorFlow fast paths apply: the TensorFlow backend, no distribution strategy (its
+        mirrored variables update per replica through Keras's own path), no AMSGrad."""
+        if self.amsgrad or keras.backend.backend() != "tensorflow":
+            return False
+        import tensorflow as tf
+
+        return not tf.distribute.has_strategy()
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         return self._with_step_cache(super()._backend_update_step, grads, trainable_variables, learning_rate)
@@ -163,8 +185,10 @@ class BertAdamW(keras.optimizers.AdamW):
         mult = self._lr_multipliers[index] if self.layer_decay != 1.0 else 1.0
         if mult != 1.0:
             alpha = alpha * mult
-        gradient = ops.cast(gradient, variable.dtype)
         m, v = self._momentums[index], self._velocities[index]
+        if self._fused_tf_adam(gradient, variable, m, v, learning_rate, mult):
+            return
+        gradient = ops.cast(gradient, variable.dtype)
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), one_minus_beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), one_minus_beta_2))
         if self.amsgrad:
@@ -172,6 +196,34 @@ class BertAdamW(keras.optimizers.AdamW):
             self.assign(v_hat, ops.maximum(v_hat, v))
             v = v_hat
         self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
+
+    def _fused_tf_adam(self, gradient, variable, m, v, learning_rate, mult) -> bool:
+        """Under the TensorFlow backend (no distribution strategy, no AMSGrad), the whole update of one variable as
+        TensorFlow's fused Adam kernel (``ResourceApplyAdam``: the m, v and variable updates in one multithreaded
+        pass over the tensors, the same arithmetic as :meth:`update_step`'s) instead of ~11 element-wise ops, each
+        a pass over the tensor and a temporary the size of the variable. On MiniLM-L6 (22.7 M parameters) those ops
+        were ~30 % of a fine-tuning step's CPU time (issue 29's profile). -> True when it applied the update."""
+        if not self._tf_fused():
+            return False
+        import tensorflow as tf
+
+        var = variable.value if isinstance(variable, keras.Variable) else variable
+        dtype = var.dtype
+
+        def powers():
+            step = ops.cast(self.iterations + 1, dtype)
+            return (ops.power(ops.cast(self.beta_1, dtype), step), ops.power(ops.cast(self.beta_2, dtype), step),
+                    ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype), ops.cast(self.epsilon, dtype))
+
+        beta_1_power, beta_2_power, beta_1, beta_2, epsilon = self._cached(("adam_powers", str(dtype)), powers)
+        lr = self._cached(("adam_lr", str(dtype)), lambda: ops.cast(learning_rate, dtype))
+        if mult != 1.0:
+            lr = lr * ops.cast(mult, dtype)
+        grad = tf.cast(tf.convert_to_tensor(gradient), dtype)       # IndexedSlices -> dense, as update_step's ops
+        tf.raw_ops.ResourceApplyAdam(var=var.handle, m=m.value.handle, v=v.value.handle, beta1_power=beta_1_power,
+                                     beta2_power=beta_2_power, lr=lr, beta1=beta_1, beta2=beta_2, epsilon=epsilon,
+                                     grad=grad, use_locking=False, use_nesterov=False)
+        return True
 
     def get_config(self):
         config = super().get_config()
