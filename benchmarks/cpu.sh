@@ -16,6 +16,13 @@ ONLY="$*"
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 if want matmul; then $PY benchmarks/matmul.py --out benchmarks/results/matmul.json; fi
 if want serving; then $PY benchmarks/serving.py --hf_dir "$HF_DIR" --seq_len 128 --out benchmarks/results/serving.json; fi
-if want finetune; then $PY benchmarks/finetune.py --hf_dir "$HF_DIR" --out benchmarks/results/finetune.json; fi
+# On a CPU with native bf16 (AVX512_BF16 / AMX) both precisions on both sides: ours float32 and mixed_bfloat16,
+# HF torch float32 and bf16 autocast (issue 29, item 2)
+FT_PRECISIONS=""
+if grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+  FT_PRECISIONS="--ours_policies float32,mixed_bfloat16 --hf_modes fp32,bf16_autocast"
+fi
+# shellcheck disable=SC2086
+if want finetune; then $PY benchmarks/finetune.py --hf_dir "$HF_DIR" $FT_PRECISIONS --out benchmarks/results/finetune.json; fi
 if want backbone; then $PY benchmarks/backbone.py --xla=false --out benchmarks/results/backbone_tf_cpu.json; fi
 if want int8; then $PY benchmarks/tflite_int8.py --out benchmarks/results/tflite_int8.json; fi
