@@ -116,19 +116,25 @@ def _export(cfg: EnDemoConfig, summary, task, samples):
 def run_en_demo(cfg: EnDemoConfig) -> dict:
     """Run the demo; returns (and writes to ``cfg.out``/summary.json) the summary. A failed export is recorded
     as ``summary["saved_model_error"]``, not raised."""
-    import json
-
     import keras
+
+    from keras_bert_zoo.train.distribute import precision_scope
+
+    keras.utils.set_random_seed(cfg.seed)
+    with precision_scope(cfg.mixed_precision) as policy:     # the caller's global dtype policy is back afterwards
+        return _run_en_demo(cfg, policy)
+
+
+def _run_en_demo(cfg: EnDemoConfig, policy: str) -> dict:
+    """:func:`run_en_demo` under the run's dtype policy ``policy``."""
+    import json
 
     from keras_bert_zoo.tasks import TextClassifier
     from keras_bert_zoo.train.clocks import RunClock
-    from keras_bert_zoo.train.distribute import set_precision
     from keras_bert_zoo.viz import attention_scores, plot_attention
     from keras_bert_zoo.viz.html_report import write_run_report
 
     clock = RunClock(include_startup=False)
-    keras.utils.set_random_seed(cfg.seed)
-    policy = set_precision(cfg.mixed_precision)
     os.makedirs(cfg.out, exist_ok=True)
     splits, train, val, test = _data(cfg)
     labels = sorted(set(splits["train"][1]))

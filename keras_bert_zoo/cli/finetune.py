@@ -331,15 +331,22 @@ def _run_claimed(config: FinetuneConfig, spec, clock):
     """:func:`run_finetune` once ``config.out`` is claimed."""
     import keras
 
-    from keras_bert_zoo import cache
     from keras_bert_zoo.cli.errors import check_writable_dir
-    from keras_bert_zoo.train.distribute import get_strategy, is_chief, set_precision
-    from keras_bert_zoo.train.loop import fit_task
+    from keras_bert_zoo.train.distribute import precision_scope
 
     prepare_out_dir(config)
     check_writable_dir(config.out, "--out")       # fail now, not after training
     keras.utils.set_random_seed(config.seed)
-    set_precision(config.mixed_precision)
+    with precision_scope(config.mixed_precision):   # the caller's global dtype policy is back afterwards
+        return _run_in_precision(config, spec, clock)
+
+
+def _run_in_precision(config: FinetuneConfig, spec, clock):
+    """:func:`_run_claimed` under the run's dtype policy: build, train, report, export."""
+    from keras_bert_zoo import cache
+    from keras_bert_zoo.train.distribute import get_strategy, is_chief
+    from keras_bert_zoo.train.loop import fit_task
+
     strategy = get_strategy(config.strategy) if config.strategy != "default" else None
     with clock.phase("read data"):
         train = spec.read(config.train, config.file_options)

@@ -15,11 +15,12 @@ worker's tf.data is auto-sharded by data). :func:`is_chief` says whether this pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
-__all__ = ["get_strategy", "is_chief", "set_precision", "resolve_precision", "auto_precision", "prepare_model",
-           "STRATEGIES"]
+__all__ = ["get_strategy", "is_chief", "set_precision", "precision_scope", "resolve_precision", "auto_precision",
+           "prepare_model", "STRATEGIES"]
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "auto")
 
@@ -141,6 +142,21 @@ def set_precision(mixed_precision: str | None = "auto"):
     policy = resolve_precision(mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+@contextlib.contextmanager
+def precision_scope(mixed_precision: str | None = "auto"):
+    """The global Keras dtype policy set as :func:`set_precision` sets it for the ``with`` block (which gets the
+    policy name), and the previous policy restored when the block ends: the models built inside keep the block's
+    policy, and the caller's process does not (``run_finetune`` / ``run_en_demo`` called from Python, a notebook,
+    a test worker)."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    try:
+        yield set_precision(mixed_precision)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def prepare_model(model, strategy):

@@ -51,8 +51,13 @@ def test_finished_run_is_not_replaced_and_overwrite_never_mixes_histories(setup)
     with pytest.raises(UsageError, match="holds a finished run .*--overwrite"):
         run_finetune(_config(setup, out, epochs=1))
     assert (out / "model.keras").read_bytes() == model_bytes and len(_history(out)) == 2   # nothing touched
-    run_finetune(_config(setup, out, epochs=1, overwrite=True))
+    run_finetune(_config(setup, out, epochs=1, overwrite=True, mixed_precision="mixed_bfloat16"))
     assert [h["epoch"] for h in _history(out)] == [0]          # the new run's epochs only
+    # the run's dtype policy was its own: the caller's (a test worker's, a notebook's) is float32 again (it leaked
+    # once: `auto` on an AMX machine left every later test of the worker in bf16)
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"
 
 
 @pytest.mark.slow

@@ -61,3 +61,17 @@ def test_this_machine_is_described():
     native = distribute.cpu_flags() & set(distribute.BF16_CPU_FLAGS)
     if not distribute._bf16_gpu():
         assert policy == ("mixed_bfloat16" if native else "float32")
+
+
+def test_precision_scope_restores_the_callers_policy_even_on_error():
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"
+    with distribute.precision_scope("mixed_bfloat16") as policy:
+        assert policy == "mixed_bfloat16" and keras.config.dtype_policy().name == "mixed_bfloat16"
+        inside = keras.layers.Dense(2)
+    assert keras.config.dtype_policy().name == "float32" and inside.dtype_policy.name == "mixed_bfloat16"
+    with pytest.raises(RuntimeError):
+        with distribute.precision_scope("mixed_float16"):
+            raise RuntimeError("a failed run")
+    assert keras.config.dtype_policy().name == "float32"
