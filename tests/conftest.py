@@ -51,6 +51,21 @@ def require(module: str):
         pytest.skip(msg, allow_module_level=True)
 
 
+@pytest.fixture(autouse=True)
+def _global_dtype_policy_is_left_as_found():
+    """A test that leaves Keras's global dtype policy changed fails, and the policy is reset for the next test
+    of the worker. (``run_finetune`` once left it at ``mixed_bfloat16`` on AMX CPUs, where ``auto`` picks bf16:
+    every later test of that worker then built bf16 models and 28 unrelated tests failed.)"""
+    import keras
+
+    before = keras.config.dtype_policy().name
+    yield
+    after = keras.config.dtype_policy().name
+    if after != before:
+        keras.config.set_dtype_policy(before)
+        pytest.fail(f"the test left the global Keras dtype policy at {after!r} (it was {before!r})", pytrace=False)
+
+
 @pytest.fixture
 def tiny_config():
     return TINY

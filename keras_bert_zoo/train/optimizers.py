@@ -179,15 +179,16 @@ class BertAdamW(keras.optimizers.AdamW):
         return self._cached(("adam", str(dtype)), build)
 
     def update_step(self, gradient, variable, learning_rate):
-        """Adam's update of ``variable`` (the same arithmetic as ``keras.optimizers.Adam``), at the layer's rate."""
+        """Adam's update of ``variable`` (the same arithmetic as ``keras.optimizers.Adam``), at the layer's rate:
+        TensorFlow's fused kernel where it applies (:meth:`_fused_tf_adam`), element-wise ``keras.ops`` elsewhere."""
         index = self._get_variable_index(variable)
-        alpha, one_minus_beta_1, one_minus_beta_2 = self._step_scalars(learning_rate, variable.dtype)
         mult = self._lr_multipliers[index] if self.layer_decay != 1.0 else 1.0
-        if mult != 1.0:
-            alpha = alpha * mult
         m, v = self._momentums[index], self._velocities[index]
         if self._fused_tf_adam(gradient, variable, m, v, learning_rate, mult):
             return
+        alpha, one_minus_beta_1, one_minus_beta_2 = self._step_scalars(learning_rate, variable.dtype)
+        if mult != 1.0:
+            alpha = alpha * mult
         gradient = ops.cast(gradient, variable.dtype)
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), one_minus_beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), one_minus_beta_2))
