@@ -168,12 +168,18 @@ class BertAdamW(keras.optimizers.AdamW):
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         return self._with_step_cache(super()._backend_update_step, grads, trainable_variables, learning_rate)
 
+    def _beta_powers(self, dtype):
+        """(beta_1 ** t, beta_2 ** t) of this step in ``dtype`` (t = iterations + 1), built once per step."""
+        def build():
+            local_step = ops.cast(self.iterations + 1, dtype)
+            return (ops.power(ops.cast(self.beta_1, dtype), local_step),
+                    ops.power(ops.cast(self.beta_2, dtype), local_step))
+        return self._cached(("beta_powers", str(dtype)), build)
+
     def _step_scalars(self, learning_rate, dtype):
         """(alpha, 1 - beta_1, 1 - beta_2) of this step in ``dtype``: Adam's bias-corrected step size."""
         def build():
-            local_step = ops.cast(self.iterations + 1, dtype)
-            beta_1_power = ops.power(ops.cast(self.beta_1, dtype), local_step)
-            beta_2_power = ops.power(ops.cast(self.beta_2, dtype), local_step)
+            beta_1_power, beta_2_power = self._beta_powers(dtype)
             alpha = ops.cast(learning_rate, dtype) * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
             return alpha, ops.cast(1 - self.beta_1, dtype), ops.cast(1 - self.beta_2, dtype)
         return self._cached(("adam", str(dtype)), build)
@@ -211,12 +217,9 @@ class BertAdamW(keras.optimizers.AdamW):
         var = variable.value if isinstance(variable, keras.Variable) else variable
         dtype = var.dtype
 
-        def powers():
-            step = ops.cast(self.iterations + 1, dtype)
-            return (ops.power(ops.cast(self.beta_1, dtype), step), ops.power(ops.cast(self.beta_2, dtype), step),
-                    ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype), ops.cast(self.epsilon, dtype))
-
-        beta_1_power, beta_2_power, beta_1, beta_2, epsilon = self._cached(("adam_powers", str(dtype)), powers)
+        beta_1_power, beta_2_power = self._beta_powers(dtype)
+        beta_1, beta_2, epsilon = self._cached(("adam_constants", str(dtype)), lambda: (
+            ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype), ops.cast(self.epsilon, dtype)))
         lr = self._cached(("adam_lr", str(dtype)), lambda: ops.cast(learning_rate, dtype))
         if mult != 1.0:
             lr = lr * ops.cast(mult, dtype)
