@@ -140,3 +140,21 @@ def write_json(path, obj, indent: int = 2):
 
     with cache.atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=indent)
+
+
+def saved_model_session(path, threads, signature_name="serving_default", output=None):
+    """fn(**inputs) -> the outputs (or the one named ``output``) of the SavedModel's signature run the way TF
+    Serving runs it: the MetaGraph loaded into a TF1 ``Session`` and ``Session.run`` on the signature's tensors
+    (no TF2 eager function-call layer in between), ``threads`` intra-op threads, one inter-op."""
+    import numpy as np
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+    session = tf.compat.v1.Session(graph=graph, config=config)
+    with graph.as_default():
+        meta = tf.compat.v1.saved_model.load(session, ["serve"], str(path))
+    signature = meta.signature_def[signature_name]
+    feeds = {k: t.name for k, t in signature.inputs.items()}
+    fetch = signature.outputs[output].name if output else {k: t.name for k, t in signature.outputs.items()}
+    return lambda **inputs: session.run(fetch, {feeds[k]: np.asarray(v) for k, v in inputs.items()})

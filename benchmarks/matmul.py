@@ -22,7 +22,10 @@ from _common import cpu_flags, cpu_model, interleaved, load_average, machine, me
 
 SHAPES = {"square 1024": (1024, 1024, 1024), "square 2048": (2048, 2048, 2048), "square 4096": (4096, 4096, 4096),
           "H384 QKV": (2048, 384, 1152), "H384 FFN up": (2048, 384, 1536), "H384 FFN down": (2048, 1536, 384),
-          "H768 QKV": (2048, 768, 2304), "H768 FFN up": (2048, 768, 3072)}
+          "H768 QKV": (2048, 768, 2304), "H768 FFN up": (2048, 768, 3072),
+          # one tweet at batch 1 (~32 tokens): the serving shapes of a MiniLM-L6-H384 layer
+          "b1 H384 QKV": (32, 384, 1152), "b1 H384 out": (32, 384, 384), "b1 H384 FFN up": (32, 384, 1536),
+          "b1 H384 FFN down": (32, 1536, 384)}
 
 
 def main(argv=None):
@@ -35,6 +38,9 @@ def main(argv=None):
     parser.add_argument("--bf16_shapes", default="square 1024,H384 QKV,H384 FFN up,H768 FFN up",
                         help="shapes timed in bfloat16 (torch's CPU bf16 matmul without AVX512-BF16 runs at a "
                              "few GFLOP/s: the big squares would take minutes)")
+    parser.add_argument("--per_call", type=int, default=1,
+                        help="matmuls per timed call, each with its own right-hand matrix (for small shapes, "
+                             "where one call's dispatch would be timed more than its matmul)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -48,22 +54,21 @@ def main(argv=None):
     load_before = load_average()
 
     def tf_runner(m, k, n, dtype):
-        a = tf.random.normal([m, k], dtype=tf.float32)
-        b = tf.random.normal([k, n], dtype=tf.float32)
-        a, b = tf.cast(a, dtype), tf.cast(b, dtype)
-        fn = tf.function(lambda: tf.matmul(a, b))
-        return lambda: fn().numpy()
+        a = tf.cast(tf.random.normal([m, k], dtype=tf.float32), dtype)
+        bs = [tf.cast(tf.random.normal([k, n], dtype=tf.float32), dtype) for _ in range(args.per_call)]
+        fn = tf.function(lambda: [tf.matmul(a, b) for b in bs])
+        return lambda: [c.numpy() for c in fn()]
 
     def torch_runner(m, k, n, dtype):
         dt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-        a, b = torch.randn(m, k).to(dt), torch.randn(k, n).to(dt)
-        return lambda: torch.mm(a, b)
+        a, bs = torch.randn(m, k).to(dt), [torch.randn(k, n).to(dt) for _ in range(args.per_call)]
+        return lambda: [torch.mm(a, b) for b in bs]
 
     frameworks = {"tensorflow": tf_runner, "torch": torch_runner}
     results = []
     for shape_name in args.shapes.split(","):
         m, k, n = SHAPES[shape_name]
-        flops = 2.0 * m * k * n
+        flops = 2.0 * m * k * n * args.per_call
         for dtype in args.dtypes.split(","):
             if dtype == "bfloat16" and shape_name not in args.bf16_shapes.split(","):
                 continue

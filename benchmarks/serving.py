@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from _common import cpu_model, interleaved, load_average, machine, ratio, timed, write_json
+from _common import cpu_model, interleaved, load_average, machine, ratio, saved_model_session, timed, write_json
 
 
 def percentile(values, q):
@@ -128,6 +128,9 @@ def our_artifacts(args, task, root, name, samples, timing_texts):
     serving = loaded.signatures["serving_default"]
     artifacts["SavedModel fp32"] = (lambda texts: serving(text=tf.constant(texts))["probabilities"].numpy(),
                                     dir_size(sm.path))
+    session_run = saved_model_session(sm.path, args.threads, output="probabilities")
+    artifacts["SavedModel fp32, Session.run"] = (lambda texts: session_run(text=np.asarray(texts, dtype=object)),
+                                                 dir_size(sm.path))
     for q in [q for q in args.quantizations.split(",") if q]:
         rep = timing_texts[:args.representative] if q == "full_int8" else None
         label = f"TFLite {'fp32' if q == 'none' else q}"

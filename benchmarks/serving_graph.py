@@ -18,7 +18,8 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from _common import cpu_model, interleaved, load_average, median, timed, write_json  # noqa: E402
+from _common import (cpu_model, interleaved, load_average, median, saved_model_session, timed,  # noqa: E402
+                     write_json)
 
 
 def op_types(graph_def) -> collections.Counter:
@@ -153,6 +154,7 @@ def main(argv=None):
 def compare(args):
     """Time the SavedModels of ``--compare NAME=DIR ...`` in this one process: every text through every model in
     turn (the order alternating from round to round), batch 1, raw strings and packed ids cut to the text."""
+    import numpy as np
     import tensorflow as tf
 
     from keras_bert_zoo.data.corpora import tweet_sentiment_splits
@@ -166,9 +168,13 @@ def compare(args):
     first = next(iter(sigs.values()))
     packed = packed_feeds(first["preprocess"], feeds)
     calls = {}
+    texts = [np.asarray([t], dtype=object) for t in tweets]
     for name, sig in sigs.items():
         calls[f"{name} serving_default b1"] = lambda i, s=sig: s["serving_default"](text=feeds[i])
         calls[f"{name} serving_packed b1"] = lambda i, s=sig: s["serving_packed"](**packed[i])
+        # as TF Serving runs it (a TF1 Session on the MetaGraph), without the eager function-call layer
+        run = saved_model_session(models[name], args.threads, output="probabilities")
+        calls[f"{name} serving_default b1, Session.run"] = lambda i, run=run: run(text=texts[i])
     for fn in calls.values():                   # warm-up: every length once
         for i in range(len(tweets)):
             fn(i)

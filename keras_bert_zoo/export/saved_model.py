@@ -92,8 +92,8 @@ class ExportResult:
 
 class ServingModule(tf.Module):
     """The tf.Module an export saves: the task's preprocessor (tracked: vocabulary assets, tokenizer
-    resources), the three signatures as tf.functions (``serving_default``, ``serving_packed``, ``preprocess``)
-    and the variables they capture.
+    resources), the three signatures as concrete functions (``serving_default``, ``serving_packed``,
+    ``preprocess``; each called with one dict) and the variables they capture.
 
     ``signatures`` maps each signature name to its concrete function; pass it to ``tf.saved_model.save``.
     ``task`` follows the protocol in the module docstring. ``check_inputs=False`` leaves out the run-time input
@@ -131,10 +131,13 @@ class ServingModule(tf.Module):
         def preprocess(inputs):
             return dict(task.preprocess(checked(inputs, text_spec, verify.PREPROCESS_SIGNATURE)))
 
-        self.serving_default, self.serving_packed, self.preprocess = serving_default, serving_packed, preprocess
-        concrete = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
-                    verify.PACKED_SIGNATURE: serving_packed.get_concrete_function(),
-                    verify.PREPROCESS_SIGNATURE: preprocess.get_concrete_function()}
+        with precomputed_projections(task) as projection_variables:
+            concrete = {verify.SERVING_SIGNATURE: serving_default.get_concrete_function(),
+                        verify.PACKED_SIGNATURE: serving_packed.get_concrete_function(),
+                        verify.PREPROCESS_SIGNATURE: preprocess.get_concrete_function()}
+        # The traces, not the tf.functions: saving a tf.function traces it again, outside the projections' scope
+        self.serving_default, self.serving_packed, self.preprocess = (concrete[k] for k in (
+            verify.SERVING_SIGNATURE, verify.PACKED_SIGNATURE, verify.PREPROCESS_SIGNATURE))
         # Not an attribute tf.Module would track: the functions are saved through the signatures argument.
         self._signature_view = types.MappingProxyType(concrete)
         # Track the tf.Variables the functions actually capture (a Keras 3 variable wraps one). Tracking the
@@ -147,11 +150,34 @@ class ServingModule(tf.Module):
                     seen.add(id(v))
                     captured.append(v)
         self._captured_variables = captured
+        assert all(any(v is c for c in captured) for v in projection_variables), "a fused projection not captured"
 
     @property
     def signatures(self) -> Mapping:
         """``{signature name: concrete function}`` (read-only)."""
         return self._signature_view
+
+
+@contextlib.contextmanager
+def precomputed_projections(task):
+    """Trace the serving graphs with each attention layer's fused [D, 3D] query/key/value kernel (and bias) held
+    as a variable of its own, its value computed once here: otherwise the graph concatenates the three kernels
+    on every request (MiniLM-L6 at batch 1: ~10 % of the op time, a 1.7 MB copy per layer). The new variables
+    are captured by the traced functions and saved with them; the Dense layers' own variables are then not in
+    the serving graph (the values are the same). Yields the new variables: keep them referenced until the
+    functions' captured variables are tracked (a tf.function holds its captures weakly)."""
+    from keras_bert_zoo.layers.attention import MultiHeadSelfAttention
+
+    layers = [layer for layer in getattr(task, "_flatten_layers", lambda: [])()
+              if isinstance(layer, MultiHeadSelfAttention) and layer.built]
+    variables = []
+    with contextlib.ExitStack() as stack:
+        for layer in layers:
+            kernel, bias = (tf.Variable(tf.convert_to_tensor(t), trainable=False, name=f"{layer.name}_{part}")
+                            for t, part in zip(layer.fused_projection(), ("qkv_kernel", "qkv_bias")))
+            stack.enter_context(layer.precomputed_projection(kernel, bias))
+            variables += [kernel, bias]
+        yield variables
 
 
 def packed_value_ranges(task) -> dict:

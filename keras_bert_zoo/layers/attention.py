@@ -13,6 +13,7 @@ computes the same thing: no dropout on the probabilities in this call (inference
 their full-int8 calibration were verified with (see ``_MASK_MARGIN``).
 """
 
+import contextlib
 import math
 
 import keras
@@ -44,7 +45,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     """BERT self-attention: Q/K/V projections, scaled dot product, softmax in float32, output projection.
 
     The query, key and value kernels are separate variables (so checkpoints map one-to-one) but are applied as
-    one fused [D, 3D] matmul, which is faster on CPU than three.
+    one fused [D, 3D] matmul, which is faster on CPU than three (:meth:`fused_projection`; the exports hold
+    the fused kernel as a variable of its own: :meth:`precomputed_projection`).
 
     Args:
         implementation: ``"auto"`` (fused where it is the same computation, on JAX/torch), ``"fused"``
@@ -56,6 +58,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         padding_mask: [B, T] int or bool, 1/True for real tokens; None attends everywhere.
         return_scores: also return the attention probabilities [B, N, T, T] (float32).
     """
+
+    _precomputed_projection = None      # (kernel, bias) while in precomputed_projection()
 
     def __init__(self, hidden_size, num_heads, dropout=0.1, initializer_range=0.02, implementation="auto",
                  **kwargs):
@@ -86,6 +90,32 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             layer.build(x_shape)
         self.built = True
 
+    def fused_projection(self):
+        """(kernel [D, 3D], bias [3D]) of the fused query/key/value projection: the three Dense layers' variables
+        concatenated (in the traced graph, on every call), or the pair set by :meth:`precomputed_projection`."""
+        if self._precomputed_projection is not None:
+            return self._precomputed_projection
+        return (ops.concatenate([self.query.kernel, self.key.kernel, self.value.kernel], axis=1),
+                ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=0))
+
+    @contextlib.contextmanager
+    def precomputed_projection(self, kernel, bias):
+        """Within the block, calls apply ``kernel`` [D, 3D] and ``bias`` [3D] (the values of
+        :meth:`fused_projection`, held as variables) instead of concatenating the three Dense layers' variables
+        on each call. The exporters trace their serving graphs in it: a graph traced here captures the pair and
+        no longer follows the Dense layers' variables, so it is a snapshot (what an export is anyway)."""
+        want = (self.hidden_size, 3 * self.hidden_size)
+        if tuple(kernel.shape) != want or tuple(bias.shape) != want[1:]:
+            raise ValueError(f"precomputed projection of {self.name}: expected kernel {want} and bias "
+                             f"{want[1:]}, got {tuple(kernel.shape)} and {tuple(bias.shape)}")
+        # object.__setattr__: not a tracked attribute (not a weight of the layer, not in its saved state)
+        before = self._precomputed_projection
+        object.__setattr__(self, "_precomputed_projection", (kernel, bias))
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_precomputed_projection", before)
+
     def uses_fused(self, training=None, return_scores=False):
         """Whether a call with these arguments takes ``keras.ops.dot_product_attention``."""
         if self.implementation == "explicit" or return_scores or (training and self.dropout > 0):
@@ -107,8 +137,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         The projections are plain 2-D matmuls: a [B, T, D] input to a Dense layer or a matmul is a
         ``tensordot`` in TensorFlow (a dozen shape ops around each MatMul, which the graph optimiser cannot
         fuse with the bias add); :class:`TransformerEncoderBlock` keeps its rows flat for the whole block."""
-        kernel = ops.concatenate([self.query.kernel, self.key.kernel, self.value.kernel], axis=1)  # [D, 3D]
-        bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=0)        # [3D]
+        kernel, bias = self.fused_projection()                                                   # [D, 3D], [3D]
         # ops.add, not +: a 1-D bias becomes a BiasAdd, which the graph optimiser fuses into the MatMul
         qkv = ops.add(ops.matmul(x, ops.cast(kernel, x.dtype)), ops.cast(bias, x.dtype))         # [B*T, 3D]
         qkv = ops.reshape(qkv, (batch, seq, 3, self.num_heads, self.head_size))                  # [B, T, 3, N, H]

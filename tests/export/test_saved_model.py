@@ -131,3 +131,22 @@ def test_fresh_process_check_with_a_relative_path(exported, monkeypatch):
     relative = os.path.join(exported.path.parent.name, exported.path.name)
     out = verify.run_in_fresh_process(relative, {verify.PREPROCESS_SIGNATURE: {"text": SAMPLE_TEXTS[:2]}})
     assert out[verify.PREPROCESS_SIGNATURE]["token_ids"].shape[0] == 2
+
+
+def test_serving_graph_holds_the_fused_projection_and_does_not_concatenate_per_request(tiny_task):
+    """The exported graphs capture one [D, 3D] query/key/value kernel per layer (computed at export), not the
+    three Dense kernels concatenated on every request; the task itself is left as it was."""
+    module = sm.ServingModule(tiny_task)
+    hidden = tiny_task.backbone.config.hidden_size
+    layers = tiny_task.backbone.config.num_layers
+    for name in ("serving_default", "serving_packed"):
+        fn = module.signatures[name]
+        shapes = [tuple(v.shape) for v in fn.variables]
+        assert shapes.count((hidden, 3 * hidden)) == layers, name
+        assert not [v.name for v in fn.variables if "query/" in v.name or "key/" in v.name], name
+        concats = [op for op in fn.graph.get_operations() if op.type == "ConcatV2"]
+        assert not [op.name for op in concats if any(t.op.type == "ReadVariableOp" for t in op.inputs)], name
+    from keras_bert_zoo.layers.attention import MultiHeadSelfAttention
+
+    attention = [layer for layer in tiny_task._flatten_layers() if isinstance(layer, MultiHeadSelfAttention)]
+    assert len(attention) == layers and all(layer._precomputed_projection is None for layer in attention)

@@ -65,3 +65,22 @@ def test_implementation_is_validated_and_serialised():
         MultiHeadSelfAttention(32, 4, implementation="flash")
     layer = MultiHeadSelfAttention(32, 4, implementation="explicit")
     assert MultiHeadSelfAttention.from_config(layer.get_config()).implementation == "explicit"
+
+
+def test_precomputed_projection_is_used_inside_the_block_only():
+    layer, _, x, mask = _pair(dropout=0.0)
+    want = keras.ops.convert_to_numpy(layer(x, padding_mask=mask))
+    kernel, bias = (keras.ops.convert_to_numpy(t) for t in layer.fused_projection())
+    assert kernel.shape == (32, 96) and bias.shape == (96,)
+    np.testing.assert_array_equal(kernel[:, 32:64], keras.ops.convert_to_numpy(layer.key.kernel))
+    with layer.precomputed_projection(kernel, bias):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, padding_mask=mask)), want)
+        with layer.precomputed_projection(np.zeros_like(kernel), np.zeros_like(bias)):   # the pair is what runs
+            assert not np.allclose(keras.ops.convert_to_numpy(layer(x, padding_mask=mask)), want)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, padding_mask=mask)), want)
+    # outside the block the layer follows its Dense variables again (a training step changes them)
+    layer.query.kernel.assign(layer.query.kernel * 2.0)
+    assert not np.allclose(keras.ops.convert_to_numpy(layer(x, padding_mask=mask)), want)
+    with pytest.raises(ValueError, match=r"expected kernel \(32, 96\) and bias \(96,\), got \(32, 64\)"):
+        with layer.precomputed_projection(kernel[:, :64], bias):
+            pass
