@@ -173,7 +173,7 @@ def precomputed_projections(task):
     variables = []
     with contextlib.ExitStack() as stack:
         for layer in layers:
-            kernel, bias = (tf.Variable(tf.convert_to_tensor(t), trainable=False, name=f"{layer.name}_{part}")
+            kernel, bias = (tf.Variable(tf.convert_to_tensor(t), trainable=False, name=f"{layer.path}/{part}")
                             for t, part in zip(layer.fused_projection(), ("qkv_kernel", "qkv_bias")))
             stack.enter_context(layer.precomputed_projection(kernel, bias))
             variables += [kernel, bias]
